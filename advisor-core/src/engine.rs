@@ -1,0 +1,383 @@
+//! The advisor engine: runs rules over a context and collects a report.
+
+use std::{
+    collections::BTreeSet,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
+
+use crate::{
+    context::{AnalysisContext, ContextError},
+    report::{Diagnostic, DiagnosticSeverity, InputSummary, OptimizationReport},
+    rule::{OptimizationRule, RuleError},
+};
+
+/// Runs a set of rules over an [`AnalysisContext`].
+///
+/// `advisor-rules-builtin` adds `OptimizationAdvisor::new()` with every built-in rule.
+#[derive(Default)]
+pub struct OptimizationAdvisor {
+    rules: Vec<Box<dyn OptimizationRule>>,
+    disabled: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for OptimizationAdvisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OptimizationAdvisor")
+            .field(
+                "rules",
+                &self.rules.iter().map(|r| r.id()).collect::<Vec<_>>(),
+            )
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+/// A rule id that is already taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a rule with id `{0}` is already registered")]
+pub struct DuplicateRuleId(pub String);
+
+impl OptimizationAdvisor {
+    /// An advisor with no rules.
+    pub fn empty() -> OptimizationAdvisor {
+        OptimizationAdvisor::default()
+    }
+
+    /// Adds a rule. Ids are unique: a second rule with a taken id is refused.
+    pub fn add_rule(&mut self, rule: Box<dyn OptimizationRule>) -> Result<(), DuplicateRuleId> {
+        if self.rules.iter().any(|existing| existing.id() == rule.id()) {
+            return Err(DuplicateRuleId(rule.id().to_owned()));
+        }
+        self.rules.push(rule);
+        Ok(())
+    }
+
+    /// Disables a rule by id. Returns whether a rule with that id is registered.
+    pub fn disable(&mut self, id: &str) -> bool {
+        self.disabled.insert(id.to_owned());
+        self.rules.iter().any(|rule| rule.id() == id)
+    }
+
+    /// The registered rules, enabled or not.
+    pub fn rules(&self) -> impl Iterator<Item = &dyn OptimizationRule> {
+        self.rules.iter().map(|rule| rule.as_ref())
+    }
+
+    /// Whether a rule is enabled.
+    pub fn is_enabled(&self, id: &str) -> bool {
+        !self.disabled.contains(id)
+    }
+
+    /// Runs every enabled rule. Fails only when the run configuration is invalid; a rule
+    /// that fails or panics becomes a diagnostic and the other rules still run.
+    pub fn analyze(&self, context: &AnalysisContext) -> Result<OptimizationReport, ContextError> {
+        let config = context.run_config()?;
+        let mut diagnostics: Vec<Diagnostic> = config
+            .warnings
+            .iter()
+            .map(|warning| Diagnostic {
+                severity: DiagnosticSeverity::Warning,
+                source: "config".to_owned(),
+                message: warning.message.clone(),
+            })
+            .collect();
+        let mut suggestions = Vec::new();
+        let mut rules_run = Vec::new();
+        for rule in self.rules.iter().filter(|rule| self.is_enabled(rule.id())) {
+            let id = rule.id().to_owned();
+            rules_run.push(id.clone());
+            let outcome = catch_unwind(AssertUnwindSafe(|| rule.analyze(context)));
+            let diagnostic = |severity, message: String| Diagnostic {
+                severity,
+                source: id.clone(),
+                message,
+            };
+            match outcome {
+                Ok(Ok(found)) => {
+                    for mut suggestion in found {
+                        suggestion.rule_id = id.clone();
+                        let before = suggestion.expected_improvement.len();
+                        suggestion.expected_improvement.retain(|i| i.is_valid());
+                        if suggestion.expected_improvement.len() != before {
+                            diagnostics.push(diagnostic(
+                                DiagnosticSeverity::Error,
+                                format!(
+                                    "suggestion `{}` had expected improvements outside [0, 1); they were dropped",
+                                    suggestion.id
+                                ),
+                            ));
+                        }
+                        suggestions.push(suggestion);
+                    }
+                }
+                Ok(Err(RuleError::MissingFacts(needs))) => diagnostics.push(diagnostic(
+                    DiagnosticSeverity::Info,
+                    format!("could not decide: needs {needs}"),
+                )),
+                Ok(Err(error)) => diagnostics.push(diagnostic(
+                    DiagnosticSeverity::Error,
+                    format!("rule failed: {error}"),
+                )),
+                Err(panic) => diagnostics.push(diagnostic(
+                    DiagnosticSeverity::Error,
+                    format!("rule panicked: {}", panic_message(panic.as_ref())),
+                )),
+            }
+        }
+        diagnostics.sort_by(|a, b| (a.severity, &a.source).cmp(&(b.severity, &b.source)));
+        let mut inputs = InputSummary::from_context(context);
+        inputs.rules_run = rules_run;
+        Ok(OptimizationReport::new(inputs, suggestions, diagnostics))
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
+impl InputSummary {
+    /// Summarizes what a context holds.
+    pub fn from_context(context: &AnalysisContext) -> InputSummary {
+        let model = context.model_graph.as_ref();
+        let hardware = context.hardware_info.as_ref().map(|hw| {
+            let mut parts = Vec::new();
+            if let Some(cpu) = &hw.cpu_model {
+                let cores = hw
+                    .cpu_cores
+                    .map(|c| format!(", {c} cores"))
+                    .unwrap_or_default();
+                parts.push(format!("{cpu}{cores}"));
+            } else if let Some(cores) = hw.cpu_cores {
+                parts.push(format!("{cores} CPU cores"));
+            }
+            if let Some(mb) = hw.system_memory_mb {
+                parts.push(format!("{:.1} GiB RAM", mb as f64 / 1024.0));
+            }
+            match &hw.gpu_model {
+                Some(gpu) => {
+                    let count = hw
+                        .gpu_count
+                        .filter(|c| *c > 1)
+                        .map(|c| format!("{c} × "))
+                        .unwrap_or_default();
+                    let memory = hw
+                        .gpu_memory_mb
+                        .map(|mb| format!(" ({:.0} GiB)", mb as f64 / 1024.0))
+                        .unwrap_or_default();
+                    parts.push(format!("{count}{gpu}{memory}"));
+                }
+                None => parts.push("no GPU".to_owned()),
+            }
+            parts.join("; ")
+        });
+        let provided = [
+            ("model_graph", context.model_graph.is_some()),
+            ("profile_results", context.profile_results.is_some()),
+            ("latency_metrics", context.latency_metrics.is_some()),
+            ("memory_metrics", context.memory_metrics.is_some()),
+            ("throughput_metrics", context.throughput_metrics.is_some()),
+            ("hardware_info", context.hardware_info.is_some()),
+            ("current_config", !context.current_config.is_empty()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+        InputSummary {
+            model: model.and_then(|m| m.name.clone()),
+            parameters: model.and_then(|m| m.parameter_count()),
+            architecture: model
+                .and_then(|m| m.facts.architecture)
+                .map(|a| a.as_str().to_owned()),
+            hardware,
+            config: context.current_config.clone(),
+            provided,
+            rules_run: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        OptimizationSuggestion,
+        suggestion::{Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric},
+    };
+
+    struct Fixed {
+        id: &'static str,
+        impact: Impact,
+        difficulty: Difficulty,
+        latency: f64,
+    }
+
+    impl OptimizationRule for Fixed {
+        fn id(&self) -> &str {
+            self.id
+        }
+        fn category(&self) -> Category {
+            Category::Compute
+        }
+        fn description(&self) -> &str {
+            "test rule"
+        }
+        fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+            Ok(vec![
+                OptimizationSuggestion::new(
+                    self.id,
+                    Category::Compute,
+                    self.impact,
+                    self.difficulty,
+                    "t",
+                )
+                .improvement(ExpectedImprovement::new(
+                    ImprovementMetric::Latency,
+                    self.latency,
+                    self.latency,
+                    "test",
+                )),
+            ])
+        }
+    }
+
+    struct Panics;
+    impl OptimizationRule for Panics {
+        fn id(&self) -> &str {
+            "panics"
+        }
+        fn category(&self) -> Category {
+            Category::Memory
+        }
+        fn description(&self) -> &str {
+            "panics"
+        }
+        fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+            panic!("boom")
+        }
+    }
+
+    struct Undecided;
+    impl OptimizationRule for Undecided {
+        fn id(&self) -> &str {
+            "undecided"
+        }
+        fn category(&self) -> Category {
+            Category::Memory
+        }
+        fn description(&self) -> &str {
+            "needs data"
+        }
+        fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+            Err(RuleError::MissingFacts("memory_metrics.peak_bytes".into()))
+        }
+    }
+
+    fn rule(id: &'static str, impact: Impact, difficulty: Difficulty, latency: f64) -> Box<Fixed> {
+        Box::new(Fixed {
+            id,
+            impact,
+            difficulty,
+            latency,
+        })
+    }
+
+    #[test]
+    fn orders_by_impact_then_difficulty_then_id() {
+        let mut advisor = OptimizationAdvisor::empty();
+        advisor
+            .add_rule(rule("b", Impact::High, Difficulty::Hard, 0.1))
+            .unwrap();
+        advisor
+            .add_rule(rule("a", Impact::High, Difficulty::Hard, 0.1))
+            .unwrap();
+        advisor
+            .add_rule(rule("c", Impact::High, Difficulty::Easy, 0.1))
+            .unwrap();
+        advisor
+            .add_rule(rule("d", Impact::Critical, Difficulty::Hard, 0.1))
+            .unwrap();
+        advisor
+            .add_rule(rule("e", Impact::Low, Difficulty::Easy, 0.1))
+            .unwrap();
+        let report = advisor.analyze(&AnalysisContext::default()).unwrap();
+        let ids: Vec<_> = report.suggestions.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["d", "c", "a", "b", "e"]);
+        assert_eq!(report.high_impact_suggestions().len(), 4);
+        assert_eq!(report.easy_suggestions().len(), 2);
+    }
+
+    #[test]
+    fn combines_improvements_multiplicatively() {
+        let mut advisor = OptimizationAdvisor::empty();
+        for id in ["a", "b", "c"] {
+            advisor
+                .add_rule(rule(id, Impact::High, Difficulty::Easy, 0.5))
+                .unwrap();
+        }
+        let report = advisor.analyze(&AnalysisContext::default()).unwrap();
+        let latency = &report.summary.combined[0];
+        assert_eq!(latency.metric, ImprovementMetric::Latency);
+        assert_eq!(latency.suggestions, 3);
+        // 1 − 0.5³, not 150 %.
+        assert!((latency.max_reduction - 0.875).abs() < 1e-12);
+        assert_eq!(latency.description, "latency −88 %");
+    }
+
+    #[test]
+    fn a_panicking_rule_becomes_a_diagnostic_and_others_run() {
+        let mut advisor = OptimizationAdvisor::empty();
+        advisor.add_rule(Box::new(Panics)).unwrap();
+        advisor.add_rule(Box::new(Undecided)).unwrap();
+        advisor
+            .add_rule(rule("ok", Impact::Low, Difficulty::Easy, 0.1))
+            .unwrap();
+        let report = advisor.analyze(&AnalysisContext::default()).unwrap();
+        assert_eq!(report.suggestions.len(), 1);
+        assert_eq!(report.diagnostics.len(), 2);
+        assert_eq!(report.diagnostics[0].source, "panics");
+        assert_eq!(report.diagnostics[0].message, "rule panicked: boom");
+        assert_eq!(report.diagnostics[1].severity, DiagnosticSeverity::Info);
+        assert_eq!(
+            report.diagnostics[1].message,
+            "could not decide: needs memory_metrics.peak_bytes"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused_and_disable_works() {
+        let mut advisor = OptimizationAdvisor::empty();
+        advisor
+            .add_rule(rule("a", Impact::Low, Difficulty::Easy, 0.1))
+            .unwrap();
+        assert!(
+            advisor
+                .add_rule(rule("a", Impact::Low, Difficulty::Easy, 0.1))
+                .is_err()
+        );
+        assert!(advisor.disable("a"));
+        assert!(!advisor.disable("nope"));
+        let report = advisor.analyze(&AnalysisContext::default()).unwrap();
+        assert!(report.suggestions.is_empty());
+    }
+
+    #[test]
+    fn invalid_config_is_an_error_and_unknown_keys_are_warnings() {
+        let mut context = AnalysisContext::default();
+        context
+            .current_config
+            .insert("batchsize".into(), "4".into());
+        let report = OptimizationAdvisor::empty().analyze(&context).unwrap();
+        assert_eq!(report.diagnostics[0].severity, DiagnosticSeverity::Warning);
+        context
+            .current_config
+            .insert("mode".into(), "sleeping".into());
+        assert!(OptimizationAdvisor::empty().analyze(&context).is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! The advisor's domain: what an engineer hands the advisor, what rules say about it,
+//! and the report that comes out.
+//!
+//! - [`AnalysisContext`] gathers the facts: a [`ModelGraph`], [`ProfileResults`], latency,
+//!   memory and throughput metrics, [`HardwareInfo`] and the run configuration (a string map
+//!   parsed into a typed [`RunConfig`]).
+//! - An [`OptimizationRule`] reads a context and returns zero or more
+//!   [`OptimizationSuggestion`]s, each with the evidence that made it fire.
+//! - [`OptimizationAdvisor`] runs a set of rules, turns rule failures into [`Diagnostic`]s
+//!   and produces an [`OptimizationReport`] with a deterministic order and a summary that
+//!   combines expected improvements multiplicatively.
+//!
+//! This crate does no I/O: callers read files and hand it strings.
+//!
+//! ```
+//! use advisor_core::{AnalysisContext, OptimizationAdvisor};
+//!
+//! let context = AnalysisContext::from_json_str(r#"{
+//!     "current_config": { "mode": "inference", "batch_size": "8" }
+//! }"#).unwrap();
+//! let config = context.run_config().unwrap();
+//! assert_eq!(config.batch_size, Some(8));
+//!
+//! // An advisor with no rules produces an empty report.
+//! let report = OptimizationAdvisor::empty().analyze(&context).unwrap();
+//! assert!(report.suggestions.is_empty());
+//! ```
+
+mod config;
+mod context;
+mod engine;
+mod graph;
+mod hardware;
+mod metrics;
+mod profile;
+mod report;
+mod rule;
+mod suggestion;
+
+pub use crate::{
+    config::{
+        ConfigError, ConfigWarning, Device, KNOWN_CONFIG_KEYS, Mode, Precision, Quantization,
+        RunConfig,
+    },
+    context::{AnalysisContext, ContextError},
+    engine::{DuplicateRuleId, OptimizationAdvisor},
+    graph::{
+        Architecture, Dimension, FusionOpportunity, GraphEdge, GraphNode, ModelFacts, ModelGraph,
+    },
+    hardware::{ComputeCapability, HardwareInfo},
+    metrics::{LatencyMetrics, MemoryMetrics, ThroughputMetrics},
+    profile::{ProfileOperation, ProfileResults},
+    report::{
+        COMBINATION_METHOD, Diagnostic, DiagnosticSeverity, InputSummary, MetricSummary,
+        OptimizationReport, REPORT_SCHEMA_VERSION, ReportSummary,
+    },
+    rule::{OptimizationRule, RuleError},
+    suggestion::{
+        Category, CodeExample, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
+        OptimizationSuggestion,
+    },
+};
