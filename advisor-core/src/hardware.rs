@@ -148,6 +148,11 @@ impl schemars::JsonSchema for ComputeCapability {
 }
 
 impl HardwareInfo {
+    /// Parses a hardware document. Errors name the JSON path, line and column.
+    pub fn from_json_str(text: &str) -> Result<HardwareInfo, crate::ContextError> {
+        crate::context::from_json(text)
+    }
+
     /// GPU memory in bytes, when known.
     pub fn gpu_memory_bytes(&self) -> Option<u64> {
         self.gpu_memory_mb.map(|mb| mb.saturating_mul(1 << 20))

@@ -155,7 +155,7 @@ pub struct ExpectedImprovement {
 }
 
 impl ExpectedImprovement {
-    /// Creates an improvement, clamping the range into [0, 0.99] with min ≤ max.
+    /// Creates an improvement, clamping the range into [0, 0.999] with min ≤ max.
     pub fn new(
         metric: ImprovementMetric,
         min_reduction: f64,
@@ -164,7 +164,7 @@ impl ExpectedImprovement {
     ) -> ExpectedImprovement {
         let clamp = |x: f64| {
             if x.is_finite() {
-                x.clamp(0.0, 0.99)
+                x.clamp(0.0, 0.999)
             } else {
                 0.0
             }
@@ -194,7 +194,14 @@ impl ExpectedImprovement {
 
 /// Formats a reduction range of a metric for people.
 pub(crate) fn describe_range(metric: ImprovementMetric, low: f64, high: f64) -> String {
-    let percent = |x: f64| format!("{:.0}", x * 100.0);
+    // Whole percents, except near 100 % where rounding would claim the whole cost.
+    let percent = |x: f64| {
+        if x >= 0.995 {
+            format!("{:.1}", x * 100.0)
+        } else {
+            format!("{:.0}", x * 100.0)
+        }
+    };
     match metric {
         ImprovementMetric::Throughput => {
             let gain = |r: f64| 1.0 / (1.0 - r);

@@ -1,0 +1,41 @@
+//! Renders an [`OptimizationReport`] for people (Markdown) and machines (JSON).
+//!
+//! [`RenderReport`] keeps the seed's spelling, `report.to_markdown()`:
+//!
+//! ```
+//! use advisor_core::{AnalysisContext, OptimizationAdvisor};
+//! use advisor_report::RenderReport;
+//!
+//! let report = OptimizationAdvisor::empty().analyze(&AnalysisContext::default()).unwrap();
+//! assert!(report.to_markdown().starts_with("# Optimization report"));
+//! let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+//! assert_eq!(json["schema_version"], 1);
+//! ```
+
+mod markdown;
+
+use advisor_core::OptimizationReport;
+
+/// Rendering methods on [`OptimizationReport`].
+pub trait RenderReport {
+    /// Markdown for people: summary, suggestions with evidence and steps, diagnostics.
+    fn to_markdown(&self) -> String;
+    /// Pretty JSON with a top-level `schema_version`.
+    fn to_json(&self) -> String;
+}
+
+impl RenderReport for OptimizationReport {
+    fn to_markdown(&self) -> String {
+        markdown::render(self)
+    }
+
+    fn to_json(&self) -> String {
+        // The report is plain data with string keys: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Parses a report written by [`RenderReport::to_json`].
+pub fn from_json(text: &str) -> Result<OptimizationReport, serde_json::Error> {
+    serde_json::from_str(text)
+}

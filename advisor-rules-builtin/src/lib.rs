@@ -1,0 +1,59 @@
+//! The advisor's built-in rules, one file per rule under `rules/`, named after its id.
+//!
+//! Rules read facts from an [`AnalysisContext`](advisor_core::AnalysisContext); they never
+//! probe hardware or touch files. A rule without the facts it needs stays silent and says
+//! which facts would let it decide.
+//!
+//! [`BuiltinRules`] gives the seed's `OptimizationAdvisor::new()`:
+//!
+//! ```
+//! use advisor_core::{AnalysisContext, OptimizationAdvisor};
+//! use advisor_rules_builtin::BuiltinRules;
+//!
+//! let context = AnalysisContext::from_json_str(r#"{
+//!     "model_graph": { "facts": { "architecture": "decoder", "parameters": 124439808,
+//!                                 "layers": 12, "hidden_size": 768, "attention_heads": 12,
+//!                                 "max_sequence_length": 1024 } },
+//!     "current_config": { "mode": "inference", "kv_cache": "false" }
+//! }"#).unwrap();
+//! let report = OptimizationAdvisor::new().analyze(&context).unwrap();
+//! assert!(report.suggestions.iter().any(|s| s.id == "kv_cache"));
+//! ```
+
+mod facts;
+mod rules;
+
+use advisor_core::{OptimizationAdvisor, OptimizationRule};
+
+/// Every built-in rule, in id order.
+pub fn all() -> Vec<Box<dyn OptimizationRule>> {
+    vec![
+        Box::new(rules::batch_size::BatchSize),
+        Box::new(rules::flash_attention::FlashAttention),
+        Box::new(rules::gradient_checkpointing::GradientCheckpointing),
+        Box::new(rules::kernel_fusion::KernelFusion),
+        Box::new(rules::kv_cache::KvCache),
+        Box::new(rules::memory_fragmentation::MemoryFragmentation),
+        Box::new(rules::mixed_precision::MixedPrecision),
+        Box::new(rules::parallelization::Parallelization),
+        Box::new(rules::quantization::Quantization),
+        Box::new(rules::sparse_attention::SparseAttention),
+    ]
+}
+
+/// Adds the seed's `OptimizationAdvisor::new()`: an advisor with every built-in rule.
+pub trait BuiltinRules {
+    /// An advisor with every built-in rule.
+    fn new() -> Self;
+}
+
+impl BuiltinRules for OptimizationAdvisor {
+    fn new() -> Self {
+        let mut advisor = OptimizationAdvisor::empty();
+        for rule in all() {
+            // Built-in ids are distinct; a test checks it.
+            let _ = advisor.add_rule(rule);
+        }
+        advisor
+    }
+}
