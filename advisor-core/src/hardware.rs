@@ -117,7 +117,7 @@ impl<'de> Deserialize<'de> for ComputeCapability {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
-            Raw::Number(number) if number.is_finite() && number >= 0.0 && number < 100.0 => {
+            Raw::Number(number) if (0.0..100.0).contains(&number) => {
                 // 8.6 as a float: one decimal digit is all NVIDIA has ever used.
                 format!("{number:.1}")
                     .parse()
