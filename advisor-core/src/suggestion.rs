@@ -196,11 +196,11 @@ impl ExpectedImprovement {
 pub(crate) fn describe_range(metric: ImprovementMetric, low: f64, high: f64) -> String {
     // Whole percents, except near 100 % where rounding would claim the whole cost.
     let percent = |x: f64| {
-        if x >= 0.995 {
-            format!("{:.1}", x * 100.0)
-        } else {
-            format!("{:.0}", x * 100.0)
+        let mut decimals = 0;
+        while decimals < 4 && format!("{:.*}", decimals, x * 100.0).starts_with("100") && x < 1.0 {
+            decimals += 1;
         }
+        format!("{:.*}", decimals, x * 100.0)
     };
     match metric {
         ImprovementMetric::Throughput => {

@@ -1,0 +1,312 @@
+//! The `advisor` binary end to end: good input, and every kind of bad input exits 2 with one
+//! line naming the file and the problem, never a panic.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+fn advisor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_advisor"))
+        .args(args)
+        .output()
+        .expect("advisor runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs and expects success; returns stdout.
+fn ok(args: &[&str]) -> String {
+    let output = advisor(args);
+    assert!(
+        output.status.success(),
+        "advisor {args:?} failed: {}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Runs and expects exit 2 with a one-line error containing every fragment.
+fn bad_input(args: &[&str], fragments: &[&str]) {
+    let output = advisor(args);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "advisor {args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for fragment in fragments {
+        assert!(err.contains(fragment), "`{fragment}` not in: {err}");
+    }
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("valid JSON output")
+}
+
+fn ids(report: &Value) -> Vec<String> {
+    report["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn temp_file(name: &str, contents: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).expect("write");
+    (dir, path)
+}
+
+#[test]
+fn example_on_detected_hardware_renders_markdown() {
+    let markdown = ok(&["analyze", "--example", "gpt2"]);
+    assert!(markdown.starts_with("# Optimization report"), "{markdown}");
+    assert!(
+        markdown.contains("openai-community/gpt2 (124,439,808 parameters, decoder)"),
+        "{markdown}"
+    );
+    // The scenario has the KV cache off in inference: the cache is the first thing to fix.
+    assert!(markdown.contains("`kv_cache`"), "{markdown}");
+}
+
+#[test]
+fn example_on_a_deployment_target() {
+    let report = json(&ok(&[
+        "analyze",
+        "--example",
+        "bert-base",
+        "--hardware",
+        "nvidia-a100-80gb",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(report["schema_version"], 1);
+    let ids = ids(&report);
+    for expected in ["batch_size", "mixed_precision", "quantization"] {
+        assert!(
+            ids.contains(&expected.to_owned()),
+            "{expected} missing from {ids:?}"
+        );
+    }
+    // BERT is an encoder: no KV-cache advice, ever.
+    assert!(!ids.contains(&"kv_cache".to_owned()));
+    // Training advice never appears at inference.
+    assert!(!ids.contains(&"gradient_checkpointing".to_owned()));
+}
+
+#[test]
+fn set_overrides_the_scenario_and_disable_removes_a_rule() {
+    let report = json(&ok(&[
+        "analyze",
+        "--example",
+        "gpt2",
+        "--hardware",
+        "nvidia-t4",
+        "--set",
+        "kv_cache=true",
+        "--disable",
+        "quantization",
+        "--format",
+        "json",
+    ]));
+    let ids = ids(&report);
+    assert!(!ids.contains(&"kv_cache".to_owned()), "{ids:?}");
+    assert!(!ids.contains(&"quantization".to_owned()), "{ids:?}");
+    assert!(ids.contains(&"mixed_precision".to_owned()), "{ids:?}");
+}
+
+#[test]
+fn every_fixture_config_analyzes() {
+    let folder = workspace().join("advisor-cli/models");
+    for entry in std::fs::read_dir(folder).expect("models folder") {
+        let path = entry.expect("entry").path();
+        let report = json(&ok(&[
+            "analyze",
+            "--model",
+            path.to_str().unwrap(),
+            "--hardware",
+            "nvidia-h100-sxm",
+            "--format",
+            "json",
+        ]));
+        assert!(
+            report["inputs"]["parameters"].as_u64().unwrap() > 1_000_000,
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn context_file_round_trip_and_output_file() {
+    let context = r#"{
+        "model_graph": { "name": "tiny", "facts": { "architecture": "decoder", "parameters": 500000000,
+                         "layers": 24, "hidden_size": 1024, "attention_heads": 16, "max_sequence_length": 2048 } },
+        "memory_metrics": { "peak_bytes": 30000000000, "current_bytes": 9000000000 },
+        "hardware_info": { "cpu_cores": 16, "system_memory_mb": 65536 },
+        "current_config": { "mode": "inference", "num_threads": "1", "device": "cpu" }
+    }"#;
+    let (dir, path) = temp_file("context.json", context);
+    let out = dir.path().join("report.json");
+    ok(&[
+        "analyze",
+        "--context",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let report = json(&std::fs::read_to_string(out).unwrap());
+    let ids = ids(&report);
+    for expected in [
+        "memory_fragmentation",
+        "parallelization",
+        "quantization",
+        "sparse_attention",
+    ] {
+        assert!(
+            ids.contains(&expected.to_owned()),
+            "{expected} missing from {ids:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_inputs_exit_2_with_one_clear_line() {
+    let (_a, truncated) = temp_file("truncated.json", r#"{"hardware_info": {"cpu_cores": 8"#);
+    bad_input(
+        &["analyze", "--context", truncated.to_str().unwrap()],
+        &["truncated.json", "line 1, column", "truncated"],
+    );
+
+    let (_b, wrong_type) = temp_file(
+        "wrong.json",
+        "{\n  \"latency_metrics\": { \"p99_ms\": \"slow\" }\n}",
+    );
+    bad_input(
+        &["analyze", "--context", wrong_type.to_str().unwrap()],
+        &["wrong.json", "latency_metrics.p99_ms", "line 2"],
+    );
+
+    let (_c, empty) = temp_file("empty.json", "");
+    bad_input(
+        &["analyze", "--context", empty.to_str().unwrap()],
+        &["empty.json", "the file is empty"],
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    bad_input(
+        &["analyze", "--context", dir.path().to_str().unwrap()],
+        &["is a directory"],
+    );
+    bad_input(
+        &["analyze", "--context", "/no/such/context.json"],
+        &["/no/such/context.json", "no such file"],
+    );
+
+    let (_d, model) = temp_file("config.json", r#"{"model_type": "gpt2", "n_embd": "wide"}"#);
+    bad_input(
+        &["analyze", "--model", model.to_str().unwrap()],
+        &["config.json", "n_embd"],
+    );
+
+    let (_e, binary) = temp_file("model.bin", "\u{0}\u{1}\u{2}garbage");
+    bad_input(
+        &["analyze", "--model", binary.to_str().unwrap()],
+        &["model.bin"],
+    );
+
+    let (_f, bad_config) = temp_file("ctx.json", r#"{"current_config": {"mode": "sleeping"}}"#);
+    bad_input(
+        &["analyze", "--context", bad_config.to_str().unwrap()],
+        &["ctx.json", "`mode`", "`sleeping`"],
+    );
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    bad_input(&["analyze", "--example", "gpt5"], &["gpt5", "bert-base"]);
+    bad_input(
+        &["analyze", "--example", "gpt2", "--set", "batch_size=lots"],
+        &["`batch_size`", "`lots`"],
+    );
+    bad_input(
+        &["analyze", "--example", "gpt2", "--set", "nonsense"],
+        &["KEY=VALUE"],
+    );
+    bad_input(
+        &["analyze", "--example", "gpt2", "--hardware", "nvidia-a100"],
+        &["nvidia-a100"],
+    );
+    bad_input(
+        &["analyze", "--example", "gpt2", "--disable", "no_such_rule"],
+        &["no_such_rule"],
+    );
+}
+
+#[test]
+fn unknown_config_keys_are_warnings_with_a_suggestion() {
+    let markdown = ok(&["analyze", "--example", "gpt2", "--set", "batchsize=4"]);
+    assert!(
+        markdown.contains("unknown config key `batchsize`; did you mean `batch_size`?"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn rules_and_examples_list() {
+    let rules = json(&ok(&["rules", "--format", "json"]));
+    assert_eq!(rules.as_array().unwrap().len(), 10);
+    assert!(
+        rules.as_array().unwrap().iter().all(|r| r["id"].is_string()
+            && r["category"].is_string()
+            && r["description"].is_string())
+    );
+    let text = ok(&["rules"]);
+    assert!(text.contains("kv_cache"));
+    let examples = ok(&["examples"]);
+    for name in ["bert-base", "gpt2", "llama-2-7b"] {
+        assert!(examples.contains(name), "{examples}");
+    }
+}
+
+#[test]
+fn published_schema_is_current() {
+    let generated = ok(&["schema"]);
+    let published =
+        std::fs::read_to_string(workspace().join("docs/context.schema.json")).unwrap_or_default();
+    assert!(
+        generated == published,
+        "docs/context.schema.json is out of date: run `cargo xtask codegen`"
+    );
+}
+
+#[test]
+fn hardware_reports_this_machine() {
+    let report = json(&ok(&["hardware", "--format", "json"]));
+    assert!(report["cpu_cores"].as_u64().unwrap() >= 1);
+    assert!(report["system_memory_mb"].as_u64().unwrap() > 0);
+    assert!(
+        report["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "cpu-model")
+    );
+}

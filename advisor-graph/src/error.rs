@@ -1,0 +1,228 @@
+//! What can go wrong while importing: fatal [`ImportError`]s and non-fatal [`ImportWarning`]s.
+
+use std::fmt;
+
+/// The `model_type`s the Hugging Face importer supports.
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "bert",
+    "roberta",
+    "distilbert",
+    "gpt2",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+];
+
+/// An input that could not be turned into a model graph.
+///
+/// The message names the source (usually a file name) and where the problem is: a config
+/// key, a JSON path, or a line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {kind}")]
+pub struct ImportError {
+    source_name: String,
+    kind: ImportErrorKind,
+}
+
+impl ImportError {
+    pub(crate) fn new(source_name: &str, kind: ImportErrorKind) -> ImportError {
+        ImportError {
+            source_name: source_name.to_owned(),
+            kind,
+        }
+    }
+
+    /// Where the input came from, as the caller named it (a path, `<stdin>`, ...).
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ImportErrorKind {
+        &self.kind
+    }
+}
+
+/// The kinds of [`ImportError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportErrorKind {
+    /// The bytes are not UTF-8 text.
+    #[error("not valid UTF-8: invalid byte at offset {valid_up_to}")]
+    NotUtf8 {
+        /// Length of the longest valid UTF-8 prefix.
+        valid_up_to: usize,
+    },
+    /// The text is not well-formed JSON.
+    #[error("malformed JSON at line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the JSON parser expected.
+        message: String,
+    },
+    /// The JSON is well-formed but does not have the expected shape.
+    #[error("at `{path}` (line {line}, column {column}): {message}")]
+    Schema {
+        /// JSON path of the offending value, such as `nodes[3].parameters`.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was wrong with the value.
+        message: String,
+    },
+    /// The top level of the JSON document is not an object.
+    #[error("expected a JSON object at the top level, found {found}")]
+    NotAnObject {
+        /// What was found instead (`an array`, `a string`, ...).
+        found: &'static str,
+    },
+    /// The content is neither a format this crate reads.
+    #[error(
+        "unrecognized format: expected a Hugging Face config.json (with `model_type` or \
+         `architectures`) or advisor graph JSON (with `nodes` or `facts`)"
+    )]
+    UnknownFormat,
+    /// The config names a model family this importer does not support.
+    #[error(
+        "unsupported {key} `{value}`: supported model types are {}",
+        SUPPORTED_MODEL_TYPES.join(", ")
+    )]
+    UnsupportedFamily {
+        /// The key that named the family (`model_type` or `architectures`).
+        key: &'static str,
+        /// The family or architecture it named.
+        value: String,
+    },
+    /// The config names no model family at all.
+    #[error(
+        "neither `model_type` nor `architectures` names the model family: supported model \
+         types are {}",
+        SUPPORTED_MODEL_TYPES.join(", ")
+    )]
+    MissingFamily,
+    /// A required config key is absent.
+    #[error("missing required key `{key}`")]
+    MissingKey {
+        /// The key.
+        key: String,
+    },
+    /// A config key has the wrong type or an out-of-range value.
+    #[error("`{key}` must be {expected}, found {found}")]
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// What the value must be, such as `a positive integer`.
+        expected: String,
+        /// The value found, as JSON (shortened when long).
+        found: String,
+    },
+    /// Values that are each valid but do not fit together, such as heads that do not divide
+    /// the hidden size.
+    #[error("{message}")]
+    Inconsistent {
+        /// The keys involved, in the order the message names them.
+        keys: Vec<String>,
+        /// A sentence naming the keys and their values.
+        message: String,
+    },
+    /// A valid config for a model variant whose parameters this importer cannot count.
+    #[error("`{key}` = {value} is not supported: {reason}")]
+    Unsupported {
+        /// The key selecting the variant.
+        key: String,
+        /// Its value, as JSON.
+        value: String,
+        /// Why the variant is not supported.
+        reason: String,
+    },
+    /// A parameter count does not fit in 64 bits.
+    #[error("the parameter count of {what} overflows a 64-bit integer")]
+    Overflow {
+        /// The part of the model being counted.
+        what: String,
+    },
+}
+
+/// A problem that leaves a usable graph: the import succeeds and reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportWarning {
+    /// Two nodes share an id; edges naming it are ambiguous.
+    DuplicateNodeId {
+        /// The repeated id.
+        id: String,
+        /// Index of the first node with this id.
+        first_index: usize,
+        /// Index of the later node with the same id.
+        index: usize,
+    },
+    /// An edge names a node id that no node has.
+    UnknownEdgeEndpoint {
+        /// Index of the edge in `edges`.
+        edge_index: usize,
+        /// Which end of the edge: `from` or `to`.
+        end: &'static str,
+        /// The unknown id.
+        id: String,
+    },
+    /// The edges form a cycle, so the graph has no topological order.
+    Cycle {
+        /// Ids of the nodes on the cycle (one strongly connected component), sorted.
+        node_ids: Vec<String>,
+    },
+    /// A dtype string that is not one of the known precisions; the dtype is left unknown.
+    UnrecognizedDtype {
+        /// The key holding it (`torch_dtype` or `dtype`).
+        key: String,
+        /// The value found.
+        value: String,
+    },
+}
+
+impl fmt::Display for ImportWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImportWarning::DuplicateNodeId {
+                id,
+                first_index,
+                index,
+            } => write!(
+                f,
+                "duplicate node id `{id}`: `nodes[{index}]` repeats `nodes[{first_index}]`"
+            ),
+            ImportWarning::UnknownEdgeEndpoint {
+                edge_index,
+                end,
+                id,
+            } => write!(
+                f,
+                "`edges[{edge_index}].{end}` names unknown node id `{id}`; the edge is ignored"
+            ),
+            ImportWarning::Cycle { node_ids } => {
+                const SHOWN: usize = 8;
+                let shown: Vec<String> = node_ids
+                    .iter()
+                    .take(SHOWN)
+                    .map(|id| format!("`{id}`"))
+                    .collect();
+                let more = node_ids.len().saturating_sub(SHOWN);
+                write!(f, "the edges form a cycle through {}", shown.join(", "))?;
+                if more > 0 {
+                    write!(f, " and {more} more")?;
+                }
+                Ok(())
+            }
+            ImportWarning::UnrecognizedDtype { key, value } => write!(
+                f,
+                "`{key}` is `{value}`, not one of fp32, fp16, bf16, fp8, int8, int4; the dtype \
+                 is left unknown"
+            ),
+        }
+    }
+}

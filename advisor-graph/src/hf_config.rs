@@ -1,0 +1,545 @@
+//! The Hugging Face `config.json` importer: reads a family's keys, applies the family's
+//! defaults, validates, and builds the module graph.
+//!
+//! Keys that fix the model's size (hidden size, layers, heads, intermediate size, vocabulary)
+//! are required: `transformers` always writes them, so a config without them is not one it
+//! saved, and guessing the class default would report a different model. Secondary keys take
+//! the default of the family's `PretrainedConfig` subclass (`configuration_<family>.py`) when
+//! absent.
+
+use advisor_core::{ModelGraph, Precision};
+use serde_json::{Map, Value};
+
+use crate::{
+    error::{ImportError, ImportErrorKind, ImportWarning},
+    format::{Imported, ModelFormat},
+    json,
+    transformer::{Family, FeedForward, Head, Norm, Placement, TransformerSpec, build_graph},
+};
+
+/// Most layers accepted; far above any published model, low enough that the module graph
+/// (six nodes per layer) stays small. Builders take `u16` layers and rely on this bound.
+pub(crate) const MAX_LAYERS: u64 = u16::MAX as u64;
+/// Most heads, key/value heads or experts accepted.
+const MAX_HEADS: u64 = 1 << 16;
+/// Largest hidden, intermediate or head dimension accepted.
+const MAX_WIDTH: u64 = 1 << 20;
+/// Largest vocabulary or token-type count accepted.
+const MAX_VOCAB: u64 = 1 << 24;
+/// Longest position range accepted.
+const MAX_POSITIONS: u64 = 1 << 32;
+
+/// Reads a Hugging Face `config.json` and builds the model graph.
+///
+/// `source` names the input in messages. The family is taken from `model_type`, else from the
+/// first entry of `architectures`. An unrecognized `torch_dtype` leaves `facts.dtype` unknown;
+/// use [`import_bytes`](crate::import_bytes) to see that as a warning.
+///
+/// # Errors
+///
+/// Malformed JSON (with line and column), an unsupported or missing family, a missing
+/// required key, a value of the wrong type, zero or out of range, dimensions that do not fit
+/// together, and parameter counts that overflow `u64`. Each message names `source` and the key.
+pub fn from_hf_config_str(text: &str, source: &str) -> Result<ModelGraph, ImportError> {
+    let value = json::parse_value(text, source)?;
+    from_hf_config_value(&value, source)
+}
+
+/// Like [`from_hf_config_str`], for a config already parsed into a JSON value.
+///
+/// # Errors
+///
+/// As for [`from_hf_config_str`], apart from malformed JSON.
+pub fn from_hf_config_value(value: &Value, source: &str) -> Result<ModelGraph, ImportError> {
+    import_value(value, source).map(|imported| imported.graph)
+}
+
+/// Imports a parsed config, keeping warnings.
+pub(crate) fn import_value(value: &Value, source: &str) -> Result<Imported, ImportError> {
+    let Some(object) = value.as_object() else {
+        return Err(ImportError::new(
+            source,
+            ImportErrorKind::NotAnObject {
+                found: json::describe_type(value),
+            },
+        ));
+    };
+    let config = Config { object, source };
+    let mut warnings = Vec::new();
+    let family = config.family()?;
+    let mut spec = match family {
+        Family::Bert | Family::Roberta => read_bert(&config, family)?,
+        Family::DistilBert => read_distilbert(&config)?,
+        Family::Gpt2 => read_gpt2(&config)?,
+        Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+            read_llama_like(&config, family)?
+        }
+    };
+    spec.dtype = config.dtype(&mut warnings)?;
+    spec.name = config
+        .object
+        .get("_name_or_path")
+        .and_then(Value::as_str)
+        .filter(|name| !name.trim().is_empty())
+        .map(str::to_owned);
+    let graph = build_graph(&spec, source)?;
+    Ok(Imported::new(graph, ModelFormat::HfConfig, warnings))
+}
+
+/// BERT and RoBERTa (`configuration_bert.py`, `configuration_roberta.py`): post-norm encoder
+/// with learned positions, token types and a pooler. Counted as `BertModel` /
+/// `RobertaModel`, the base model with its pooler, whatever head `architectures` names.
+fn read_bert(config: &Config<'_>, family: Family) -> Result<TransformerSpec, ImportError> {
+    let hidden_size = config.required("hidden_size", MAX_WIDTH)?;
+    let layers = config.required("num_hidden_layers", MAX_LAYERS)?;
+    let heads = config.required("num_attention_heads", MAX_HEADS)?;
+    let intermediate_size = config.required("intermediate_size", MAX_WIDTH)?;
+    let vocab_size = config.required("vocab_size", MAX_VOCAB)?;
+    let positions = config
+        .positive("max_position_embeddings", MAX_POSITIONS)?
+        .unwrap_or(512);
+    let token_types = config
+        .non_negative("type_vocab_size", MAX_VOCAB)?
+        .unwrap_or(2);
+    config.reject_true(
+        "add_cross_attention",
+        "cross-attention layers (an encoder-decoder setup) are not counted",
+    )?;
+    let head_dim = config.divide("hidden_size", hidden_size, "num_attention_heads", heads)?;
+    // `BertSelfAttention` adds `distance_embedding = nn.Embedding(2 * max_position_embeddings
+    // - 1, head_dim)` for relative position types.
+    let relative_distance_rows = match config.text("position_embedding_type")? {
+        None | Some("absolute") => 0,
+        Some("relative_key" | "relative_key_query") => positions
+            .checked_mul(2)
+            .and_then(|rows| rows.checked_sub(1))
+            .ok_or_else(|| config.overflow("the relative position table"))?,
+        Some(other) => {
+            return Err(config.invalid(
+                "position_embedding_type",
+                "one of \"absolute\", \"relative_key\", \"relative_key_query\"",
+                &Value::from(other),
+            ));
+        }
+    };
+    Ok(TransformerSpec {
+        family,
+        name: None,
+        dtype: None,
+        layers,
+        hidden_size,
+        intermediate_size,
+        heads,
+        kv_heads: heads,
+        head_dim,
+        vocab_size,
+        max_sequence_length: positions,
+        position_embeddings: positions,
+        token_types,
+        relative_distance_rows,
+        embedding_norm: true,
+        norm: Norm::LayerNorm,
+        placement: Placement::PostNorm,
+        qkv_bias: true,
+        output_bias: true,
+        feed_forward: FeedForward::Dense {
+            gated: false,
+            bias: true,
+        },
+        head: Head::Pooler,
+        activation: Some(config.text("hidden_act")?.unwrap_or("gelu").to_owned()),
+    })
+}
+
+/// DistilBERT (`configuration_distilbert.py`): BERT without token types and without a
+/// pooler; keys `dim`, `n_layers`, `n_heads`, `hidden_dim`.
+fn read_distilbert(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
+    let hidden_size = config.required("dim", MAX_WIDTH)?;
+    let layers = config.required("n_layers", MAX_LAYERS)?;
+    let heads = config.required("n_heads", MAX_HEADS)?;
+    let intermediate_size = config.required("hidden_dim", MAX_WIDTH)?;
+    let vocab_size = config.required("vocab_size", MAX_VOCAB)?;
+    let positions = config
+        .positive("max_position_embeddings", MAX_POSITIONS)?
+        .unwrap_or(512);
+    let head_dim = config.divide("dim", hidden_size, "n_heads", heads)?;
+    Ok(TransformerSpec {
+        family: Family::DistilBert,
+        name: None,
+        dtype: None,
+        layers,
+        hidden_size,
+        intermediate_size,
+        heads,
+        kv_heads: heads,
+        head_dim,
+        vocab_size,
+        max_sequence_length: positions,
+        position_embeddings: positions,
+        token_types: 0,
+        relative_distance_rows: 0,
+        embedding_norm: true,
+        norm: Norm::LayerNorm,
+        placement: Placement::PostNorm,
+        qkv_bias: true,
+        output_bias: true,
+        feed_forward: FeedForward::Dense {
+            gated: false,
+            bias: true,
+        },
+        head: Head::None,
+        activation: Some(config.text("activation")?.unwrap_or("gelu").to_owned()),
+    })
+}
+
+/// GPT-2 (`configuration_gpt2.py`): pre-norm decoder with learned positions, biased
+/// `Conv1D` projections and an LM head tied to `wte` (`tie_word_embeddings` defaults to true).
+/// `n_inner` null means `4 × n_embd`; `n_positions` defaults to 1024.
+fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
+    let hidden_size = config.required("n_embd", MAX_WIDTH)?;
+    let layers = config.required("n_layer", MAX_LAYERS)?;
+    let heads = config.required("n_head", MAX_HEADS)?;
+    let vocab_size = config.required("vocab_size", MAX_VOCAB)?;
+    let intermediate_size = match config.positive("n_inner", MAX_WIDTH)? {
+        Some(inner) => inner,
+        None => hidden_size
+            .checked_mul(4)
+            .ok_or_else(|| config.overflow("`4 × n_embd`"))?,
+    };
+    let positions = config.positive("n_positions", MAX_POSITIONS)?;
+    let context = config.positive("n_ctx", MAX_POSITIONS)?;
+    config.reject_true(
+        "add_cross_attention",
+        "cross-attention layers (an encoder-decoder setup) are not counted",
+    )?;
+    let head_dim = config.divide("n_embd", hidden_size, "n_head", heads)?;
+    let tied = config.flag("tie_word_embeddings", true)?;
+    Ok(TransformerSpec {
+        family: Family::Gpt2,
+        name: None,
+        dtype: None,
+        layers,
+        hidden_size,
+        intermediate_size,
+        heads,
+        kv_heads: heads,
+        head_dim,
+        vocab_size,
+        max_sequence_length: positions.or(context).unwrap_or(1024),
+        position_embeddings: positions.unwrap_or(1024),
+        token_types: 0,
+        relative_distance_rows: 0,
+        embedding_norm: false,
+        norm: Norm::LayerNorm,
+        placement: Placement::PreNorm,
+        qkv_bias: true,
+        output_bias: true,
+        feed_forward: FeedForward::Dense {
+            gated: false,
+            bias: true,
+        },
+        head: Head::LanguageModel { tied },
+        activation: Some(
+            config
+                .text("activation_function")?
+                .unwrap_or("gelu_new")
+                .to_owned(),
+        ),
+    })
+}
+
+/// Llama, Mistral, Mixtral and Qwen2 (`configuration_llama.py`, `configuration_mistral.py`,
+/// `configuration_mixtral.py`, `configuration_qwen2.py`): pre-RMSNorm decoders with rotary
+/// positions, grouped-query attention and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts).
+///
+/// Defaults when a key is absent: `num_key_value_heads` is `num_attention_heads` for Llama,
+/// 8 for Mistral and Mixtral, 32 for Qwen2 (null always means `num_attention_heads`);
+/// `max_position_embeddings` is 2048 (Llama), 131072 (Mistral, Mixtral), 32768 (Qwen2);
+/// `tie_word_embeddings` is false; Mixtral has 8 experts, 2 per token.
+fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpec, ImportError> {
+    let hidden_size = config.required("hidden_size", MAX_WIDTH)?;
+    let layers = config.required("num_hidden_layers", MAX_LAYERS)?;
+    let heads = config.required("num_attention_heads", MAX_HEADS)?;
+    let intermediate_size = config.required("intermediate_size", MAX_WIDTH)?;
+    let vocab_size = config.required("vocab_size", MAX_VOCAB)?;
+    let kv_heads_written = config.object.contains_key("num_key_value_heads");
+    let kv_heads = if kv_heads_written {
+        config
+            .positive("num_key_value_heads", MAX_HEADS)?
+            .unwrap_or(heads)
+    } else {
+        match family {
+            Family::Mistral | Family::Mixtral => 8,
+            Family::Qwen2 => 32,
+            _ => heads,
+        }
+    };
+    let head_dim = match config.positive("head_dim", MAX_WIDTH)? {
+        Some(head_dim) => head_dim,
+        None => config.divide("hidden_size", hidden_size, "num_attention_heads", heads)?,
+    };
+    if heads % kv_heads != 0 {
+        return Err(config.inconsistent(
+            &["num_attention_heads", "num_key_value_heads"],
+            format!(
+                "`num_attention_heads` ({heads}) must be a multiple of `num_key_value_heads` \
+                 ({kv_heads}{}) for grouped-query attention",
+                if kv_heads_written {
+                    String::new()
+                } else {
+                    format!(", the {} default", family.model_type())
+                }
+            ),
+        ));
+    }
+    let default_positions = match family {
+        Family::Mistral | Family::Mixtral => 4096 * 32,
+        Family::Qwen2 => 32768,
+        _ => 2048,
+    };
+    let positions = config
+        .positive("max_position_embeddings", MAX_POSITIONS)?
+        .unwrap_or(default_positions);
+    let tied = config.flag("tie_word_embeddings", false)?;
+    let (qkv_bias, output_bias, mlp_bias) = match family {
+        Family::Llama => {
+            let attention_bias = config.flag("attention_bias", false)?;
+            (
+                attention_bias,
+                attention_bias,
+                config.flag("mlp_bias", false)?,
+            )
+        }
+        Family::Qwen2 => (true, false, false),
+        _ => (false, false, false),
+    };
+    let feed_forward = if family == Family::Mixtral {
+        let experts = config
+            .positive("num_local_experts", MAX_HEADS)?
+            .unwrap_or(8);
+        let experts_per_token = config
+            .positive("num_experts_per_tok", MAX_HEADS)?
+            .unwrap_or(2);
+        if experts_per_token > experts {
+            return Err(config.inconsistent(
+                &["num_experts_per_tok", "num_local_experts"],
+                format!(
+                    "`num_experts_per_tok` ({experts_per_token}) must not exceed \
+                     `num_local_experts` ({experts})"
+                ),
+            ));
+        }
+        FeedForward::Experts {
+            experts,
+            experts_per_token,
+        }
+    } else {
+        FeedForward::Dense {
+            gated: true,
+            bias: mlp_bias,
+        }
+    };
+    Ok(TransformerSpec {
+        family,
+        name: None,
+        dtype: None,
+        layers,
+        hidden_size,
+        intermediate_size,
+        heads,
+        kv_heads,
+        head_dim,
+        vocab_size,
+        max_sequence_length: positions,
+        position_embeddings: 0,
+        token_types: 0,
+        relative_distance_rows: 0,
+        embedding_norm: false,
+        norm: Norm::RmsNorm,
+        placement: Placement::PreNorm,
+        qkv_bias,
+        output_bias,
+        feed_forward,
+        head: Head::LanguageModel { tied },
+        activation: Some(config.text("hidden_act")?.unwrap_or("silu").to_owned()),
+    })
+}
+
+/// A config object with typed, validating accessors that name the source and key on error.
+struct Config<'a> {
+    object: &'a Map<String, Value>,
+    source: &'a str,
+}
+
+impl<'a> Config<'a> {
+    /// The value of `key`; absent and null both read as `None`, as `transformers` treats
+    /// them when it falls back to a default.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.object.get(key).filter(|value| !value.is_null())
+    }
+
+    fn error(&self, kind: ImportErrorKind) -> ImportError {
+        ImportError::new(self.source, kind)
+    }
+
+    fn invalid(&self, key: &str, expected: &str, found: &Value) -> ImportError {
+        self.error(ImportErrorKind::InvalidValue {
+            key: key.to_owned(),
+            expected: expected.to_owned(),
+            found: json::render(found),
+        })
+    }
+
+    fn inconsistent(&self, keys: &[&str], message: String) -> ImportError {
+        self.error(ImportErrorKind::Inconsistent {
+            keys: keys.iter().map(|key| (*key).to_owned()).collect(),
+            message,
+        })
+    }
+
+    fn overflow(&self, what: &str) -> ImportError {
+        self.error(ImportErrorKind::Overflow {
+            what: what.to_owned(),
+        })
+    }
+
+    /// The family, from `model_type`, else from `architectures[0]`.
+    fn family(&self) -> Result<Family, ImportError> {
+        if let Some(value) = self.get("model_type") {
+            let Some(model_type) = value.as_str() else {
+                return Err(self.invalid("model_type", "a string", value));
+            };
+            return Family::from_model_type(model_type).ok_or_else(|| {
+                self.error(ImportErrorKind::UnsupportedFamily {
+                    key: "model_type",
+                    value: model_type.to_owned(),
+                })
+            });
+        }
+        let Some(value) = self.get("architectures") else {
+            return Err(self.error(ImportErrorKind::MissingFamily));
+        };
+        let Some(first) = value.as_array().and_then(|names| names.first()) else {
+            return Err(self.invalid("architectures", "a non-empty array of class names", value));
+        };
+        let Some(class_name) = first.as_str() else {
+            return Err(self.invalid("architectures[0]", "a string", first));
+        };
+        Family::from_architecture(class_name).ok_or_else(|| {
+            self.error(ImportErrorKind::UnsupportedFamily {
+                key: "architectures",
+                value: class_name.to_owned(),
+            })
+        })
+    }
+
+    /// A required positive integer no larger than `max`.
+    fn required(&self, key: &str, max: u64) -> Result<u64, ImportError> {
+        self.positive(key, max)?.ok_or_else(|| {
+            self.error(ImportErrorKind::MissingKey {
+                key: key.to_owned(),
+            })
+        })
+    }
+
+    /// An optional positive integer no larger than `max`.
+    fn positive(&self, key: &str, max: u64) -> Result<Option<u64>, ImportError> {
+        self.integer(key, 1, max)
+    }
+
+    /// An optional integer from 0 to `max`.
+    fn non_negative(&self, key: &str, max: u64) -> Result<Option<u64>, ImportError> {
+        self.integer(key, 0, max)
+    }
+
+    fn integer(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ImportError> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        let kind = if min == 0 {
+            "a non-negative integer"
+        } else {
+            "a positive integer"
+        };
+        match value.as_u64() {
+            Some(number) if number < min => Err(self.invalid(key, kind, value)),
+            Some(number) if number > max => {
+                Err(self.invalid(key, &format!("{kind} no larger than {max}"), value))
+            }
+            Some(number) => Ok(Some(number)),
+            None => Err(self.invalid(key, kind, value)),
+        }
+    }
+
+    /// An optional boolean, `default` when absent or null.
+    fn flag(&self, key: &str, default: bool) -> Result<bool, ImportError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(Value::Bool(flag)) => Ok(*flag),
+            Some(value) => Err(self.invalid(key, "true or false", value)),
+        }
+    }
+
+    /// Refuses a variant whose parameters this importer does not count.
+    fn reject_true(&self, key: &str, reason: &str) -> Result<(), ImportError> {
+        if self.flag(key, false)? {
+            return Err(self.error(ImportErrorKind::Unsupported {
+                key: key.to_owned(),
+                value: "true".to_owned(),
+                reason: reason.to_owned(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// An optional string.
+    fn text(&self, key: &str) -> Result<Option<&'a str>, ImportError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(value) => Err(self.invalid(key, "a string", value)),
+        }
+    }
+
+    /// `numerator / denominator`, refusing a remainder as `transformers` does when it splits
+    /// the hidden size into heads.
+    fn divide(
+        &self,
+        numerator_key: &str,
+        numerator: u64,
+        denominator_key: &str,
+        denominator: u64,
+    ) -> Result<u64, ImportError> {
+        if denominator == 0 || !numerator.is_multiple_of(denominator) {
+            return Err(self.inconsistent(
+                &[numerator_key, denominator_key],
+                format!(
+                    "`{numerator_key}` ({numerator}) must be divisible by `{denominator_key}` \
+                     ({denominator})"
+                ),
+            ));
+        }
+        Ok(numerator / denominator)
+    }
+
+    /// The weights' dtype from `torch_dtype` (older configs) or `dtype` (newer ones).
+    fn dtype(&self, warnings: &mut Vec<ImportWarning>) -> Result<Option<Precision>, ImportError> {
+        for key in ["torch_dtype", "dtype"] {
+            let Some(value) = self.get(key) else {
+                continue;
+            };
+            let Some(name) = value.as_str() else {
+                return Err(self.invalid(key, "a dtype name such as \"bfloat16\"", value));
+            };
+            let precision = Precision::parse(name);
+            if precision.is_none() {
+                warnings.push(ImportWarning::UnrecognizedDtype {
+                    key: key.to_owned(),
+                    value: name.to_owned(),
+                });
+            }
+            return Ok(precision);
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,749 @@
+//! A transformer described by its dimensions, and the module-level graph built from it.
+//!
+//! Importers fill a [`TransformerSpec`]; [`build_graph`] turns it into a `petgraph` graph of
+//! modules (embeddings, per-layer norms, attention, MLP or mixture of experts, residual adds,
+//! final norm, head) with exact parameter counts, then converts that graph into core's plain
+//! [`ModelGraph`] at the boundary. Model facts are derived from the same nodes, so node
+//! parameters always sum to `facts.parameters`.
+//!
+//! Parameter formulas follow the Hugging Face `transformers` modeling files named on each
+//! function. A linear layer `nn.Linear(in, out, bias)` holds `in × out` weights plus `out`
+//! biases; `nn.LayerNorm(h)` holds a weight and a bias (`2h`); the RMSNorms of Llama, Mistral,
+//! Mixtral and Qwen2 hold only a weight (`h`); `nn.Embedding(rows, h)` holds `rows × h`.
+
+use std::collections::BTreeMap;
+
+use advisor_core::{
+    Architecture, Dimension, GraphEdge, GraphNode, ModelFacts, ModelGraph, Precision,
+};
+use petgraph::graph::DiGraph;
+use serde_json::Value;
+
+use crate::error::{ImportError, ImportErrorKind};
+
+/// Tensor name on skip-connection edges, so a reader can tell them from the main path.
+const RESIDUAL_TENSOR: &str = "residual";
+
+/// A supported model family, named by its Hugging Face `model_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Bert,
+    Roberta,
+    DistilBert,
+    Gpt2,
+    Llama,
+    Mistral,
+    Mixtral,
+    Qwen2,
+}
+
+impl Family {
+    const ALL: [Family; 8] = [
+        Family::Bert,
+        Family::Roberta,
+        Family::DistilBert,
+        Family::Gpt2,
+        Family::Llama,
+        Family::Mistral,
+        Family::Mixtral,
+        Family::Qwen2,
+    ];
+
+    /// The `model_type` in `config.json`.
+    pub(crate) fn model_type(self) -> &'static str {
+        match self {
+            Family::Bert => "bert",
+            Family::Roberta => "roberta",
+            Family::DistilBert => "distilbert",
+            Family::Gpt2 => "gpt2",
+            Family::Llama => "llama",
+            Family::Mistral => "mistral",
+            Family::Mixtral => "mixtral",
+            Family::Qwen2 => "qwen2",
+        }
+    }
+
+    /// The prefix of the family's model class names (`BertModel`, `GPT2LMHeadModel`, ...).
+    fn class_prefix(self) -> &'static str {
+        match self {
+            Family::Bert => "Bert",
+            Family::Roberta => "Roberta",
+            Family::DistilBert => "DistilBert",
+            Family::Gpt2 => "GPT2",
+            Family::Llama => "Llama",
+            Family::Mistral => "Mistral",
+            Family::Mixtral => "Mixtral",
+            Family::Qwen2 => "Qwen2",
+        }
+    }
+
+    pub(crate) fn from_model_type(model_type: &str) -> Option<Family> {
+        Family::ALL
+            .into_iter()
+            .find(|family| family.model_type() == model_type)
+    }
+
+    /// The family of a class name from `architectures`, such as `RobertaForMaskedLM`.
+    ///
+    /// The rest of the name must start a model class (`Model`, `For...`, `LMHead...`,
+    /// `DoubleHeads...`), so that `Qwen2MoeForCausalLM` is not taken for Qwen2.
+    pub(crate) fn from_architecture(class_name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|family| {
+            class_name
+                .strip_prefix(family.class_prefix())
+                .is_some_and(|rest| {
+                    ["Model", "For", "LMHead", "DoubleHeads", "PreTrainedModel"]
+                        .iter()
+                        .any(|start| rest.starts_with(start))
+                })
+        })
+    }
+
+    fn architecture(self) -> Architecture {
+        match self {
+            Family::Bert | Family::Roberta | Family::DistilBert => Architecture::Encoder,
+            Family::Gpt2 | Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+                Architecture::Decoder
+            }
+        }
+    }
+}
+
+/// Normalization layer kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Norm {
+    /// `nn.LayerNorm`: weight and bias.
+    LayerNorm,
+    /// RMSNorm: weight only.
+    RmsNorm,
+}
+
+/// Where the norms sit relative to the residual adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// BERT: `norm(x + sublayer(x))`.
+    PostNorm,
+    /// GPT-2, Llama: `x + sublayer(norm(x))`, with a final norm after the last layer.
+    PreNorm,
+}
+
+/// The feed-forward block of each layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FeedForward {
+    /// Up projection, activation, down projection; `gated` adds a gate projection (SwiGLU).
+    Dense { gated: bool, bias: bool },
+    /// Mixtral's sparse mixture of gated, bias-free experts behind a router.
+    Experts {
+        experts: u64,
+        experts_per_token: u64,
+    },
+}
+
+/// What sits after the last layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Head {
+    /// BERT's pooler: dense `h × h` with bias and tanh on the first token.
+    Pooler,
+    /// The language-model head; when tied it reuses the token embedding and owns nothing.
+    LanguageModel { tied: bool },
+    /// DistilBERT's base model ends with the last layer.
+    None,
+}
+
+/// Everything needed to count a transformer's parameters and draw its module graph.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TransformerSpec {
+    pub(crate) family: Family,
+    pub(crate) name: Option<String>,
+    pub(crate) dtype: Option<Precision>,
+    pub(crate) layers: u64,
+    pub(crate) hidden_size: u64,
+    pub(crate) intermediate_size: u64,
+    pub(crate) heads: u64,
+    pub(crate) kv_heads: u64,
+    pub(crate) head_dim: u64,
+    pub(crate) vocab_size: u64,
+    pub(crate) max_sequence_length: u64,
+    /// Rows of the learned position-embedding table; 0 for rotary position encoding.
+    pub(crate) position_embeddings: u64,
+    /// Rows of the token-type (segment) embedding table; 0 when there is none.
+    pub(crate) token_types: u64,
+    /// Rows of BERT's per-layer `distance_embedding` for relative positions; 0 when absent.
+    pub(crate) relative_distance_rows: u64,
+    /// Whether a norm follows the embeddings (BERT, DistilBERT).
+    pub(crate) embedding_norm: bool,
+    pub(crate) norm: Norm,
+    pub(crate) placement: Placement,
+    /// Biases on the query, key and value projections.
+    pub(crate) qkv_bias: bool,
+    /// Bias on the attention output projection.
+    pub(crate) output_bias: bool,
+    pub(crate) feed_forward: FeedForward,
+    pub(crate) head: Head,
+    pub(crate) activation: Option<String>,
+}
+
+/// One module of the internal graph; becomes a [`GraphNode`] at the boundary.
+struct Module {
+    id: String,
+    op_type: &'static str,
+    name: String,
+    parameters: u64,
+    /// Parameters used per token; less than `parameters` only for mixture of experts.
+    active_parameters: u64,
+    input_shapes: Vec<Vec<Dimension>>,
+    output_shapes: Vec<Vec<Dimension>>,
+    attributes: BTreeMap<String, Value>,
+}
+
+type ModuleGraph = DiGraph<Module, Option<&'static str>>;
+
+/// Builds the module graph for `spec` and converts it to core's [`ModelGraph`].
+pub(crate) fn build_graph(spec: &TransformerSpec, source: &str) -> Result<ModelGraph, ImportError> {
+    // Refuse an overflowing total before building thousands of nodes for it.
+    if total_parameters(spec).is_none() {
+        return Err(ImportError::new(
+            source,
+            ImportErrorKind::Overflow {
+                what: "the whole model".to_owned(),
+            },
+        ));
+    }
+    let graph = build_module_graph(spec, source)?;
+    to_model_graph(spec, &graph, source)
+}
+
+fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGraph, ImportError> {
+    let overflow = |what: &str| {
+        ImportError::new(
+            source,
+            ImportErrorKind::Overflow {
+                what: format!("`{what}`"),
+            },
+        )
+    };
+    let names = ModuleNames {
+        family: spec.family,
+    };
+    let hidden_shape = vec![
+        Dimension::Symbolic("batch".to_owned()),
+        Dimension::Symbolic("sequence".to_owned()),
+        Dimension::Fixed(spec.hidden_size),
+    ];
+    let mut graph = ModuleGraph::new();
+
+    let parameters = embedding_parameters(spec).ok_or_else(|| overflow("embeddings"))?;
+    let mut attributes = BTreeMap::new();
+    attributes.insert("vocab_size".to_owned(), spec.vocab_size.into());
+    if spec.position_embeddings > 0 {
+        attributes.insert("position_encoding".to_owned(), "learned".into());
+        attributes.insert(
+            "position_embeddings".to_owned(),
+            spec.position_embeddings.into(),
+        );
+    } else {
+        attributes.insert("position_encoding".to_owned(), "rotary".into());
+    }
+    if spec.token_types > 0 {
+        attributes.insert("token_types".to_owned(), spec.token_types.into());
+    }
+    let mut current = graph.add_node(Module {
+        id: "embeddings".to_owned(),
+        op_type: "Embedding",
+        name: names.embeddings(),
+        parameters,
+        active_parameters: parameters,
+        input_shapes: vec![vec![
+            Dimension::Symbolic("batch".to_owned()),
+            Dimension::Symbolic("sequence".to_owned()),
+        ]],
+        output_shapes: vec![hidden_shape.clone()],
+        attributes,
+    });
+
+    let norm_parameters = norm_parameters(spec).ok_or_else(|| overflow("norm"))?;
+    let norm = |id: String, name: String| Module {
+        id,
+        op_type: match spec.norm {
+            Norm::LayerNorm => "LayerNormalization",
+            Norm::RmsNorm => "SimplifiedLayerNormalization",
+        },
+        name,
+        parameters: norm_parameters,
+        active_parameters: norm_parameters,
+        input_shapes: vec![hidden_shape.clone()],
+        output_shapes: vec![hidden_shape.clone()],
+        attributes: BTreeMap::new(),
+    };
+    let residual_add = |id: String, name: String| Module {
+        id,
+        op_type: "Add",
+        name,
+        parameters: 0,
+        active_parameters: 0,
+        input_shapes: vec![hidden_shape.clone(), hidden_shape.clone()],
+        output_shapes: vec![hidden_shape.clone()],
+        attributes: BTreeMap::new(),
+    };
+
+    if spec.embedding_norm {
+        let node = graph.add_node(norm("embeddings.norm".to_owned(), names.embedding_norm()));
+        graph.add_edge(current, node, None);
+        current = node;
+    }
+
+    let attention_parameters =
+        attention_parameters(spec).ok_or_else(|| overflow("layers.0.attention"))?;
+    let (feed_forward_parameters, feed_forward_active) =
+        feed_forward_parameters(spec).ok_or_else(|| overflow("layers.0.mlp"))?;
+    let attention = |layer: u64| {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("heads".to_owned(), spec.heads.into());
+        attributes.insert("kv_heads".to_owned(), spec.kv_heads.into());
+        attributes.insert("head_dim".to_owned(), spec.head_dim.into());
+        attributes.insert(
+            "causal".to_owned(),
+            spec.family
+                .architecture()
+                .generates_autoregressively()
+                .into(),
+        );
+        Module {
+            id: format!("layers.{layer}.attention"),
+            op_type: "Attention",
+            name: names.attention(layer),
+            parameters: attention_parameters,
+            active_parameters: attention_parameters,
+            input_shapes: vec![hidden_shape.clone()],
+            output_shapes: vec![hidden_shape.clone()],
+            attributes,
+        }
+    };
+    let feed_forward = |layer: u64| {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            "intermediate_size".to_owned(),
+            spec.intermediate_size.into(),
+        );
+        if let Some(activation) = &spec.activation {
+            attributes.insert("activation".to_owned(), activation.clone().into());
+        }
+        let (id, op_type) = match spec.feed_forward {
+            FeedForward::Dense { gated, .. } => {
+                attributes.insert("gated".to_owned(), gated.into());
+                (format!("layers.{layer}.mlp"), "MLP")
+            }
+            FeedForward::Experts {
+                experts,
+                experts_per_token,
+            } => {
+                attributes.insert("num_experts".to_owned(), experts.into());
+                attributes.insert("experts_per_token".to_owned(), experts_per_token.into());
+                attributes.insert("active_parameters".to_owned(), feed_forward_active.into());
+                (format!("layers.{layer}.moe"), "MoE")
+            }
+        };
+        Module {
+            id,
+            op_type,
+            name: names.feed_forward(layer),
+            parameters: feed_forward_parameters,
+            active_parameters: feed_forward_active,
+            input_shapes: vec![hidden_shape.clone()],
+            output_shapes: vec![hidden_shape.clone()],
+            attributes,
+        }
+    };
+
+    for layer in 0..spec.layers {
+        let attention_norm = norm(
+            format!("layers.{layer}.attention_norm"),
+            names.attention_norm(layer),
+        );
+        let attention_residual = residual_add(
+            format!("layers.{layer}.attention_residual"),
+            format!("layer {layer} residual add around attention"),
+        );
+        let mlp_norm = norm(format!("layers.{layer}.mlp_norm"), names.mlp_norm(layer));
+        let mlp_residual = residual_add(
+            format!("layers.{layer}.mlp_residual"),
+            format!("layer {layer} residual add around the feed-forward block"),
+        );
+        let sublayers = [
+            (attention_norm, attention(layer), attention_residual),
+            (mlp_norm, feed_forward(layer), mlp_residual),
+        ];
+        // Nodes are added in data-flow order so the node list reads top to bottom.
+        for (norm, sublayer, residual) in sublayers {
+            current = match spec.placement {
+                // x → norm → sublayer → add ← x (skip); the add's output continues.
+                Placement::PreNorm => {
+                    let norm = graph.add_node(norm);
+                    let sublayer = graph.add_node(sublayer);
+                    let residual = graph.add_node(residual);
+                    graph.add_edge(current, norm, None);
+                    graph.add_edge(norm, sublayer, None);
+                    graph.add_edge(sublayer, residual, None);
+                    graph.add_edge(current, residual, Some(RESIDUAL_TENSOR));
+                    residual
+                }
+                // x → sublayer → add ← x (skip) → norm; the norm's output continues.
+                Placement::PostNorm => {
+                    let sublayer = graph.add_node(sublayer);
+                    let residual = graph.add_node(residual);
+                    let norm = graph.add_node(norm);
+                    graph.add_edge(current, sublayer, None);
+                    graph.add_edge(sublayer, residual, None);
+                    graph.add_edge(current, residual, Some(RESIDUAL_TENSOR));
+                    graph.add_edge(residual, norm, None);
+                    norm
+                }
+            };
+        }
+    }
+
+    if spec.placement == Placement::PreNorm {
+        let node = graph.add_node(norm("final_norm".to_owned(), names.final_norm()));
+        graph.add_edge(current, node, None);
+        current = node;
+    }
+
+    let head = match spec.head {
+        Head::None => None,
+        Head::Pooler => {
+            let parameters = linear(spec.hidden_size, spec.hidden_size, true)
+                .ok_or_else(|| overflow("pooler"))?;
+            Some(Module {
+                id: "pooler".to_owned(),
+                op_type: "Pooler",
+                name: "pooler".to_owned(),
+                parameters,
+                active_parameters: parameters,
+                input_shapes: vec![hidden_shape.clone()],
+                output_shapes: vec![vec![
+                    Dimension::Symbolic("batch".to_owned()),
+                    Dimension::Fixed(spec.hidden_size),
+                ]],
+                attributes: BTreeMap::new(),
+            })
+        }
+        Head::LanguageModel { tied } => {
+            // A tied head multiplies by the token-embedding matrix, already counted there.
+            let parameters = if tied {
+                0
+            } else {
+                linear(spec.hidden_size, spec.vocab_size, false)
+                    .ok_or_else(|| overflow("lm_head"))?
+            };
+            let mut attributes = BTreeMap::new();
+            attributes.insert("tied".to_owned(), tied.into());
+            attributes.insert("vocab_size".to_owned(), spec.vocab_size.into());
+            Some(Module {
+                id: "lm_head".to_owned(),
+                op_type: "MatMul",
+                name: names.lm_head(tied),
+                parameters,
+                active_parameters: parameters,
+                input_shapes: vec![hidden_shape.clone()],
+                output_shapes: vec![vec![
+                    Dimension::Symbolic("batch".to_owned()),
+                    Dimension::Symbolic("sequence".to_owned()),
+                    Dimension::Fixed(spec.vocab_size),
+                ]],
+                attributes,
+            })
+        }
+    };
+    if let Some(head) = head {
+        let node = graph.add_node(head);
+        graph.add_edge(current, node, None);
+    }
+    Ok(graph)
+}
+
+/// Converts the internal graph to core's plain type, with facts summed from the nodes.
+fn to_model_graph(
+    spec: &TransformerSpec,
+    graph: &ModuleGraph,
+    source: &str,
+) -> Result<ModelGraph, ImportError> {
+    let overflow = || {
+        ImportError::new(
+            source,
+            ImportErrorKind::Overflow {
+                what: "the whole model".to_owned(),
+            },
+        )
+    };
+    let mut parameters = 0u64;
+    let mut active_parameters = 0u64;
+    for module in graph.node_weights() {
+        parameters = parameters
+            .checked_add(module.parameters)
+            .ok_or_else(overflow)?;
+        active_parameters = active_parameters
+            .checked_add(module.active_parameters)
+            .ok_or_else(overflow)?;
+    }
+    let (num_experts, experts_per_token) = match spec.feed_forward {
+        FeedForward::Dense { .. } => (None, None),
+        FeedForward::Experts {
+            experts,
+            experts_per_token,
+        } => (Some(experts), Some(experts_per_token)),
+    };
+    let facts = ModelFacts {
+        family: Some(spec.family.model_type().to_owned()),
+        architecture: Some(spec.family.architecture()),
+        parameters: Some(parameters),
+        active_parameters: Some(active_parameters),
+        layers: Some(spec.layers),
+        hidden_size: Some(spec.hidden_size),
+        intermediate_size: Some(spec.intermediate_size),
+        attention_heads: Some(spec.heads),
+        kv_heads: Some(spec.kv_heads),
+        head_dim: Some(spec.head_dim),
+        vocab_size: Some(spec.vocab_size),
+        max_sequence_length: Some(spec.max_sequence_length),
+        dtype: spec.dtype,
+        num_experts,
+        experts_per_token,
+    };
+    let nodes = graph
+        .node_weights()
+        .map(|module| GraphNode {
+            id: module.id.clone(),
+            op_type: module.op_type.to_owned(),
+            name: module.name.clone(),
+            parameters: module.parameters,
+            dtype: spec.dtype,
+            input_shapes: module.input_shapes.clone(),
+            output_shapes: module.output_shapes.clone(),
+            attributes: module.attributes.clone(),
+        })
+        .collect();
+    let edges = graph
+        .raw_edges()
+        .iter()
+        .map(|edge| GraphEdge {
+            from: graph[edge.source()].id.clone(),
+            to: graph[edge.target()].id.clone(),
+            tensor: edge.weight.map(str::to_owned),
+        })
+        .collect();
+    Ok(ModelGraph {
+        name: spec.name.clone(),
+        facts,
+        nodes,
+        edges,
+        fusion_opportunities: Vec::new(),
+    })
+}
+
+/// The model's total, from the same per-module formulas the nodes use; `None` on overflow.
+fn total_parameters(spec: &TransformerSpec) -> Option<u64> {
+    let norm = norm_parameters(spec)?;
+    let (feed_forward, _) = feed_forward_parameters(spec)?;
+    let per_layer = checked_sum(&[norm, attention_parameters(spec)?, norm, feed_forward])?;
+    let embedding_norm = if spec.embedding_norm { norm } else { 0 };
+    let final_norm = match spec.placement {
+        Placement::PreNorm => norm,
+        Placement::PostNorm => 0,
+    };
+    let head = match spec.head {
+        Head::None | Head::LanguageModel { tied: true } => 0,
+        Head::Pooler => linear(spec.hidden_size, spec.hidden_size, true)?,
+        Head::LanguageModel { tied: false } => linear(spec.hidden_size, spec.vocab_size, false)?,
+    };
+    checked_sum(&[
+        embedding_parameters(spec)?,
+        embedding_norm,
+        per_layer.checked_mul(spec.layers)?,
+        final_norm,
+        head,
+    ])
+}
+
+/// `nn.Linear(inputs, outputs, bias)`: `inputs × outputs` weights plus `outputs` biases.
+fn linear(inputs: u64, outputs: u64, bias: bool) -> Option<u64> {
+    inputs
+        .checked_mul(outputs)?
+        .checked_add(if bias { outputs } else { 0 })
+}
+
+/// Sums terms, `None` on overflow.
+fn checked_sum(terms: &[u64]) -> Option<u64> {
+    terms
+        .iter()
+        .try_fold(0u64, |sum, term| sum.checked_add(*term))
+}
+
+/// Token, position and token-type embedding tables.
+///
+/// - BERT / RoBERTa (`modeling_bert.py`, `BertEmbeddings`): `word_embeddings`
+///   `vocab × h`, `position_embeddings` `max_position_embeddings × h`,
+///   `token_type_embeddings` `type_vocab_size × h`. Its `LayerNorm` is a separate node.
+/// - DistilBERT (`modeling_distilbert.py`, `Embeddings`): word and position tables, no
+///   token types (sinusoidal positions are still an `nn.Embedding`, so they count).
+/// - GPT-2 (`modeling_gpt2.py`, `GPT2Model`): `wte` `vocab × h`, `wpe` `n_positions × h`.
+/// - Llama, Mistral, Mixtral, Qwen2: `embed_tokens` `vocab × h` only; positions are rotary.
+fn embedding_parameters(spec: &TransformerSpec) -> Option<u64> {
+    let rows = checked_sum(&[spec.vocab_size, spec.position_embeddings, spec.token_types])?;
+    rows.checked_mul(spec.hidden_size)
+}
+
+/// One norm: `nn.LayerNorm(h)` is `2h` (weight and bias), RMSNorm is `h` (weight only;
+/// `LlamaRMSNorm`, `MistralRMSNorm`, `MixtralRMSNorm`, `Qwen2RMSNorm`).
+fn norm_parameters(spec: &TransformerSpec) -> Option<u64> {
+    match spec.norm {
+        Norm::LayerNorm => spec.hidden_size.checked_mul(2),
+        Norm::RmsNorm => Some(spec.hidden_size),
+    }
+}
+
+/// One attention block: query, key, value and output projections.
+///
+/// `q_proj` is `h → heads·head_dim`, `k_proj` and `v_proj` are `h → kv_heads·head_dim`,
+/// `o_proj` is `heads·head_dim → h`.
+///
+/// - BERT / RoBERTa (`BertSelfAttention`, `BertSelfOutput.dense`) and DistilBERT
+///   (`MultiHeadSelfAttention`: `q_lin`, `k_lin`, `v_lin`, `out_lin`): all four with bias,
+///   `4h² + 4h`. With `position_embedding_type` `relative_key(_query)`, BERT adds a
+///   `distance_embedding` of `(2·max_position_embeddings − 1) × head_dim`.
+/// - GPT-2 (`GPT2Attention`): `c_attn` is a `Conv1D(3h, h)`, `h × 3h + 3h`, the same as
+///   three biased projections; `c_proj` is `h × h + h`.
+/// - Llama (`LlamaAttention`): bias on all four only when `attention_bias` is true.
+/// - Mistral, Mixtral: no biases.
+/// - Qwen2 (`Qwen2Attention`): biases on `q_proj`, `k_proj`, `v_proj`; none on `o_proj`.
+fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
+    let query_width = spec.heads.checked_mul(spec.head_dim)?;
+    let kv_width = spec.kv_heads.checked_mul(spec.head_dim)?;
+    let query = linear(spec.hidden_size, query_width, spec.qkv_bias)?;
+    let key_value = linear(spec.hidden_size, kv_width, spec.qkv_bias)?.checked_mul(2)?;
+    let output = linear(query_width, spec.hidden_size, spec.output_bias)?;
+    let distance = spec.relative_distance_rows.checked_mul(spec.head_dim)?;
+    checked_sum(&[query, key_value, output, distance])
+}
+
+/// One feed-forward block, as (all parameters, parameters used per token).
+///
+/// - BERT / RoBERTa (`BertIntermediate.dense`, `BertOutput.dense`), DistilBERT (`FFN`:
+///   `lin1`, `lin2`), GPT-2 (`GPT2MLP`: `c_fc` `h × inner + inner`, `c_proj`
+///   `inner × h + h`): `h → inner → h` with biases.
+/// - Llama, Mistral, Qwen2 (`LlamaMLP`): `gate_proj`, `up_proj` `h → inter` and `down_proj`
+///   `inter → h`, no biases (`mlp_bias` adds them for Llama): `3·h·inter`.
+/// - Mixtral (`MixtralSparseMoeBlock`): router `gate` `h → num_local_experts` without bias,
+///   plus `num_local_experts` experts of `w1`, `w3` `h → inter` and `w2` `inter → h`. A token
+///   runs the router and `num_experts_per_tok` experts.
+fn feed_forward_parameters(spec: &TransformerSpec) -> Option<(u64, u64)> {
+    let hidden = spec.hidden_size;
+    let inner = spec.intermediate_size;
+    match spec.feed_forward {
+        FeedForward::Dense { gated, bias } => {
+            let up = linear(hidden, inner, bias)?;
+            let gate = if gated { up } else { 0 };
+            let down = linear(inner, hidden, bias)?;
+            let total = checked_sum(&[gate, up, down])?;
+            Some((total, total))
+        }
+        FeedForward::Experts {
+            experts,
+            experts_per_token,
+        } => {
+            let router = linear(hidden, experts, false)?;
+            let expert = linear(hidden, inner, false)?.checked_mul(3)?;
+            let total = router.checked_add(expert.checked_mul(experts)?)?;
+            let active = router.checked_add(expert.checked_mul(experts_per_token)?)?;
+            Some((total, active))
+        }
+    }
+}
+
+/// Human-readable node names: the Hugging Face module path where there is one.
+struct ModuleNames {
+    family: Family,
+}
+
+impl ModuleNames {
+    fn embeddings(&self) -> String {
+        match self.family {
+            Family::Bert | Family::Roberta | Family::DistilBert => "embeddings".to_owned(),
+            Family::Gpt2 => "wte + wpe".to_owned(),
+            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+                "model.embed_tokens".to_owned()
+            }
+        }
+    }
+
+    fn embedding_norm(&self) -> String {
+        "embeddings.LayerNorm".to_owned()
+    }
+
+    fn attention(&self, layer: u64) -> String {
+        match self.family {
+            Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.attention"),
+            Family::DistilBert => format!("transformer.layer.{layer}.attention"),
+            Family::Gpt2 => format!("h.{layer}.attn"),
+            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+                format!("model.layers.{layer}.self_attn")
+            }
+        }
+    }
+
+    fn attention_norm(&self, layer: u64) -> String {
+        match self.family {
+            Family::Bert | Family::Roberta => {
+                format!("encoder.layer.{layer}.attention.output.LayerNorm")
+            }
+            Family::DistilBert => format!("transformer.layer.{layer}.sa_layer_norm"),
+            Family::Gpt2 => format!("h.{layer}.ln_1"),
+            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+                format!("model.layers.{layer}.input_layernorm")
+            }
+        }
+    }
+
+    fn feed_forward(&self, layer: u64) -> String {
+        match self.family {
+            Family::Bert | Family::Roberta => {
+                format!("encoder.layer.{layer}.intermediate + encoder.layer.{layer}.output.dense")
+            }
+            Family::DistilBert => format!("transformer.layer.{layer}.ffn"),
+            Family::Gpt2 => format!("h.{layer}.mlp"),
+            Family::Mixtral => format!("model.layers.{layer}.block_sparse_moe"),
+            Family::Llama | Family::Mistral | Family::Qwen2 => {
+                format!("model.layers.{layer}.mlp")
+            }
+        }
+    }
+
+    fn mlp_norm(&self, layer: u64) -> String {
+        match self.family {
+            Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.output.LayerNorm"),
+            Family::DistilBert => format!("transformer.layer.{layer}.output_layer_norm"),
+            Family::Gpt2 => format!("h.{layer}.ln_2"),
+            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+                format!("model.layers.{layer}.post_attention_layernorm")
+            }
+        }
+    }
+
+    fn final_norm(&self) -> String {
+        match self.family {
+            Family::Gpt2 => "ln_f".to_owned(),
+            _ => "model.norm".to_owned(),
+        }
+    }
+
+    fn lm_head(&self, tied: bool) -> String {
+        let embedding = match self.family {
+            Family::Gpt2 => "wte",
+            _ => "model.embed_tokens",
+        };
+        if tied {
+            format!("lm_head (tied to {embedding})")
+        } else {
+            "lm_head".to_owned()
+        }
+    }
+}

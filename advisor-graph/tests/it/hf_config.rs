@@ -1,0 +1,449 @@
+//! The Hugging Face config importer: exact counts for every fixture, facts, graph shape and
+//! error messages.
+
+use advisor_core::{Architecture, ModelGraph, Precision};
+use advisor_graph::{ImportErrorKind, ImportWarning, from_hf_config_str, import_bytes};
+use serde_json::{Value, json};
+
+use crate::support::{assert_graph_invariants, hf_fixture, tsv_rows};
+
+fn import(name: &str) -> ModelGraph {
+    from_hf_config_str(&hf_fixture(name), name).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn config(name: &str) -> Value {
+    serde_json::from_str(&hf_fixture(name)).unwrap()
+}
+
+/// Imports `value` and returns the error message.
+fn error_message(value: &Value) -> String {
+    from_hf_config_str(&value.to_string(), "config.json")
+        .unwrap_err()
+        .to_string()
+}
+
+fn check_kv_column(graph: &ModelGraph, file: &str, column: &str) {
+    if column == "-" {
+        assert_eq!(
+            graph.facts.architecture,
+            Some(Architecture::Encoder),
+            "{file}"
+        );
+    } else {
+        let expected: f64 = column.parse().unwrap();
+        assert_eq!(
+            graph.kv_cache_bytes_per_token(2.0),
+            Some(expected),
+            "{file}"
+        );
+        assert_eq!(
+            graph.facts.architecture,
+            Some(Architecture::Decoder),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn every_expected_tsv_row_matches_exactly() {
+    let rows = tsv_rows("expected.tsv");
+    assert_eq!(rows.len(), 6);
+    for row in rows {
+        let [file, parameters, kv] = &row[..] else {
+            panic!("bad row {row:?}");
+        };
+        let graph = import(file);
+        let parameters: u64 = parameters.parse().unwrap();
+        assert_eq!(graph.facts.parameters, Some(parameters), "{file}");
+        assert_eq!(graph.facts.active_parameters, Some(parameters), "{file}");
+        check_kv_column(&graph, file, kv);
+        assert_graph_invariants(&graph);
+    }
+}
+
+#[test]
+fn every_published_config_matches_its_published_count() {
+    let rows = tsv_rows("published.tsv");
+    assert_eq!(rows.len(), 5);
+    for row in rows {
+        let [file, parameters, active, kv] = &row[..] else {
+            panic!("bad row {row:?}");
+        };
+        let graph = import(file);
+        assert_eq!(
+            graph.facts.parameters,
+            Some(parameters.parse().unwrap()),
+            "{file}"
+        );
+        assert_eq!(
+            graph.facts.active_parameters,
+            Some(active.parse().unwrap()),
+            "{file}"
+        );
+        check_kv_column(&graph, file, kv);
+        assert_graph_invariants(&graph);
+    }
+}
+
+#[test]
+fn qwen2_facts_come_from_the_config() {
+    let facts = import("qwen2-1.5b.json").facts;
+    assert_eq!(facts.family.as_deref(), Some("qwen2"));
+    assert_eq!(facts.layers, Some(28));
+    assert_eq!(facts.hidden_size, Some(1536));
+    assert_eq!(facts.intermediate_size, Some(8960));
+    assert_eq!(facts.attention_heads, Some(12));
+    assert_eq!(facts.kv_heads, Some(2));
+    assert_eq!(facts.head_dim, Some(128));
+    assert_eq!(facts.vocab_size, Some(151936));
+    assert_eq!(facts.max_sequence_length, Some(131072));
+    assert_eq!(facts.dtype, Some(Precision::Bf16));
+    assert_eq!(facts.num_experts, None);
+}
+
+#[test]
+fn mixtral_counts_experts_and_active_experts() {
+    let graph = import("mixtral-8x7b-v0.1.json");
+    assert_eq!(graph.facts.num_experts, Some(8));
+    assert_eq!(graph.facts.experts_per_token, Some(2));
+    let moe = graph
+        .nodes
+        .iter()
+        .find(|node| node.id == "layers.0.moe")
+        .unwrap();
+    assert_eq!(moe.op_type, "MoE");
+    // Router 4096 × 8, eight experts of 3 × 4096 × 14336.
+    assert_eq!(moe.parameters, 4096 * 8 + 8 * 3 * 4096 * 14336);
+    assert_eq!(
+        moe.attributes["active_parameters"],
+        json!(4096 * 8 + 2 * 3 * 4096 * 14336)
+    );
+}
+
+#[test]
+fn gpt2_defaults_apply_when_keys_are_absent() {
+    let graph = import("gpt2-medium.json");
+    assert_eq!(graph.facts.intermediate_size, Some(4096));
+    assert_eq!(graph.facts.max_sequence_length, Some(1024));
+    assert_eq!(graph.facts.dtype, None);
+    let lm_head = graph
+        .nodes
+        .iter()
+        .find(|node| node.id == "lm_head")
+        .unwrap();
+    assert_eq!(lm_head.parameters, 0, "tied to wte");
+    assert_eq!(lm_head.attributes["tied"], json!(true));
+
+    // Untying adds a bias-free `n_embd × vocab` head.
+    let mut untied = config("gpt2.json");
+    untied["tie_word_embeddings"] = json!(false);
+    let graph = from_hf_config_str(&untied.to_string(), "gpt2.json").unwrap();
+    assert_eq!(graph.facts.parameters, Some(124_439_808 + 768 * 50257));
+}
+
+#[test]
+fn llama_like_defaults_follow_each_config_class() {
+    let mut mistral = config("mistral-7b-v0.1.json");
+    let object = mistral.as_object_mut().unwrap();
+    object.remove("num_key_value_heads");
+    object.remove("max_position_embeddings");
+    let facts = from_hf_config_str(&mistral.to_string(), "m").unwrap().facts;
+    assert_eq!(facts.kv_heads, Some(8), "MistralConfig default");
+    assert_eq!(facts.max_sequence_length, Some(131072));
+
+    // Null means "same as the query heads" (the backward-compatible path).
+    mistral["num_key_value_heads"] = Value::Null;
+    let facts = from_hf_config_str(&mistral.to_string(), "m").unwrap().facts;
+    assert_eq!(facts.kv_heads, Some(32));
+
+    let mut llama = config("llama-2-13b.json");
+    llama.as_object_mut().unwrap().remove("num_key_value_heads");
+    llama["tie_word_embeddings"] = json!(true);
+    let graph = from_hf_config_str(&llama.to_string(), "l").unwrap();
+    assert_eq!(graph.facts.kv_heads, Some(40));
+    assert_eq!(graph.facts.parameters, Some(13_015_864_320 - 32000 * 5120));
+
+    // Llama's `attention_bias` adds q, k, v, o biases; `head_dim` overrides hidden / heads.
+    let mut biased = config("llama-2-7b.json");
+    biased["attention_bias"] = json!(true);
+    let graph = from_hf_config_str(&biased.to_string(), "l").unwrap();
+    assert_eq!(graph.facts.parameters, Some(6_738_415_616 + 32 * 4 * 4096));
+    let mut wide_heads = config("llama-2-7b.json");
+    wide_heads["head_dim"] = json!(256);
+    let graph = from_hf_config_str(&wide_heads.to_string(), "l").unwrap();
+    assert_eq!(graph.facts.head_dim, Some(256));
+    assert_eq!(
+        graph.facts.parameters,
+        Some(6_738_415_616 + 32 * 4 * 4096 * 4096)
+    );
+}
+
+#[test]
+fn bert_variants() {
+    let minilm = import("all-minilm-l6-v2.json");
+    assert_eq!(minilm.facts.family.as_deref(), Some("bert"));
+    assert!(minilm.nodes.iter().any(|node| node.id == "pooler"));
+    let distilbert = import("distilbert-base-uncased.json");
+    assert!(!distilbert.nodes.iter().any(|node| node.id == "pooler"));
+
+    // Relative position types add a (2 · positions − 1) × head_dim table per layer.
+    let mut relative = config("bert-base-uncased.json");
+    relative["position_embedding_type"] = json!("relative_key");
+    let graph = from_hf_config_str(&relative.to_string(), "b").unwrap();
+    assert_eq!(
+        graph.facts.parameters,
+        Some(109_482_240 + 12 * (2 * 512 - 1) * 64)
+    );
+}
+
+#[test]
+fn family_falls_back_to_architectures() {
+    let mut roberta = config("roberta-base.json");
+    roberta.as_object_mut().unwrap().remove("model_type");
+    let graph = from_hf_config_str(&roberta.to_string(), "r").unwrap();
+    assert_eq!(graph.facts.family.as_deref(), Some("roberta"));
+    assert_eq!(graph.facts.parameters, Some(124_645_632));
+
+    let mut moe = config("qwen2-1.5b.json");
+    moe.as_object_mut().unwrap().remove("model_type");
+    moe["architectures"] = json!(["Qwen2MoeForCausalLM"]);
+    assert_eq!(
+        error_message(&moe),
+        "config.json: unsupported architectures `Qwen2MoeForCausalLM`: supported model types \
+         are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2"
+    );
+}
+
+#[test]
+fn graph_follows_data_flow_with_residuals() {
+    let graph = import("llama-2-13b.json");
+    // Embeddings, six nodes per layer, final norm, head.
+    assert_eq!(graph.nodes.len(), 1 + 40 * 6 + 2);
+    let edge = |from: &str, to: &str| {
+        graph
+            .edges
+            .iter()
+            .find(|edge| edge.from == from && edge.to == to)
+            .unwrap_or_else(|| panic!("no edge {from} -> {to}"))
+            .tensor
+            .clone()
+    };
+    assert_eq!(edge("embeddings", "layers.0.attention_norm"), None);
+    assert_eq!(edge("layers.0.attention_norm", "layers.0.attention"), None);
+    assert_eq!(
+        edge("layers.0.attention", "layers.0.attention_residual"),
+        None
+    );
+    assert_eq!(
+        edge("embeddings", "layers.0.attention_residual").as_deref(),
+        Some("residual")
+    );
+    assert_eq!(
+        edge("layers.0.attention_residual", "layers.0.mlp_residual").as_deref(),
+        Some("residual")
+    );
+    assert_eq!(edge("layers.39.mlp_residual", "final_norm"), None);
+    assert_eq!(edge("final_norm", "lm_head"), None);
+
+    let attention = &graph.nodes[2];
+    assert_eq!(attention.id, "layers.0.attention");
+    assert_eq!(attention.op_type, "Attention");
+    assert_eq!(attention.name, "model.layers.0.self_attn");
+    assert_eq!(attention.attributes["heads"], json!(40));
+    assert_eq!(attention.attributes["kv_heads"], json!(40));
+    assert_eq!(attention.attributes["head_dim"], json!(128));
+    assert_eq!(attention.parameters, 4 * 5120 * 5120);
+    assert_eq!(attention.dtype, Some(Precision::Fp16));
+    assert_eq!(graph.nodes[1].op_type, "SimplifiedLayerNormalization");
+    assert_eq!(graph.nodes[1].parameters, 5120);
+
+    // BERT is post-norm: the add feeds the norm, and the norm feeds the next layer.
+    let bert = import("bert-base-uncased.json");
+    let ids: Vec<&str> = bert
+        .nodes
+        .iter()
+        .take(8)
+        .map(|node| node.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "embeddings",
+            "embeddings.norm",
+            "layers.0.attention",
+            "layers.0.attention_residual",
+            "layers.0.attention_norm",
+            "layers.0.mlp",
+            "layers.0.mlp_residual",
+            "layers.0.mlp_norm",
+        ]
+    );
+    assert_eq!(bert.nodes[1].op_type, "LayerNormalization");
+    assert!(
+        bert.edges
+            .iter()
+            .any(|edge| edge.from == "layers.11.mlp_norm" && edge.to == "pooler")
+    );
+}
+
+#[test]
+fn errors_name_the_source_and_the_key() {
+    let base = config("llama-2-13b.json");
+    let with = |key: &str, value: Value| {
+        let mut changed = base.clone();
+        changed[key] = value;
+        error_message(&changed)
+    };
+    assert_eq!(
+        with("hidden_size", json!("big")),
+        "config.json: `hidden_size` must be a positive integer, found \"big\""
+    );
+    assert_eq!(
+        with("num_hidden_layers", json!(1_000_000_000_000u64)),
+        "config.json: `num_hidden_layers` must be a positive integer no larger than 65535, \
+         found 1000000000000"
+    );
+    assert_eq!(
+        with("num_hidden_layers", json!(0)),
+        "config.json: `num_hidden_layers` must be a positive integer, found 0"
+    );
+    assert_eq!(
+        with("num_attention_heads", json!(-4)),
+        "config.json: `num_attention_heads` must be a positive integer, found -4"
+    );
+    assert_eq!(
+        with("vocab_size", json!(32000.5)),
+        "config.json: `vocab_size` must be a positive integer, found 32000.5"
+    );
+    assert_eq!(
+        with("hidden_size", json!(5121)),
+        "config.json: `hidden_size` (5121) must be divisible by `num_attention_heads` (40)"
+    );
+    assert_eq!(
+        with("num_key_value_heads", json!(7)),
+        "config.json: `num_attention_heads` (40) must be a multiple of `num_key_value_heads` \
+         (7) for grouped-query attention"
+    );
+    assert_eq!(
+        with("tie_word_embeddings", json!("no")),
+        "config.json: `tie_word_embeddings` must be true or false, found \"no\""
+    );
+    assert_eq!(
+        with("model_type", json!("t5")),
+        "config.json: unsupported model_type `t5`: supported model types are bert, roberta, \
+         distilbert, gpt2, llama, mistral, mixtral, qwen2"
+    );
+    assert_eq!(
+        with("torch_dtype", json!(16)),
+        "config.json: `torch_dtype` must be a dtype name such as \"bfloat16\", found 16"
+    );
+
+    let mut missing = base.clone();
+    missing.as_object_mut().unwrap().remove("hidden_size");
+    assert_eq!(
+        error_message(&missing),
+        "config.json: missing required key `hidden_size`"
+    );
+    let mut null = base.clone();
+    null["vocab_size"] = Value::Null;
+    assert_eq!(
+        error_message(&null),
+        "config.json: missing required key `vocab_size`"
+    );
+
+    assert_eq!(
+        error_message(&json!({"hidden_size": 8})),
+        "config.json: neither `model_type` nor `architectures` names the model family: \
+         supported model types are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, \
+         qwen2"
+    );
+    assert_eq!(
+        error_message(&json!([1, 2])),
+        "config.json: expected a JSON object at the top level, found an array"
+    );
+
+    let mut mixtral = config("mixtral-8x7b-v0.1.json");
+    mixtral["num_experts_per_tok"] = json!(9);
+    assert_eq!(
+        error_message(&mixtral),
+        "config.json: `num_experts_per_tok` (9) must not exceed `num_local_experts` (8)"
+    );
+    let mut cross = config("gpt2.json");
+    cross["add_cross_attention"] = json!(true);
+    assert_eq!(
+        error_message(&cross),
+        "config.json: `add_cross_attention` = true is not supported: cross-attention layers \
+         (an encoder-decoder setup) are not counted"
+    );
+}
+
+#[test]
+fn huge_products_overflow_into_an_error() {
+    let mut huge = config("mixtral-8x7b-v0.1.json");
+    huge["num_hidden_layers"] = json!(65535);
+    huge["hidden_size"] = json!(1 << 20);
+    huge["intermediate_size"] = json!(1 << 20);
+    huge["num_local_experts"] = json!(1 << 16);
+    huge["num_attention_heads"] = json!(1 << 16);
+    huge["num_key_value_heads"] = json!(1 << 16);
+    let error = from_hf_config_str(&huge.to_string(), "config.json").unwrap_err();
+    assert!(
+        matches!(error.kind(), ImportErrorKind::Overflow { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "config.json: the parameter count of the whole model overflows a 64-bit integer"
+    );
+}
+
+#[test]
+fn malformed_json_reports_line_and_column() {
+    let error =
+        from_hf_config_str("{\n  \"model_type\": \"bert\",\n  oops\n}", "config.json").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "config.json: malformed JSON at line 3, column 3: key must be a string"
+    );
+    assert!(matches!(
+        error.kind(),
+        ImportErrorKind::Json {
+            line: 3,
+            column: 3,
+            ..
+        }
+    ));
+    assert_eq!(error.source_name(), "config.json");
+}
+
+#[test]
+fn unrecognized_dtype_is_a_warning_not_an_error() {
+    let mut float64 = config("llama-2-13b.json");
+    float64["torch_dtype"] = json!("float64");
+    let imported = import_bytes(float64.to_string().as_bytes(), "config.json").unwrap();
+    assert_eq!(imported.graph.facts.dtype, None);
+    assert_eq!(
+        imported.warnings,
+        [ImportWarning::UnrecognizedDtype {
+            key: "torch_dtype".to_owned(),
+            value: "float64".to_owned()
+        }]
+    );
+
+    // Newer transformers write `dtype`.
+    let mut newer = config("llama-2-13b.json");
+    let object = newer.as_object_mut().unwrap();
+    object.remove("torch_dtype");
+    object.insert("dtype".to_owned(), json!("bfloat16"));
+    let graph = from_hf_config_str(&newer.to_string(), "c").unwrap();
+    assert_eq!(graph.facts.dtype, Some(Precision::Bf16));
+}
+
+#[test]
+fn name_comes_from_name_or_path() {
+    assert_eq!(
+        import("llama-2-7b.json").name.as_deref(),
+        Some("meta-llama/Llama-2-7b-hf")
+    );
+    assert_eq!(import("gpt2.json").name, None);
+}

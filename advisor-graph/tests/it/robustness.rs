@@ -1,0 +1,156 @@
+//! Property tests: no input, random or mutated, makes an importer panic, and any config the
+//! importer accepts yields a consistent graph.
+
+use advisor_graph::{
+    detect_format, from_graph_json_str, from_hf_config_str, from_hf_config_value, import_bytes,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::support::{assert_graph_invariants, hf_fixture};
+
+const FIXTURES: &[&str] = &[
+    "all-minilm-l6-v2.json",
+    "distilbert-base-uncased.json",
+    "gpt2-medium.json",
+    "qwen2-1.5b.json",
+    "roberta-base.json",
+    "mixtral-8x7b-v0.1.json",
+];
+
+/// Keys worth mutating: every key an importer reads, plus the fixtures' own.
+const KEYS: &[&str] = &[
+    "model_type",
+    "architectures",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "position_embedding_type",
+    "head_dim",
+    "tie_word_embeddings",
+    "attention_bias",
+    "mlp_bias",
+    "num_local_experts",
+    "num_experts_per_tok",
+    "torch_dtype",
+    "dtype",
+    "dim",
+    "n_layers",
+    "n_heads",
+    "hidden_dim",
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "n_inner",
+    "n_positions",
+    "n_ctx",
+    "add_cross_attention",
+    "hidden_act",
+    "_name_or_path",
+];
+
+fn json_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        // Small counts keep accepted configs cheap to build; huge ones probe the limits.
+        (0u64..64).prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|number| json!(number)),
+        "\\PC{0,12}".prop_map(Value::from),
+        prop_oneof![
+            Just("bert"),
+            Just("gpt2"),
+            Just("mixtral"),
+            Just("relative_key"),
+            Just("bfloat16")
+        ]
+        .prop_map(Value::from),
+        prop::collection::vec("[A-Za-z0-9]{0,20}", 0..3).prop_map(Value::from),
+        Just(json!({"nested": [1, 2]})),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Remove(usize),
+    Set(usize, Value),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (0..KEYS.len()).prop_map(Mutation::Remove),
+        (0..KEYS.len(), json_value()).prop_map(|(key, value)| Mutation::Set(key, value)),
+    ]
+}
+
+fn mutated(fixture: usize, mutations: &[Mutation]) -> Value {
+    let mut config: Value = serde_json::from_str(&hf_fixture(FIXTURES[fixture])).unwrap();
+    let object = config.as_object_mut().unwrap();
+    for mutation in mutations {
+        match mutation {
+            Mutation::Remove(key) => {
+                object.remove(KEYS[*key]);
+            }
+            Mutation::Set(key, value) => {
+                object.insert(KEYS[*key].to_owned(), value.clone());
+            }
+        }
+    }
+    // Keep accepted configs small: a mutated depth is capped so a case builds quickly.
+    for key in ["num_hidden_layers", "n_layers", "n_layer"] {
+        if object
+            .get(key)
+            .and_then(Value::as_u64)
+            .is_some_and(|n| (64..=65535).contains(&n))
+        {
+            object.insert(key.to_owned(), json!(64));
+        }
+    }
+    config
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = detect_format(&bytes);
+        let _ = import_bytes(&bytes, "random");
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = from_hf_config_str(&text, "random");
+        let _ = from_graph_json_str(&text, "random");
+    }
+
+    #[test]
+    fn mutated_configs_never_panic(
+        fixture in 0..FIXTURES.len(),
+        mutations in prop::collection::vec(mutation(), 1..6),
+    ) {
+        let config = mutated(fixture, &mutations);
+        if let Ok(graph) = from_hf_config_value(&config, "mutated") {
+            assert_graph_invariants(&graph);
+        }
+        let _ = import_bytes(config.to_string().as_bytes(), "mutated");
+    }
+
+    #[test]
+    fn byte_edits_of_a_config_never_panic(
+        fixture in 0..FIXTURES.len(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+    ) {
+        let mut bytes = hf_fixture(FIXTURES[fixture]).into_bytes();
+        for (index, byte) in edits {
+            let position = index.index(bytes.len());
+            bytes[position] = byte;
+        }
+        let _ = import_bytes(&bytes, "edited");
+        let _ = from_hf_config_str(&String::from_utf8_lossy(&bytes), "edited");
+    }
+}
