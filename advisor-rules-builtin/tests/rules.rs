@@ -366,8 +366,12 @@ fn batch_size() {
         json!({ "model_graph": gpt2(), "hardware_info": gpu("NVIDIA A100-SXM4-80GB"), "current_config": config }),
         "batch_size",
     );
+    // Roofline on the A100 (2039 GB/s): a decode step reads 248.9 MB of fp16 weights
+    // (0.1221 ms) plus 37.7 MB of KV cache per 1024-token sequence (0.0185 ms); compute is
+    // 0.0008 ms per sample. Batch 256: 256 × 0.1406 / (0.1221 + 256 × 0.0185) = 7.40×.
+    assert!(s.title.ends_with("to 256"), "{}", s.title);
     let (_, high) = improvement(&s, ImprovementMetric::Throughput);
-    assert!(high > 0.9, "decode at batch 1 is memory-bound: {high}");
+    close(1.0 / (1.0 - high), 7.403);
     assert!(
         s.title.starts_with("Raise the batch size from 1 to "),
         "{}",

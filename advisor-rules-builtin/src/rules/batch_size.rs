@@ -9,9 +9,10 @@
 //! ## Why it matters
 //! At batch 1 a forward pass reads every weight once for one sample's worth of arithmetic, so
 //! the GPU mostly waits on memory. By the roofline model, a step takes
-//! `max(weight bytes / bandwidth, FLOPs / peak FLOP/s)` with `2 · N` FLOPs per token (`6 · N`
-//! when training), so batching `b` samples multiplies throughput by
-//! `b · t(1) / t(b)` until the step becomes compute-bound. The bandwidth and peak figures
+//! `max((weight bytes + b · KV-cache bytes) / bandwidth, b · FLOPs / peak FLOP/s)` with
+//! `2 · N` FLOPs per token (`6 · N` when training), so batching `b` samples multiplies
+//! throughput by `b · t(1) / t(b)` until the step becomes compute-bound; each decoding
+//! sequence also reads its own KV cache, which batching does not share. The bandwidth and peak figures
 //! come from the accelerator table for the detected GPU.
 //!
 //! ## When it stays silent
@@ -172,7 +173,7 @@ impl OptimizationRule for BatchSize {
             Some(roofline) => {
                 // No point batching past the point where the step turns compute-bound.
                 let saturation = roofline.saturation_batch();
-                if saturation >= 2.0 && (saturation as u64) < suggested {
+                if saturation.is_finite() && saturation >= 2.0 && (saturation as u64) < suggested {
                     suggested = (saturation.ceil() as u64)
                         .next_power_of_two()
                         .min(suggested);
@@ -192,7 +193,7 @@ impl OptimizationRule for BatchSize {
                         reduction,
                         reduction,
                         format!(
-                            "roofline: a step takes max(weight bytes / bandwidth, FLOPs / peak); batch {suggested} gives {gain:.1}× the samples per second of batch 1"
+                            "roofline: a step takes max((weight bytes + batch × per-sample bytes) / bandwidth, FLOPs / peak); batch {suggested} gives {gain:.1}× the samples per second of batch 1"
                         ),
                     ));
                 }
@@ -228,16 +229,18 @@ impl OptimizationRule for BatchSize {
     }
 }
 
-/// The roofline of one step at batch `b`: `max(bytes / bandwidth, b · flops / peak)`.
+/// The roofline of one step at batch `b`:
+/// `max((weight bytes + b · per-sample bytes) / bandwidth, b · FLOPs per sample / peak)`.
 struct Roofline {
-    memory_seconds: f64,
+    fixed_memory_seconds: f64,
+    memory_seconds_per_sample: f64,
     compute_seconds_per_sample: f64,
     evidence: String,
 }
 
 impl Roofline {
     fn step_seconds(&self, batch: f64) -> f64 {
-        self.memory_seconds
+        (self.fixed_memory_seconds + self.memory_seconds_per_sample * batch)
             .max(self.compute_seconds_per_sample * batch)
     }
 
@@ -245,8 +248,15 @@ impl Roofline {
         batch * self.step_seconds(1.0) / self.step_seconds(batch)
     }
 
+    /// The batch beyond which more samples no longer share the weight reads: where compute
+    /// time catches up with memory time.
     fn saturation_batch(&self) -> f64 {
-        self.memory_seconds / self.compute_seconds_per_sample
+        let per_sample_gap = self.compute_seconds_per_sample - self.memory_seconds_per_sample;
+        if per_sample_gap <= 0.0 {
+            f64::INFINITY
+        } else {
+            self.fixed_memory_seconds / per_sample_gap
+        }
     }
 }
 
@@ -285,19 +295,30 @@ fn roofline(
     let flops_per_sample = if training { 6.0 } else { 2.0 } * active * tokens;
     // Training reads the weights in the forward and backward passes and writes gradients.
     let weight_reads = if training { 3.0 } else { 1.0 };
-    let memory_seconds = weight_reads * parameters * precision.bytes_per_element() / bandwidth;
+    let fixed_memory_seconds = weight_reads * parameters * precision.bytes_per_element() / bandwidth;
+    // Each decode step also reads every sequence's KV cache: at the full context length this
+    // is the per-sample memory traffic that batching does not share.
+    let kv_bytes = if decoding && config.kv_cache != Some(false) {
+        let context_tokens = context.sequence_length(config).map_or(0.0, |(s, _)| s as f64);
+        model.kv_cache_bytes_per_token(precision.bytes_per_element()).unwrap_or(0.0) * context_tokens
+    } else {
+        0.0
+    };
+    let memory_seconds_per_sample = kv_bytes / bandwidth;
     let compute_seconds_per_sample = flops_per_sample / peak;
     let evidence = format!(
-        "{}: {:.0} GB/s, {:.0} TFLOP/s dense at {precision}; per {}: weight reads {:.3} ms, compute {:.3} ms per sample",
+        "{}: {:.0} GB/s, {:.0} TFLOP/s dense at {precision}; per {}: weight reads {:.3} ms, plus per sample {:.3} ms of KV-cache reads and {:.3} ms of compute",
         accelerator.name,
         bandwidth / 1e9,
         peak / 1e12,
         if decoding { "decode step" } else { "step" },
-        memory_seconds * 1e3,
+        fixed_memory_seconds * 1e3,
+        memory_seconds_per_sample * 1e3,
         compute_seconds_per_sample * 1e3
     );
-    (memory_seconds > 0.0 && compute_seconds_per_sample > 0.0).then_some(Roofline {
-        memory_seconds,
+    (fixed_memory_seconds > 0.0 && compute_seconds_per_sample > 0.0).then_some(Roofline {
+        fixed_memory_seconds,
+        memory_seconds_per_sample,
         compute_seconds_per_sample,
         evidence,
     })
