@@ -32,7 +32,7 @@ pub(crate) struct AnalyzeArgs {
     /// Disables a rule by id (repeatable).
     #[arg(long, value_name = "RULE")]
     disable: Vec<String>,
-    /// Output format.
+    /// Output format: Markdown for the terminal, JSON for machines, HTML for a browser.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     format: ReportFormat,
     /// Writes the report to a file instead of standard output.
@@ -44,6 +44,7 @@ pub(crate) struct AnalyzeArgs {
 enum ReportFormat {
     Markdown,
     Json,
+    Html,
 }
 
 pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
@@ -68,6 +69,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let rendered = match args.format {
         ReportFormat::Markdown => report.to_markdown() + "\n",
         ReportFormat::Json => report.to_json() + "\n",
+        ReportFormat::Html => report.to_html(),
     };
     match &args.output {
         Some(path) => std::fs::write(path, rendered)

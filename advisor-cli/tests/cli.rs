@@ -310,3 +310,24 @@ fn hardware_reports_this_machine() {
             .any(|p| p["name"] == "cpu-model")
     );
 }
+
+#[test]
+fn html_report_is_a_self_contained_page() {
+    let page = ok(&[
+        "analyze",
+        "--example",
+        "llama-2-7b",
+        "--hardware",
+        "nvidia-h100-sxm",
+        "--format",
+        "html",
+    ]);
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("<h1>Optimization report</h1>"), "{page}");
+    assert!(
+        page.contains("<table>"),
+        "the summary table renders: {page}"
+    );
+    assert!(page.contains("<code class=\"language-python\">"), "{page}");
+    assert!(!page.contains("<script"), "no scripts in the report");
+}

@@ -1,4 +1,5 @@
-//! Renders an [`OptimizationReport`] for people (Markdown) and machines (JSON).
+//! Renders an [`OptimizationReport`] for people (Markdown, or a self-contained HTML page) and
+//! machines (JSON).
 //!
 //! [`RenderReport`] keeps the seed's spelling, `report.to_markdown()`:
 //!
@@ -12,6 +13,7 @@
 //! assert_eq!(json["schema_version"], 1);
 //! ```
 
+mod html;
 mod markdown;
 
 use advisor_core::OptimizationReport;
@@ -22,6 +24,8 @@ pub trait RenderReport {
     fn to_markdown(&self) -> String;
     /// Pretty JSON with a top-level `schema_version`.
     fn to_json(&self) -> String;
+    /// A self-contained HTML page (inline CSS, no scripts) with the Markdown report's content.
+    fn to_html(&self) -> String;
 }
 
 impl RenderReport for OptimizationReport {
@@ -32,6 +36,10 @@ impl RenderReport for OptimizationReport {
     fn to_json(&self) -> String {
         // The report is plain data with string keys: serializing cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn to_html(&self) -> String {
+        html::render(&markdown::render(self))
     }
 }
 
