@@ -17,7 +17,8 @@ pub(crate) struct AnalyzeArgs {
     /// An analysis context JSON file (model, profile, metrics, hardware, config).
     #[arg(long, value_name = "FILE")]
     context: Option<PathBuf>,
-    /// A model file: a Hugging Face config.json or the advisor's graph JSON.
+    /// A model file: ONNX, safetensors (or its index), a Hugging Face config.json or the
+    /// advisor's graph JSON.
     #[arg(long, value_name = "FILE", conflicts_with = "example")]
     model: Option<PathBuf>,
     /// An embedded example model (`advisor examples` lists them).
@@ -29,9 +30,17 @@ pub(crate) struct AnalyzeArgs {
     /// Sets a run-configuration key (repeatable): `--set batch_size=8`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// A PyTorch profiler (Kineto) trace, `.json` or `.json.gz`: adds its facts to the profile
+    /// and, when nothing else gives hardware, the GPUs from its `deviceProperties`.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
     /// Disables a rule by id (repeatable).
     #[arg(long, value_name = "RULE")]
     disable: Vec<String>,
+    /// Loads rule plugins from a folder; default `$ADVISOR_PLUGIN_DIR`. Plugins that cannot
+    /// be loaded are reported in the diagnostics.
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
     /// Output format: Markdown for the terminal, JSON for machines, HTML for a browser.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     format: ReportFormat,
@@ -50,6 +59,9 @@ enum ReportFormat {
 pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let (context, mut notes) = build_context(&args)?;
     let mut advisor = OptimizationAdvisor::new();
+    if let Some(dir) = crate::plugins::plugin_dir(args.plugins.as_deref()) {
+        notes.extend(crate::plugins::load(&mut advisor, &dir)?.diagnostics());
+    }
     for id in &args.disable {
         if !advisor.disable(id) {
             return Err(input_error(format!(
@@ -115,10 +127,9 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
         }
     }
     if let Some(path) = &args.model {
-        let bytes = input::read_file(path)?;
         let source = path.display().to_string();
-        let imported = advisor_graph::import_bytes(&bytes, &source)
-            .map_err(|error| input_error(error.to_string()))?;
+        let imported =
+            advisor_graph::import_path(path).map_err(|error| input_error(error.to_string()))?;
         let mut graph = imported.graph;
         if graph.name.is_none() {
             graph.name = Some(model_name(path));
@@ -132,9 +143,28 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
         }
         context.model_graph = Some(graph);
     }
+    let mut trace_hardware = None;
+    if let Some(path) = &args.trace {
+        let summary = crate::trace::read(path)?;
+        for warning in &summary.warnings {
+            notes.push(Diagnostic {
+                severity: DiagnosticSeverity::Warning,
+                source: "trace".to_owned(),
+                message: format!("{}: {warning}", path.display()),
+            });
+        }
+        trace_hardware = summary.hardware_info();
+        match &mut context.profile_results {
+            Some(profile) => profile.trace = Some(summary.to_facts()),
+            None => context.profile_results = Some(summary.to_profile_results()),
+        }
+    }
     match args.hardware.as_deref() {
         Some(spec) => context.hardware_info = Some(resolve_hardware(spec)?),
-        None if context.hardware_info.is_none() => context.hardware_info = Some(detect()),
+        // The trace's devices describe the machine that ran the job: prefer them to this one.
+        None if context.hardware_info.is_none() => {
+            context.hardware_info = Some(trace_hardware.unwrap_or_else(detect));
+        }
         None => {}
     }
     for assignment in &args.set {
@@ -177,11 +207,38 @@ fn resolve_hardware(spec: &str) -> anyhow::Result<HardwareInfo> {
     let looks_like_path = spec.contains(std::path::MAIN_SEPARATOR) || spec.ends_with(".json");
     if path.exists() || looks_like_path {
         let text = input::read_text(path)?;
-        return HardwareInfo::from_json_str(&text)
+        return hardware_from_json(&text)
             .map_err(|error| input_error(format!("{}: {error}", path.display())));
     }
     advisor_hw::resolve_target(spec)
         .map_err(|error| input_error(format!("--hardware {spec}: {error}")))
+}
+
+/// The fields of [`HardwareInfo`], which is all the rules read from a hardware document.
+const HARDWARE_INFO_KEYS: &[&str] = &[
+    "cpu_model",
+    "cpu_cores",
+    "cpu_threads",
+    "gpu_model",
+    "gpu_memory_mb",
+    "gpu_count",
+    "gpu_compute_capability",
+    "system_memory_mb",
+    "simd_capabilities",
+];
+
+/// Reads a hardware document: a `HardwareInfo` object (unknown fields are errors, they are
+/// usually typos), or the output of `advisor hardware --format json` saved on another machine,
+/// recognised by its `probes` and reduced to the `HardwareInfo` fields.
+fn hardware_from_json(text: &str) -> Result<HardwareInfo, advisor_core::ContextError> {
+    if let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(text)
+        && object.contains_key("probes")
+    {
+        object.retain(|key, value| HARDWARE_INFO_KEYS.contains(&key.as_str()) && !value.is_null());
+        let reduced = serde_json::Value::Object(object).to_string();
+        return HardwareInfo::from_json_str(&reduced);
+    }
+    HardwareInfo::from_json_str(text)
 }
 
 #[cfg(feature = "probe")]

@@ -1,4 +1,4 @@
-//! The listing commands: `examples`, `rules`, `hardware`, `schema`.
+//! The listing commands: `examples`, `rules`, `schema` (`hardware` is in `hardware.rs`).
 
 use std::io::Write;
 
@@ -8,14 +8,14 @@ use serde_json::json;
 
 use crate::{ListFormat, examples::EXAMPLES};
 
-fn print(text: &str) -> anyhow::Result<()> {
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(())
 }
 
-fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     print(&(serde_json::to_string_pretty(value)? + "\n"))
 }
 
@@ -94,78 +94,4 @@ pub(crate) fn schema() -> anyhow::Result<()> {
 pub(crate) fn context_schema() -> String {
     let schema = schemars::schema_for!(AnalysisContext);
     serde_json::to_string_pretty(&schema).unwrap_or_default()
-}
-
-#[cfg(feature = "probe")]
-pub(crate) fn hardware(format: ListFormat) -> anyhow::Result<()> {
-    let detection = advisor_hw::detect();
-    match format {
-        ListFormat::Json => {
-            let mut value = serde_json::to_value(&detection.info)?;
-            if let Some(object) = value.as_object_mut() {
-                object.insert(
-                    "probes".to_owned(),
-                    serde_json::to_value(&detection.probes)?,
-                );
-            }
-            print_json(&value)
-        }
-        ListFormat::Text => {
-            let info = &detection.info;
-            let unknown = || "unknown".to_owned();
-            let mut out = String::new();
-            out.push_str(&format!(
-                "CPU:     {}\n",
-                info.cpu_model.clone().unwrap_or_else(unknown)
-            ));
-            out.push_str(&format!(
-                "Cores:   {} physical, {} threads available\n",
-                info.cpu_cores.map_or_else(unknown, |c| c.to_string()),
-                info.cpu_threads.map_or_else(unknown, |c| c.to_string())
-            ));
-            out.push_str(&format!(
-                "Memory:  {}\n",
-                info.system_memory_mb
-                    .map_or_else(unknown, |mb| format!("{:.1} GiB", mb as f64 / 1024.0))
-            ));
-            out.push_str(&format!(
-                "SIMD:    {}\n",
-                info.simd_capabilities
-                    .as_ref()
-                    .map_or_else(unknown, |simd| simd.join(" "))
-            ));
-            let gpu = match &info.gpu_model {
-                Some(name) => {
-                    let memory = info
-                        .gpu_memory_mb
-                        .map(|mb| format!(", {:.0} GiB", mb as f64 / 1024.0))
-                        .unwrap_or_default();
-                    format!("{name}{memory}")
-                }
-                None => "none found".to_owned(),
-            };
-            out.push_str(&format!("GPU:     {gpu}\n\nProbes:\n"));
-            for probe in &detection.probes {
-                let status = match &probe.status {
-                    advisor_hw::ProbeStatus::Ok => "ok".to_owned(),
-                    advisor_hw::ProbeStatus::Unavailable { reason } => {
-                        format!("unavailable: {reason}")
-                    }
-                    _ => "other".to_owned(),
-                };
-                out.push_str(&format!(
-                    "  {:12} {:>8.2} ms  {status}\n",
-                    probe.name, probe.elapsed_ms
-                ));
-            }
-            print(&out)
-        }
-    }
-}
-
-#[cfg(not(feature = "probe"))]
-pub(crate) fn hardware(_: ListFormat) -> anyhow::Result<()> {
-    Err(crate::input_error(
-        "this build has no hardware probing (build with the `probe` feature)",
-    ))
 }

@@ -6,8 +6,12 @@
 
 mod analyze;
 mod examples;
+mod hardware;
 mod input;
+mod inspect;
 mod listing;
+mod plugins;
+mod trace;
 
 use std::{io::Write, process::ExitCode};
 
@@ -40,14 +44,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
-    /// Print what was detected about this machine's hardware.
+    /// Print what was detected about this machine's hardware, or with `--list` the
+    /// deployment targets that `--hardware NAME` accepts.
     Hardware {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// List the deployment targets with their figures and sources instead.
+        #[arg(long)]
+        list: bool,
     },
     /// Print the JSON Schema of the analysis context (`--context` files).
     Schema,
+    /// List the rule plugins a folder holds: what loads, and what was refused and why.
+    Plugins(plugins::PluginsArgs),
+    /// Summarize what the advisor understands of a model file (ONNX, safetensors, config.json,
+    /// graph JSON).
+    Inspect(inspect::InspectArgs),
+    /// Summarize a PyTorch profiler (Kineto) trace: steps, GPU time breakdown, top kernels
+    /// and CPU ops, launches, memcpy, communication.
+    Trace(trace::TraceArgs),
 }
 
 /// Format of listings.
@@ -77,13 +93,17 @@ pub(crate) fn input_error(message: impl Into<String>) -> anyhow::Error {
 }
 
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Examples { format } => listing::examples(format),
         Command::Rules { format } => listing::rules(format),
-        Command::Hardware { format } => listing::hardware(format),
+        Command::Hardware { format, list } => hardware::run(format, list),
         Command::Schema => listing::schema(),
+        Command::Plugins(args) => plugins::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Trace(args) => trace::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,6 +121,25 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+    }
+}
+
+/// Turns off Mesa's Vulkan device-selection layer for this process, unless the user set
+/// `NODEVICE_SELECT` themselves. The layer only reorders GPUs to pick a display's default,
+/// which hardware probing does not need, and on a headless machine it tries to reach a
+/// Wayland display and prints `error: XDG_RUNTIME_DIR is invalid` to stderr, which would
+/// garble our one-line errors.
+fn quiet_vulkan_device_select() {
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        #[allow(
+            unsafe_code,
+            reason = "set_var is only unsound with other threads running; this is the first \
+                      thing main does, before any thread exists"
+        )]
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe {
+            std::env::set_var("NODEVICE_SELECT", "1");
         }
     }
 }

@@ -114,6 +114,25 @@ pub struct ModelFacts {
     /// Experts routed to per token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experts_per_token: Option<u64>,
+    /// Bytes the weights take in the model file (or at `dtype` when only a config is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bytes: Option<u64>,
+    /// Weight bytes per storage dtype, keyed by dtype name (`fp32`, `bf16`, `int64`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weight_bytes_by_dtype: BTreeMap<String, u64>,
+    /// Attention blocks found in the operator graph (fused ops and decomposed patterns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention_blocks: Option<u64>,
+    /// Forward FLOPs per token while prefilling a prompt of `max_sequence_length` tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_flops_per_token: Option<u64>,
+    /// Forward FLOPs for one generated token with `max_sequence_length` tokens in the KV
+    /// cache; absent for encoders, which do not decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_flops_per_token: Option<u64>,
+    /// KV-cache bytes per token at the model's dtype (16-bit when the model does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_bytes_per_token: Option<u64>,
 }
 
 /// One operator or module.

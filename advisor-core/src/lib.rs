@@ -36,6 +36,7 @@ mod profile;
 mod report;
 mod rule;
 mod suggestion;
+mod trace;
 
 pub use crate::{
     config::{
@@ -58,5 +59,9 @@ pub use crate::{
     suggestion::{
         Category, CodeExample, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
         OptimizationSuggestion,
+    },
+    trace::{
+        CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostSyncFacts,
+        KernelLaunchFacts, NamedCount, TensorCoreFacts, TraceDevice, TraceFacts, TraceMemoryFacts,
     },
 };

@@ -12,6 +12,9 @@ pub struct ProfileResults {
     /// Top-level operations.
     #[serde(default)]
     pub operations: Vec<ProfileOperation>,
+    /// Facts from a PyTorch profiler trace (`advisor analyze --trace`), when one was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::TraceFacts>,
 }
 
 /// One operation, merged over all its calls at the same place in the tree.

@@ -84,8 +84,9 @@ pub enum ImportErrorKind {
     },
     /// The content is neither a format this crate reads.
     #[error(
-        "unrecognized format: expected a Hugging Face config.json (with `model_type` or \
-         `architectures`) or advisor graph JSON (with `nodes` or `facts`)"
+        "unrecognized format: expected an ONNX model, a safetensors file or index, a Hugging \
+         Face config.json (with `model_type` or `architectures`) or advisor graph JSON (with \
+         `nodes` or `facts`)"
     )]
     UnknownFormat,
     /// The config names a model family this importer does not support.
@@ -147,6 +148,53 @@ pub enum ImportErrorKind {
         /// The part of the model being counted.
         what: String,
     },
+    /// The bytes are not a well-formed ONNX protobuf (truncated, corrupt, or nested too deep).
+    #[error("not a valid ONNX model: {message}")]
+    Protobuf {
+        /// What the protobuf decoder found wrong, with the message path.
+        message: String,
+    },
+    /// A file was expected to hold one format (from its extension or the caller) and holds
+    /// another.
+    #[error("expected {expected}, found {found}")]
+    FormatMismatch {
+        /// The format expected, such as `an ONNX model`.
+        expected: &'static str,
+        /// What the content is, such as `JSON text`.
+        found: &'static str,
+    },
+    /// A tensor's metadata is unusable: negative or overflowing dims, an unknown dtype,
+    /// offsets that do not match its size.
+    #[error("tensor `{tensor}`: {message}")]
+    InvalidTensor {
+        /// The tensor name.
+        tensor: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An ONNX external-data location that would leave the model's folder.
+    #[error(
+        "tensor `{tensor}`: external data location `{location}` leaves the model's folder; \
+         only relative paths inside it are read"
+    )]
+    ExternalDataEscapes {
+        /// The tensor name.
+        tensor: String,
+        /// The location as written in the model.
+        location: String,
+    },
+    /// A safetensors file whose header is malformed or inconsistent with the file.
+    #[error("invalid safetensors file: {message}")]
+    Safetensors {
+        /// What is wrong, with sizes and offsets.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("{message}")]
+    Io {
+        /// What failed, such as `no such file`.
+        message: String,
+    },
 }
 
 /// A problem that leaves a usable graph: the import succeeds and reports it.
@@ -175,6 +223,47 @@ pub enum ImportWarning {
     Cycle {
         /// Ids of the nodes on the cycle (one strongly connected component), sorted.
         node_ids: Vec<String>,
+    },
+    /// Node inputs that name tensors nothing produces: not a graph input, an initializer or
+    /// any node's output.
+    DanglingInputs {
+        /// How many node inputs dangle.
+        count: u64,
+        /// The first few, as `node: tensor`.
+        examples: Vec<String>,
+    },
+    /// A long chain of small element-wise operators, each a separate kernel launch and
+    /// round trip through memory, that one fused kernel could replace.
+    ElementwiseChain {
+        /// Node names in data-flow order.
+        nodes: Vec<String>,
+    },
+    /// Two floating-point initializers with transposed shapes, likely a tied weight
+    /// (token embedding and language-model head) written twice; both are counted, as the
+    /// file holds both.
+    LikelyTiedCopy {
+        /// The first initializer.
+        first: String,
+        /// The transposed copy.
+        second: String,
+    },
+    /// A fact read from the model file disagrees with the `config.json` beside it; the
+    /// file's value is kept.
+    ConfigMismatch {
+        /// The fact, such as `layers`.
+        fact: String,
+        /// The value the model file gives.
+        file_value: String,
+        /// The value the config gives.
+        config_value: String,
+    },
+    /// Something about a companion file (a config, an external-data file, a shard) that
+    /// did not stop the import.
+    Companion {
+        /// The companion file.
+        file: String,
+        /// What happened.
+        message: String,
     },
     /// A dtype string that is not one of the known precisions; the dtype is left unknown.
     UnrecognizedDtype {
@@ -218,6 +307,40 @@ impl fmt::Display for ImportWarning {
                 }
                 Ok(())
             }
+            ImportWarning::DanglingInputs { count, examples } => write!(
+                f,
+                "{count} node input(s) name tensors that nothing produces (not a graph input, \
+                 an initializer or a node output), for example {}",
+                examples.join(", ")
+            ),
+            ImportWarning::ElementwiseChain { nodes } => {
+                let shown = match nodes.as_slice() {
+                    [first, .., last] => format!("`{first}` → … → `{last}`"),
+                    _ => nodes.join(" → "),
+                };
+                write!(
+                    f,
+                    "a chain of {} element-wise operators ({shown}) runs as {} kernels; one \
+                     fused kernel could replace it",
+                    nodes.len(),
+                    nodes.len()
+                )
+            }
+            ImportWarning::LikelyTiedCopy { first, second } => write!(
+                f,
+                "initializers `{first}` and `{second}` have transposed shapes: likely a tied \
+                 weight written twice by the exporter; both are counted, as the file holds both"
+            ),
+            ImportWarning::ConfigMismatch {
+                fact,
+                file_value,
+                config_value,
+            } => write!(
+                f,
+                "{fact}: the model file gives {file_value}, the config.json beside it gives \
+                 {config_value}; keeping the file's value"
+            ),
+            ImportWarning::Companion { file, message } => write!(f, "{file}: {message}"),
             ImportWarning::UnrecognizedDtype { key, value } => write!(
                 f,
                 "`{key}` is `{value}`, not one of fp32, fp16, bf16, fp8, int8, int4; the dtype \

@@ -19,6 +19,12 @@ pub enum ModelFormat {
     /// The advisor's own graph JSON (core's `ModelGraph`): an object with `nodes`, `facts`
     /// or `edges`.
     GraphJson,
+    /// An ONNX model: a protobuf `ModelProto` with a graph.
+    Onnx,
+    /// A safetensors checkpoint: an 8-byte header length, then a JSON header.
+    Safetensors,
+    /// A sharded safetensors checkpoint's `model.safetensors.index.json` (with `weight_map`).
+    SafetensorsIndex,
     /// None of the above.
     Unknown,
 }
@@ -29,6 +35,9 @@ impl ModelFormat {
         match self {
             ModelFormat::HfConfig => "hf-config",
             ModelFormat::GraphJson => "graph-json",
+            ModelFormat::Onnx => "onnx",
+            ModelFormat::Safetensors => "safetensors",
+            ModelFormat::SafetensorsIndex => "safetensors-index",
             ModelFormat::Unknown => "unknown",
         }
     }
@@ -68,20 +77,33 @@ impl Imported {
 
 /// Sniffs which format `bytes` hold, from content alone.
 ///
-/// JSON objects are told apart by their top-level keys: `model_type` or `architectures`
-/// mean a Hugging Face config, `nodes`, `facts` or `edges` mean graph JSON. Anything that is
-/// not a well-formed JSON object is [`ModelFormat::Unknown`].
+/// A safetensors file starts with a little-endian header length that fits in the file,
+/// followed by `{`. An ONNX model is a protobuf whose top-level fields are all `ModelProto`
+/// fields with their wire types, ending exactly at the end, with a graph (field 7); only the
+/// top level is walked, nothing is decoded. JSON objects are told apart by their top-level
+/// keys: `model_type` or `architectures` mean a Hugging Face config, `nodes`, `facts` or
+/// `edges` mean graph JSON, `weight_map` a safetensors index. Anything else is
+/// [`ModelFormat::Unknown`].
 ///
 /// ```
 /// use advisor_graph::{ModelFormat, detect_format};
 ///
 /// assert_eq!(detect_format(br#"{"model_type": "bert"}"#), ModelFormat::HfConfig);
 /// assert_eq!(detect_format(br#"{"nodes": []}"#), ModelFormat::GraphJson);
+/// // ir_version 8, then an empty graph.
+/// assert_eq!(detect_format(b"\x08\x08\x3a\x00"), ModelFormat::Onnx);
 /// assert_eq!(detect_format(b"\x08\x07onnx"), ModelFormat::Unknown);
 /// ```
 pub fn detect_format(bytes: &[u8]) -> ModelFormat {
+    if looks_like_safetensors(bytes, bytes.len() as u64) {
+        return ModelFormat::Safetensors;
+    }
     if !looks_like_json_object(bytes) {
-        return ModelFormat::Unknown;
+        return if looks_like_onnx(bytes) {
+            ModelFormat::Onnx
+        } else {
+            ModelFormat::Unknown
+        };
     }
     let Ok(text) = std::str::from_utf8(bytes) else {
         return ModelFormat::Unknown;
@@ -95,15 +117,26 @@ pub fn detect_format(bytes: &[u8]) -> ModelFormat {
 
 /// Imports a model from bytes in any supported format, detected with [`detect_format`].
 ///
-/// `source` names the input in messages (usually its path).
+/// `source` names the input in messages (usually its path). Formats that need files beside
+/// the model (a sharded safetensors index, a `config.json` next to the weights, ONNX external
+/// data) need [`import_path`](crate::import_path).
 ///
 /// # Errors
 ///
-/// Input that is not in a supported format, malformed JSON (with line and column), and
-/// everything [`from_hf_config_str`](crate::from_hf_config_str) and
-/// [`from_graph_json_str`](crate::from_graph_json_str) reject.
+/// Input that is not in a supported format, malformed JSON (with line and column), a
+/// safetensors index (its shards are separate files), and everything
+/// [`from_hf_config_str`](crate::from_hf_config_str),
+/// [`from_graph_json_str`](crate::from_graph_json_str),
+/// [`from_onnx_bytes`](crate::from_onnx_bytes) and
+/// [`from_safetensors_bytes`](crate::from_safetensors_bytes) reject.
 pub fn import_bytes(bytes: &[u8], source: &str) -> Result<Imported, ImportError> {
+    if looks_like_safetensors(bytes, bytes.len() as u64) {
+        return crate::safetensors::from_safetensors_bytes(bytes, source);
+    }
     if !looks_like_json_object(bytes) {
+        if looks_like_onnx(bytes) {
+            return crate::onnx::from_onnx_bytes(bytes, source);
+        }
         return Err(ImportError::new(source, ImportErrorKind::UnknownFormat));
     }
     let text = json::decode_utf8(bytes, source)?;
@@ -120,7 +153,88 @@ pub fn import_bytes(bytes: &[u8], source: &str) -> Result<Imported, ImportError>
         ModelFormat::HfConfig => hf_config::import_value(&value, source),
         // Parsed again from the text so that errors carry line and column.
         ModelFormat::GraphJson => graph_json::from_graph_json_str(text, source),
-        ModelFormat::Unknown => Err(ImportError::new(source, ImportErrorKind::UnknownFormat)),
+        ModelFormat::SafetensorsIndex => Err(ImportError::new(
+            source,
+            ImportErrorKind::Io {
+                message: "a sharded safetensors index names its shard files beside it: import \
+                          it by path"
+                    .to_owned(),
+            },
+        )),
+        _ => Err(ImportError::new(source, ImportErrorKind::UnknownFormat)),
+    }
+}
+
+/// Whether `prefix` (the file's first bytes) starts a safetensors file of `file_len` bytes.
+pub(crate) fn looks_like_safetensors(prefix: &[u8], file_len: u64) -> bool {
+    let Some(length) = prefix.get(..8) else {
+        return false;
+    };
+    let mut raw = [0u8; 8];
+    raw.copy_from_slice(length);
+    let header_len = u64::from_le_bytes(raw);
+    header_len >= 2 && header_len <= file_len.saturating_sub(8) && prefix.get(8) == Some(&b'{')
+}
+
+/// Walks the top-level protobuf fields: each must be a `ModelProto` field with its wire type,
+/// the last must end at the end of the input, and the graph (field 7) must be present.
+pub(crate) fn looks_like_onnx(bytes: &[u8]) -> bool {
+    fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *bytes.get(*at)?;
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    let mut at = 0;
+    let mut has_graph = false;
+    while at < bytes.len() {
+        let Some(key) = varint(bytes, &mut at) else {
+            return false;
+        };
+        let (field, wire) = (key >> 3, key & 7);
+        let expected = match field {
+            1 | 5 => 0,
+            2 | 3 | 4 | 6 | 7 | 8 | 14 | 20 | 25 => 2,
+            _ => return false,
+        };
+        if wire != expected {
+            return false;
+        }
+        let Some(value) = varint(bytes, &mut at) else {
+            return false;
+        };
+        if wire == 2 {
+            let Some(end) = usize::try_from(value)
+                .ok()
+                .and_then(|length| at.checked_add(length))
+                .filter(|end| *end <= bytes.len())
+            else {
+                return false;
+            };
+            at = end;
+        }
+        has_graph |= field == 7;
+    }
+    has_graph
+}
+
+/// What non-protobuf content is, for "expected ONNX, found ..." messages.
+pub(crate) fn describe_non_protobuf(bytes: &[u8]) -> Option<&'static str> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if bytes.is_empty() {
+        Some("an empty file")
+    } else if looks_like_safetensors(bytes, bytes.len() as u64) {
+        Some("a safetensors file")
+    } else if matches!(first, Some(b'{' | b'[')) || bytes.starts_with(b"\xef\xbb\xbf") {
+        Some("JSON text")
+    } else {
+        None
     }
 }
 
@@ -142,6 +256,8 @@ fn classify_keys<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> ModelFormat
         ModelFormat::GraphJson
     } else if has(&["model_type", "architectures"]) {
         ModelFormat::HfConfig
+    } else if has(&["weight_map"]) {
+        ModelFormat::SafetensorsIndex
     } else {
         ModelFormat::Unknown
     }

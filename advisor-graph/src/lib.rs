@@ -1,18 +1,27 @@
-//! Model importers: turn a model description into advisor-core's
+//! Model importers and model analysis: turn a model file into advisor-core's
 //! [`ModelGraph`](advisor_core::ModelGraph).
 //!
+//! - [`import_path`] reads any supported file, detected by content, with the files beside it:
+//!   ONNX (external data checked to stay inside the model's folder, a `config.json` beside it
+//!   merged), safetensors (the header only; sharded checkpoints through
+//!   `model.safetensors.index.json`; a `config.json` beside them merged), a Hugging Face
+//!   `config.json`, or the advisor's graph JSON. [`import_bytes`] does the same from bytes for
+//!   formats that need no other file.
+//! - [`from_onnx_bytes`] decodes ONNX with hand-written `prost` messages (weight bytes are
+//!   skipped, never copied), counts initializers, and analyzes the operator graph: op counts,
+//!   attention blocks fused or decomposed, fusion opportunities named as onnxruntime names
+//!   them, long element-wise chains, cycles and dangling inputs (as [`ImportWarning`]s).
+//! - [`from_safetensors_bytes`] reads tensor names, dtypes and shapes from the header.
 //! - [`from_hf_config_str`] reads a Hugging Face `config.json` (BERT, RoBERTa, DistilBERT,
-//!   GPT-2, Llama, Mistral, Mixtral, Qwen2) into exact model facts (parameters, active
-//!   parameters, dimensions, dtype) and a module-level graph: embeddings, per layer its norms,
-//!   attention, MLP or mixture of experts and residual adds, then the final norm and head.
-//!   Node parameters sum to `facts.parameters`.
-//! - [`from_graph_json_str`] reads the advisor's own graph JSON and reports structural
-//!   problems (duplicate ids, dangling edges, cycles) as [`ImportWarning`]s in [`Imported`].
-//! - [`import_bytes`] sniffs the format with [`detect_format`] and dispatches.
+//!   GPT-2, Llama, Mistral, Mixtral, Qwen2) into exact model facts and a module-level graph.
+//! - [`from_graph_json_str`] reads the advisor's own graph JSON.
+//! - Every importer fills the derived facts the rules need: weight bytes per dtype, KV-cache
+//!   bytes per token, FLOPs per token for prefill and decode (formulas and sources in
+//!   `facts.rs`). [`ModelSummary`] gathers them for `advisor inspect`.
 //! - [`builders`] makes base-size BERT, GPT-2 and Llama graphs with any number of layers.
 //!
-//! Errors are [`ImportError`]s that name the source and the key, JSON path or line and column.
-//! This crate does no I/O: callers read files and hand it bytes or strings.
+//! Errors are [`ImportError`]s that name the source and the key, JSON path, tensor or byte
+//! problem. Only [`import_path`] touches the file system.
 //!
 //! ```
 //! use advisor_graph::from_hf_config_str;
@@ -29,12 +38,19 @@
 //! assert!(error.to_string().starts_with("config.json: unsupported model_type `t5`"));
 //! ```
 
+mod analysis;
 pub mod builders;
 mod error;
+mod facts;
 mod format;
 mod graph_json;
 mod hf_config;
 mod json;
+mod onnx;
+mod opgraph;
+mod path;
+mod safetensors;
+mod summary;
 mod transformer;
 
 pub use crate::{
@@ -42,4 +58,8 @@ pub use crate::{
     format::{Imported, ModelFormat, detect_format, import_bytes},
     graph_json::from_graph_json_str,
     hf_config::{from_hf_config_str, from_hf_config_value},
+    onnx::from_onnx_bytes,
+    path::import_path,
+    safetensors::from_safetensors_bytes,
+    summary::{FlopsPerToken, ModelSummary},
 };

@@ -508,6 +508,7 @@ fn to_model_graph(
         dtype: spec.dtype,
         num_experts,
         experts_per_token,
+        ..ModelFacts::default()
     };
     let nodes = graph
         .node_weights()
@@ -531,13 +532,15 @@ fn to_model_graph(
             tensor: edge.weight.map(str::to_owned),
         })
         .collect();
-    Ok(ModelGraph {
+    let mut graph = ModelGraph {
         name: spec.name.clone(),
         facts,
         nodes,
         edges,
         fusion_opportunities: Vec::new(),
-    })
+    };
+    crate::facts::complete(&mut graph, None);
+    Ok(graph)
 }
 
 /// The model's total, from the same per-module formulas the nodes use; `None` on overflow.

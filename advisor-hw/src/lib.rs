@@ -9,10 +9,16 @@
 //! - [`resolve_target`] gives the [`HardwareInfo`](advisor_core::HardwareInfo) of a
 //!   deployment target named by its table id, so a model can be analysed for a GPU that is
 //!   not in this machine.
-//! - With the `probe` feature (on by default), `detect` probes this machine and returns a
-//!   `Detection`: the facts found plus a [`ProbeReport`] per probe. A probe that cannot run
-//!   is reported, never an error. GPU probes implement [`GpuProbe`]; the `nvml` and `wgpu`
-//!   features will add them.
+//! - With the `probe` feature (on by default), [`detect`] probes this machine and returns a
+//!   [`Detection`]: the seed's [`HardwareInfo`](advisor_core::HardwareInfo) plus
+//!   [`CpuDetails`] (vendor, cores and threads this process may use, frequencies, caches,
+//!   SIMD), [`MemoryDetails`] (with the cgroup limit), [`NumaNode`]s, [`GpuDevice`]s matched
+//!   to the accelerator table, every wgpu [`Adapter`] and a [`ProbeReport`] per probe. A probe
+//!   that cannot run is reported, never an error. The probes run concurrently.
+//! - GPU probes implement [`GpuProbe`]: [`NvmlProbe`] over an [`NvmlSource`] (the driver's
+//!   `NvmlLibrary` with feature `nvml`, or a [`RecordedNvml`]), and `WgpuProbe` (feature
+//!   `wgpu`), which runs only when NVML found no GPU. CPUID is read through a
+//!   [`CpuidSource`]: the processor, or a [`RecordedCpuid`] dump.
 //!
 //! Without default features the crate is data and logic only: it never touches hardware,
 //! which is how `advisor-rules-builtin` depends on it.
@@ -30,19 +36,40 @@
 //! ```
 
 mod accelerators;
+#[cfg(feature = "probe")]
+mod cpuid;
 mod detection;
 mod gpu;
 mod names;
+mod nvml;
 #[cfg(feature = "probe")]
 mod probe;
 mod target;
-
 #[cfg(feature = "probe")]
-pub use crate::probe::{detect, detect_with};
+mod topology;
+#[cfg(feature = "wgpu")]
+mod wgpu_probe;
+
+#[cfg(all(feature = "probe", any(target_arch = "x86", target_arch = "x86_64")))]
+pub use crate::cpuid::NativeCpuid;
+#[cfg(feature = "nvml")]
+pub use crate::nvml::NvmlLibrary;
+#[cfg(feature = "wgpu")]
+pub use crate::wgpu_probe::WgpuProbe;
 pub use crate::{
     accelerators::{Accelerator, Vendor, accelerators, find_accelerator},
-    detection::{Detection, ProbeReport, ProbeStatus},
-    gpu::{GpuDevice, GpuProbe, NO_GPU_PROBE_REASON},
+    detection::{
+        CacheKind, CpuCache, CpuDetails, Detection, MemoryDetails, NumaNode, ProbeReport,
+        ProbeStatus,
+    },
+    gpu::{Adapter, AdapterType, GpuDevice, GpuFindings, GpuProbe, NO_GPU_PROBE_REASON},
     names::{compute_capability_from_name, is_software_adapter, match_gpu_name},
+    nvml::{NvmlDeviceRecord, NvmlProbe, NvmlRecord, NvmlSource, RecordedNvml},
     target::{HwError, resolve_target},
+};
+#[cfg(feature = "probe")]
+pub use crate::{
+    cpuid::{CpuidSource, OsVectorSupport, RecordedCpuid, cpu_details_from_cpuid},
+    probe::{detect, detect_with},
+    topology::{parse_cpu_list, read_numa_nodes},
 };

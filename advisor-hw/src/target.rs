@@ -21,6 +21,14 @@ pub enum HwError {
         /// Every known id, in table order.
         known: Vec<&'static str>,
     },
+    /// A recording (NVML readings, a CPUID dump) that cannot be read; `origin` names it.
+    #[error("{origin}: {message}")]
+    Recording {
+        /// Where the recording came from, usually a file name.
+        origin: String,
+        /// What is wrong with it, with the line when there is one.
+        message: String,
+    },
 }
 
 /// The hardware facts of a deployment target, named by its accelerator table id

@@ -31,7 +31,9 @@ mod tests {
         assert!(page.contains("<table>"));
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("&lt;script&gt;x&lt;/script&gt;"), "{page}");
-        let page = super::render("<img src=x onerror=alert(1)>\n\n```python\nif a < b and c & d: pass\n```\n");
+        let page = super::render(
+            "<img src=x onerror=alert(1)>\n\n```python\nif a < b and c & d: pass\n```\n",
+        );
         assert!(!page.contains("<img"), "{page}");
         assert!(page.contains("if a &lt; b and c &amp; d: pass"), "{page}");
     }

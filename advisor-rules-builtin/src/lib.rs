@@ -29,10 +29,15 @@ use advisor_core::{OptimizationAdvisor, OptimizationRule};
 pub fn all() -> Vec<Box<dyn OptimizationRule>> {
     vec![
         Box::new(rules::batch_size::BatchSize),
+        Box::new(rules::communication_overlap::CommunicationOverlap),
+        Box::new(rules::data_loader::DataLoader),
         Box::new(rules::flash_attention::FlashAttention),
+        Box::new(rules::gpu_idle::GpuIdle),
         Box::new(rules::gradient_checkpointing::GradientCheckpointing),
+        Box::new(rules::host_sync::HostSync),
         Box::new(rules::kernel_fusion::KernelFusion),
         Box::new(rules::kv_cache::KvCache),
+        Box::new(rules::launch_overhead::LaunchOverhead),
         Box::new(rules::memory_fragmentation::MemoryFragmentation),
         Box::new(rules::mixed_precision::MixedPrecision),
         Box::new(rules::parallelization::Parallelization),

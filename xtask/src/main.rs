@@ -2,9 +2,15 @@
 //!
 //! - `cargo xtask ci`: the checks CI runs (format, clippy with `-D warnings`, tests).
 //! - `cargo xtask codegen`: regenerates `docs/rules.md` and `docs/context.schema.json`.
+//! - `cargo xtask gen-trace OUT [--size-mb N]`: writes a large trace (500 MB by default) from
+//!   the V100 fixture, for the trace-reading benchmark.
+//! - `cargo xtask bench-trace [FILE]`: reads and summarizes a large trace; MB/s and peak RSS.
+//! - `cargo xtask build-plugins [--out DIR]`: builds the plugins into one folder.
 
+mod build_plugins;
 mod ci;
 mod codegen;
+mod gen_trace;
 
 use std::{
     path::{Path, PathBuf},
@@ -18,9 +24,21 @@ fn main() -> anyhow::Result<()> {
     match task.as_deref() {
         Some("ci") => ci::run(),
         Some("codegen") => codegen::run(),
+        Some("gen-trace") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            gen_trace::run(&rest)
+        }
+        Some("bench-trace") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            gen_trace::bench(&rest)
+        }
+        Some("build-plugins") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            build_plugins::run(&rest)
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [FILE]\n            read and summarize a large trace: MB/s and peak memory"
             );
             bail!("unknown or missing task")
         }

@@ -43,8 +43,9 @@ fn import_bytes_errors() {
     let error = import_bytes(b"\x08\x07onnx", "model.onnx").unwrap_err();
     assert_eq!(
         error.to_string(),
-        "model.onnx: unrecognized format: expected a Hugging Face config.json (with \
-         `model_type` or `architectures`) or advisor graph JSON (with `nodes` or `facts`)"
+        "model.onnx: unrecognized format: expected an ONNX model, a safetensors file or \
+         index, a Hugging Face config.json (with `model_type` or `architectures`) or advisor \
+         graph JSON (with `nodes` or `facts`)"
     );
     let error = import_bytes(b"{\"model_type\": \"bert\",}", "config.json").unwrap_err();
     assert!(

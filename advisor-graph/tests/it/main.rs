@@ -10,5 +10,8 @@ mod builders;
 mod formats;
 mod graph_json;
 mod hf_config;
+mod onnx;
+mod onnx_writer;
 mod robustness;
+mod safetensors;
 mod support;

@@ -154,3 +154,86 @@ proptest! {
         let _ = from_hf_config_str(&String::from_utf8_lossy(&bytes), "edited");
     }
 }
+
+/// The ONNX fixtures, read once per test process.
+fn onnx_fixture(name: &str) -> &'static [u8] {
+    use std::sync::OnceLock;
+    static BERT: OnceLock<Vec<u8>> = OnceLock::new();
+    static GPT2: OnceLock<Vec<u8>> = OnceLock::new();
+    let cell = if name == "bert" { &BERT } else { &GPT2 };
+    cell.get_or_init(|| {
+        let file = if name == "bert" {
+            "bert-tiny.onnx"
+        } else {
+            "gpt2-tiny.onnx"
+        };
+        std::fs::read(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/onnx")
+                .join(file),
+        )
+        .unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Random bytes, with or without a protobuf- or safetensors-looking start, are an error or
+    /// a graph, never a panic.
+    #[test]
+    fn random_bytes_never_panic_the_binary_importers(
+        prefix in prop::sample::select(vec![&b""[..], b"\x08\x08\x3a", b"\x10\x00\x00\x00\x00\x00\x00\x00{"]),
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let mut input = prefix.to_vec();
+        input.extend_from_slice(&bytes);
+        let _ = detect_format(&input);
+        let _ = import_bytes(&input, "random");
+        let _ = advisor_graph::from_onnx_bytes(&input, "random.onnx");
+        let _ = advisor_graph::from_safetensors_bytes(&input, "random.safetensors");
+    }
+
+    /// The real ONNX files with bytes overwritten, truncated, or both: an error or a graph
+    /// whose parameters never exceed what the dims allow, never a panic.
+    #[test]
+    fn mutated_onnx_files_never_panic(
+        which in prop::sample::select(vec!["bert", "gpt2"]),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let mut bytes = onnx_fixture(which).to_vec();
+        for (index, value) in edits {
+            let at = index.index(bytes.len());
+            bytes[at] = value;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        if let Ok(imported) = advisor_graph::from_onnx_bytes(&bytes, "mutated.onnx") {
+            let summary = advisor_graph::ModelSummary::new(&imported);
+            prop_assert!(summary.attention_blocks.is_some());
+        }
+    }
+
+    /// Safetensors headers with arbitrary lengths, dtypes, shapes and offsets.
+    #[test]
+    fn mutated_safetensors_headers_never_panic(
+        length in any::<u64>(),
+        dtype in prop::sample::select(vec!["F32", "BF16", "I4", "??", "F8_E4M3", "BOOL"]),
+        shape in prop::collection::vec(any::<u64>(), 0..4),
+        begin in any::<u64>(),
+        end in any::<u64>(),
+        use_length in any::<bool>(),
+    ) {
+        let header = json!({"t": {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}})
+            .to_string();
+        let declared = if use_length { header.len() as u64 } else { length };
+        let mut file = declared.to_le_bytes().to_vec();
+        file.extend_from_slice(header.as_bytes());
+        file.extend_from_slice(&[0; 64]);
+        let _ = advisor_graph::from_safetensors_bytes(&file, "m.safetensors");
+        let _ = import_bytes(&file, "m.safetensors");
+    }
+}

@@ -15,6 +15,10 @@
 //! sequence also reads its own KV cache, which batching does not share. The bandwidth and peak figures
 //! come from the accelerator table for the detected GPU.
 //!
+//! Independently of the configured batch size, a PyTorch profiler trace where the GPU computes
+//! less than half of the time and at least half of the kernels are short (under 20 µs) also
+//! fires: the step gives the GPU too little work.
+//!
 //! ## When it stays silent
 //! Batch size unset or above 1, a CPU run, or no room for a second sample. Without the device
 //! or its memory it says what it needs.
@@ -133,7 +137,7 @@ impl OptimizationRule for BatchSize {
     fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let config = context.run_config()?;
         if config.batch_size != Some(1) {
-            return Ok(Vec::new());
+            return Ok(low_utilization_from_trace(context).into_iter().collect());
         }
         let (on_gpu, device_source) = facts::runs_on_gpu(context, &config)
             .ok_or_else(|| RuleError::MissingFacts("config device or hardware_info".to_owned()))?;
@@ -229,6 +233,67 @@ impl OptimizationRule for BatchSize {
     }
 }
 
+/// Below this compute share of the GPU time (percent) a trace shows an underfed GPU.
+const LOW_COMPUTE_PCT: f64 = 50.0;
+
+/// A PyTorch profiler trace whose GPU computes less than half the time, with many short
+/// kernels: the batch is too small to keep the GPU busy (any configured batch size).
+fn low_utilization_from_trace(context: &AnalysisContext) -> Option<OptimizationSuggestion> {
+    let trace = context.profile_results.as_ref()?.trace.as_ref()?;
+    let breakdown = trace.gpu_breakdown.as_ref()?;
+    let launches = trace.kernel_launches.as_ref()?;
+    if breakdown.compute_pct.is_nan()
+        || breakdown.compute_pct >= LOW_COMPUTE_PCT
+        || breakdown.kernel_time_us <= 0.0
+    {
+        return None;
+    }
+    let short_share = launches.short_kernels as f64 / launches.kernels.max(1) as f64;
+    if short_share < 0.5 {
+        return None;
+    }
+    let idle = breakdown.idle_pct / 100.0;
+    let source = trace.source.as_deref().unwrap_or("the trace");
+    Some(
+        OptimizationSuggestion::new(
+            "batch_size",
+            Category::Compute,
+            facts::impact_from_reduction(idle),
+            Difficulty::Easy,
+            "Raise the batch size: the GPU is underused",
+        )
+        .evidence(format!(
+            "{source}: the GPU computes {:.1} % and idles {:.1} % of {:.1} ms",
+            breakdown.compute_pct,
+            breakdown.idle_pct,
+            breakdown.kernel_time_us / 1000.0
+        ))
+        .evidence(format!(
+            "{} of {} kernels ({}) run under {:.0} µs: each does little work",
+            launches.short_kernels,
+            launches.kernels,
+            facts::percent(short_share),
+            launches.short_kernel_threshold_us
+        ))
+        .improvement(ExpectedImprovement::new(
+            ImprovementMetric::Throughput,
+            0.0,
+            idle,
+            format!(
+                "upper bound: a larger batch does more work per kernel and can fill the GPU idle share of the trace ({})",
+                facts::percent(idle)
+            ),
+        ))
+        .description(
+            "The trace shows short kernels and a GPU that is often idle: each step gives it too little work. \
+             A larger batch amortizes launch and framework overhead over more samples.",
+        )
+        .step("Double the batch size while memory allows, and re-profile the GPU idle and compute shares.")
+        .step("For training, scale the learning rate with the batch (or keep the batch and accumulate gradients).")
+        .warning("A larger batch raises per-request latency in serving and changes training dynamics."),
+    )
+}
+
 /// The roofline of one step at batch `b`:
 /// `max((weight bytes + b · per-sample bytes) / bandwidth, b · FLOPs per sample / peak)`.
 struct Roofline {
@@ -295,12 +360,18 @@ fn roofline(
     let flops_per_sample = if training { 6.0 } else { 2.0 } * active * tokens;
     // Training reads the weights in the forward and backward passes and writes gradients.
     let weight_reads = if training { 3.0 } else { 1.0 };
-    let fixed_memory_seconds = weight_reads * parameters * precision.bytes_per_element() / bandwidth;
+    let fixed_memory_seconds =
+        weight_reads * parameters * precision.bytes_per_element() / bandwidth;
     // Each decode step also reads every sequence's KV cache: at the full context length this
     // is the per-sample memory traffic that batching does not share.
     let kv_bytes = if decoding && config.kv_cache != Some(false) {
-        let context_tokens = context.sequence_length(config).map_or(0.0, |(s, _)| s as f64);
-        model.kv_cache_bytes_per_token(precision.bytes_per_element()).unwrap_or(0.0) * context_tokens
+        let context_tokens = context
+            .sequence_length(config)
+            .map_or(0.0, |(s, _)| s as f64);
+        model
+            .kv_cache_bytes_per_token(precision.bytes_per_element())
+            .unwrap_or(0.0)
+            * context_tokens
     } else {
         0.0
     };

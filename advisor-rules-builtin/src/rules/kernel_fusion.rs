@@ -5,7 +5,8 @@
 //! time per call under 20 µs (the order of a CUDA kernel launch or a PyTorch dispatch), and
 //! "many" means at least 100 small calls that are at least 30 % of all calls. It also fires
 //! from fusion opportunities found in the model graph (LayerNorm, GELU, attention patterns
-//! that one fused kernel could replace).
+//! that one fused kernel could replace), and from a PyTorch profiler trace where at least 100
+//! GPU kernels, and 30 % of all kernels, run under 20 µs.
 //!
 //! ## Why it matters
 //! A small op spends most of its time on launch, dispatch and a round trip through memory.
@@ -157,6 +158,26 @@ impl OptimizationRule for KernelFusion {
                             ),
                         ));
                 }
+            }
+        }
+        // Short GPU kernels from a PyTorch profiler trace.
+        if let Some(launches) = profile
+            .and_then(|p| p.trace.as_ref())
+            .and_then(|t| t.kernel_launches.as_ref())
+            && launches.kernels > 0
+        {
+            let share = launches.short_kernels as f64 / launches.kernels as f64;
+            if launches.short_kernels >= MANY_SMALL_CALLS && share >= SMALL_CALL_SHARE {
+                fires = true;
+                suggestion = suggestion.evidence(format!(
+                    "trace: {} of {} GPU kernels ({}) run under {:.0} µs, {:.3} ms of {:.3} ms of kernel time",
+                    launches.short_kernels,
+                    launches.kernels,
+                    facts::percent(share),
+                    launches.short_kernel_threshold_us,
+                    launches.short_kernel_time_us / 1000.0,
+                    launches.kernel_time_us / 1000.0
+                ));
             }
         }
         if !opportunities.is_empty() {

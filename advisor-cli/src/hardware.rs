@@ -1,0 +1,249 @@
+//! `advisor hardware`: what was detected on this machine, or with `--list` the deployment
+//! targets of the accelerator table.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::{
+    ListFormat,
+    listing::{print, print_json},
+};
+
+/// Runs `advisor hardware [--list] [--format text|json]`.
+pub(crate) fn run(format: ListFormat, list: bool) -> anyhow::Result<()> {
+    if list {
+        return targets(format);
+    }
+    detected(format)
+}
+
+fn targets(format: ListFormat) -> anyhow::Result<()> {
+    let accelerators = advisor_hw::accelerators();
+    match format {
+        ListFormat::Json => print_json(&serde_json::to_value(accelerators)?),
+        ListFormat::Text => {
+            let mut out = String::from(
+                "Deployment targets (--hardware NAME); dense peaks, TFLOP/s (int8: TOP/s)\n\n",
+            );
+            let _ = writeln!(
+                out,
+                "{:24} {:>6} {:>4} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                "NAME", "MEMORY", "CC", "GB/S", "FP32", "TF32", "FP16", "BF16", "FP8", "INT8"
+            );
+            let figure =
+                |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
+            for accelerator in accelerators {
+                let _ = writeln!(
+                    out,
+                    "{:24} {:>4}GB {:>4} {:>8.0} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                    accelerator.id,
+                    accelerator.memory_bytes >> 30,
+                    accelerator
+                        .compute_capability
+                        .map_or_else(|| "-".to_owned(), |capability| capability.to_string()),
+                    accelerator.memory_bandwidth_bytes_per_second / 1e9,
+                    accelerator.fp32_tflops,
+                    figure(accelerator.tf32_tflops),
+                    accelerator.fp16_tflops,
+                    figure(accelerator.bf16_tflops),
+                    figure(accelerator.fp8_tflops),
+                    figure(accelerator.int8_tops),
+                );
+            }
+            out.push_str("\nSources:\n");
+            let mut sources: Vec<&str> = Vec::new();
+            for accelerator in accelerators {
+                if !sources.contains(&accelerator.source) {
+                    sources.push(accelerator.source);
+                }
+            }
+            for source in sources {
+                let ids: Vec<&str> = accelerators
+                    .iter()
+                    .filter(|accelerator| accelerator.source == source)
+                    .map(|accelerator| accelerator.id)
+                    .collect();
+                let _ = writeln!(out, "  {}: {source}", ids.join(", "));
+            }
+            print(&out)
+        }
+    }
+}
+
+#[cfg(feature = "probe")]
+fn detected(format: ListFormat) -> anyhow::Result<()> {
+    let detection = advisor_hw::detect();
+    match format {
+        ListFormat::Json => print_json(&detection_json(&detection)?),
+        ListFormat::Text => print(&detection_text(&detection)),
+    }
+}
+
+#[cfg(not(feature = "probe"))]
+fn detected(_: ListFormat) -> anyhow::Result<()> {
+    Err(crate::input_error(
+        "this build has no hardware probing (build with the `probe` feature); `advisor hardware --list` still works",
+    ))
+}
+
+/// The seed's fields (always present, `null` when unknown), then the detail.
+#[cfg(feature = "probe")]
+fn detection_json(detection: &advisor_hw::Detection) -> anyhow::Result<Value> {
+    let info = &detection.info;
+    Ok(json!({
+        "cpu_model": info.cpu_model,
+        "cpu_cores": info.cpu_cores,
+        "cpu_threads": info.cpu_threads,
+        "gpu_model": info.gpu_model,
+        "gpu_memory_mb": info.gpu_memory_mb,
+        "gpu_count": info.gpu_count,
+        "gpu_compute_capability": info.gpu_compute_capability.map(|capability| capability.to_string()),
+        "system_memory_mb": info.system_memory_mb,
+        "simd_capabilities": info.simd_capabilities,
+        "cpu": serde_json::to_value(&detection.cpu)?,
+        "memory": serde_json::to_value(detection.memory)?,
+        "numa_nodes": serde_json::to_value(&detection.numa_nodes)?,
+        "gpus": serde_json::to_value(&detection.gpus)?,
+        "adapters": serde_json::to_value(&detection.adapters)?,
+        "probes": serde_json::to_value(&detection.probes)?,
+    }))
+}
+
+#[cfg(feature = "probe")]
+fn detection_text(detection: &advisor_hw::Detection) -> String {
+    let cpu = &detection.cpu;
+    let unknown = || "unknown".to_owned();
+    let mut out = String::new();
+    let model = match (&cpu.vendor, &cpu.model) {
+        (_, Some(model)) => model.clone(),
+        (Some(vendor), None) => vendor.clone(),
+        (None, None) => unknown(),
+    };
+    let _ = writeln!(out, "CPU:      {model}");
+    let _ = writeln!(
+        out,
+        "Cores:    {} physical, {} threads available",
+        cpu.physical_cores.map_or_else(unknown, |c| c.to_string()),
+        cpu.logical_threads.map_or_else(unknown, |c| c.to_string())
+    );
+    if cpu.base_frequency_mhz.is_some() || cpu.max_frequency_mhz.is_some() {
+        let mhz = |value: Option<u32>| value.map_or_else(unknown, |mhz| format!("{mhz} MHz"));
+        let _ = writeln!(
+            out,
+            "Clock:    base {}, max {}",
+            mhz(cpu.base_frequency_mhz),
+            mhz(cpu.max_frequency_mhz)
+        );
+    }
+    if !cpu.caches.is_empty() {
+        let caches: Vec<String> = cpu
+            .caches
+            .iter()
+            .map(|cache| {
+                let kind = match cache.kind {
+                    advisor_hw::CacheKind::Data => "d",
+                    advisor_hw::CacheKind::Instruction => "i",
+                    _ => "",
+                };
+                format!("L{}{kind} {}", cache.level, size(cache.size_bytes))
+            })
+            .collect();
+        let _ = writeln!(out, "Caches:   {}", caches.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "SIMD:     {}",
+        if cpu.simd_capabilities.is_empty() {
+            "none found".to_owned()
+        } else {
+            cpu.simd_capabilities.join(" ")
+        }
+    );
+    let memory = &detection.memory;
+    let gib = |mb: u64| format!("{:.1} GiB", mb as f64 / 1024.0);
+    let mut memory_line = memory.total_mb.map_or_else(unknown, gib);
+    if let Some(available) = memory.available_mb {
+        let _ = write!(memory_line, ", {} available", gib(available));
+    }
+    if let Some(limit) = memory.cgroup_limit_mb {
+        let _ = write!(memory_line, ", cgroup limit {}", gib(limit));
+    }
+    let _ = writeln!(out, "Memory:   {memory_line}");
+    if !detection.numa_nodes.is_empty() {
+        let nodes: Vec<String> = detection
+            .numa_nodes
+            .iter()
+            .map(|node| {
+                let memory = node
+                    .memory_total_mb
+                    .map(|mb| format!(", {}", gib(mb)))
+                    .unwrap_or_default();
+                format!("node{} ({} CPUs{memory})", node.id, node.cpus.len())
+            })
+            .collect();
+        let _ = writeln!(out, "NUMA:     {}", nodes.join("; "));
+    }
+    if detection.gpus.is_empty() {
+        let _ = writeln!(out, "GPUs:     none found");
+    }
+    for (index, gpu) in detection.gpus.iter().enumerate() {
+        let mut line = gpu.name.clone();
+        if let Some(mb) = gpu.memory_mb {
+            let _ = write!(line, ", {}", gib(mb));
+        }
+        if let Some(capability) = gpu.compute_capability {
+            let _ = write!(line, ", compute {capability}");
+        }
+        if let Some(sm_count) = gpu.sm_count {
+            let _ = write!(line, ", {sm_count} SMs");
+        }
+        if gpu.mig_enabled == Some(true) {
+            line.push_str(", MIG on");
+        }
+        if let Some(accelerator) = gpu.accelerator {
+            let _ = write!(
+                line,
+                " (table: {}, {:.0} GB/s)",
+                accelerator.id,
+                accelerator.memory_bandwidth_bytes_per_second / 1e9
+            );
+        }
+        let _ = writeln!(out, "GPU {index}:    {line}");
+    }
+    for adapter in &detection.adapters {
+        let kind = if adapter.software {
+            "software, not a GPU"
+        } else {
+            "hardware"
+        };
+        let _ = writeln!(
+            out,
+            "Adapter:  {} ({}, {kind}; {})",
+            adapter.name, adapter.backend, adapter.driver_info
+        );
+    }
+    out.push_str("\nProbes:\n");
+    for probe in &detection.probes {
+        let status = match &probe.status {
+            advisor_hw::ProbeStatus::Ok => "ok".to_owned(),
+            advisor_hw::ProbeStatus::Unavailable { reason } => format!("unavailable: {reason}"),
+            _ => "other".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:14} {:>8.2} ms  {status}",
+            probe.name, probe.elapsed_ms
+        );
+    }
+    out
+}
+
+#[cfg(feature = "probe")]
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}

@@ -1,0 +1,125 @@
+//! `advisor inspect MODEL`: what the advisor understands of a model file, for people or as
+//! JSON.
+
+use std::path::PathBuf;
+
+use advisor_graph::ModelSummary;
+use clap::Args;
+
+use crate::{ListFormat, input_error};
+
+#[derive(Args)]
+pub(crate) struct InspectArgs {
+    /// The model: ONNX, safetensors (or its `model.safetensors.index.json`), a Hugging Face
+    /// config.json, or the advisor's graph JSON.
+    #[arg(value_name = "MODEL")]
+    model: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+}
+
+pub(crate) fn run(args: InspectArgs) -> anyhow::Result<()> {
+    let imported =
+        advisor_graph::import_path(&args.model).map_err(|error| input_error(error.to_string()))?;
+    let summary = ModelSummary::new(&imported);
+    let rendered = match args.format {
+        ListFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
+        ListFormat::Text => render_text(&summary, &args.model.display().to_string()),
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(rendered.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn render_text(summary: &ModelSummary, name: &str) -> String {
+    let number = |value: Option<u64>| value.map_or("unknown".to_owned(), group_digits);
+    let mut out = format!("{name}\n");
+    let mut line = |label: &str, value: String| out.push_str(&format!("  {label:<26}{value}\n"));
+    line("parameters", number(summary.parameters));
+    let mut bytes = number(summary.weight_bytes);
+    if !summary.weight_bytes_by_dtype.is_empty() {
+        let parts: Vec<String> = summary
+            .weight_bytes_by_dtype
+            .iter()
+            .map(|(dtype, bytes)| format!("{dtype} {}", group_digits(*bytes)))
+            .collect();
+        bytes.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    line("weight bytes", bytes);
+    line("dtype", text(summary.dtype.as_deref()));
+    line("architecture", text(summary.architecture.as_deref()));
+    line("layers", number(summary.layers));
+    line("hidden size", number(summary.hidden_size));
+    line("attention heads", number(summary.attention_heads));
+    line("kv heads", number(summary.kv_heads));
+    line("vocabulary", number(summary.vocab_size));
+    line("max sequence length", number(summary.max_sequence_length));
+    line(
+        "kv-cache bytes per token",
+        number(summary.kv_cache_bytes_per_token),
+    );
+    line(
+        "prefill FLOPs per token",
+        number(summary.flops_per_token.prefill),
+    );
+    line(
+        "decode FLOPs per token",
+        number(summary.flops_per_token.decode),
+    );
+    line("attention blocks", number(summary.attention_blocks));
+    if !summary.op_counts.is_empty() {
+        let mut counts: Vec<(&String, &u64)> = summary.op_counts.iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = counts
+            .iter()
+            .take(12)
+            .map(|(op, count)| format!("{op} {count}"))
+            .collect();
+        let more = counts.len().saturating_sub(12);
+        let mut ops = shown.join(", ");
+        if more > 0 {
+            ops.push_str(&format!(" and {more} more"));
+        }
+        line("ops", ops);
+    }
+    if summary.fusion_opportunities.is_empty() {
+        out.push_str("\nfusion opportunities: none found\n");
+    } else {
+        out.push_str("\nfusion opportunities:\n");
+        for fusion in &summary.fusion_opportunities {
+            out.push_str(&format!(
+                "  {:<34}{} ({} nodes)\n",
+                fusion.pattern,
+                fusion.count,
+                fusion.nodes.len()
+            ));
+        }
+    }
+    if !summary.warnings.is_empty() {
+        out.push_str("\nwarnings:\n");
+        for warning in &summary.warnings {
+            out.push_str(&format!("  - {warning}\n"));
+        }
+    }
+    out
+}
+
+fn text(value: Option<&str>) -> String {
+    value.unwrap_or("unknown").to_owned()
+}
+
+/// `124439808` → `124,439,808`.
+fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}

@@ -1,0 +1,97 @@
+//! `advisor plugins [DIR]` and the plugin folder of `advisor analyze`: which plugins load
+//! from a folder, and which files and rules were refused and why.
+
+use std::path::{Path, PathBuf};
+
+use advisor_core::OptimizationAdvisor;
+use advisor_plugin_host::{PluginReport, PluginRules};
+use advisor_rules_builtin::BuiltinRules;
+use clap::Args;
+
+use crate::{ListFormat, input_error};
+
+/// The environment variable naming the default plugin folder.
+pub(crate) const PLUGIN_DIR_VARIABLE: &str = "ADVISOR_PLUGIN_DIR";
+
+#[derive(Args)]
+pub(crate) struct PluginsArgs {
+    /// The plugin folder; default `$ADVISOR_PLUGIN_DIR`.
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+}
+
+/// The plugin folder: the flag's, else `$ADVISOR_PLUGIN_DIR` when set and not empty.
+pub(crate) fn plugin_dir(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(PLUGIN_DIR_VARIABLE)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// Loads a plugin folder into an advisor; a folder that cannot be used is bad input.
+pub(crate) fn load(advisor: &mut OptimizationAdvisor, dir: &Path) -> anyhow::Result<PluginReport> {
+    advisor
+        .load_plugins(dir)
+        .map_err(|error| input_error(error.to_string()))
+}
+
+pub(crate) fn run(args: PluginsArgs) -> anyhow::Result<()> {
+    let dir = plugin_dir(args.dir.as_deref()).ok_or_else(|| {
+        input_error(format!(
+            "no plugin folder: pass DIR or set {PLUGIN_DIR_VARIABLE}"
+        ))
+    })?;
+    // With the built-in rules registered, so that clashing ids show up as refused.
+    let mut advisor = OptimizationAdvisor::new();
+    let report = load(&mut advisor, &dir)?;
+    let text = match args.format {
+        ListFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ListFormat::Text => render_text(&report),
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+fn render_text(report: &PluginReport) -> String {
+    let mut out = format!("plugin folder {}\n", report.dir.display());
+    out.push_str(&format!("\nloaded ({}):\n", report.loaded.len()));
+    for plugin in &report.loaded {
+        out.push_str(&format!(
+            "  {}: {} {}, rules: {}\n",
+            file_name(&plugin.file),
+            plugin.name,
+            plugin.version,
+            if plugin.rules.is_empty() {
+                "none".to_owned()
+            } else {
+                plugin.rules.join(", ")
+            }
+        ));
+        for rule in &plugin.refused_rules {
+            out.push_str(&format!("    refused rule {}: {}\n", rule.id, rule.reason));
+        }
+    }
+    out.push_str(&format!("\nrefused ({}):\n", report.refused.len()));
+    for refused in &report.refused {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            file_name(&refused.file),
+            refused.reason
+        ));
+    }
+    out
+}

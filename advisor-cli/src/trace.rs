@@ -1,0 +1,279 @@
+//! `advisor trace`: read a PyTorch profiler (Kineto) trace and print its summary.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+};
+
+use advisor_profile::{TraceOptions, TraceSummary};
+use clap::Args;
+
+use crate::{ListFormat, input_error};
+
+#[derive(Args)]
+pub(crate) struct TraceArgs {
+    /// A trace written by torch.profiler (`.json` or `.json.gz`).
+    #[arg(value_name = "TRACE")]
+    trace: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+}
+
+/// Files at least this large get a progress bar (on a terminal).
+const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+/// Reads a trace, with a progress bar on stderr when it is a terminal and the file is large.
+/// Errors name the file and are input errors (exit status 2).
+pub(crate) fn read(path: &Path) -> anyhow::Result<TraceSummary> {
+    let metadata =
+        std::fs::metadata(path).map_err(|e| input_error(format!("{}: {e}", path.display())))?;
+    if metadata.is_dir() {
+        return Err(input_error(format!(
+            "{}: is a directory, expected a trace file",
+            path.display()
+        )));
+    }
+    let size = metadata.len();
+    let mut options = TraceOptions::default();
+    let bar = (size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "reading trace {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        options = options.progress(move |bytes| bar.set_position(bytes));
+    }
+    let result = advisor_profile::read_trace_file(path, options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    result.map_err(|error| input_error(error.to_string()))
+}
+
+pub(crate) fn run(args: TraceArgs) -> anyhow::Result<()> {
+    let summary = read(&args.trace)?;
+    let text = match args.format {
+        ListFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
+        ListFormat::Text => render_text(&summary),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn ms(us: f64) -> String {
+    format!("{:.2} ms", us / 1000.0)
+}
+
+fn short(name: &str) -> String {
+    const MAX: usize = 90;
+    if name.chars().count() <= MAX {
+        name.to_owned()
+    } else {
+        let cut: String = name.chars().take(MAX - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+fn render_text(s: &TraceSummary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let total_events: u64 = s.event_counts.values().sum();
+    let _ = writeln!(
+        out,
+        "Trace {} ({:.1} MB of JSON, {total_events} events, timestamps {})",
+        s.source,
+        s.bytes_read as f64 / 1e6,
+        s.timestamps
+    );
+    for device in &s.devices {
+        let _ = writeln!(
+            out,
+            "  device {}: {} ({} GiB, compute capability {}, {})",
+            device.id.map_or("?".to_owned(), |i| i.to_string()),
+            device.name.as_deref().unwrap_or("unknown"),
+            device.memory_bytes.map_or("?".to_owned(), |b| format!(
+                "{:.0}",
+                b as f64 / f64::from(1u32 << 30)
+            )),
+            device.compute_capability.as_deref().unwrap_or("?"),
+            device.architecture.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(d) = &s.distributed {
+        let _ = writeln!(
+            out,
+            "  distributed: backend {}, rank {}, world size {}",
+            d.backend.as_deref().unwrap_or("?"),
+            d.rank.map_or("?".to_owned(), |r| r.to_string()),
+            d.world_size.map_or("?".to_owned(), |w| w.to_string())
+        );
+    }
+    if let Some(b) = &s.breakdown {
+        let _ = writeln!(
+            out,
+            "\nGPU time breakdown over {} (Holistic Trace Analysis's definitions)",
+            ms(b.kernel_time_us)
+        );
+        let _ = writeln!(
+            out,
+            "  idle {:.2} %  compute {:.2} %  non-compute {:.2} % (communication {:.2} %, memory {:.2} %)",
+            b.idle_pct, b.compute_pct, b.non_compute_pct, b.communication_pct, b.memory_pct
+        );
+    }
+    if !s.steps.is_empty() {
+        let _ = writeln!(out, "\nSteps");
+        for step in &s.steps {
+            let gpu = step.gpu_breakdown.as_ref().map_or(String::new(), |b| {
+                format!(
+                    ": GPU idle {:.1} %, compute {:.1} %, non-compute {:.1} %",
+                    b.idle_pct, b.compute_pct, b.non_compute_pct
+                )
+            });
+            let _ = writeln!(
+                out,
+                "  ProfilerStep#{} {}{gpu}",
+                step.step,
+                ms(step.duration_us)
+            );
+        }
+    }
+    if !s.top_kernels.is_empty() {
+        let _ = writeln!(out, "\nTop kernels by time");
+        for k in &s.top_kernels {
+            let _ = writeln!(
+                out,
+                "  {:>10} {:>5.1} % ×{:<6} {}",
+                ms(k.total_us),
+                k.pct_of_kernel_time,
+                k.count,
+                short(&k.name)
+            );
+        }
+    }
+    if !s.top_cpu_ops.is_empty() {
+        let _ = writeln!(out, "\nTop CPU ops by self time");
+        for op in &s.top_cpu_ops {
+            let _ = writeln!(
+                out,
+                "  {:>10} self {:>10} total ×{:<6} {}",
+                ms(op.self_us),
+                ms(op.total_us),
+                op.count,
+                short(&op.name)
+            );
+        }
+    }
+    if let Some(l) = &s.launch {
+        let _ = writeln!(
+            out,
+            "\nKernel launches: {} kernels, {} matched to launch calls, {} ({:.1} %) shorter than their launch; {} under {:.0} µs",
+            l.kernels,
+            l.matched,
+            l.shorter_than_launch,
+            l.shorter_than_launch_pct,
+            l.short_kernels,
+            l.short_kernel_threshold_us
+        );
+        if let (Some(p50), Some(p95)) = (l.launch_delay_us_p50, l.launch_delay_us_p95) {
+            let _ = writeln!(
+                out,
+                "  launch-to-start delay p50 {p50:.1} µs, p95 {p95:.1} µs"
+            );
+        }
+    }
+    if let Some(m) = &s.memcpy {
+        let _ = writeln!(
+            out,
+            "\nMemcpy/memset: {:.1} MB in {}",
+            m.total_bytes / 1e6,
+            ms(m.total_time_us)
+        );
+        for d in &m.by_direction {
+            let _ = writeln!(
+                out,
+                "  {:<7} ×{:<6} {:>10.1} MB {:>10} {}",
+                d.direction,
+                d.count,
+                d.bytes / 1e6,
+                ms(d.time_us),
+                d.bandwidth_gb_per_s
+                    .map_or(String::new(), |b| format!("{b:.1} GB/s"))
+            );
+        }
+    }
+    if let Some(c) = &s.communication {
+        let _ = writeln!(
+            out,
+            "\nCommunication: {} kernels, {}, {:.1} % overlapped with computation",
+            c.kernels,
+            ms(c.time_us),
+            c.overlap_pct
+        );
+    }
+    if let Some(t) = &s.tensor_cores {
+        let _ = writeln!(
+            out,
+            "Tensor-core kernels: {:.1} % of compute-kernel time ({} patterns)",
+            t.pct_of_compute,
+            t.architecture.as_deref().unwrap_or("all")
+        );
+    }
+    if let Some(d) = &s.data_loader {
+        let _ = writeln!(
+            out,
+            "Data loader: {:.1} % of step time ({} calls)",
+            d.pct_of_step, d.calls
+        );
+    }
+    if let Some(h) = &s.host_syncs {
+        let _ = writeln!(
+            out,
+            "Host syncs in steps: {} calls, {} ({:.1} % of step time)",
+            h.calls_in_steps,
+            ms(h.time_us),
+            h.pct_of_step
+        );
+    }
+    if let Some(c) = &s.cpu {
+        let _ = writeln!(
+            out,
+            "CPU ops: {} calls, {} ({:.1} %) under {:.0} µs taking {} of {} self time",
+            c.calls,
+            c.small_calls,
+            c.small_calls_pct,
+            c.small_threshold_us,
+            ms(c.small_self_time_us),
+            ms(c.self_time_us)
+        );
+    }
+    if let Some(m) = &s.memory {
+        let gib = |b: Option<u64>| {
+            b.map_or("-".to_owned(), |b| {
+                format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30))
+            })
+        };
+        let _ = writeln!(
+            out,
+            "Memory peaks: GPU allocated {}, GPU reserved {}, CPU allocated {}",
+            gib(m.gpu_peak_allocated_bytes),
+            gib(m.gpu_peak_reserved_bytes),
+            gib(m.cpu_peak_allocated_bytes)
+        );
+    }
+    if !s.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings");
+        for warning in &s.warnings {
+            let _ = writeln!(out, "  {warning}");
+        }
+    }
+    out
+}

@@ -1,0 +1,158 @@
+//! `advisor hardware` end to end: the JSON shape the issue specifies, the deployment target
+//! list, and on this machine (no GPU, Mesa's lavapipe installed by `.ci/run`) a software
+//! adapter that is flagged and never reaches the rules.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn advisor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_advisor"))
+        .args(args)
+        .output()
+        .expect("advisor runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = advisor(args);
+    assert!(
+        output.status.success(),
+        "advisor {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok(args)).expect("valid JSON output")
+}
+
+#[test]
+fn hardware_json_has_the_seed_fields_and_the_detail() {
+    let report = json(&["hardware", "--format", "json"]);
+    for field in [
+        "cpu_model",
+        "cpu_cores",
+        "cpu_threads",
+        "gpu_model",
+        "gpu_memory_mb",
+        "system_memory_mb",
+        "simd_capabilities",
+    ] {
+        assert!(report.get(field).is_some(), "missing {field}: {report}");
+    }
+    assert!(report["cpu_cores"].as_u64().expect("cpu_cores") >= 1);
+    assert!(report["cpu_threads"].as_u64() >= report["cpu_cores"].as_u64());
+    assert!(report["system_memory_mb"].as_u64().expect("memory") > 0);
+    assert!(report["numa_nodes"].is_array());
+    assert!(report["gpus"].is_array());
+    assert!(report["adapters"].is_array());
+    let probes = report["probes"].as_array().expect("probes");
+    for probe in probes {
+        assert!(probe["name"].is_string(), "{probe}");
+        assert!(probe["elapsed_ms"].as_f64().expect("elapsed_ms") >= 0.0);
+        match probe["status"].as_str() {
+            Some("ok") => {}
+            Some("unavailable") => assert!(probe["reason"].is_string(), "{probe}"),
+            other => panic!("status {other:?}"),
+        }
+    }
+    let names: Vec<&str> = probes.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(
+        names.contains(&"cpu-model") && names.contains(&"numa"),
+        "{names:?}"
+    );
+    // The default build has the NVML probe, which always reports.
+    assert!(names.contains(&"nvml"), "{names:?}");
+}
+
+/// CI has no GPU and `.ci/run` installs mesa-vulkan-drivers: wgpu finds lavapipe, flags it
+/// as software, no GPU is reported, and the rules that need a GPU stay silent.
+#[cfg(target_os = "linux")]
+#[test]
+fn software_adapter_is_flagged_and_the_rules_see_no_gpu() {
+    let report = json(&["hardware", "--format", "json"]);
+    let nvml_found_gpus = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .any(|probe| probe["name"] == "nvml" && probe["status"] == "ok");
+    if nvml_found_gpus {
+        // An NVIDIA machine: wgpu does not start, and the GPUs come from NVML.
+        assert!(report["adapters"].as_array().expect("adapters").is_empty());
+        assert!(report["gpu_model"].is_string());
+        return;
+    }
+    let adapters = report["adapters"].as_array().expect("adapters");
+    let software: Vec<&Value> = adapters
+        .iter()
+        .filter(|adapter| adapter["software"] == true)
+        .collect();
+    assert!(
+        software.iter().any(|adapter| adapter["name"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("llvmpipe")),
+        "no llvmpipe adapter (is mesa-vulkan-drivers installed?): {report}"
+    );
+    if adapters.iter().all(|adapter| adapter["software"] == true) {
+        assert!(report["gpus"].as_array().expect("gpus").is_empty());
+        assert!(report["gpu_model"].is_null(), "{report}");
+        let analysis = json(&["analyze", "--example", "gpt2", "--format", "json"]);
+        let ids: Vec<&str> = analysis["suggestions"]
+            .as_array()
+            .expect("suggestions")
+            .iter()
+            .filter_map(|suggestion| suggestion["rule_id"].as_str())
+            .collect();
+        for gpu_rule in ["batch_size", "mixed_precision"] {
+            assert!(
+                !ids.contains(&gpu_rule),
+                "{gpu_rule} fired without a GPU: {ids:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hardware_text_summary_lists_probes() {
+    let text = ok(&["hardware"]);
+    assert!(text.starts_with("CPU:"), "{text}");
+    assert!(text.contains("\nProbes:\n"), "{text}");
+    assert!(text.contains("cpu-model"), "{text}");
+}
+
+#[test]
+fn hardware_list_names_every_target_with_figures_and_sources() {
+    let text = ok(&["hardware", "--list"]);
+    for id in [
+        "nvidia-t4",
+        "nvidia-l4",
+        "nvidia-a10g",
+        "nvidia-a100-40gb",
+        "nvidia-a100-80gb",
+        "nvidia-h100-sxm",
+        "nvidia-h100-pcie",
+        "nvidia-h200",
+        "nvidia-rtx-4090",
+        "amd-mi300x",
+    ] {
+        assert!(
+            text.lines().any(|line| line.starts_with(id)),
+            "{id} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("Sources:"), "{text}");
+    assert!(text.contains("https://"), "{text}");
+
+    let list = json(&["hardware", "--list", "--format", "json"]);
+    let h100 = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|entry| entry["id"] == "nvidia-h100-sxm")
+        .expect("nvidia-h100-sxm");
+    assert_eq!(h100["compute_capability"], "9.0");
+    assert!(h100["memory_bandwidth_bytes_per_second"].as_f64() > Some(3e12));
+    assert!(h100["source"].as_str().expect("source").contains("H100"));
+}

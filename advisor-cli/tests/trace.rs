@@ -1,0 +1,159 @@
+//! `advisor trace` and `advisor analyze --trace` end to end, on the real V100 training trace
+//! (shared fixtures) and the CPU-only bert-tiny trace.
+
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+fn advisor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_advisor"))
+        .args(args)
+        .output()
+        .expect("advisor runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = advisor(args);
+    assert!(
+        output.status.success(),
+        "advisor {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The V100 trace: `ADVISOR_SHARED_FIXTURES`, else `<workspace>/../shared/fixtures`. Fails
+/// (never skips) when it is in neither.
+fn v100_trace() -> String {
+    let fallback = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let candidates: Vec<PathBuf> = std::env::var_os("ADVISOR_SHARED_FIXTURES")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([fallback])
+        .map(|folder| folder.join("traces/v100-training-rank0.trace.json.gz"))
+        .collect();
+    match candidates.iter().find(|path| path.is_file()) {
+        Some(path) => path.display().to_string(),
+        None => panic!(
+            "the V100 trace fixture is missing; looked for {}",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    }
+}
+
+fn bert_trace() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../advisor-profile/tests/data/bert-tiny.trace.json")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn trace_json_has_the_documented_keys_and_hta_figures() {
+    let json: Value =
+        serde_json::from_str(&ok(&["trace", &v100_trace(), "--format", "json"])).expect("json");
+    for key in [
+        "devices",
+        "steps",
+        "breakdown",
+        "top_kernels",
+        "top_cpu_ops",
+        "launch",
+        "memcpy",
+        "warnings",
+    ] {
+        assert!(json.get(key).is_some(), "missing `{key}` in {json:#}");
+    }
+    let breakdown = &json["breakdown"];
+    for key in [
+        "idle_pct",
+        "compute_pct",
+        "communication_pct",
+        "memory_pct",
+        "non_compute_pct",
+        "idle_us",
+        "compute_us",
+        "kernel_time_us",
+    ] {
+        assert!(breakdown[key].is_number(), "breakdown.{key}");
+    }
+    let close = |key: &str, expected: f64| {
+        let value = breakdown[key].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (value - expected).abs() < 0.5,
+            "{key} = {value}, HTA {expected}"
+        );
+    };
+    close("idle_pct", 2.63);
+    close("compute_pct", 96.75);
+    close("non_compute_pct", 0.62);
+    assert_eq!(json["steps"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["devices"][0]["name"], "Tesla V100-SXM2-32GB");
+}
+
+#[test]
+fn trace_text_summarizes_a_cpu_only_trace() {
+    let text = ok(&["trace", &bert_trace()]);
+    assert!(text.contains("ProfilerStep#1"), "{text}");
+    assert!(text.contains("Top CPU ops by self time"), "{text}");
+    assert!(text.contains("CPU ops: 975 calls"), "{text}");
+    assert!(!text.contains("GPU time breakdown"), "{text}");
+}
+
+#[test]
+fn trace_errors_name_the_file() {
+    let output = advisor(&["trace", "no/such/trace.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no/such/trace.json"));
+    let dir = std::env::temp_dir().join(format!("advisor-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("model.json");
+    std::fs::write(&path, r#"{"hidden_size": 768}"#).expect("write");
+    let output = advisor(&["trace", &path.display().to_string()]);
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("model.json") && err.contains("not a PyTorch/Chrome trace"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn analyze_with_a_trace_adds_its_facts_and_hardware() {
+    let report: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--trace",
+        &v100_trace(),
+        "--set",
+        "mode=training",
+        "--format",
+        "json",
+    ]))
+    .expect("json");
+    let ids: Vec<&str> = report["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    // 43 % of the kernels ran shorter than their launch call in this trace.
+    assert!(ids.contains(&"launch_overhead"), "{ids:?}");
+    // The GPU is idle only 2.6 % of the time: no idle-GPU advice.
+    assert!(!ids.contains(&"gpu_idle"), "{ids:?}");
+    let text = report.to_string();
+    assert!(
+        text.contains("v100-training-rank0.trace.json.gz"),
+        "evidence cites the trace"
+    );
+    // Hardware came from deviceProperties: the V100's 32 GB and Volta capability.
+    let hardware = report["inputs"]["hardware"].as_str().unwrap_or_default();
+    assert!(hardware.contains("V100"), "{hardware}");
+}

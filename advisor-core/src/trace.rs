@@ -1,0 +1,258 @@
+//! Facts read from a PyTorch profiler (Kineto) trace, in the shape the rules act on.
+//!
+//! `advisor-profile` reads the trace and fills these; the rules only read them. Every field
+//! is optional: a CPU-only trace has no GPU breakdown, a trace without `ProfilerStep#N`
+//! annotations has no step facts. Times are microseconds, shares are percentages (0–100).
+
+use serde::{Deserialize, Serialize};
+
+/// What a trace says about the run: steps, devices, where GPU time goes, launches, data
+/// loading, communication, host synchronization and small CPU operations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TraceFacts {
+    /// The trace file the facts come from, for evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Number of profiler steps (`ProfilerStep#N` annotations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Mean wall time of a profiler step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_time_us_mean: Option<f64>,
+    /// Devices listed in the trace's `deviceProperties`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<TraceDevice>,
+    /// GPU time breakdown over the analyzed window, as Holistic Trace Analysis defines it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_breakdown: Option<GpuTimeBreakdown>,
+    /// Kernel launch statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_launches: Option<KernelLaunchFacts>,
+    /// Time the step spends waiting for the data loader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loader: Option<DataLoaderFacts>,
+    /// Collective communication on the GPU and how much of it overlaps computation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communication: Option<CommunicationFacts>,
+    /// Calls that block the host until the GPU catches up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_syncs: Option<HostSyncFacts>,
+    /// CPU operator statistics, small operators in particular.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ops: Option<CpuOpFacts>,
+    /// Share of compute-kernel time in kernels that use tensor cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_cores: Option<TensorCoreFacts>,
+    /// Peak memory from the profiler's memory events (`profile_memory=True`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<TraceMemoryFacts>,
+}
+
+/// A device from `deviceProperties`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TraceDevice {
+    /// Device index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Name as the driver reports it, `Tesla V100-SXM2-32GB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Total memory in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// Compute capability, `"7.0"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_capability: Option<String>,
+    /// Streaming multiprocessors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_count: Option<u64>,
+}
+
+/// Where GPU time goes between the first GPU activity and the last.
+///
+/// As in Holistic Trace Analysis's temporal breakdown: the span is the end of the last GPU
+/// activity minus the start of the first; idle is the span minus the union of all GPU
+/// activity (kernels, memcpy, memset); compute is the union of computation kernels. What
+/// remains is non-compute time, split here into communication (NCCL or Gloo kernels not
+/// overlapped by computation) and memory (memcpy and memset overlapped by neither), so
+/// that idle + compute + communication + memory = 100 %.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GpuTimeBreakdown {
+    /// Span from the first GPU activity's start to the last one's end.
+    pub kernel_time_us: f64,
+    /// Time no GPU activity runs.
+    pub idle_us: f64,
+    /// Time at least one computation kernel runs.
+    pub compute_us: f64,
+    /// Time only communication (and possibly memory) kernels run.
+    pub communication_us: f64,
+    /// Time only memcpy or memset runs.
+    pub memory_us: f64,
+    /// `kernel_time_us − compute_us − idle_us`: communication plus memory.
+    pub non_compute_us: f64,
+    /// `idle_us` as a share of the span.
+    pub idle_pct: f64,
+    /// `compute_us` as a share of the span.
+    pub compute_pct: f64,
+    /// `communication_us` as a share of the span.
+    pub communication_pct: f64,
+    /// `memory_us` as a share of the span.
+    pub memory_pct: f64,
+    /// `non_compute_us` as a share of the span.
+    pub non_compute_pct: f64,
+}
+
+/// How kernels were launched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KernelLaunchFacts {
+    /// GPU kernels in the analyzed window.
+    pub kernels: u64,
+    /// Kernels matched to their launch call (by correlation id).
+    pub matched: u64,
+    /// Matched kernels that ran for less time than their launch call took on the CPU.
+    pub shorter_than_launch: u64,
+    /// Kernels shorter than `short_kernel_threshold_us`.
+    pub short_kernels: u64,
+    /// The threshold for a short kernel.
+    pub short_kernel_threshold_us: f64,
+    /// Total GPU time of the short kernels.
+    pub short_kernel_time_us: f64,
+    /// Total GPU time of all kernels (not merged: overlapping kernels count twice).
+    pub kernel_time_us: f64,
+    /// Mean CPU time of a launch call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_call_us_mean: Option<f64>,
+    /// Median delay from a launch call's start to its kernel's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_delay_us_p50: Option<f64>,
+    /// 95th percentile of that delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_delay_us_p95: Option<f64>,
+}
+
+/// Time in the data loader.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DataLoaderFacts {
+    /// Wall time inside data-loader calls (`enumerate(DataLoader)#...__next__`) within steps.
+    pub time_us: f64,
+    /// Wall time of the steps.
+    pub step_time_us: f64,
+    /// `time_us` as a share of `step_time_us`.
+    pub pct_of_step: f64,
+    /// Number of data-loader calls.
+    pub calls: u64,
+}
+
+/// Communication kernels and their overlap with computation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CommunicationFacts {
+    /// Number of communication kernels.
+    pub kernels: u64,
+    /// Time at least one communication kernel runs.
+    pub time_us: f64,
+    /// Part of `time_us` during which a computation kernel also runs.
+    pub overlapped_us: f64,
+    /// `overlapped_us` as a share of `time_us`.
+    pub overlap_pct: f64,
+    /// Communication time not hidden behind computation, as a share of the GPU span.
+    pub exposed_pct_of_kernel_time: f64,
+    /// The collective backend (`nccl`) from `distributedInfo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// World size from `distributedInfo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_size: Option<u64>,
+}
+
+/// Synchronizing calls on the host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HostSyncFacts {
+    /// Synchronizing calls inside profiler steps.
+    pub calls_in_steps: u64,
+    /// Their CPU time.
+    pub time_us: f64,
+    /// `time_us` as a share of the steps' wall time.
+    pub pct_of_step: f64,
+    /// The calls by name with their count, most frequent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_name: Vec<NamedCount>,
+}
+
+/// A name with a count and a time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NamedCount {
+    /// The name.
+    pub name: String,
+    /// How many times.
+    pub count: u64,
+    /// Total time.
+    pub time_us: f64,
+}
+
+/// CPU operator statistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CpuOpFacts {
+    /// CPU operator calls (`cpu_op`).
+    pub calls: u64,
+    /// Calls shorter than `small_threshold_us`.
+    pub small_calls: u64,
+    /// The threshold for a small call.
+    pub small_threshold_us: f64,
+    /// Total self time of the small calls.
+    pub small_self_time_us: f64,
+    /// Total self time of all calls.
+    pub self_time_us: f64,
+    /// The most frequent small operators.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_small: Vec<NamedCount>,
+}
+
+/// Tensor-core use, from kernel names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TensorCoreFacts {
+    /// Time of kernels whose names mark tensor-core use.
+    pub time_us: f64,
+    /// Time of all computation kernels.
+    pub compute_kernel_time_us: f64,
+    /// `time_us` as a share of `compute_kernel_time_us`.
+    pub pct_of_compute: f64,
+    /// Architecture the patterns were chosen for (`Volta`), from `deviceProperties`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+}
+
+/// Peak memory seen in the profiler's `[memory]` events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TraceMemoryFacts {
+    /// Peak `Total Allocated` on the GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_peak_allocated_bytes: Option<u64>,
+    /// Peak `Total Reserved` on the GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_peak_reserved_bytes: Option<u64>,
+    /// Peak `Total Allocated` on the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_peak_allocated_bytes: Option<u64>,
+}

@@ -1,0 +1,280 @@
+//! Reading PyTorch profiler (Kineto) Chrome traces, streamed, into a [`TraceSummary`].
+//!
+//! The file (`.json` or gzip-compressed, detected by content) is split element by element
+//! (`scan`), each event is deserialized into a small borrowed struct (`event`) and folded
+//! into the accumulators (`summary`); no document tree is ever built. What real traces get
+//! wrong is repaired and counted, and each repair is reported as a warning.
+
+mod event;
+mod scan;
+mod summary;
+
+use std::{
+    fs::File,
+    io::{BufReader, Read},
+    path::Path,
+};
+
+use serde::Serialize;
+
+pub use summary::{
+    CommunicationSummary, CpuOpStat, CpuSummary, DataLoaderSummary, DeviceSummary,
+    DistributedSummary, GpuBreakdown, HostSyncSummary, KernelStat, LaunchSummary, MemcpyDirection,
+    MemcpySummary, MemorySummary, NamedTime, StepSummary, TensorCoreSummary,
+};
+
+/// A trace that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// Reading (or decompressing) failed.
+    #[error("reading failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The content is not a Chrome trace.
+    #[error("not a PyTorch/Chrome trace: {0}")]
+    NotATrace(String),
+    /// The JSON structure is broken beyond repair.
+    #[error("byte {offset}: {message}")]
+    Syntax {
+        /// Offset in the decompressed stream.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// An error with the file it happened in.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: Box<TraceError>,
+    },
+}
+
+/// Options for reading a trace.
+#[derive(Default)]
+pub struct TraceOptions {
+    progress: Option<Box<dyn FnMut(u64) + 'static>>,
+}
+
+impl std::fmt::Debug for TraceOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceOptions")
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl TraceOptions {
+    /// Calls `progress` with the number of bytes read from the file (compressed bytes for a
+    /// gzip file) as reading goes on, for a progress bar.
+    pub fn progress(mut self, progress: impl FnMut(u64) + 'static) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+}
+
+/// What a trace says, ready for a performance engineer and for the rules.
+///
+/// Times are microseconds. Shares are percentages (0–100).
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct TraceSummary {
+    /// Where the trace came from.
+    pub source: String,
+    /// Bytes of JSON read (after decompression).
+    pub bytes_read: u64,
+    /// Events read, by category (`cat`, or `ph` when there is none).
+    pub event_counts: std::collections::BTreeMap<String, u64>,
+    /// Devices from `deviceProperties`.
+    pub devices: Vec<DeviceSummary>,
+    /// `distributedInfo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedSummary>,
+    /// `baseTimeNanoseconds`: when set, event timestamps are relative to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_time_ns: Option<u64>,
+    /// Whether timestamps are absolute (Unix epoch microseconds) or relative.
+    pub timestamps: &'static str,
+    /// Profiler steps (`ProfilerStep#N`), in time order, each with its GPU breakdown.
+    pub steps: Vec<StepSummary>,
+    /// GPU time breakdown over the analyzed window (Holistic Trace Analysis's temporal
+    /// breakdown: with two or more steps, the GPU work launched before the last step starts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<GpuBreakdown>,
+    /// Kernels by total time, longest first (at most 10).
+    pub top_kernels: Vec<KernelStat>,
+    /// CPU operators by self time, longest first (at most 10).
+    pub top_cpu_ops: Vec<CpuOpStat>,
+    /// Kernel launch statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch: Option<LaunchSummary>,
+    /// Memory copies and sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memcpy: Option<MemcpySummary>,
+    /// Communication kernels and their overlap with computation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub communication: Option<CommunicationSummary>,
+    /// Tensor-core kernel share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensor_cores: Option<TensorCoreSummary>,
+    /// Data-loader time share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_loader: Option<DataLoaderSummary>,
+    /// Synchronizing host calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_syncs: Option<HostSyncSummary>,
+    /// CPU operator statistics (small ops in particular).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuSummary>,
+    /// Peak memory from `[memory]` events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemorySummary>,
+    /// Repairs made and anything that limits the analysis.
+    pub warnings: Vec<String>,
+    /// The CPU operators as a tree merged by name path (for `profile_results`).
+    #[serde(skip)]
+    pub operations: Vec<advisor_core::ProfileOperation>,
+    /// Wall time the operations cover, in milliseconds.
+    #[serde(skip)]
+    pub operations_total_ms: f64,
+}
+
+/// Reads and summarizes a trace file (`.json` or `.json.gz`, detected by content).
+///
+/// Errors name the file.
+pub fn read_trace_file(path: &Path, options: TraceOptions) -> Result<TraceSummary, TraceError> {
+    let name = path.display().to_string();
+    let with_file = |source: TraceError| TraceError::File {
+        path: name.clone(),
+        source: Box::new(source),
+    };
+    let file = File::open(path).map_err(|e| with_file(TraceError::Io(e)))?;
+    read_trace(file, &name, options).map_err(with_file)
+}
+
+/// Reads and summarizes a trace from any reader; gzip is detected by its magic bytes.
+/// `source` names the input in the summary and in evidence.
+pub fn read_trace(
+    reader: impl Read,
+    source: &str,
+    options: TraceOptions,
+) -> Result<TraceSummary, TraceError> {
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let head = {
+        use std::io::BufRead;
+        reader.fill_buf()?.get(..2).map(|h| [h[0], h[1]])
+    };
+    if head == Some([0x1f, 0x8b]) {
+        let decoder = flate2::bufread::MultiGzDecoder::new(CountingReader::new(reader, options));
+        summarize(decoder, source, None)
+    } else {
+        let counted = CountingReader::new(reader, options);
+        summarize(counted, source, None)
+    }
+}
+
+/// Reports bytes read from the underlying (possibly compressed) reader to the progress hook.
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+    reported: u64,
+    progress: Option<Box<dyn FnMut(u64) + 'static>>,
+}
+
+impl<R> CountingReader<R> {
+    fn new(inner: R, options: TraceOptions) -> Self {
+        CountingReader {
+            inner,
+            read: 0,
+            reported: 0,
+            progress: options.progress,
+        }
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some(progress) = self.progress.as_mut()
+            && (self.read - self.reported >= 1 << 22 || n == 0)
+        {
+            self.reported = self.read;
+            progress(self.read);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for CountingReader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.read += amount as u64;
+        if let Some(progress) = self.progress.as_mut()
+            && self.read - self.reported >= 1 << 22
+        {
+            self.reported = self.read;
+            progress(self.read);
+        }
+        self.inner.consume(amount);
+    }
+}
+
+fn summarize(
+    reader: impl Read,
+    source: &str,
+    progress: Option<Box<dyn FnMut(u64) + 'static>>,
+) -> Result<TraceSummary, TraceError> {
+    let mut scanner = scan::Scanner::new(reader, progress);
+    let mut accumulator = summary::Accumulator::default();
+    let found_events = scanner.run(&mut accumulator)?;
+    if !found_events {
+        return Err(TraceError::NotATrace(
+            "no `traceEvents` array in the top-level object".to_owned(),
+        ));
+    }
+    let bytes_read = scanner.offset();
+    Ok(accumulator.finish(source, bytes_read, scanner.repairs))
+}
+
+impl TraceSummary {
+    /// The facts the rules read.
+    pub fn to_facts(&self) -> advisor_core::TraceFacts {
+        summary::facts(self)
+    }
+
+    /// A profile for the analysis context: the CPU operator tree and the trace facts.
+    pub fn to_profile_results(&self) -> advisor_core::ProfileResults {
+        advisor_core::ProfileResults {
+            total_ms: self.operations_total_ms,
+            operations: self.operations.clone(),
+            trace: Some(self.to_facts()),
+        }
+    }
+
+    /// Hardware facts from `deviceProperties`: the first GPU's name, memory, compute
+    /// capability and the number of GPUs of that name. `None` without devices.
+    pub fn hardware_info(&self) -> Option<advisor_core::HardwareInfo> {
+        let first = self.devices.first()?;
+        let name = first.name.clone()?;
+        let count = self
+            .devices
+            .iter()
+            .filter(|d| d.name.as_deref() == Some(name.as_str()))
+            .count();
+        Some(advisor_core::HardwareInfo {
+            gpu_model: Some(name),
+            gpu_memory_mb: first.memory_bytes.map(|b| b / (1024 * 1024)),
+            gpu_count: u32::try_from(count).ok(),
+            gpu_compute_capability: first
+                .compute_capability
+                .as_deref()
+                .and_then(|c| c.parse().ok()),
+            ..Default::default()
+        })
+    }
+}

@@ -1,0 +1,290 @@
+//! Trace reading on real traces (the V100 training trace from Holistic Trace Analysis's test
+//! data and a CPU-only bert-tiny trace) and on damaged and made-up ones.
+
+use std::{io::Write, path::PathBuf};
+
+use advisor_profile::{TraceError, TraceOptions, TraceSummary, read_trace, read_trace_file};
+use proptest::prelude::*;
+
+/// The shared fixtures folder: `ADVISOR_SHARED_FIXTURES`, else `<workspace>/../shared/fixtures`.
+/// Fails (never skips) when the V100 trace is in neither.
+fn v100_trace() -> PathBuf {
+    let fallback = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let candidates: Vec<PathBuf> = std::env::var_os("ADVISOR_SHARED_FIXTURES")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([fallback])
+        .map(|folder| folder.join("traces/v100-training-rank0.trace.json.gz"))
+        .collect();
+    candidates
+        .iter()
+        .find(|path| path.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the V100 trace fixture is missing; looked for {}",
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        })
+}
+
+fn bert_trace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bert-tiny.trace.json")
+}
+
+fn read_str(text: &str) -> Result<TraceSummary, TraceError> {
+    read_trace(text.as_bytes(), "test", TraceOptions::default())
+}
+
+#[test]
+fn v100_breakdown_matches_holistic_trace_analysis() {
+    let summary = read_trace_file(&v100_trace(), TraceOptions::default()).expect("reads");
+    let b = summary.breakdown.as_ref().expect("has a GPU breakdown");
+    // HTA 0.5.0 get_temporal_breakdown(): idle 2.63 %, compute 96.75 %, non-compute 0.62 %
+    // (idle 10,113 us, compute 372,150 us, non-compute 2,371 us, kernel time 384,634 us).
+    assert!((b.idle_pct - 2.63).abs() < 0.5, "idle {}", b.idle_pct);
+    assert!(
+        (b.compute_pct - 96.75).abs() < 0.5,
+        "compute {}",
+        b.compute_pct
+    );
+    assert!(
+        (b.non_compute_pct - 0.62).abs() < 0.5,
+        "non-compute {}",
+        b.non_compute_pct
+    );
+    assert_eq!(
+        (b.kernel_time_us, b.idle_us, b.compute_us, b.non_compute_us),
+        (384_634.0, 10_113.0, 372_150.0, 2_371.0)
+    );
+    assert!((b.idle_pct + b.compute_pct + b.communication_pct + b.memory_pct - 100.0).abs() < 1e-9);
+    assert_eq!(summary.steps.len(), 5);
+    assert_eq!(summary.steps[0].step, 101);
+    assert_eq!(summary.devices.len(), 8);
+    assert_eq!(
+        summary.devices[0].name.as_deref(),
+        Some("Tesla V100-SXM2-32GB")
+    );
+    assert_eq!(summary.devices[0].architecture.as_deref(), Some("Volta"));
+    let distributed = summary.distributed.as_ref().expect("distributedInfo");
+    assert_eq!(
+        (distributed.backend.as_deref(), distributed.world_size),
+        (Some("nccl"), Some(1))
+    );
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+
+    let launch = summary.launch.as_ref().expect("launch statistics");
+    assert!(launch.kernels > 3000 && launch.matched == launch.kernels);
+    assert!(launch.shorter_than_launch > 0);
+    let memcpy = summary.memcpy.as_ref().expect("memcpy");
+    assert!(
+        memcpy
+            .by_direction
+            .iter()
+            .any(|d| d.direction == "DtoD" && d.count > 0)
+    );
+    assert!(memcpy.by_direction.iter().any(|d| d.direction == "Memset"));
+    assert_eq!(summary.top_kernels.len(), 10);
+    assert!(summary.top_kernels[0].total_us >= summary.top_kernels[1].total_us);
+    let tensor = summary.tensor_cores.as_ref().expect("tensor cores");
+    assert_eq!(tensor.architecture.as_deref(), Some("Volta"));
+    // An FP32 training run: volta_sgemm and scudnn kernels use CUDA cores, not tensor cores.
+    assert_eq!(tensor.pct_of_compute, 0.0);
+    assert!(tensor.compute_kernel_time_us > 300_000.0);
+    assert!(!summary.top_cpu_ops.is_empty());
+
+    let facts = summary.to_facts();
+    assert_eq!(facts.steps, Some(5));
+    let hardware = summary
+        .hardware_info()
+        .expect("hardware from deviceProperties");
+    assert_eq!(hardware.gpu_count, Some(8));
+    assert_eq!(hardware.gpu_memory_mb, Some(32_500));
+}
+
+#[test]
+fn cpu_only_trace_gives_the_cpu_op_breakdown() {
+    let summary = read_trace_file(&bert_trace(), TraceOptions::default()).expect("reads");
+    assert!(summary.breakdown.is_none());
+    assert_eq!(summary.steps.len(), 3);
+    let cpu = summary.cpu.as_ref().expect("cpu statistics");
+    assert_eq!(cpu.calls, 975);
+    assert!(cpu.small_calls > 0 && cpu.small_calls <= cpu.calls);
+    assert!(!summary.top_cpu_ops.is_empty());
+    let memory = summary.memory.as_ref().expect("profile_memory events");
+    assert!(memory.cpu_peak_allocated_bytes.unwrap_or(0) > 0);
+    assert_eq!(summary.timestamps, "relative to baseTimeNanoseconds");
+    let profile = summary.to_profile_results();
+    assert_eq!(profile.operations[0].name, "ProfilerStep");
+    assert_eq!(profile.operations[0].calls, 3);
+    assert!(profile.total_ms > 0.0);
+}
+
+#[test]
+fn gzip_and_plain_read_the_same() {
+    let text = std::fs::read(bert_trace()).expect("fixture");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&text).expect("compress");
+    let compressed = encoder.finish().expect("compress");
+    let plain = read_trace(&text[..], "plain", TraceOptions::default()).expect("plain");
+    let gzip = read_trace(&compressed[..], "gz", TraceOptions::default()).expect("gzip");
+    assert_eq!(plain.event_counts, gzip.event_counts);
+    assert_eq!(plain.bytes_read, gzip.bytes_read);
+}
+
+const SMALL: &str = r#"{"deviceProperties": [{"id": 0, "name": "NVIDIA A100-SXM4-80GB", "computeMajor": 8, "computeMinor": 0, "totalGlobalMem": 85899345920}],
+"traceEvents": [
+ {"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#1", "ts": 0, "dur": 100, "pid": 1, "tid": 1},
+ {"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#2", "ts": 100, "dur": 100, "pid": 1, "tid": 1},
+ {"ph": "X", "cat": "cpu_op", "name": "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__", "ts": 1, "dur": 20, "pid": 1, "tid": 1},
+ {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 30, "dur": 8, "pid": 1, "tid": 1, "args": {"correlation": 1}},
+ {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 40, "dur": 8, "pid": 1, "tid": 1, "args": {"correlation": 2}},
+ {"ph": "X", "cat": "cuda_runtime", "name": "cudaStreamSynchronize", "ts": 50, "dur": 10, "pid": 1, "tid": 1},
+ {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 130, "dur": 8, "pid": 1, "tid": 1, "args": {"correlation": 3}},
+ {"ph": "X", "cat": "kernel", "name": "ampere_fp16_s16816gemm", "ts": 40, "dur": 20, "pid": 0, "tid": 7, "args": {"correlation": 1}},
+ {"ph": "X", "cat": "kernel", "name": "ncclKernel_AllReduce", "ts": 50, "dur": 30, "pid": 0, "tid": 8, "args": {"correlation": 2}},
+ {"ph": "X", "cat": "kernel", "name": "volta_h884gemm_late", "ts": 140, "dur": 5, "pid": 0, "tid": 7, "args": {"correlation": 3}},
+ {"ph": "i", "cat": "cpu_instant_event", "name": "[memory]", "ts": 5, "args": {"Total Allocated": 1000, "Total Reserved": 4096, "Device Type": 1}},
+ {"ph": "X", "cat": "my_category", "name": "x", "ts": 5, "dur": 1}
+]}"#;
+
+#[test]
+fn small_trace_statistics() {
+    let summary = read_str(SMALL).expect("reads");
+    // The window is the work launched before the last step starts: kernels 1 and 2.
+    let b = summary.breakdown.as_ref().expect("breakdown");
+    assert_eq!(b.kernel_time_us, 40.0); // 40..80
+    assert_eq!(b.compute_us, 20.0); // gemm 40..60
+    assert_eq!(b.communication_us, 20.0); // nccl alone 60..80
+    assert_eq!(b.idle_us, 0.0);
+    let comm = summary.communication.as_ref().expect("communication");
+    assert_eq!((comm.time_us, comm.overlapped_us), (30.0, 10.0));
+    let launch = summary.launch.as_ref().expect("launch");
+    assert_eq!(
+        (launch.kernels, launch.matched, launch.shorter_than_launch),
+        (2, 2, 0)
+    );
+    assert_eq!(launch.launch_delay_us_p50, Some(10.0));
+    let loader = summary.data_loader.as_ref().expect("data loader");
+    assert_eq!(
+        (loader.time_us, loader.step_time_us, loader.calls),
+        (20.0, 200.0, 1)
+    );
+    let syncs = summary.host_syncs.as_ref().expect("syncs");
+    assert_eq!((syncs.calls_in_steps, syncs.time_us), (1, 10.0));
+    let tensor = summary.tensor_cores.as_ref().expect("tensor cores");
+    assert_eq!((tensor.time_us, tensor.pct_of_compute), (20.0, 100.0));
+    assert_eq!(
+        summary
+            .memory
+            .as_ref()
+            .and_then(|m| m.gpu_peak_reserved_bytes),
+        Some(4096)
+    );
+    assert_eq!(
+        summary.steps[1]
+            .gpu_breakdown
+            .as_ref()
+            .map(|b| b.kernel_time_us),
+        Some(5.0)
+    );
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("my_category (1)")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[test]
+fn repairs_are_counted_and_reported() {
+    let damaged = r#"{"traceEvents": [
+      {"ph": "X", "cat": "kernel", "name": "k", "ts": 0, "dur": 10, "args": {"bytes": NaN,},},
+      {"ph": "X", "cat": "kernel", "name": "k", "ts": 20, "dur": Infinity},
+      {"ph": "X", "cat": "kernel", "name": "k", "ts": 30, "dur": 10},
+      {"ph": "X", "cat": "kernel", "name": "k", "ts": 50"#;
+    let summary = read_str(damaged).expect("repaired");
+    let warnings = summary.warnings.join("\n");
+    assert!(
+        warnings.contains("repaired: 2 trailing comma(s) inside events"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("repaired: 2 NaN/Infinity"), "{warnings}");
+    assert!(warnings.contains("missing closing bracket"), "{warnings}");
+    assert!(
+        warnings.contains("cut off by the end of the file"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("1 complete event(s) without a usable `dur`"),
+        "{warnings}"
+    );
+    let b = summary.breakdown.expect("breakdown");
+    assert_eq!((b.kernel_time_us, b.idle_us), (40.0, 20.0));
+}
+
+#[test]
+fn a_file_that_is_not_a_trace_is_a_clear_error() {
+    let error = read_str(r#"{"model": "gpt2"}"#).unwrap_err();
+    assert!(error.to_string().contains("no `traceEvents`"), "{error}");
+    let error = read_str("hello").unwrap_err();
+    assert!(
+        error.to_string().contains("not a PyTorch/Chrome trace"),
+        "{error}"
+    );
+    assert!(read_str("").unwrap_err().to_string().contains("empty"));
+    let dir = std::env::temp_dir().join(format!("advisor-trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("config.json");
+    std::fs::write(&path, r#"{"hidden_size": 768}"#).expect("write");
+    let error = read_trace_file(&path, TraceOptions::default()).unwrap_err();
+    assert!(error.to_string().contains("config.json"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let error = read_trace_file(&dir.join("missing.json"), TraceOptions::default()).unwrap_err();
+    assert!(error.to_string().contains("missing.json"), "{error}");
+}
+
+#[test]
+fn the_json_array_format_is_read() {
+    let summary =
+        read_str(r#"[{"ph": "X", "cat": "cpu_op", "name": "aten::add", "ts": 0, "dur": 3}]"#)
+            .expect("reads");
+    assert_eq!(summary.cpu.as_ref().map(|c| c.small_calls), Some(1));
+}
+
+proptest! {
+    /// Any byte soup is an error or a summary, never a panic.
+    #[test]
+    fn arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = read_trace(&bytes[..], "fuzz", TraceOptions::default());
+    }
+
+    /// Cutting a valid trace anywhere still reads (repaired) or fails cleanly, and never
+    /// yields more events than the whole trace has.
+    #[test]
+    fn truncated_traces_read_a_prefix(cut in 0usize..SMALL.len()) {
+        let whole = read_str(SMALL).expect("reads");
+        let whole_events: u64 = whole.event_counts.values().sum();
+        if let Ok(prefix) = read_str(&SMALL[..cut]) {
+            let events: u64 = prefix.event_counts.values().sum();
+            prop_assert!(events <= whole_events);
+        }
+    }
+
+    /// Events round-trip their durations into the kernel table.
+    #[test]
+    fn kernel_totals_add_up(durations in proptest::collection::vec(1u32..1000, 1..50)) {
+        let events: Vec<String> = durations.iter().enumerate().map(|(i, d)| format!(
+            r#"{{"ph": "X", "cat": "kernel", "name": "k{}", "ts": {}, "dur": {d}}}"#, i % 3, i * 2000)).collect();
+        let text = format!(r#"{{"traceEvents": [{}]}}"#, events.join(","));
+        let summary = read_str(&text).expect("reads");
+        let total: f64 = summary.top_kernels.iter().map(|k| k.total_us).sum();
+        prop_assert_eq!(total, durations.iter().map(|&d| f64::from(d)).sum::<f64>());
+    }
+}

@@ -1,0 +1,181 @@
+//! The trace-driven rules: a context with `profile_results.trace` facts in, the suggestions
+//! and the numbers they derive out; silent below their thresholds and without a trace.
+
+use advisor_core::{
+    AnalysisContext, OptimizationAdvisor, OptimizationReport, OptimizationSuggestion,
+};
+use advisor_rules_builtin::BuiltinRules;
+use serde_json::{Value, json};
+
+fn analyze(trace: Value, config: Value) -> OptimizationReport {
+    let context = json!({
+        "profile_results": { "total_ms": 100.0, "trace": trace },
+        "current_config": config,
+    });
+    let context = AnalysisContext::from_json_str(&context.to_string()).expect("valid context");
+    OptimizationAdvisor::new()
+        .analyze(&context)
+        .expect("analyzes")
+}
+
+fn find<'a>(report: &'a OptimizationReport, id: &str) -> Option<&'a OptimizationSuggestion> {
+    report.suggestions.iter().find(|s| s.id == id)
+}
+
+fn breakdown(idle: f64, compute: f64, communication: f64, memory: f64) -> Value {
+    let span = 100_000.0;
+    json!({
+        "kernel_time_us": span, "idle_us": idle * 1000.0, "compute_us": compute * 1000.0,
+        "communication_us": communication * 1000.0, "memory_us": memory * 1000.0,
+        "non_compute_us": (communication + memory) * 1000.0,
+        "idle_pct": idle, "compute_pct": compute, "communication_pct": communication,
+        "memory_pct": memory, "non_compute_pct": communication + memory
+    })
+}
+
+fn launches(kernels: u64, shorter: u64, short: u64) -> Value {
+    json!({ "kernels": kernels, "matched": kernels, "shorter_than_launch": shorter,
+            "short_kernels": short, "short_kernel_threshold_us": 20.0,
+            "short_kernel_time_us": short as f64 * 5.0, "kernel_time_us": 60_000.0,
+            "launch_call_us_mean": 6.0, "launch_delay_us_p50": 12.0 })
+}
+
+#[test]
+fn rules_need_a_trace() {
+    let context = AnalysisContext::from_json_str("{}").expect("valid");
+    let report = OptimizationAdvisor::new()
+        .analyze(&context)
+        .expect("analyzes");
+    for id in [
+        "data_loader",
+        "gpu_idle",
+        "launch_overhead",
+        "communication_overlap",
+        "host_sync",
+    ] {
+        let diagnostic = report.diagnostics.iter().find(|d| d.source == id);
+        assert!(
+            diagnostic.is_some_and(|d| d.message.contains("profile_results.trace")),
+            "`{id}` should say it needs a trace: {:?}",
+            report.diagnostics
+        );
+        assert!(find(&report, id).is_none());
+    }
+}
+
+#[test]
+fn data_loader_fires_above_five_percent_of_the_step() {
+    let trace = |pct: f64| {
+        json!({ "source": "run.json", "steps": 4,
+                "data_loader": { "time_us": pct * 4000.0, "step_time_us": 400_000.0, "pct_of_step": pct, "calls": 4 } })
+    };
+    let report = analyze(trace(30.0), json!({}));
+    let suggestion = find(&report, "data_loader").expect("fires at 30 %");
+    assert!((suggestion.expected_improvement[0].max_reduction - 0.30).abs() < 1e-9);
+    assert!(
+        suggestion.evidence[0].contains("run.json") && suggestion.evidence[0].contains("30.0 %")
+    );
+    assert!(find(&analyze(trace(4.0), json!({})), "data_loader").is_none());
+}
+
+#[test]
+fn gpu_idle_fires_above_ten_percent_idle() {
+    let report = analyze(
+        json!({ "gpu_breakdown": breakdown(40.0, 55.0, 0.0, 5.0) }),
+        json!({}),
+    );
+    let suggestion = find(&report, "gpu_idle").expect("fires at 40 % idle");
+    assert!((suggestion.expected_improvement[0].max_reduction - 0.40).abs() < 1e-9);
+    assert!(
+        suggestion.evidence[0].contains("40.0 ms of 100.0 ms"),
+        "{:?}",
+        suggestion.evidence
+    );
+    let report = analyze(
+        json!({ "gpu_breakdown": breakdown(2.6, 96.8, 0.0, 0.6) }),
+        json!({}),
+    );
+    assert!(find(&report, "gpu_idle").is_none());
+}
+
+#[test]
+fn launch_overhead_fires_when_kernels_are_shorter_than_their_launch() {
+    let trace = json!({ "gpu_breakdown": breakdown(25.0, 75.0, 0.0, 0.0), "kernel_launches": launches(1000, 600, 700) });
+    let report = analyze(trace, json!({}));
+    let suggestion = find(&report, "launch_overhead").expect("fires at 60 %");
+    assert!(
+        suggestion.evidence[0].contains("600 of 1000"),
+        "{:?}",
+        suggestion.evidence
+    );
+    assert!((suggestion.expected_improvement[0].max_reduction - 0.25).abs() < 1e-9);
+    let quiet = json!({ "kernel_launches": launches(1000, 100, 100) });
+    assert!(find(&analyze(quiet, json!({})), "launch_overhead").is_none());
+}
+
+#[test]
+fn communication_overlap_fires_on_exposed_communication() {
+    let trace = json!({
+        "gpu_breakdown": breakdown(5.0, 70.0, 25.0, 0.0),
+        "communication": { "kernels": 40, "time_us": 30_000.0, "overlapped_us": 5_000.0,
+                           "overlap_pct": 16.7, "exposed_pct_of_kernel_time": 25.0, "backend": "nccl", "world_size": 8 }
+    });
+    let report = analyze(trace, json!({}));
+    let suggestion = find(&report, "communication_overlap").expect("fires");
+    assert!((suggestion.expected_improvement[0].max_reduction - 0.25).abs() < 1e-9);
+    assert!(
+        suggestion
+            .evidence
+            .iter()
+            .any(|e| e.contains("world size 8"))
+    );
+    let hidden = json!({
+        "gpu_breakdown": breakdown(5.0, 94.0, 1.0, 0.0),
+        "communication": { "kernels": 40, "time_us": 30_000.0, "overlapped_us": 29_000.0,
+                           "overlap_pct": 96.7, "exposed_pct_of_kernel_time": 1.0 }
+    });
+    assert!(find(&analyze(hidden, json!({})), "communication_overlap").is_none());
+}
+
+#[test]
+fn host_sync_fires_on_syncs_inside_steps() {
+    let trace = json!({ "steps": 5, "host_syncs": { "calls_in_steps": 5, "time_us": 20_000.0, "pct_of_step": 4.0,
+        "by_name": [ { "name": "cudaStreamSynchronize", "count": 5, "time_us": 20_000.0 } ] } });
+    let report = analyze(trace, json!({}));
+    let suggestion = find(&report, "host_sync").expect("fires");
+    assert!(
+        suggestion
+            .evidence
+            .iter()
+            .any(|e| e.contains("cudaStreamSynchronize ×5"))
+    );
+    assert!((suggestion.expected_improvement[0].max_reduction - 0.04).abs() < 1e-9);
+    let none = json!({ "steps": 5, "host_syncs": { "calls_in_steps": 0, "time_us": 0.0, "pct_of_step": 0.0 } });
+    assert!(find(&analyze(none, json!({})), "host_sync").is_none());
+}
+
+#[test]
+fn kernel_fusion_and_batch_size_read_the_trace() {
+    let trace = json!({ "source": "small.json", "gpu_breakdown": breakdown(45.0, 40.0, 0.0, 15.0),
+                        "kernel_launches": launches(2000, 1500, 1800) });
+    let report = analyze(trace, json!({ "batch_size": "8" }));
+    let fusion = find(&report, "kernel_fusion").expect("kernel_fusion fires on short kernels");
+    assert!(
+        fusion
+            .evidence
+            .iter()
+            .any(|e| e.contains("1800 of 2000 GPU kernels")),
+        "{:?}",
+        fusion.evidence
+    );
+    let batch = find(&report, "batch_size").expect("batch_size fires on low utilization");
+    assert!(
+        batch.evidence[0].contains("computes 40.0 %"),
+        "{:?}",
+        batch.evidence
+    );
+    assert!((batch.expected_improvement[0].max_reduction - 0.45).abs() < 1e-9);
+    let busy = json!({ "gpu_breakdown": breakdown(2.0, 97.0, 0.0, 1.0), "kernel_launches": launches(2000, 100, 100) });
+    let report = analyze(busy, json!({ "batch_size": "8" }));
+    assert!(find(&report, "batch_size").is_none() && find(&report, "kernel_fusion").is_none());
+}

@@ -1,0 +1,68 @@
+//! Calling a rule through a plugin library versus calling the same rule built in: the
+//! difference is the per-call overhead of the plugin boundary (serializing the context,
+//! parsing and validating the response).
+
+use std::hint::black_box;
+
+use advisor_core::{AnalysisContext, OptimizationAdvisor, OptimizationRule};
+use advisor_plugin_host::PluginRules;
+use advisor_plugin_testkit::{Profile, stage};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+// The very source the serving plugin is built from, compiled into the bench.
+#[path = "../../examples/advisor-plugin-serving/src/speculative_decoding.rs"]
+mod speculative_decoding;
+
+use speculative_decoding::SpeculativeDecoding;
+
+const CONTEXT: &str = r#"{
+    "model_graph": { "name": "meta-llama/Llama-2-7b-hf",
+                     "facts": { "architecture": "decoder", "parameters": 6738415616, "layers": 32,
+                                "hidden_size": 4096, "attention_heads": 32, "kv_heads": 32,
+                                "max_sequence_length": 4096, "dtype": "fp16" } },
+    "latency_metrics": { "count": 200, "mean_ms": 41.9, "p50_ms": 41.2, "p99_ms": 52.3 },
+    "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB", "gpu_memory_mb": 81920, "gpu_count": 1 },
+    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16" }
+}"#;
+
+fn bench(c: &mut Criterion) {
+    let context = match AnalysisContext::from_json_str(CONTEXT) {
+        Ok(context) => context,
+        Err(error) => panic!("bench context: {error}"),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => panic!("temporary folder: {error}"),
+    };
+    if let Err(error) = stage(dir.path(), &["advisor-plugin-serving"], Profile::Release) {
+        panic!("{error}");
+    }
+    let mut advisor = OptimizationAdvisor::empty();
+    match advisor.load_plugins(dir.path()) {
+        Ok(report) if report.loaded.len() == 1 => {}
+        other => panic!("loading the serving plugin: {other:?}"),
+    }
+    let Some(plugin_rule) = advisor
+        .rules()
+        .find(|rule| rule.id() == "speculative_decoding")
+    else {
+        panic!("the serving plugin registered no speculative_decoding rule");
+    };
+    let built_in = SpeculativeDecoding;
+    // Both must say the same thing, or the comparison is meaningless.
+    assert_eq!(
+        plugin_rule.analyze(&context).ok(),
+        built_in.analyze(&context).ok()
+    );
+    let mut group = c.benchmark_group("speculative_decoding");
+    group.bench_function("built_in", |b| {
+        b.iter(|| built_in.analyze(black_box(&context)))
+    });
+    group.bench_function("plugin", |b| {
+        b.iter(|| plugin_rule.analyze(black_box(&context)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

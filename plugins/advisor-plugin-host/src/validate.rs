@@ -1,0 +1,127 @@
+//! Validation of what a plugin rule returns: untrusted data, refused whole when any part
+//! is malformed, out of range or oversized.
+
+use advisor_core::OptimizationSuggestion;
+use advisor_plugin_api::{AnalysisResponse, CONTEXT_DOCUMENT_VERSION};
+
+use crate::limits::{
+    MAX_CODE_CHARS, MAX_ID_CHARS, MAX_LINE_CHARS, MAX_LIST_ITEMS, MAX_RESPONSE_BYTES,
+    MAX_SUGGESTIONS, MAX_TEXT_CHARS,
+};
+
+/// Parses and checks a response document from the rule `rule_id`.
+pub(crate) fn response(rule_id: &str, json: &str) -> Result<Vec<OptimizationSuggestion>, String> {
+    if json.len() > MAX_RESPONSE_BYTES {
+        return Err(format!(
+            "the response has {} bytes, more than {MAX_RESPONSE_BYTES}",
+            json.len()
+        ));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_str(json);
+    let response: AnalysisResponse =
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            format!("invalid response at `{path}`: {}", error.inner())
+        })?;
+    if response.document_version != CONTEXT_DOCUMENT_VERSION {
+        return Err(format!(
+            "response document version {}, expected {CONTEXT_DOCUMENT_VERSION}",
+            response.document_version
+        ));
+    }
+    if response.suggestions.len() > MAX_SUGGESTIONS {
+        return Err(format!(
+            "{} suggestions, more than {MAX_SUGGESTIONS}",
+            response.suggestions.len()
+        ));
+    }
+    for (index, suggestion) in response.suggestions.iter().enumerate() {
+        check_suggestion(rule_id, suggestion)
+            .map_err(|problem| format!("suggestions[{index}]: {problem}"))?;
+    }
+    Ok(response.suggestions)
+}
+
+fn check_suggestion(rule_id: &str, suggestion: &OptimizationSuggestion) -> Result<(), String> {
+    let id = &suggestion.id;
+    let owned = id == rule_id
+        || id
+            .strip_prefix(rule_id)
+            .is_some_and(|rest| rest.starts_with(['.', '_', '-']) && rest.len() > 1);
+    if !owned || id.chars().count() > MAX_ID_CHARS {
+        return Err(format!(
+            "id `{}` is not the rule id `{rule_id}` or `{rule_id}.NAME` (at most {MAX_ID_CHARS} characters)",
+            crate::load::shorten(id, MAX_ID_CHARS)
+        ));
+    }
+    text("title", &suggestion.title, MAX_LINE_CHARS)?;
+    text("description", &suggestion.description, MAX_TEXT_CHARS)?;
+    list(
+        "expected_improvement",
+        suggestion.expected_improvement.len(),
+    )?;
+    for (index, improvement) in suggestion.expected_improvement.iter().enumerate() {
+        let field = |name: &str| format!("expected_improvement[{index}].{name}");
+        for (name, value) in [
+            ("min_reduction", improvement.min_reduction),
+            ("max_reduction", improvement.max_reduction),
+        ] {
+            if !value.is_finite() || !(0.0..1.0).contains(&value) {
+                return Err(format!("{} = {value} is not in [0, 1)", field(name)));
+            }
+        }
+        if improvement.min_reduction > improvement.max_reduction {
+            return Err(format!(
+                "{} = {} is above {} = {}",
+                field("min_reduction"),
+                improvement.min_reduction,
+                field("max_reduction"),
+                improvement.max_reduction
+            ));
+        }
+        text(&field("basis"), &improvement.basis, MAX_TEXT_CHARS)?;
+    }
+    for (name, items) in [
+        ("implementation_steps", &suggestion.implementation_steps),
+        ("warnings", &suggestion.warnings),
+        ("evidence", &suggestion.evidence),
+    ] {
+        list(name, items.len())?;
+        for (index, item) in items.iter().enumerate() {
+            text(&format!("{name}[{index}]"), item, MAX_TEXT_CHARS)?;
+        }
+    }
+    list("code_examples", suggestion.code_examples.len())?;
+    for (index, example) in suggestion.code_examples.iter().enumerate() {
+        text(
+            &format!("code_examples[{index}].language"),
+            &example.language,
+            MAX_ID_CHARS,
+        )?;
+        text(
+            &format!("code_examples[{index}].code"),
+            &example.code,
+            MAX_CODE_CHARS,
+        )?;
+    }
+    Ok(())
+}
+
+fn text(name: &str, value: &str, max_chars: usize) -> Result<(), String> {
+    let chars = value.chars().count();
+    if chars > max_chars {
+        return Err(format!(
+            "{name} has {chars} characters, more than {max_chars}"
+        ));
+    }
+    Ok(())
+}
+
+fn list(name: &str, len: usize) -> Result<(), String> {
+    if len > MAX_LIST_ITEMS {
+        return Err(format!(
+            "{name} has {len} items, more than {MAX_LIST_ITEMS}"
+        ));
+    }
+    Ok(())
+}
