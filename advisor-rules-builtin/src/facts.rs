@@ -102,6 +102,20 @@ pub(crate) fn weight_precision_or_default(
     ))
 }
 
+/// The facts of a PyTorch profiler trace, or the missing-facts error saying how to give one.
+pub(crate) fn trace(context: &AnalysisContext) -> Result<&advisor_core::TraceFacts, RuleError> {
+    context
+        .profile_results
+        .as_ref()
+        .and_then(|profile| profile.trace.as_ref())
+        .ok_or_else(|| {
+            RuleError::MissingFacts(
+                "profile_results.trace (a PyTorch profiler trace: `advisor analyze --trace FILE`)"
+                    .to_owned(),
+            )
+        })
+}
+
 /// The model, or the missing-facts error naming what is needed.
 pub(crate) fn model<'a>(
     context: &'a AnalysisContext,

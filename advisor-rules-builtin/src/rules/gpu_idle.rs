@@ -43,16 +43,7 @@ impl OptimizationRule for GpuIdle {
     }
 
     fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let trace = context
-            .profile_results
-            .as_ref()
-            .and_then(|p| p.trace.as_ref())
-            .ok_or_else(|| {
-                RuleError::MissingFacts(
-                    "profile_results.trace (a PyTorch profiler trace: `advisor analyze --trace FILE`)"
-                        .to_owned(),
-                )
-            })?;
+        let trace = facts::trace(context)?;
         let Some(breakdown) = &trace.gpu_breakdown else {
             return Ok(Vec::new());
         };
