@@ -111,6 +111,9 @@ fn launch_overhead_fires_when_kernels_are_shorter_than_their_launch() {
     assert!((suggestion.expected_improvement[0].max_reduction - 0.25).abs() < 1e-9);
     let quiet = json!({ "kernel_launches": launches(1000, 100, 100) });
     assert!(find(&analyze(quiet, json!({})), "launch_overhead").is_none());
+    // A GPU busy 97 % of the time has a full queue: short kernels cost it nothing.
+    let busy = json!({ "gpu_breakdown": breakdown(2.6, 96.8, 0.0, 0.6), "kernel_launches": launches(1000, 600, 700) });
+    assert!(find(&analyze(busy, json!({})), "launch_overhead").is_none());
 }
 
 #[test]

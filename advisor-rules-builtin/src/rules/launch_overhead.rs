@@ -12,8 +12,9 @@
 //! fewer to launch. What comes back is at most the GPU's idle time in the trace.
 //!
 //! ## When it stays silent
-//! Fewer than 100 matched kernels or under 30 % shorter than their launch. Without a trace it
-//! says it needs one.
+//! Fewer than 100 matched kernels, under 30 % shorter than their launch, or a GPU that is idle
+//! less than 5 % of the time: then the CPU runs ahead of a full queue and launches cost the GPU
+//! nothing. Without a trace it says it needs one.
 //!
 //! ## Example
 //! Eager-mode inference of a small transformer: 80 % of 5,000 kernels run 3 µs each while
@@ -30,6 +31,8 @@ use crate::facts;
 const MIN_KERNELS: u64 = 100;
 /// ... of which at least this share ran shorter than their launch call.
 const SHORTER_SHARE: f64 = 0.30;
+/// Below this GPU idle share (percent) the queue never drains, so launches are not the limit.
+const MIN_IDLE_PCT: f64 = 5.0;
 
 /// See the module documentation.
 pub(crate) struct LaunchOverhead;
@@ -57,6 +60,12 @@ impl OptimizationRule for LaunchOverhead {
         }
         let share = launches.shorter_than_launch as f64 / launches.matched as f64;
         if share < SHORTER_SHARE {
+            return Ok(Vec::new());
+        }
+        if let Some(breakdown) = &trace.gpu_breakdown
+            && breakdown.kernel_time_us > 0.0
+            && breakdown.idle_pct < MIN_IDLE_PCT
+        {
             return Ok(Vec::new());
         }
         let source = trace.source.as_deref().unwrap_or("the trace");
