@@ -131,7 +131,14 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
         let imported =
             advisor_graph::import_path(path).map_err(|error| input_error(error.to_string()))?;
         let mut graph = imported.graph;
-        if graph.name.is_none() {
+        // Exporters name every graph alike (`main_graph`, `torch_jit`): the file says more.
+        let generic = |name: &str| {
+            matches!(
+                name,
+                "main_graph" | "torch_jit" | "torch-jit-export" | "graph"
+            )
+        };
+        if graph.name.as_deref().is_none_or(generic) {
             graph.name = Some(model_name(path));
         }
         for warning in imported.warnings {

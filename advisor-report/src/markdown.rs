@@ -191,8 +191,20 @@ fn diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
     }
     if !undecided.is_empty() {
         out.push_str("## Not checked for lack of facts\n\n");
+        // Several rules often need the same fact: list each missing fact once, with its rules.
+        let mut by_message: Vec<(&str, Vec<&str>)> = Vec::new();
         for diagnostic in undecided {
-            let _ = writeln!(out, "- `{}`: {}", diagnostic.source, diagnostic.message);
+            match by_message
+                .iter_mut()
+                .find(|(message, _)| *message == diagnostic.message)
+            {
+                Some((_, sources)) => sources.push(&diagnostic.source),
+                None => by_message.push((&diagnostic.message, vec![&diagnostic.source])),
+            }
+        }
+        for (message, sources) in by_message {
+            let rules: Vec<String> = sources.iter().map(|s| format!("`{s}`")).collect();
+            let _ = writeln!(out, "- {}: {message}", rules.join(", "));
         }
         out.push('\n');
     }
@@ -213,7 +225,36 @@ fn group_digits(value: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use advisor_core::{Diagnostic, DiagnosticSeverity, InputSummary, OptimizationReport};
+
     use super::group_digits;
+
+    #[test]
+    fn missing_facts_are_listed_once_with_their_rules() {
+        let info = |source: &str, message: &str| Diagnostic {
+            severity: DiagnosticSeverity::Info,
+            source: source.to_owned(),
+            message: message.to_owned(),
+        };
+        let report = OptimizationReport::new(
+            InputSummary::default(),
+            Vec::new(),
+            vec![
+                info("a", "could not decide: needs x"),
+                info("b", "could not decide: needs y"),
+                info("c", "could not decide: needs x"),
+            ],
+        );
+        let markdown = super::render(&report);
+        assert!(
+            markdown.contains("- `a`, `c`: could not decide: needs x\n"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("- `b`: could not decide: needs y"),
+            "{markdown}"
+        );
+    }
 
     #[test]
     fn groups_digits() {
