@@ -144,8 +144,11 @@ fn analyze_with_a_trace_adds_its_facts_and_hardware() {
         .iter()
         .filter_map(|s| s["id"].as_str())
         .collect();
-    // 43 % of the kernels ran shorter than their launch call in this trace.
-    assert!(ids.contains(&"launch_overhead"), "{ids:?}");
+    // 43 % of the kernels ran shorter than their launch call, but the GPU is busy 97 % of the
+    // time with a deep queue (median launch-to-start delay 75 ms): launches cost it nothing.
+    assert!(!ids.contains(&"launch_overhead"), "{ids:?}");
+    // 45 % of the kernels run under 20 µs: fusing them is still worth it.
+    assert!(ids.contains(&"kernel_fusion"), "{ids:?}");
     // The GPU is idle only 2.6 % of the time: no idle-GPU advice.
     assert!(!ids.contains(&"gpu_idle"), "{ids:?}");
     let text = report.to_string();

@@ -161,16 +161,16 @@ impl OptimizationRule for KernelFusion {
             }
         }
         // Short GPU kernels from a PyTorch profiler trace.
-        if let Some(launches) = profile
-            .and_then(|p| p.trace.as_ref())
-            .and_then(|t| t.kernel_launches.as_ref())
+        if let Some(trace) = profile.and_then(|p| p.trace.as_ref())
+            && let Some(launches) = trace.kernel_launches.as_ref()
             && launches.kernels > 0
         {
             let share = launches.short_kernels as f64 / launches.kernels as f64;
             if launches.short_kernels >= MANY_SMALL_CALLS && share >= SMALL_CALL_SHARE {
                 fires = true;
                 suggestion = suggestion.evidence(format!(
-                    "trace: {} of {} GPU kernels ({}) run under {:.0} µs, {:.3} ms of {:.3} ms of kernel time",
+                    "{}: {} of {} GPU kernels ({}) run under {:.0} µs, {:.3} ms of {:.3} ms of kernel time",
+                    trace.source.as_deref().unwrap_or("the trace"),
                     launches.short_kernels,
                     launches.kernels,
                     facts::percent(share),
