@@ -11,6 +11,7 @@ mod build_plugins;
 mod ci;
 mod codegen;
 mod gen_trace;
+mod layering;
 
 use std::{
     path::{Path, PathBuf},

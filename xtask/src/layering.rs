@@ -1,0 +1,80 @@
+//! A hygiene test: the crate layering of `docs/architecture.md`, checked against
+//! `cargo metadata`, so a new dependency edge that breaks it fails CI.
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, process::Command};
+
+    /// Each workspace library and the workspace crates it may depend on (normal dependencies).
+    const ALLOWED: &[(&str, &[&str])] = &[
+        ("advisor-core", &[]),
+        ("advisor-hw", &["advisor-core"]),
+        ("advisor-graph", &["advisor-core"]),
+        ("advisor-profile", &["advisor-core"]),
+        ("advisor-rules-builtin", &["advisor-core", "advisor-hw"]),
+        ("advisor-report", &["advisor-core"]),
+        ("advisor-plugin-api", &["advisor-core"]),
+        (
+            "advisor-plugin-host",
+            &["advisor-core", "advisor-plugin-api"],
+        ),
+        ("xtask", &[]),
+    ];
+
+    #[test]
+    fn layering() {
+        let output = Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
+            .current_dir(crate::root())
+            .output()
+            .expect("cargo metadata runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let metadata: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+        let packages = metadata["packages"].as_array().expect("packages");
+        let ours: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+        let mut edges: BTreeMap<&str, Vec<(&str, bool)>> = BTreeMap::new();
+        for package in packages {
+            let name = package["name"].as_str().unwrap_or_default();
+            for dependency in package["dependencies"].as_array().into_iter().flatten() {
+                let target = dependency["name"].as_str().unwrap_or_default();
+                let normal = dependency["kind"].is_null();
+                if normal && ours.contains(&target) {
+                    let default_features =
+                        dependency["uses_default_features"].as_bool() == Some(true);
+                    edges
+                        .entry(name)
+                        .or_default()
+                        .push((target, default_features));
+                }
+            }
+        }
+        for (crate_name, allowed) in ALLOWED {
+            for (target, _) in edges.get(crate_name).into_iter().flatten() {
+                assert!(
+                    allowed.contains(target),
+                    "`{crate_name}` depends on `{target}`, which docs/architecture.md does not allow"
+                );
+            }
+        }
+        // The rules read the accelerator table only: advisor-hw without its probing features.
+        let rules_hw = edges["advisor-rules-builtin"]
+            .iter()
+            .find(|(target, _)| *target == "advisor-hw");
+        assert_eq!(
+            rules_hw,
+            Some(&("advisor-hw", false)),
+            "rules must use advisor-hw without default features"
+        );
+    }
+}
