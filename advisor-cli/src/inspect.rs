@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use advisor_graph::ModelSummary;
+use advisor_core::Dimension;
+use advisor_graph::{ModelSummary, TensorSignature};
 use clap::Args;
 
 use crate::{ListFormat, input_error};
@@ -70,6 +71,19 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
         number(summary.flops_per_token.decode),
     );
     line("attention blocks", number(summary.attention_blocks));
+    if let Some(opset) = summary.opset {
+        line("opset", opset.to_string());
+    }
+    for (label, tensors) in [("inputs", &summary.inputs), ("outputs", &summary.outputs)] {
+        if !tensors.is_empty() {
+            // A decoder exported with its KV cache has dozens of `past_key_values` inputs.
+            let mut shown: Vec<String> = tensors.iter().take(8).map(signature).collect();
+            if tensors.len() > 8 {
+                shown.push(format!("and {} more", tensors.len() - 8));
+            }
+            line(label, shown.join(", "));
+        }
+    }
     if !summary.op_counts.is_empty() {
         let mut counts: Vec<(&String, &u64)> = summary.op_counts.iter().collect();
         counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -91,10 +105,11 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
         out.push_str("\nfusion opportunities:\n");
         for fusion in &summary.fusion_opportunities {
             out.push_str(&format!(
-                "  {:<34}{} ({} nodes)\n",
+                "  {:<34}{} ({} node{})\n",
                 fusion.pattern,
                 fusion.count,
-                fusion.nodes.len()
+                fusion.nodes.len(),
+                if fusion.nodes.len() == 1 { "" } else { "s" }
             ));
         }
     }
@@ -105,6 +120,20 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
         }
     }
     out
+}
+
+/// `input_ids int64 [batch_size, sequence_length]`.
+fn signature(tensor: &TensorSignature) -> String {
+    let dims: Vec<String> = tensor
+        .shape
+        .iter()
+        .map(|dim| match dim {
+            Dimension::Fixed(size) => size.to_string(),
+            Dimension::Symbolic(name) => name.clone(),
+        })
+        .collect();
+    let dtype = tensor.dtype.as_deref().unwrap_or("?");
+    format!("{} {dtype} [{}]", tensor.name, dims.join(", "))
 }
 
 fn text(value: Option<&str>) -> String {

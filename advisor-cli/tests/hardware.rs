@@ -98,17 +98,28 @@ fn software_adapter_is_flagged_and_the_rules_see_no_gpu() {
     if adapters.iter().all(|adapter| adapter["software"] == true) {
         assert!(report["gpus"].as_array().expect("gpus").is_empty());
         assert!(report["gpu_model"].is_null(), "{report}");
-        let analysis = json(&["analyze", "--example", "gpt2", "--format", "json"]);
-        let ids: Vec<&str> = analysis["suggestions"]
-            .as_array()
-            .expect("suggestions")
-            .iter()
-            .filter_map(|suggestion| suggestion["rule_id"].as_str())
-            .collect();
+        let rule_ids = |extra: &[&str]| -> Vec<String> {
+            let mut args = vec!["analyze", "--example", "gpt2", "--format", "json"];
+            args.extend_from_slice(extra);
+            json(&args)["suggestions"]
+                .as_array()
+                .expect("suggestions")
+                .iter()
+                .filter_map(|suggestion| suggestion["rule_id"].as_str().map(str::to_owned))
+                .collect()
+        };
+        // The control: with a GPU, these rules fire on this example, so their silence below
+        // is the detected hardware's doing.
+        let with_gpu = rule_ids(&["--hardware", "nvidia-a100-80gb"]);
+        let detected = rule_ids(&[]);
         for gpu_rule in ["batch_size", "mixed_precision"] {
             assert!(
-                !ids.contains(&gpu_rule),
-                "{gpu_rule} fired without a GPU: {ids:?}"
+                with_gpu.iter().any(|id| id == gpu_rule),
+                "{gpu_rule} did not fire with a GPU: {with_gpu:?}"
+            );
+            assert!(
+                !detected.iter().any(|id| id == gpu_rule),
+                "{gpu_rule} fired without a GPU: {detected:?}"
             );
         }
     }

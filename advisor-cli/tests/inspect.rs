@@ -50,6 +50,9 @@ const KEYS: &[&str] = &[
     "op_counts",
     "fusion_opportunities",
     "warnings",
+    "opset",
+    "inputs",
+    "outputs",
 ];
 
 fn inspect_json(path: &str) -> Value {
@@ -81,6 +84,12 @@ fn json_has_exactly_the_documented_keys() {
     assert!(json["flops_per_token"]["prefill"].as_u64().is_some());
     assert!(json["flops_per_token"]["decode"].as_u64().is_some());
     assert_eq!(json["op_counts"]["Softmax"], 2);
+    assert_eq!(json["opset"], 17);
+    assert_eq!(
+        json["inputs"][0],
+        serde_json::json!({"name": "input_ids", "dtype": "int64", "shape": ["batch", "seq"]})
+    );
+    assert_eq!(json["outputs"][0]["shape"][2], 1024);
     let fusions = json["fusion_opportunities"].as_array().expect("an array");
     let count = |pattern: &str| {
         fusions
@@ -99,11 +108,19 @@ fn config_json_and_text_summary() {
     assert_eq!(json["parameters"], 6_738_415_616u64);
     assert_eq!(json["kv_cache_bytes_per_token"], 524_288);
     assert_eq!(json["attention_blocks"], 32);
+    assert!(json["opset"].is_null());
+    assert_eq!(json["inputs"], serde_json::json!([]));
     let (code, out, err) = run(&["inspect", &fixture("onnx/bert-tiny.onnx")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("parameters                541,696"), "{out}");
     assert!(out.contains("BiasGelu"), "{out}");
     assert!(out.contains("attention blocks          2"), "{out}");
+    assert!(out.contains("opset                     17"), "{out}");
+    assert!(out.contains("input_ids int64 ["), "{out}");
+    assert!(
+        out.contains("LayerNormalization                1 (1 node)\n"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -180,9 +180,11 @@ fn topological_order(graph: &OpGraph) -> Vec<NodeId> {
     while next < order.len() {
         let node = order[next];
         next += 1;
-        for output in &graph.node(node).outputs {
-            // Only the tensor's recorded producer releases its consumers.
-            if graph.producer(*output) != Some(node) {
+        let outputs = &graph.node(node).outputs;
+        for (position, output) in outputs.iter().enumerate() {
+            // Only the tensor's recorded producer releases its consumers, and only once: a
+            // node that lists one output twice (an invalid graph) must not release it twice.
+            if graph.producer(*output) != Some(node) || outputs[..position].contains(output) {
                 continue;
             }
             for consumer in graph.consumers(*output) {
@@ -859,13 +861,20 @@ fn elementwise_chains(graph: &OpGraph, order: &[NodeId]) -> Vec<Vec<NodeId>> {
         if chains.len() == MAX_CHAINS {
             break;
         }
+        // Stop at the first node already reported: every end inside a reported chain is
+        // skipped after one step, so a long chain costs linear time, not quadratic.
         let mut chain = Vec::new();
         let mut current = end;
+        let mut overlaps = false;
         while current != NONE {
+            if used.contains(&current) {
+                overlaps = true;
+                break;
+            }
             chain.push(current);
             current = previous[current as usize];
         }
-        if chain.iter().any(|node| used.contains(node)) {
+        if overlaps {
             continue;
         }
         used.extend(chain.iter().copied());

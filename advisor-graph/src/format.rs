@@ -59,6 +59,36 @@ pub struct Imported {
     pub format: ModelFormat,
     /// Problems that left a usable graph, in input order.
     pub warnings: Vec<ImportWarning>,
+    /// The default-domain (`ai.onnx`) operator set the model was exported for; ONNX only.
+    pub opset: Option<u64>,
+    /// The graph's inputs with their element types and (possibly symbolic) shapes, in file
+    /// order; ONNX only. Initializers that old exporters also list as inputs are left out.
+    pub inputs: Vec<TensorSignature>,
+    /// The graph's outputs with their element types and shapes; ONNX only.
+    pub outputs: Vec<TensorSignature>,
+}
+
+/// A graph input or output: name, element type and shape, where each dimension is a number
+/// or a symbol such as `batch_size`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct TensorSignature {
+    /// Tensor name: `input_ids`.
+    pub name: String,
+    /// Element type (`int64`, `fp32`), when the file states a known one.
+    pub dtype: Option<String>,
+    /// Dimensions; empty when the file states no shape.
+    pub shape: Vec<advisor_core::Dimension>,
+}
+
+impl TensorSignature {
+    pub(crate) fn new(
+        name: String,
+        dtype: Option<String>,
+        shape: Vec<advisor_core::Dimension>,
+    ) -> TensorSignature {
+        TensorSignature { name, dtype, shape }
+    }
 }
 
 impl Imported {
@@ -71,6 +101,9 @@ impl Imported {
             graph,
             format,
             warnings,
+            opset: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 }

@@ -10,7 +10,9 @@
 //! - [`from_onnx_bytes`] decodes ONNX with hand-written `prost` messages (weight bytes are
 //!   skipped, never copied), counts initializers, and analyzes the operator graph: op counts,
 //!   attention blocks fused or decomposed, fusion opportunities named as onnxruntime names
-//!   them, long element-wise chains, cycles and dangling inputs (as [`ImportWarning`]s).
+//!   them, long element-wise chains, cycles and dangling inputs (as [`ImportWarning`]s). The
+//!   opset and the graph's inputs and outputs ([`TensorSignature`]s, with symbolic
+//!   dimensions) are kept on [`Imported`].
 //! - [`from_safetensors_bytes`] reads tensor names, dtypes and shapes from the header.
 //! - [`from_hf_config_str`] reads a Hugging Face `config.json` (BERT, RoBERTa, DistilBERT,
 //!   GPT-2, Llama, Mistral, Mixtral, Qwen2) into exact model facts and a module-level graph.
@@ -55,7 +57,7 @@ mod transformer;
 
 pub use crate::{
     error::{ImportError, ImportErrorKind, ImportWarning, SUPPORTED_MODEL_TYPES},
-    format::{Imported, ModelFormat, detect_format, import_bytes},
+    format::{Imported, ModelFormat, TensorSignature, detect_format, import_bytes},
     graph_json::from_graph_json_str,
     hf_config::{from_hf_config_str, from_hf_config_value},
     onnx::from_onnx_bytes,

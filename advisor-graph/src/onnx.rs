@@ -19,7 +19,7 @@ use prost::Message;
 use crate::{
     analysis::{self, is_embedding_lookup},
     error::{ImportError, ImportErrorKind, ImportWarning},
-    format::{Imported, ModelFormat},
+    format::{Imported, ModelFormat, TensorSignature},
     opgraph::{NONE, OpGraph, OpGraphBuilder, TensorKind},
 };
 
@@ -166,6 +166,37 @@ pub(crate) fn import(
         let id = builder.tensor(&Bytes::from(output.name.clone()));
         output_shapes.insert(id, shape_of(output));
     }
+    let initializer_names: std::collections::HashSet<&str> = graph
+        .initializer
+        .iter()
+        .map(|tensor| tensor.name.as_str())
+        .collect();
+    let signatures = |values: &[proto::ValueInfoProto]| -> Vec<TensorSignature> {
+        values
+            .iter()
+            .filter(|value| !initializer_names.contains(value.name.as_str()))
+            .map(|value| {
+                let dtype = value
+                    .r#type
+                    .as_ref()
+                    .and_then(|t| t.tensor_type.as_ref())
+                    .and_then(|t| proto::data_type_info(t.elem_type))
+                    .map(|(name, _, _)| name.to_owned());
+                TensorSignature::new(value.name.clone(), dtype, shape_of(value))
+            })
+            .collect()
+    };
+    let graph_inputs = signatures(&graph.input);
+    let graph_outputs = signatures(&graph.output);
+    drop(initializer_names);
+    // The default domain is spelled `` or `ai.onnx`; other domains (`com.microsoft`) version
+    // their own operators.
+    let opset = model
+        .opset_import
+        .iter()
+        .filter(|set| set.domain.is_empty() || set.domain == "ai.onnx")
+        .filter_map(|set| u64::try_from(set.version).ok())
+        .max();
     let producer_name = model.producer_name;
     let graph_name = graph.name;
     let ops = builder.finish();
@@ -291,8 +322,12 @@ pub(crate) fn import(
         edges,
         fusion_opportunities: analysis.fusions,
     };
+    let mut imported = Imported::new(graph, ModelFormat::Onnx, warnings);
+    imported.opset = opset;
+    imported.inputs = graph_inputs;
+    imported.outputs = graph_outputs;
     Ok(OnnxImport {
-        imported: Imported::new(graph, ModelFormat::Onnx, warnings),
+        imported,
         lookup_parameters,
     })
 }
@@ -489,7 +524,19 @@ fn constant_values(tensor: &proto::ConstantTensor) -> Option<Vec<f64>> {
     let elements = tensor.dims.iter().try_fold(1u64, |product, dim| {
         product.checked_mul(u64::try_from(*dim).ok()?)
     })?;
-    if elements > MAX_CONSTANT_VALUES {
+    // The data fields are checked too: a tensor whose dims claim a scalar but whose data
+    // holds a weight matrix is not a small constant.
+    let stored = [
+        tensor.float_data.len(),
+        tensor.int64_data.len(),
+        tensor.double_data.len(),
+        tensor.raw_data.len() / 8,
+    ];
+    if elements > MAX_CONSTANT_VALUES
+        || stored
+            .iter()
+            .any(|count| *count as u64 > MAX_CONSTANT_VALUES)
+    {
         return None;
     }
     if !tensor.float_data.is_empty() {

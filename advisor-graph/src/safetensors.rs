@@ -225,13 +225,16 @@ pub(crate) fn graph_from_entries(entries: &[TensorEntry]) -> (ModelGraph, u64) {
         *count = count.saturating_add(entry.elements);
         let name = entry.name.as_str();
         if let Some(layer) = index_after(name, &["layers.", "layer.", "h.", "blocks.", "block."]) {
-            layers = Some(layers.map_or(layer + 1, |l| l.max(layer + 1)));
+            layers =
+                Some(layers.map_or(layer.saturating_add(1), |l| l.max(layer.saturating_add(1))));
             if name.contains("attn") || name.contains("attention") {
                 attention_layers.insert(layer);
             }
         }
         if let Some(expert) = index_after(name, &["experts."]) {
-            experts = Some(experts.map_or(expert + 1, |e| e.max(expert + 1)));
+            experts = Some(experts.map_or(expert.saturating_add(1), |e| {
+                e.max(expert.saturating_add(1))
+            }));
         }
         has_lm_head |= name.starts_with("lm_head.");
         has_encoder |= name.starts_with("encoder.") || name.contains(".encoder.");

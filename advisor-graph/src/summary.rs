@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use advisor_core::FusionOpportunity;
 use serde::Serialize;
 
-use crate::format::Imported;
+use crate::format::{Imported, TensorSignature};
 
 /// The facts and findings of an imported model, with the JSON shape of `advisor inspect
 /// --format json`. Unknown values are `null`, never `0`.
@@ -47,6 +47,13 @@ pub struct ModelSummary {
     pub fusion_opportunities: Vec<FusionOpportunity>,
     /// Import warnings, as sentences.
     pub warnings: Vec<String>,
+    /// The ONNX operator set (default domain) the model was exported for; `null` for other
+    /// formats.
+    pub opset: Option<u64>,
+    /// ONNX graph inputs with element types and symbolic shapes; empty for other formats.
+    pub inputs: Vec<TensorSignature>,
+    /// ONNX graph outputs with element types and symbolic shapes; empty for other formats.
+    pub outputs: Vec<TensorSignature>,
 }
 
 /// FLOPs per token for prefill and decode (see the formulas on `ModelFacts`' fields).
@@ -101,6 +108,9 @@ impl ModelSummary {
             op_counts,
             fusion_opportunities: graph.fusion_opportunities.clone(),
             warnings: imported.warnings.iter().map(ToString::to_string).collect(),
+            opset: imported.opset,
+            inputs: imported.inputs.clone(),
+            outputs: imported.outputs.clone(),
         }
     }
 }

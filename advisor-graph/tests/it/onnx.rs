@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use advisor_core::Architecture;
+use advisor_core::{Architecture, Dimension};
 use advisor_graph::{
     ImportErrorKind, ImportWarning, ModelFormat, ModelSummary, detect_format, from_onnx_bytes,
     import_bytes, import_path,
@@ -60,6 +60,20 @@ fn fixtures_match_the_manifest() {
         assert_eq!(graph.facts.layers, Some(2), "{name}");
         assert_eq!(graph.facts.hidden_size, Some(128), "{name}");
         assert_eq!(graph.facts.vocab_size, Some(1024), "{name}");
+        // torch.onnx.export at opset 17, with dynamic batch and sequence axes.
+        assert_eq!(imported.opset, Some(17), "{name}");
+        let input_ids = &imported.inputs[0];
+        assert_eq!(input_ids.name, "input_ids", "{name}");
+        assert_eq!(input_ids.dtype.as_deref(), Some("int64"), "{name}");
+        assert_eq!(
+            input_ids.shape,
+            [
+                Dimension::Symbolic("batch".to_owned()),
+                Dimension::Symbolic("seq".to_owned())
+            ],
+            "{name}"
+        );
+        assert!(!imported.outputs.is_empty(), "{name}");
         // Node parameters add up to the file's total: every initializer here is used.
         let node_sum: u64 = graph.nodes.iter().map(|node| node.parameters).sum();
         assert_eq!(Some(node_sum), graph.facts.parameters, "{name}");
@@ -404,4 +418,64 @@ fn push_varint(out: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+/// A node that lists one output twice is an invalid graph, not a panic.
+#[test]
+fn a_node_listing_an_output_twice_is_not_a_panic() {
+    let bytes = graph_with(
+        &[
+            Node {
+                name: "split",
+                op_type: "Split",
+                inputs: &["x"],
+                outputs: &["y", "y"],
+                ints: &[],
+            },
+            Node {
+                name: "relu",
+                op_type: "Relu",
+                inputs: &["y"],
+                outputs: &["z"],
+                ints: &[],
+            },
+        ],
+        &[],
+    );
+    let imported = from_onnx_bytes(&bytes, "twice.onnx").unwrap();
+    assert_eq!(imported.graph.nodes.len(), 2);
+    assert_eq!(imported.graph.edges.len(), 1);
+}
+
+/// One long element-wise chain is reported once, in time linear in its length (every end
+/// inside the reported chain is dismissed at its first node).
+#[test]
+fn a_long_elementwise_chain_is_one_warning() {
+    let length = 30_000;
+    let tensors: Vec<String> = (0..=length).map(|index| format!("t{index}")).collect();
+    let names: Vec<String> = (0..length).map(|index| format!("relu{index}")).collect();
+    let mut graph = Vec::new();
+    onnx_writer::input(&mut graph, "t0");
+    for index in 0..length {
+        onnx_writer::node(
+            &mut graph,
+            &Node {
+                name: &names[index],
+                op_type: "Relu",
+                inputs: &[tensors[index].as_str()],
+                outputs: &[tensors[index + 1].as_str()],
+                ints: &[],
+            },
+        );
+    }
+    let imported = from_onnx_bytes(&onnx_writer::model(&graph), "chain.onnx").unwrap();
+    let chains: Vec<usize> = imported
+        .warnings
+        .iter()
+        .filter_map(|warning| match warning {
+            ImportWarning::ElementwiseChain { nodes } => Some(nodes.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chains, [length]);
 }

@@ -271,3 +271,21 @@ fn bad_safetensors_files_are_clear_errors() {
     let error = import_bytes(br#"{"weight_map": {}}"#, "index.json").unwrap_err();
     assert!(error.to_string().contains("import it by path"), "{error}");
 }
+
+/// Layer and expert numbers in tensor names are the file's word, not a size: the largest
+/// possible ones are counted without overflow.
+#[test]
+fn absurd_layer_and_expert_numbers_are_not_a_panic() {
+    let file = safetensors_file(
+        &[(
+            "model.layers.18446744073709551615.mlp.experts.18446744073709551615.w1.weight",
+            "F16",
+            &[2, 2],
+        )],
+        true,
+    );
+    let imported = from_safetensors_bytes(&file, "m.safetensors").unwrap();
+    assert_eq!(imported.graph.facts.parameters, Some(4));
+    assert_eq!(imported.graph.facts.layers, Some(u64::MAX));
+    assert_eq!(imported.graph.facts.num_experts, Some(u64::MAX));
+}
