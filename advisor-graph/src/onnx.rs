@@ -20,7 +20,7 @@ use crate::{
     analysis::{self, is_embedding_lookup},
     error::{ImportError, ImportErrorKind, ImportWarning},
     format::{Imported, ModelFormat, TensorSignature},
-    opgraph::{NONE, OpGraph, OpGraphBuilder, TensorKind},
+    opgraph::{NONE, OpGraph, OpGraphBuilder, TensorId, TensorKind},
 };
 
 /// Most values kept for a `Constant` node: shapes and scalars, never weights.
@@ -200,16 +200,84 @@ pub(crate) fn import(
     let producer_name = model.producer_name;
     let graph_name = graph.name;
     let ops = builder.finish();
-    let analysis = analysis::analyze(&ops);
+    // The analysis and the conversion to core's types only read the operator graph; on a large
+    // model each is a good share of the import, so they run side by side on two threads.
+    let (analysis, converted) = if ops.nodes.len() >= PARALLEL_NODES {
+        std::thread::scope(|scope| {
+            let analysis = scope.spawn(|| analysis::analyze(&ops));
+            let converted = convert(&ops, &initializers, &shapes, &output_shapes);
+            match analysis.join() {
+                Ok(analysis) => (analysis, converted),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    } else {
+        let analysis = analysis::analyze(&ops);
+        (
+            analysis,
+            convert(&ops, &initializers, &shapes, &output_shapes),
+        )
+    };
+    let Converted {
+        mut nodes,
+        edges,
+        lookup_parameters,
+        tied_copies,
+    } = converted;
     warnings.extend(analysis.warnings.iter().cloned());
+    warnings.extend(tied_copies);
+    let facts = onnx_facts(&ops, &analysis, &counts, &initializers, &input_names);
+    for (node, op) in nodes.iter_mut().zip(ops.nodes) {
+        node.id.clone_from(&op.name);
+        node.name = op.name;
+    }
+    let name = [graph_name, producer_name]
+        .into_iter()
+        .find(|name| !name.trim().is_empty());
+    let graph = ModelGraph {
+        name,
+        facts,
+        nodes,
+        edges,
+        fusion_opportunities: analysis.fusions,
+    };
+    let mut imported = Imported::new(graph, ModelFormat::Onnx, warnings);
+    imported.opset = opset;
+    imported.inputs = graph_inputs;
+    imported.outputs = graph_outputs;
+    Ok(OnnxImport {
+        imported,
+        lookup_parameters,
+    })
+}
 
+/// Operator graphs at least this large run the analysis and the conversion in parallel.
+const PARALLEL_NODES: usize = 50_000;
+
+/// Core's nodes and edges for an operator graph, with the per-node parameters.
+struct Converted {
+    nodes: Vec<GraphNode>,
+    edges: Vec<GraphEdge>,
+    lookup_parameters: u64,
+    tied_copies: Vec<ImportWarning>,
+}
+
+/// Converts the operator graph to core's nodes and edges (node names are filled in later, by
+/// moving them out of the operator graph) and attributes initializer parameters to nodes.
+fn convert(
+    ops: &OpGraph,
+    initializers: &[(TensorId, InitializerInfo)],
+    shapes: &FxHashMap<u32, Vec<Dimension>>,
+    output_shapes: &FxHashMap<u32, Vec<Dimension>>,
+) -> Converted {
+    let mut tied_copies = Vec::new();
     // Parameters are attributed to the first node reading them, so node counts sum to the
     // file's total for every initializer in use.
     let mut node_parameters = vec![0u64; ops.nodes.len()];
     let mut node_dtype: Vec<Option<Precision>> = vec![None; ops.nodes.len()];
     let mut lookup_parameters = 0u64;
     let mut tables: HashMap<(u64, u64), String> = HashMap::new();
-    for (id, info) in &initializers {
+    for (id, info) in initializers {
         if !info.parameter {
             continue;
         }
@@ -222,7 +290,7 @@ pub(crate) fn import(
         if !consumers.is_empty()
             && consumers
                 .iter()
-                .all(|consumer| is_embedding_lookup(&ops, *consumer))
+                .all(|consumer| is_embedding_lookup(ops, *consumer))
         {
             lookup_parameters = lookup_parameters.saturating_add(info.elements);
             if let [rows, columns] = info.dims.as_slice() {
@@ -230,21 +298,20 @@ pub(crate) fn import(
             }
         }
     }
-    for (id, info) in &initializers {
+    for (id, info) in initializers {
         if let [rows, columns] = info.dims.as_slice()
             && info.float
             && rows != columns
             && !tables.values().any(|name| name == ops.tensor_name(*id))
             && let Some(table) = tables.get(&(*columns, *rows))
         {
-            warnings.push(ImportWarning::LikelyTiedCopy {
+            tied_copies.push(ImportWarning::LikelyTiedCopy {
                 first: table.clone(),
                 second: ops.tensor_name(*id).to_owned(),
             });
         }
     }
 
-    let facts = onnx_facts(&ops, &analysis, &counts, &initializers, &input_names);
     let mut nodes = Vec::with_capacity(ops.nodes.len());
     // Count the edges first: growing a vector of a million edges copies it a dozen times.
     let edge_count: usize = ops
@@ -308,28 +375,12 @@ pub(crate) fn import(
             attributes: BTreeMap::new(),
         });
     }
-    for (node, op) in nodes.iter_mut().zip(ops.nodes) {
-        node.id.clone_from(&op.name);
-        node.name = op.name;
-    }
-    let name = [graph_name, producer_name]
-        .into_iter()
-        .find(|name| !name.trim().is_empty());
-    let graph = ModelGraph {
-        name,
-        facts,
+    Converted {
         nodes,
         edges,
-        fusion_opportunities: analysis.fusions,
-    };
-    let mut imported = Imported::new(graph, ModelFormat::Onnx, warnings);
-    imported.opset = opset;
-    imported.inputs = graph_inputs;
-    imported.outputs = graph_outputs;
-    Ok(OnnxImport {
-        imported,
         lookup_parameters,
-    })
+        tied_copies,
+    }
 }
 
 /// What the importer needs of one initializer.
