@@ -256,9 +256,14 @@ fn render_text(s: &TraceSummary) -> String {
         );
     }
     if let Some(m) = &s.memory {
+        // A CPU-only trace's peaks are often a few MiB: "0.00 GiB" would hide them.
         let gib = |b: Option<u64>| {
             b.map_or("-".to_owned(), |b| {
-                format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30))
+                if b >= 1 << 30 {
+                    format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30))
+                } else {
+                    format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20))
+                }
             })
         };
         let _ = writeln!(

@@ -105,6 +105,44 @@ fn trace_text_summarizes_a_cpu_only_trace() {
     assert!(text.contains("Top CPU ops by self time"), "{text}");
     assert!(text.contains("CPU ops: 975 calls"), "{text}");
     assert!(!text.contains("GPU time breakdown"), "{text}");
+    // The documented keys are there for a CPU-only trace too, null where there is no GPU.
+    let json: Value =
+        serde_json::from_str(&ok(&["trace", &bert_trace(), "--format", "json"])).expect("json");
+    for key in ["breakdown", "launch", "memcpy"] {
+        assert_eq!(json.get(key), Some(&Value::Null), "`{key}` in {json:#}");
+    }
+    assert_eq!(json["top_cpu_ops"][0]["name"], "aten::addmm");
+}
+
+#[test]
+fn a_damaged_trace_is_read_with_its_repairs_as_warnings() {
+    let dir = std::env::temp_dir().join(format!("advisor-cli-damaged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let text = std::fs::read_to_string(bert_trace()).expect("fixture");
+    // Cut mid-file, with a NaN duration and a stray `}` before the cut.
+    let cut = &text[..text.len() / 2];
+    let damaged = cut
+        .replacen("\"dur\": ", "\"dur\": NaN, \"was\": ", 1)
+        .replacen("},", "}},", 1);
+    let path = dir.join("damaged.trace.json");
+    std::fs::write(&path, damaged).expect("write");
+    let json: Value = serde_json::from_str(&ok(&[
+        "trace",
+        &path.display().to_string(),
+        "--format",
+        "json",
+    ]))
+    .expect("json");
+    let warnings = json["warnings"].to_string();
+    for expected in [
+        "NaN/Infinity",
+        "missing closing bracket",
+        "cut off by the end of the file",
+        "malformed event(s) skipped",
+    ] {
+        assert!(warnings.contains(expected), "`{expected}` in {warnings}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

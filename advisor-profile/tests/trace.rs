@@ -251,6 +251,73 @@ fn a_file_that_is_not_a_trace_is_a_clear_error() {
 }
 
 #[test]
+fn a_stray_closing_brace_is_skipped_not_rescanned_forever() {
+    let summary = read_str(
+        r#"{"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "a", "ts": 0, "dur": 3}},
+          {"ph": "X", "cat": "cpu_op", "name": "b", "ts": 5, "dur": 3}]}"#,
+    )
+    .expect("reads");
+    assert_eq!(summary.cpu.as_ref().map(|c| c.calls), Some(2));
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("1 malformed")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[test]
+fn absurd_timestamps_are_left_out_not_overflowed() {
+    let summary = read_str(
+        r#"{"traceEvents": [
+          {"ph": "X", "cat": "kernel", "name": "k", "ts": -1e308, "dur": 1, "args": {"correlation": 1}},
+          {"ph": "X", "cat": "kernel", "name": "k", "ts": 1e308, "dur": 1e308},
+          {"ph": "X", "cat": "kernel", "name": "k", "ts": 10, "dur": 1e300},
+          {"ph": "X", "cat": "kernel", "name": "k", "ts": 10, "dur": 5}]}"#,
+    )
+    .expect("reads");
+    assert_eq!(summary.breakdown.map(|b| b.kernel_time_us), Some(5.0));
+    let warnings = summary.warnings.join("\n");
+    assert!(
+        warnings.contains("2 event(s) without a usable `ts`"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("1 complete event(s) without a usable `dur`"));
+}
+
+#[test]
+fn a_truncated_gzip_file_reads_what_it_holds_with_a_warning() {
+    let text = std::fs::read(bert_trace()).expect("fixture");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&text).expect("compress");
+    let compressed = encoder.finish().expect("compress");
+    let cut = &compressed[..compressed.len() / 2];
+    let summary = read_trace(cut, "cut.json.gz", TraceOptions::default()).expect("repaired");
+    let warnings = summary.warnings.join("\n");
+    assert!(
+        warnings.contains("repaired: the gzip stream ends early"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("cut off by the end of the file"),
+        "{warnings}"
+    );
+    assert!(summary.cpu.is_some_and(|c| c.calls > 0));
+    // Cut inside the gzip header, nothing can be read: an error, not an empty summary.
+    assert!(read_trace(&compressed[..5], "cut.json.gz", TraceOptions::default()).is_err());
+}
+
+#[test]
+fn an_array_of_non_events_is_not_a_trace() {
+    let error = read_str("[1, 2, 3]").unwrap_err().to_string();
+    assert!(
+        error.contains("not a PyTorch/Chrome trace") && error.contains("none of the 3"),
+        "{error}"
+    );
+    // An empty trace is still a trace.
+    assert!(read_str(r#"{"traceEvents": []}"#).is_ok());
+}
+
+#[test]
 fn the_json_array_format_is_read() {
     let summary =
         read_str(r#"[{"ph": "X", "cat": "cpu_op", "name": "aten::add", "ts": 0, "dur": 3}]"#)
@@ -263,6 +330,21 @@ proptest! {
     #[test]
     fn arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let _ = read_trace(&bytes[..], "fuzz", TraceOptions::default());
+    }
+
+    /// Damage of the kinds real traces show (stray brackets, commas, quotes, non-finite and
+    /// huge numbers), inserted anywhere: a summary or an error, never a panic or a hang.
+    #[test]
+    fn damaged_traces_never_panic(
+        at in 0usize..SMALL.len(),
+        token in prop::sample::select(vec![
+            "}", "]", "{", "[", ",", ",,", ":", "\"", "\\", "NaN", "-Infinity", "1e999",
+            "-1e300", "\u{0}", "}]}",
+        ]),
+    ) {
+        let mut text = SMALL.as_bytes().to_vec();
+        text.splice(at..at, token.bytes());
+        let _ = read_trace(&text[..], "damaged", TraceOptions::default());
     }
 
     /// Cutting a valid trace anywhere still reads (repaired) or fails cleanly, and never

@@ -77,7 +77,9 @@ impl TraceOptions {
 
 /// What a trace says, ready for a performance engineer and for the rules.
 ///
-/// Times are microseconds. Shares are percentages (0–100).
+/// Times are microseconds. Shares are percentages (0–100). In JSON, `breakdown`, `launch`
+/// and `memcpy` are always present (`null` for a trace without GPU activity), so readers of
+/// `advisor trace --format json` find every documented key.
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct TraceSummary {
@@ -101,17 +103,14 @@ pub struct TraceSummary {
     pub steps: Vec<StepSummary>,
     /// GPU time breakdown over the analyzed window (Holistic Trace Analysis's temporal
     /// breakdown: with two or more steps, the GPU work launched before the last step starts).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<GpuBreakdown>,
     /// Kernels by total time, longest first (at most 10).
     pub top_kernels: Vec<KernelStat>,
     /// CPU operators by self time, longest first (at most 10).
     pub top_cpu_ops: Vec<CpuOpStat>,
     /// Kernel launch statistics.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub launch: Option<LaunchSummary>,
     /// Memory copies and sets.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub memcpy: Option<MemcpySummary>,
     /// Communication kernels and their overlap with computation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,10 +167,51 @@ pub fn read_trace(
     };
     if head == Some([0x1f, 0x8b]) {
         let decoder = flate2::bufread::MultiGzDecoder::new(CountingReader::new(reader, options));
-        summarize(decoder, source, None)
+        let mut ends_early = EndsEarly {
+            inner: decoder,
+            produced: false,
+            truncated: false,
+        };
+        let result = summarize(&mut ends_early, source, None);
+        let truncated = ends_early.truncated;
+        result.map(|mut summary| {
+            if truncated {
+                summary.warnings.insert(
+                    0,
+                    "repaired: the gzip stream ends early (the file is truncated); read what it holds"
+                        .to_owned(),
+                );
+            }
+            summary
+        })
     } else {
         let counted = CountingReader::new(reader, options);
         summarize(counted, source, None)
+    }
+}
+
+/// Treats a gzip stream that stops early (a job killed while writing its trace) as ending
+/// there, once it has produced some data, and remembers that it did so the summary can warn.
+/// A stream cut inside its header still fails: there is nothing to read.
+struct EndsEarly<R> {
+    inner: R,
+    produced: bool,
+    truncated: bool,
+}
+
+impl<R: Read> Read for EndsEarly<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.produced |= n > 0;
+                Ok(n)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && self.produced => {
+                self.truncated = true;
+                Ok(0)
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -236,6 +276,9 @@ fn summarize(
         return Err(TraceError::NotATrace(
             "no `traceEvents` array in the top-level object".to_owned(),
         ));
+    }
+    if let Some(message) = accumulator.nothing_but_malformed() {
+        return Err(TraceError::NotATrace(message));
     }
     let bytes_read = scanner.offset();
     Ok(accumulator.finish(source, bytes_read, scanner.repairs))

@@ -332,7 +332,15 @@ impl<R: Read> Scanner<R> {
                             self.repairs.missing_closers += 1;
                             return Ok(false);
                         };
-                        sink.event(&self.buf[start..end], offset);
+                        if start == end {
+                            // An empty value: a stray `}` (commas, whitespace and `]` were
+                            // taken above). Hand it on as a malformed element so the scan
+                            // moves past it instead of finding it again forever.
+                            self.pos += 1;
+                            sink.event(&self.buf[start..start + 1], offset);
+                        } else {
+                            sink.event(&self.buf[start..end], offset);
+                        }
                         break;
                     }
                 }

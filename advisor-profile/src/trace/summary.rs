@@ -20,6 +20,9 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 const SMALL_US: f64 = 20.0;
 /// Rows kept in the top tables.
 const TOP: usize = 10;
+/// Timestamps and durations at or beyond this many microseconds (about 3,000 years) are
+/// corrupt: they are left out, which also keeps the integer sweep far from overflow.
+const MAX_ABS_US: f64 = 1.0e17;
 
 /// GPU activity kind, as Holistic Trace Analysis classifies kernel names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +301,18 @@ impl Sink for Accumulator {
 }
 
 impl Accumulator {
+    /// When `traceEvents` held elements and not one of them was an event object: why this is
+    /// not a trace.
+    pub(crate) fn nothing_but_malformed(&self) -> Option<String> {
+        (self.malformed > 0 && self.counts.is_empty()).then(|| {
+            format!(
+                "none of the {} element(s) of `traceEvents` is an event; first at {}",
+                self.malformed,
+                self.first_malformed.as_deref().unwrap_or("?")
+            )
+        })
+    }
+
     fn malformed(&mut self, offset: u64, error: &serde_json::Error) {
         self.malformed += 1;
         if self.first_malformed.is_none() {
@@ -323,12 +338,10 @@ impl Accumulator {
         if ph == "M" {
             return;
         }
-        let ts = event.ts.0;
-        if ts.is_none() {
+        let Some(ts) = event.ts.0.filter(|ts| ts.abs() < MAX_ABS_US) else {
             self.without_ts += 1;
             return;
-        }
-        let ts = ts.unwrap_or_default();
+        };
         if !cat.is_empty()
             && !KNOWN_CATEGORIES
                 .iter()
@@ -359,7 +372,7 @@ impl Accumulator {
             return;
         }
         let dur = match event.dur.0 {
-            Some(dur) if dur >= 0.0 => dur,
+            Some(dur) if (0.0..MAX_ABS_US).contains(&dur) => dur,
             _ => {
                 self.without_dur += 1;
                 return;
@@ -846,6 +859,7 @@ impl Accumulator {
         }
 
         let mut by_name: FastMap<u32, CpuOpStat> = FastMap::default();
+        let mut small_self_by_name: FastMap<u32, f64> = FastMap::default();
         let (mut calls, mut small_calls) = (0u64, 0u64);
         let (mut self_total, mut small_self) = (0.0, 0.0);
         for (span, self_us) in self.cpu.iter().zip(&self_times) {
@@ -859,6 +873,7 @@ impl Accumulator {
             if duration < SMALL_US {
                 small_calls += 1;
                 small_self += self_us;
+                *small_self_by_name.entry(span.name).or_default() += self_us;
             }
             let stat = by_name.entry(span.name).or_insert_with(|| CpuOpStat {
                 name: self.names.name(span.name).to_owned(),
@@ -874,18 +889,20 @@ impl Accumulator {
                 stat.small_calls += 1;
             }
         }
-        let stats: Vec<CpuOpStat> = by_name.into_values().collect();
-        let mut small: Vec<&CpuOpStat> = stats.iter().filter(|s| s.small_calls > 0).collect();
-        small.sort_by(|a, b| b.small_calls.cmp(&a.small_calls).then(a.name.cmp(&b.name)));
-        let top_small = small
+        let mut small: Vec<NamedTime> = by_name
             .iter()
-            .take(TOP)
-            .map(|s| NamedTime {
+            .filter(|(_, s)| s.small_calls > 0)
+            .map(|(id, s)| NamedTime {
                 name: s.name.clone(),
                 count: s.small_calls,
-                time_us: s.self_us,
+                // The self time of the small calls only, as `count` counts only them.
+                time_us: small_self_by_name.get(id).copied().unwrap_or(0.0),
             })
             .collect();
+        small.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+        small.truncate(TOP);
+        let top_small = small;
+        let stats: Vec<CpuOpStat> = by_name.into_values().collect();
         let mut top = stats.clone();
         top.sort_by(|a, b| b.self_us.total_cmp(&a.self_us).then(a.name.cmp(&b.name)));
         top.truncate(TOP);
@@ -1547,7 +1564,7 @@ pub struct CpuSummary {
     pub self_time_us: f64,
     /// Self time of the small calls.
     pub small_self_time_us: f64,
-    /// Most frequent small operators.
+    /// Most frequent small operators: small calls and their self time.
     pub top_small: Vec<NamedTime>,
 }
 

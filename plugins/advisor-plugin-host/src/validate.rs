@@ -44,10 +44,13 @@ pub(crate) fn response(rule_id: &str, json: &str) -> Result<Vec<OptimizationSugg
 
 fn check_suggestion(rule_id: &str, suggestion: &OptimizationSuggestion) -> Result<(), String> {
     let id = &suggestion.id;
+    // Only `.` may follow the rule id: with `_` a rule `batch` could answer as the built-in
+    // `batch_size`, the clash the id checks exist to refuse.
     let owned = id == rule_id
         || id
             .strip_prefix(rule_id)
-            .is_some_and(|rest| rest.starts_with(['.', '_', '-']) && rest.len() > 1);
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|name| !name.is_empty());
     if !owned || id.chars().count() > MAX_ID_CHARS {
         return Err(format!(
             "id `{}` is not the rule id `{rule_id}` or `{rule_id}.NAME` (at most {MAX_ID_CHARS} characters)",
@@ -124,4 +127,40 @@ fn list(name: &str, len: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(id: &str) -> String {
+        let suggestion = OptimizationSuggestion::new(
+            id,
+            advisor_core::Category::Compute,
+            advisor_core::Impact::Low,
+            advisor_core::Difficulty::Easy,
+            "title",
+        );
+        serde_json::json!({
+            "document_version": CONTEXT_DOCUMENT_VERSION,
+            "suggestions": [suggestion],
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn suggestion_ids_are_the_rule_id_or_a_dotted_name_under_it() {
+        assert!(response("batch", &answer("batch")).is_ok());
+        assert!(response("batch", &answer("batch.large")).is_ok());
+        for foreign in [
+            "batch_size",
+            "batch-size",
+            "batch.",
+            "batchsize",
+            "kv_cache",
+        ] {
+            let error = response("batch", &answer(foreign)).unwrap_err();
+            assert!(error.contains(&format!("id `{foreign}`")), "{error}");
+        }
+    }
 }
