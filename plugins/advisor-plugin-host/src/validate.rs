@@ -117,6 +117,16 @@ fn text(name: &str, value: &str, max_chars: usize) -> Result<(), String> {
             "{name} has {chars} characters, more than {max_chars}"
         ));
     }
+    // Plugin text reaches terminals and HTML: escape sequences (ESC, BEL, ...) could rewrite
+    // what the user sees, so only line breaks and tabs are allowed among control characters.
+    if let Some(position) = value
+        .chars()
+        .position(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(format!(
+            "{name} has a control character at character {position}"
+        ));
+    }
     Ok(())
 }
 
@@ -132,6 +142,13 @@ fn list(name: &str, len: usize) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(text("title", "fine\nwith a line break\tand a tab", 100).is_ok());
+        let error = text("title", "red \u{1b}[31malert", 100).unwrap_err();
+        assert_eq!(error, "title has a control character at character 4");
+    }
 
     fn answer(id: &str) -> String {
         let suggestion = OptimizationSuggestion::new(
