@@ -43,6 +43,18 @@ pub fn leak_root_module(module: AdvisorPlugin) -> AdvisorPluginRef {
     module.leak_into_prefix()
 }
 
+/// Replaces the panic hook of the plugin's own copy of the standard library with a silent one.
+///
+/// A plugin library links its own standard library, whose default hook would print every
+/// panic in plugin code to the host's stderr, although `catch_unwind` already turns it into
+/// an error carrying the message. `export_plugin!` calls this when the host loads the root
+/// module; call it yourself if you build the root module by hand. Never call it in a host or
+/// test process: it would silence that process's own panics.
+pub fn silence_panic_output() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
+
 /// Runs a plugin's rule constructor, turning a panic into an error.
 pub fn export_rules(make: impl FnOnce() -> Vec<PluginRuleBox>) -> RuleListResult {
     match catch_unwind(AssertUnwindSafe(make)) {
@@ -220,6 +232,7 @@ macro_rules! export_plugin {
         /// The plugin's root module, read by the advisor's plugin host.
         #[::abi_stable::export_root_module]
         fn advisor_plugin_root_module() -> $crate::AdvisorPluginRef {
+            $crate::sdk::silence_panic_output();
             extern "C" fn rules() -> $crate::RuleListResult {
                 $crate::sdk::export_rules(|| {
                     ::std::vec![ $( $crate::sdk::rule($rule_name, $rule) ),* ]
