@@ -4,9 +4,11 @@
 //! - `cargo xtask codegen`: regenerates `docs/rules.md` and `docs/context.schema.json`.
 //! - `cargo xtask gen-trace OUT [--size-mb N]`: writes a large trace (500 MB by default) from
 //!   the V100 fixture, for the trace-reading benchmark.
+//! - `cargo xtask bench`: every criterion bench of the workspace, then `bench-trace`.
 //! - `cargo xtask bench-trace [FILE]`: reads and summarizes a large trace; MB/s and peak RSS.
 //! - `cargo xtask build-plugins [--out DIR]`: builds the plugins into one folder.
 
+mod bench;
 mod build_plugins;
 mod ci;
 mod codegen;
@@ -29,6 +31,7 @@ fn main() -> anyhow::Result<()> {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             gen_trace::run(&rest)
         }
+        Some("bench") => bench::run(),
         Some("bench-trace") => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             gen_trace::bench(&rest)
@@ -39,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [FILE]\n            read and summarize a large trace: MB/s and peak memory"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  bench     every criterion bench, then bench-trace\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [FILE]\n            read and summarize a large trace: MB/s and peak memory"
             );
             bail!("unknown or missing task")
         }
