@@ -75,6 +75,42 @@ fn device_name(device: advisor_core::Device) -> &'static str {
     }
 }
 
+/// The GPU a run uses, with its compute capability and the evidence that the run is on it.
+pub(crate) struct RunGpu<'a> {
+    pub gpu: Gpu<'a>,
+    pub capability: ComputeCapability,
+    pub device_source: String,
+}
+
+/// The GPU the run uses: `Ok(None)` when the run is on the CPU, missing facts when the device,
+/// the GPU or its compute capability is unknown.
+pub(crate) fn run_gpu<'a>(
+    context: &'a AnalysisContext,
+    config: &RunConfig,
+) -> Result<Option<RunGpu<'a>>, RuleError> {
+    let (on_gpu, device_source) = runs_on_gpu(context, config)
+        .ok_or_else(|| RuleError::MissingFacts("config device or hardware_info".to_owned()))?;
+    if !on_gpu {
+        return Ok(None);
+    }
+    let GpuFacts::Present(gpu) = gpu(context) else {
+        return Err(RuleError::MissingFacts(
+            "hardware_info.gpu_model".to_owned(),
+        ));
+    };
+    let capability = gpu.compute_capability.ok_or_else(|| {
+        RuleError::MissingFacts(format!(
+            "hardware_info.gpu_compute_capability (`{}` is not in the accelerator table)",
+            gpu.name
+        ))
+    })?;
+    Ok(Some(RunGpu {
+        gpu,
+        capability,
+        device_source,
+    }))
+}
+
 /// The precision the model computes in: config `precision`, else the weights' dtype.
 pub(crate) fn compute_precision(
     context: &AnalysisContext,

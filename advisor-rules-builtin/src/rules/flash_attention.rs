@@ -51,22 +51,14 @@ impl OptimizationRule for FlashAttention {
         if !model.has_attention() || config.flash_attention == Some(true) {
             return Ok(Vec::new());
         }
-        let (on_gpu, device_source) = facts::runs_on_gpu(context, &config)
-            .ok_or_else(|| RuleError::MissingFacts("config device or hardware_info".to_owned()))?;
-        if !on_gpu {
+        let Some(facts::RunGpu {
+            gpu,
+            capability,
+            device_source,
+        }) = facts::run_gpu(context, &config)?
+        else {
             return Ok(Vec::new());
-        }
-        let facts::GpuFacts::Present(gpu) = facts::gpu(context) else {
-            return Err(RuleError::MissingFacts(
-                "hardware_info.gpu_model".to_owned(),
-            ));
         };
-        let capability = gpu.compute_capability.ok_or_else(|| {
-            RuleError::MissingFacts(format!(
-                "hardware_info.gpu_compute_capability (`{}` is not in the accelerator table)",
-                gpu.name
-            ))
-        })?;
         if capability < ComputeCapability::new(8, 0) {
             return Ok(Vec::new());
         }

@@ -43,27 +43,19 @@ impl OptimizationRule for MixedPrecision {
 
     fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let config = context.run_config()?;
-        let (on_gpu, device_source) = facts::runs_on_gpu(context, &config)
-            .ok_or_else(|| RuleError::MissingFacts("config device or hardware_info".to_owned()))?;
-        if !on_gpu {
+        let Some(facts::RunGpu {
+            gpu,
+            capability,
+            device_source,
+        }) = facts::run_gpu(context, &config)?
+        else {
             return Ok(Vec::new());
-        }
+        };
         let (precision, precision_source) = facts::compute_precision(context, &config)
             .ok_or_else(|| RuleError::MissingFacts("config precision".to_owned()))?;
         if precision != Precision::Fp32 {
             return Ok(Vec::new());
         }
-        let facts::GpuFacts::Present(gpu) = facts::gpu(context) else {
-            return Err(RuleError::MissingFacts(
-                "hardware_info.gpu_model".to_owned(),
-            ));
-        };
-        let capability = gpu.compute_capability.ok_or_else(|| {
-            RuleError::MissingFacts(format!(
-                "hardware_info.gpu_compute_capability (`{}` is not in the accelerator table)",
-                gpu.name
-            ))
-        })?;
         if !capability.has_tensor_cores() {
             return Ok(Vec::new());
         }
