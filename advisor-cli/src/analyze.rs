@@ -161,9 +161,26 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
             });
         }
         trace_hardware = summary.hardware_info();
+        let profile = summary.to_profile_results();
+        // With `profile_memory` on, the trace knows the GPU's peak memory (`Total Allocated`
+        // and `Total Reserved`): the measured peak the memory rules need, when the context
+        // does not give one.
+        if context.memory_metrics.is_none()
+            && let Some(memory) = profile
+                .trace
+                .as_ref()
+                .and_then(|facts| facts.memory.as_ref())
+            && let Some(peak) = memory.gpu_peak_allocated_bytes
+        {
+            context.memory_metrics = Some(advisor_core::MemoryMetrics {
+                peak_bytes: Some(peak),
+                reserved_bytes: memory.gpu_peak_reserved_bytes,
+                ..advisor_core::MemoryMetrics::default()
+            });
+        }
         match &mut context.profile_results {
-            Some(profile) => profile.trace = Some(summary.to_facts()),
-            None => context.profile_results = Some(summary.to_profile_results()),
+            Some(existing) => existing.trace = profile.trace,
+            None => context.profile_results = Some(profile),
         }
     }
     match args.hardware.as_deref() {

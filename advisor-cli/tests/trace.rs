@@ -198,3 +198,62 @@ fn analyze_with_a_trace_adds_its_facts_and_hardware() {
     let hardware = report["inputs"]["hardware"].as_str().unwrap_or_default();
     assert!(hardware.contains("V100"), "{hardware}");
 }
+
+/// A training trace of one step on a 16 GiB V100 whose `[memory]` events peak at 15 GiB
+/// allocated and 15.5 GiB reserved.
+fn memory_trace() -> String {
+    let gib = 1u64 << 30;
+    let event = |ts: u64, allocated: u64, reserved: u64| {
+        format!(
+            r#"{{"ph": "i", "cat": "cpu_instant_event", "name": "[memory]", "pid": 1, "tid": 1, "ts": {ts}, "s": "t",
+                "args": {{"Device Type": 1, "Device Id": 0, "Addr": 1, "Bytes": 1024, "Total Allocated": {allocated}, "Total Reserved": {reserved}}}}}"#
+        )
+    };
+    format!(
+        r#"{{"deviceProperties": [{{"id": 0, "name": "Tesla V100-SXM2-16GB", "totalGlobalMem": {}, "computeMajor": 7, "computeMinor": 0}}],
+            "traceEvents": [
+              {{"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#1", "pid": 1, "tid": 1, "ts": 1000, "dur": 5000}},
+              {},
+              {},
+              {{"ph": "X", "cat": "kernel", "name": "volta_sgemm_128x64_nn", "pid": 0, "tid": 7, "ts": 1500, "dur": 3000, "args": {{"device": 0, "stream": 7, "correlation": 1}}}}
+            ]}}"#,
+        16 * gib,
+        event(1100, 10 * gib, 12 * gib),
+        event(2000, 15 * gib, (31 * gib) / 2),
+    )
+}
+
+#[test]
+fn trace_memory_events_give_the_measured_peak() {
+    let folder = tempfile_dir();
+    let path = folder.join("memory.trace.json");
+    std::fs::write(&path, memory_trace()).expect("write");
+    let report: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--trace",
+        path.to_str().expect("utf-8 path"),
+        "--set",
+        "mode=training",
+        "--format",
+        "json",
+    ]))
+    .expect("json");
+    let checkpointing = report["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .find(|s| s["id"] == "gradient_checkpointing")
+        .unwrap_or_else(|| panic!("15 GiB of 16 GiB in training: {report}"));
+    let evidence = checkpointing["evidence"].to_string();
+    assert!(
+        evidence.contains("peak memory 15.0 GiB is 93.8 %"),
+        "{evidence}"
+    );
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("advisor-trace-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("temp dir");
+    folder
+}
