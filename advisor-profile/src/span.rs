@@ -78,7 +78,7 @@ struct NameTable {
 
 static NAMES: LazyLock<Mutex<NameTable>> = LazyLock::new(|| {
     Mutex::new(NameTable {
-        // Id 0 means "not interned yet" in `SpanName`, so it holds a placeholder.
+        // Id 0 means "not interned yet" in `SpanName`, so it holds a sentinel name that is never looked up.
         names: vec![Arc::from("")],
         ids: HashMap::new(),
     })

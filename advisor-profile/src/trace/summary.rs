@@ -1238,19 +1238,7 @@ pub(crate) fn facts(summary: &TraceSummary) -> advisor_core::TraceFacts {
                 sm_count: d.sm_count,
             })
             .collect(),
-        gpu_breakdown: summary.breakdown.as_ref().map(|b| core::GpuTimeBreakdown {
-            kernel_time_us: b.kernel_time_us,
-            idle_us: b.idle_us,
-            compute_us: b.compute_us,
-            communication_us: b.communication_us,
-            memory_us: b.memory_us,
-            non_compute_us: b.non_compute_us,
-            idle_pct: b.idle_pct,
-            compute_pct: b.compute_pct,
-            communication_pct: b.communication_pct,
-            memory_pct: b.memory_pct,
-            non_compute_pct: b.non_compute_pct,
-        }),
+        gpu_breakdown: summary.breakdown.clone(),
         kernel_launches: summary.launch.as_ref().map(|l| core::KernelLaunchFacts {
             kernels: l.kernels,
             matched: l.matched,
@@ -1377,32 +1365,9 @@ pub struct StepSummary {
     pub gpu_breakdown: Option<GpuBreakdown>,
 }
 
-/// Where GPU time goes; see `advisor_core::GpuTimeBreakdown` for the definitions.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct GpuBreakdown {
-    /// Span from the first GPU activity's start to the last one's end.
-    pub kernel_time_us: f64,
-    /// Time no GPU activity runs.
-    pub idle_us: f64,
-    /// Time at least one computation kernel runs.
-    pub compute_us: f64,
-    /// Time communication runs without computation.
-    pub communication_us: f64,
-    /// Time only memcpy or memset runs.
-    pub memory_us: f64,
-    /// Span minus compute minus idle.
-    pub non_compute_us: f64,
-    /// Idle share.
-    pub idle_pct: f64,
-    /// Compute share.
-    pub compute_pct: f64,
-    /// Communication share.
-    pub communication_pct: f64,
-    /// Memory share.
-    pub memory_pct: f64,
-    /// Non-compute share.
-    pub non_compute_pct: f64,
-}
+/// Where GPU time goes: core's [`GpuTimeBreakdown`](advisor_core::GpuTimeBreakdown), which the
+/// rules read, is also the summary's type, so the two cannot drift apart.
+pub type GpuBreakdown = advisor_core::GpuTimeBreakdown;
 
 /// One kernel name's statistics.
 #[derive(Debug, Clone, Default, Serialize)]
