@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use advisor_core::Dimension;
 use advisor_graph::{ModelSummary, TensorSignature};
+use advisor_report::group_digits;
 use clap::Args;
 
 use crate::{ListFormat, input_error};
@@ -138,17 +139,4 @@ fn signature(tensor: &TensorSignature) -> String {
 
 fn text(value: Option<&str>) -> String {
     value.unwrap_or("unknown").to_owned()
-}
-
-/// `124439808` → `124,439,808`.
-fn group_digits(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }

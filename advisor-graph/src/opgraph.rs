@@ -267,50 +267,51 @@ impl OpGraph {
         }
     }
 
+    /// The tensor `tensor` copies through a chain of `Identity` nodes (exporters use them to
+    /// share one initializer); at most three are followed.
+    fn through_identities(&self, tensor: TensorId) -> TensorId {
+        let mut tensor = tensor;
+        for _ in 0..3 {
+            if tensor == NONE
+                || !matches!(self.tensors[tensor as usize].kind, TensorKind::Activation)
+            {
+                break;
+            }
+            match self.producer(tensor) {
+                Some(node) if self.op(node) == "Identity" => {
+                    tensor = self.node(node).inputs.first().copied().unwrap_or(NONE);
+                }
+                _ => break,
+            }
+        }
+        tensor
+    }
+
     /// Whether `tensor` is fixed data: an initializer, or the output of a `Constant` node.
     ///
     /// Looks through `Identity` nodes, which exporters use to share one initializer.
     pub(crate) fn is_constant(&self, tensor: TensorId) -> bool {
-        let mut tensor = tensor;
-        for _ in 0..4 {
-            if tensor == NONE {
-                return false;
-            }
-            match self.tensors[tensor as usize].kind {
-                TensorKind::Initializer { .. } => return true,
-                TensorKind::GraphInput => return false,
-                TensorKind::Activation => match self.producer(tensor) {
-                    Some(node) if self.op(node) == "Constant" => return true,
-                    Some(node) if self.op(node) == "Identity" => {
-                        tensor = self.node(node).inputs.first().copied().unwrap_or(NONE);
-                    }
-                    _ => return false,
-                },
-            }
-        }
-        false
+        let tensor = self.through_identities(tensor);
+        self.is_initializer_itself(tensor)
+            || (tensor != NONE
+                && matches!(self.tensors[tensor as usize].kind, TensorKind::Activation)
+                && self
+                    .producer(tensor)
+                    .is_some_and(|node| self.op(node) == "Constant"))
     }
 
     /// Whether `tensor` is an initializer (a stored weight or constant), directly or through
     /// `Identity` nodes.
     pub(crate) fn is_initializer(&self, tensor: TensorId) -> bool {
-        let mut tensor = tensor;
-        for _ in 0..4 {
-            if tensor == NONE {
-                return false;
-            }
-            match self.tensors[tensor as usize].kind {
-                TensorKind::Initializer { .. } => return true,
-                TensorKind::GraphInput => return false,
-                TensorKind::Activation => match self.producer(tensor) {
-                    Some(node) if self.op(node) == "Identity" => {
-                        tensor = self.node(node).inputs.first().copied().unwrap_or(NONE);
-                    }
-                    _ => return false,
-                },
-            }
-        }
-        false
+        self.is_initializer_itself(self.through_identities(tensor))
+    }
+
+    fn is_initializer_itself(&self, tensor: TensorId) -> bool {
+        tensor != NONE
+            && matches!(
+                self.tensors[tensor as usize].kind,
+                TensorKind::Initializer { .. }
+            )
     }
 
     /// The values of a small constant, looking through `Unsqueeze`, `Cast` and `Identity`.

@@ -18,6 +18,8 @@ mod markdown;
 
 use advisor_core::OptimizationReport;
 
+pub use crate::markdown::group_digits;
+
 /// Rendering methods on [`OptimizationReport`].
 pub trait RenderReport {
     /// Markdown for people: summary, suggestions with evidence and steps, diagnostics.

@@ -211,7 +211,7 @@ fn diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
 }
 
 /// `124439808` → `124,439,808`.
-fn group_digits(value: u64) -> String {
+pub fn group_digits(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, ch) in digits.chars().enumerate() {
