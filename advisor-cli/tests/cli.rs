@@ -1,37 +1,19 @@
 //! The `advisor` binary end to end: good input, and every kind of bad input exits 2 with one
 //! line naming the file and the problem, never a panic.
 
+mod common;
+
+use common::{advisor, ok};
+
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
 use serde_json::Value;
 
-fn advisor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_advisor"))
-        .args(args)
-        .output()
-        .expect("advisor runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs and expects success; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let output = advisor(args);
-    assert!(
-        output.status.success(),
-        "advisor {args:?} failed: {}",
-        stderr(&output)
-    );
-    stdout(&output)
 }
 
 /// Runs and expects exit 2 with a one-line error containing every fragment.

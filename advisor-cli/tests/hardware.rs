@@ -2,26 +2,11 @@
 //! list, and on this machine (no GPU, Mesa's lavapipe installed by `.ci/run`) a software
 //! adapter that is flagged and never reaches the rules.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::ok;
 
 use serde_json::Value;
-
-fn advisor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_advisor"))
-        .args(args)
-        .output()
-        .expect("advisor runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let output = advisor(args);
-    assert!(
-        output.status.success(),
-        "advisor {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).expect("valid JSON output")

@@ -1,29 +1,13 @@
 //! `advisor trace` and `advisor analyze --trace` end to end, on the real V100 training trace
 //! (shared fixtures) and the CPU-only bert-tiny trace.
 
-use std::{
-    path::PathBuf,
-    process::{Command, Output},
-};
+mod common;
+
+use common::{advisor, ok};
+
+use std::path::PathBuf;
 
 use serde_json::Value;
-
-fn advisor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_advisor"))
-        .args(args)
-        .output()
-        .expect("advisor runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let output = advisor(args);
-    assert!(
-        output.status.success(),
-        "advisor {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// The V100 trace: `ADVISOR_SHARED_FIXTURES`, else `<workspace>/../shared/fixtures`. Fails
 /// (never skips) when it is in neither.
