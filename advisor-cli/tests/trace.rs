@@ -1,5 +1,5 @@
 //! `advisor trace` and `advisor analyze --trace` end to end, on the real V100 training trace
-//! (shared fixtures) and the CPU-only bert-tiny trace.
+//! from Holistic Trace Analysis's test data and the CPU-only bert-tiny trace (`testdata/traces`).
 
 mod common;
 
@@ -9,34 +9,21 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// The V100 trace: `ADVISOR_SHARED_FIXTURES`, else `<workspace>/../shared/fixtures`. Fails
-/// (never skips) when it is in neither.
+/// A trace in the repository's `testdata/traces` folder.
+fn trace(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/traces")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 fn v100_trace() -> String {
-    let fallback = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    let candidates: Vec<PathBuf> = std::env::var_os("ADVISOR_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([fallback])
-        .map(|folder| folder.join("traces/v100-training-rank0.trace.json.gz"))
-        .collect();
-    match candidates.iter().find(|path| path.is_file()) {
-        Some(path) => path.display().to_string(),
-        None => panic!(
-            "the V100 trace fixture is missing; looked for {}",
-            candidates
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" and ")
-        ),
-    }
+    trace("v100-training-rank0.trace.json.gz")
 }
 
 fn bert_trace() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../advisor-profile/tests/data/bert-tiny.trace.json")
-        .display()
-        .to_string()
+    trace("bert-tiny.trace.json")
 }
 
 #[test]

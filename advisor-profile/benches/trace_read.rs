@@ -1,9 +1,9 @@
 //! Trace reading speed: reads and summarizes a trace, reporting MB/s of JSON.
 //!
-//! By default it reads the V100 fixture (decompressed in memory first, so the figure is the
-//! parser's, not gzip's). Set `ADVISOR_BENCH_TRACE` to a large file made with
-//! `cargo xtask gen-trace` to measure the 500 MB case; `cargo xtask bench-trace` also reports
-//! peak memory.
+//! By default it reads the V100 trace in `testdata/traces` (decompressed in memory first, so
+//! the figure is the parser's, not gzip's). Set `ADVISOR_BENCH_TRACE` to a large file made
+//! with `cargo xtask gen-trace` to measure the 500 MB case; `cargo xtask bench-trace` also
+//! reports peak memory.
 
 use std::{io::Read, path::PathBuf, time::Duration};
 
@@ -14,10 +14,9 @@ fn fixture() -> Option<Vec<u8>> {
     if let Some(path) = std::env::var_os("ADVISOR_BENCH_TRACE") {
         return std::fs::read(path).ok();
     }
-    let folder = std::env::var_os("ADVISOR_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let compressed = std::fs::read(folder.join("traces/v100-training-rank0.trace.json.gz")).ok()?;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/traces/v100-training-rank0.trace.json.gz");
+    let compressed = std::fs::read(path).ok()?;
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(&compressed[..])
         .read_to_end(&mut json)
@@ -27,9 +26,7 @@ fn fixture() -> Option<Vec<u8>> {
 
 fn bench(c: &mut Criterion) {
     let Some(json) = fixture() else {
-        eprintln!(
-            "trace_read: no trace found (set ADVISOR_SHARED_FIXTURES or ADVISOR_BENCH_TRACE)"
-        );
+        eprintln!("trace_read: no trace found (testdata/traces, or set ADVISOR_BENCH_TRACE)");
         return;
     };
     let mut group = c.benchmark_group("trace");

@@ -6,34 +6,19 @@ use std::{io::Write, path::PathBuf};
 use advisor_profile::{TraceError, TraceOptions, TraceSummary, read_trace, read_trace_file};
 use proptest::prelude::*;
 
-/// The shared fixtures folder: `ADVISOR_SHARED_FIXTURES`, else `<workspace>/../shared/fixtures`.
-/// Fails (never skips) when the V100 trace is in neither.
+/// A trace in the repository's `testdata/traces` folder.
+fn trace(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/traces")
+        .join(name)
+}
+
 fn v100_trace() -> PathBuf {
-    let fallback = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    let candidates: Vec<PathBuf> = std::env::var_os("ADVISOR_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([fallback])
-        .map(|folder| folder.join("traces/v100-training-rank0.trace.json.gz"))
-        .collect();
-    candidates
-        .iter()
-        .find(|path| path.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "the V100 trace fixture is missing; looked for {}",
-                candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            )
-        })
+    trace("v100-training-rank0.trace.json.gz")
 }
 
 fn bert_trace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bert-tiny.trace.json")
+    trace("bert-tiny.trace.json")
 }
 
 fn read_str(text: &str) -> Result<TraceSummary, TraceError> {

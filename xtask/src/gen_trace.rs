@@ -1,7 +1,7 @@
 //! `cargo xtask gen-trace OUT [--size-mb N] [--from TRACE]`: writes a large Kineto trace by
-//! replicating the events of a real fixture trace (default: the V100 trace from the shared
-//! fixtures) with shifted timestamps, correlation ids, external ids, flow ids and step numbers,
-//! so each copy is a further run of profiler steps. For the trace-reading speed benchmark:
+//! replicating the events of a real trace (default: the V100 trace in `testdata/traces`) with
+//! shifted timestamps, correlation ids, external ids, flow ids and step numbers, so each copy
+//! is a further run of profiler steps. For the trace-reading speed benchmark:
 //! write it under `target/` or `/tmp`, never into the repository.
 //!
 //! `cargo xtask bench-trace [FILE]` generates `target/trace-bench/large.trace.json` (500 MB)
@@ -19,12 +19,9 @@ use serde_json::Value;
 /// Default size of the generated trace.
 const DEFAULT_SIZE_MB: u64 = 500;
 
-/// The V100 fixture in the shared fixtures folder.
+/// The V100 trace in the repository's test data.
 fn default_source() -> PathBuf {
-    std::env::var_os("ADVISOR_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::root().join("../shared/fixtures"))
-        .join("traces/v100-training-rank0.trace.json.gz")
+    crate::root().join("testdata/traces/v100-training-rank0.trace.json.gz")
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
