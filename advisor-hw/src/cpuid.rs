@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 
+use advisor_hw_table::HwError;
 use raw_cpuid::{CacheType, CpuId, CpuIdReader, CpuIdResult};
 
-use crate::{
-    detection::{CacheKind, CpuCache, CpuDetails},
-    target::HwError,
-};
+use crate::detection::{CacheKind, CpuCache, CpuDetails};
 
 /// A supplier of CPUID leaves: the processor itself ([`NativeCpuid`], x86 only) or a
 /// recording ([`RecordedCpuid`]).

@@ -1,9 +1,8 @@
 //! GPU probes: the trait that the NVML and wgpu probes implement, and what they report.
 
 use advisor_core::ComputeCapability;
+use advisor_hw_table::{Accelerator, is_software_adapter};
 use serde::{Deserialize, Serialize};
-
-use crate::{accelerators::Accelerator, names::is_software_adapter};
 
 /// Why the GPU fields stay empty when no GPU probe is compiled in.
 pub const NO_GPU_PROBE_REASON: &str = "no GPU probe compiled in (features nvml, wgpu)";

@@ -1,6 +1,10 @@
 //! Hardware facts for the advisor: what a GPU can do, which GPU a driver name means, and
 //! what this machine has.
 //!
+//! The table, name matching and deployment targets (the first three items below) are
+//! `advisor-hw-table`'s, re-exported here unchanged; that crate has no probing code at all.
+//! This crate adds the probes.
+//!
 //! - The accelerator table ([`accelerators`], [`find_accelerator`]) holds datasheet figures
 //!   for each [`Accelerator`]: memory, bandwidth and dense peak throughput per data type.
 //! - [`match_gpu_name`] turns the name a driver reports (`NVIDIA A100-SXM4-80GB`) into a
@@ -20,8 +24,9 @@
 //!   `wgpu`), which runs only when NVML found no GPU. CPUID is read through a
 //!   [`CpuidSource`]: the processor, or a [`RecordedCpuid`] dump.
 //!
-//! Without default features the crate is data and logic only: it never touches hardware,
-//! which is how `advisor-rules-builtin` depends on it.
+//! Without default features the crate never touches hardware, but a feature is not a wall
+//! (cargo unifies features in workspace builds): code that must not probe depends on
+//! `advisor-hw-table` instead.
 //!
 //! ```
 //! use advisor_hw::{match_gpu_name, resolve_target};
@@ -35,16 +40,13 @@
 //! assert!(resolve_target("nvidia-t5").is_err());
 //! ```
 
-mod accelerators;
 #[cfg(feature = "probe")]
 mod cpuid;
 mod detection;
 mod gpu;
-mod names;
 mod nvml;
 #[cfg(feature = "probe")]
 mod probe;
-mod target;
 #[cfg(feature = "probe")]
 mod topology;
 #[cfg(feature = "wgpu")]
@@ -56,20 +58,21 @@ pub use crate::cpuid::NativeCpuid;
 pub use crate::nvml::NvmlLibrary;
 #[cfg(feature = "wgpu")]
 pub use crate::wgpu_probe::WgpuProbe;
-pub use crate::{
-    accelerators::{Accelerator, Vendor, accelerators, find_accelerator},
-    detection::{
-        CacheKind, CpuCache, CpuDetails, Detection, MemoryDetails, NumaNode, ProbeReport,
-        ProbeStatus,
-    },
-    gpu::{Adapter, AdapterType, GpuDevice, GpuFindings, GpuProbe, NO_GPU_PROBE_REASON},
-    names::{compute_capability_from_name, is_software_adapter, match_gpu_name},
-    nvml::{NvmlDeviceRecord, NvmlProbe, NvmlRecord, NvmlSource, RecordedNvml},
-    target::{HwError, resolve_target},
-};
 #[cfg(feature = "probe")]
 pub use crate::{
     cpuid::{CpuidSource, OsVectorSupport, RecordedCpuid, cpu_details_from_cpuid},
     probe::{detect, detect_with},
     topology::{parse_cpu_list, read_numa_nodes},
+};
+pub use crate::{
+    detection::{
+        CacheKind, CpuCache, CpuDetails, Detection, MemoryDetails, NumaNode, ProbeReport,
+        ProbeStatus,
+    },
+    gpu::{Adapter, AdapterType, GpuDevice, GpuFindings, GpuProbe, NO_GPU_PROBE_REASON},
+    nvml::{NvmlDeviceRecord, NvmlProbe, NvmlRecord, NvmlSource, RecordedNvml},
+};
+pub use advisor_hw_table::{
+    Accelerator, HwError, Vendor, accelerators, compute_capability_from_name, find_accelerator,
+    is_software_adapter, match_gpu_name, resolve_target,
 };

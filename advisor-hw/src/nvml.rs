@@ -2,12 +2,10 @@
 //! driver, or a recording), and the probe that turns them into [`GpuDevice`]s.
 
 use advisor_core::ComputeCapability;
+use advisor_hw_table::HwError;
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    gpu::{GpuDevice, GpuFindings, GpuProbe},
-    target::HwError,
-};
+use crate::gpu::{GpuDevice, GpuFindings, GpuProbe};
 
 /// Everything the NVML probe reads, in NVML's own units, so that a recording from a real
 /// machine replays through the same conversion as the driver.
@@ -79,8 +77,8 @@ pub struct NvmlDeviceRecord {
     pub utilization_memory_percent: Option<u32>,
 }
 
-/// A supplier of NVML readings: the driver ([`NvmlLibrary`](crate::NvmlLibrary), feature
-/// `nvml`) or a recording ([`RecordedNvml`]).
+/// A supplier of NVML readings: the driver (`NvmlLibrary`, feature `nvml`) or a recording
+/// ([`RecordedNvml`]).
 pub trait NvmlSource: Sync {
     /// The readings; `Err` with a lowercase reason when NVML cannot be used here.
     fn read(&self) -> Result<NvmlRecord, String>;

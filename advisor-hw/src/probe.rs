@@ -5,12 +5,12 @@
 use std::{path::Path, thread, time::Instant};
 
 use advisor_core::HardwareInfo;
+use advisor_hw_table::{compute_capability_from_name, is_software_adapter, match_gpu_name};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
 use crate::{
     detection::{CpuDetails, Detection, MemoryDetails, NumaNode, ProbeReport, ProbeStatus},
     gpu::{Adapter, GpuDevice, GpuProbe, NO_GPU_PROBE_REASON},
-    names::{compute_capability_from_name, is_software_adapter, match_gpu_name},
     topology,
 };
 

@@ -8,10 +8,17 @@ mod tests {
     /// Each workspace library and the workspace crates it may depend on (normal dependencies).
     const ALLOWED: &[(&str, &[&str])] = &[
         ("advisor-core", &[]),
-        ("advisor-hw", &["advisor-core"]),
+        // The table without probing code: nothing but core, whatever the features.
+        ("advisor-hw-table", &["advisor-core"]),
+        ("advisor-hw", &["advisor-core", "advisor-hw-table"]),
         ("advisor-graph", &["advisor-core"]),
         ("advisor-profile", &["advisor-core"]),
-        ("advisor-rules-builtin", &["advisor-core", "advisor-hw"]),
+        // While the rules move from `advisor-hw` (without default features) to
+        // `advisor-hw-table`, either is allowed; once moved, `advisor-hw` goes from this list.
+        (
+            "advisor-rules-builtin",
+            &["advisor-core", "advisor-hw", "advisor-hw-table"],
+        ),
         ("advisor-report", &["advisor-core"]),
         ("advisor-plugin-api", &["advisor-core"]),
         (
@@ -67,14 +74,35 @@ mod tests {
                 );
             }
         }
-        // The rules read the accelerator table only: advisor-hw without its probing features.
+        // The rules read the accelerator table only: if they still use advisor-hw, then
+        // without its probing features.
         let rules_hw = edges["advisor-rules-builtin"]
             .iter()
             .find(|(target, _)| *target == "advisor-hw");
-        assert_eq!(
-            rules_hw,
-            Some(&("advisor-hw", false)),
+        assert!(
+            matches!(rules_hw, None | Some(("advisor-hw", false))),
             "rules must use advisor-hw without default features"
         );
+        // advisor-hw-table has no probing code to switch on: no features, and no optional
+        // dependency that a feature could pull in.
+        let table = packages
+            .iter()
+            .find(|package| package["name"] == "advisor-hw-table")
+            .expect("advisor-hw-table is a workspace member");
+        assert!(
+            table["features"]
+                .as_object()
+                .is_none_or(|features| features.is_empty()),
+            "advisor-hw-table must have no features: {}",
+            table["features"]
+        );
+        for dependency in table["dependencies"].as_array().into_iter().flatten() {
+            let normal = dependency["kind"].is_null();
+            assert!(
+                !(normal && dependency["optional"] == true),
+                "advisor-hw-table must have no optional dependencies: {}",
+                dependency["name"]
+            );
+        }
     }
 }

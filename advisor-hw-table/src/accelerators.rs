@@ -88,7 +88,7 @@ impl Accelerator {
     /// The CPU fields stay `None`: a GPU model says nothing about its host.
     ///
     /// ```
-    /// let a100 = advisor_hw::find_accelerator("nvidia-a100-80gb").unwrap();
+    /// let a100 = advisor_hw_table::find_accelerator("nvidia-a100-80gb").unwrap();
     /// let info = a100.to_hardware_info();
     /// assert_eq!(info.gpu_memory_mb, Some(80 * 1024));
     /// assert_eq!(info.gpu_compute_capability.unwrap().to_string(), "8.0");

@@ -35,8 +35,8 @@ const MEMORY_TOLERANCE: (f64, f64) = (0.85, 1.05);
 /// Microsoft Basic Render Driver) rather than a GPU.
 ///
 /// ```
-/// assert!(advisor_hw::is_software_adapter("llvmpipe (LLVM 15.0.7, 256 bits)"));
-/// assert!(!advisor_hw::is_software_adapter("NVIDIA L4"));
+/// assert!(advisor_hw_table::is_software_adapter("llvmpipe (LLVM 15.0.7, 256 bits)"));
+/// assert!(!advisor_hw_table::is_software_adapter("NVIDIA L4"));
 /// ```
 pub fn is_software_adapter(name: &str) -> bool {
     let name = name.to_lowercase();
@@ -55,7 +55,7 @@ pub fn is_software_adapter(name: &str) -> bool {
 /// slice) match nothing: a near miss would lend the advice wrong figures.
 ///
 /// ```
-/// use advisor_hw::match_gpu_name;
+/// use advisor_hw_table::match_gpu_name;
 ///
 /// let sxm = match_gpu_name("NVIDIA H100 80GB HBM3", None).unwrap();
 /// assert_eq!(sxm.id, "nvidia-h100-sxm");
@@ -113,7 +113,7 @@ pub fn match_gpu_name(name: &str, memory_mb: Option<u64>) -> Option<&'static Acc
 ///
 /// ```
 /// use advisor_core::ComputeCapability;
-/// use advisor_hw::compute_capability_from_name;
+/// use advisor_hw_table::compute_capability_from_name;
 ///
 /// assert_eq!(compute_capability_from_name("Tesla T4"), Some(ComputeCapability::new(7, 5)));
 /// assert_eq!(compute_capability_from_name("NVIDIA A40"), Some(ComputeCapability::new(8, 6)));

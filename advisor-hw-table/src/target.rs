@@ -37,10 +37,10 @@ pub enum HwError {
 /// An unknown name is an error that lists the known ids and suggests the closest one.
 ///
 /// ```
-/// let info = advisor_hw::resolve_target("nvidia-l4").unwrap();
+/// let info = advisor_hw_table::resolve_target("nvidia-l4").unwrap();
 /// assert_eq!(info.gpu_model.as_deref(), Some("NVIDIA L4"));
 ///
-/// let error = advisor_hw::resolve_target("h100").unwrap_err();
+/// let error = advisor_hw_table::resolve_target("h100").unwrap_err();
 /// assert!(error.to_string().contains("did you mean `nvidia-h100-sxm`?"));
 /// ```
 pub fn resolve_target(name: &str) -> Result<HardwareInfo, HwError> {
