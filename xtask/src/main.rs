@@ -3,7 +3,7 @@
 //! - `cargo xtask ci`: the checks CI runs (format, clippy with `-D warnings`, tests).
 //! - `cargo xtask codegen`: regenerates `docs/rules.md` and `docs/context.schema.json`.
 //! - `cargo xtask gen-trace OUT [--size-mb N]`: writes a large trace (500 MB by default) from
-//!   the V100 fixture, for the trace-reading benchmark.
+//!   the V100 trace in `testdata/traces`, for the trace-reading benchmark.
 //! - `cargo xtask bench`: every criterion bench of the workspace, then `bench-trace`.
 //! - `cargo xtask bench-trace [FILE]`: reads and summarizes a large trace; MB/s and peak RSS.
 //! - `cargo xtask build-plugins [--out DIR]`: builds the plugins into one folder.
