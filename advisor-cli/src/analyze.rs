@@ -142,11 +142,11 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
             graph.name = Some(model_name(path));
         }
         for warning in imported.warnings {
-            notes.push(Diagnostic {
-                severity: DiagnosticSeverity::Warning,
-                source: "model".to_owned(),
-                message: format!("{source}: {warning}"),
-            });
+            notes.push(Diagnostic::new(
+                DiagnosticSeverity::Warning,
+                "model".to_owned(),
+                format!("{source}: {warning}"),
+            ));
         }
         context.model_graph = Some(graph);
     }
@@ -154,11 +154,11 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
     if let Some(path) = &args.trace {
         let summary = crate::trace::read(path)?;
         for warning in &summary.warnings {
-            notes.push(Diagnostic {
-                severity: DiagnosticSeverity::Warning,
-                source: "trace".to_owned(),
-                message: format!("{}: {warning}", path.display()),
-            });
+            notes.push(Diagnostic::new(
+                DiagnosticSeverity::Warning,
+                "trace".to_owned(),
+                format!("{}: {warning}", path.display()),
+            ));
         }
         trace_hardware = summary.hardware_info();
         let profile = summary.to_profile_results();

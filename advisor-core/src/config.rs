@@ -9,6 +9,8 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("mode", &[]),
     ("batch_size", &[]),
     ("seq_len", &["sequence_length", "max_seq_len"]),
+    ("prompt_len", &["prompt_tokens", "prompt_length"]),
+    ("new_tokens", &["max_new_tokens"]),
     ("precision", &["torch_dtype", "dtype"]),
     ("quantization", &[]),
     ("kv_cache", &["use_cache"]),
@@ -19,7 +21,9 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// Whether the model is being trained or served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Serving: forward passes only.
     Inference,
@@ -93,6 +97,37 @@ impl Precision {
     }
 }
 
+impl serde::Serialize for Precision {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Precision {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Precision::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown dtype `{text}`: expected one of fp32, fp16, bf16, fp8, int8, int4"
+            ))
+        })
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Precision {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Precision".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A numeric format: fp32, fp16, bf16, fp8, int8 or int4 (common spellings such as bfloat16 are accepted)",
+            "type": "string"
+        })
+    }
+}
+
 impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -132,6 +167,25 @@ impl Device {
     pub fn is_gpu(self) -> bool {
         !matches!(self, Device::Cpu)
     }
+
+    /// The config value: `cpu`, `cuda`, `rocm`, `mps`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::Rocm => "rocm",
+            Device::Mps => "mps",
+        }
+    }
+
+    /// The GPU vendor this device kind implies (CUDA: NVIDIA, ROCm: AMD).
+    pub fn gpu_vendor(self) -> Option<crate::device::GpuVendor> {
+        match self {
+            Device::Cuda => Some(crate::device::GpuVendor::Nvidia),
+            Device::Rocm => Some(crate::device::GpuVendor::Amd),
+            Device::Cpu | Device::Mps => None,
+        }
+    }
 }
 
 /// The typed run configuration. `None` means the setting was not given.
@@ -141,8 +195,12 @@ pub struct RunConfig {
     pub mode: Option<Mode>,
     /// `batch_size`: samples per forward pass.
     pub batch_size: Option<u64>,
-    /// `seq_len`: tokens per sample.
+    /// `seq_len`: tokens per sample (prompt plus generated).
     pub seq_len: Option<u64>,
+    /// `prompt_len`: prompt tokens per sample.
+    pub prompt_tokens: Option<u64>,
+    /// `new_tokens` (alias `max_new_tokens`): tokens generated per sample.
+    pub new_tokens: Option<u64>,
     /// `precision` (alias `torch_dtype`).
     pub precision: Option<Precision>,
     /// `quantization`.
@@ -245,6 +303,12 @@ impl RunConfig {
             }
             "seq_len" => {
                 self.seq_len = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "prompt_len" => {
+                self.prompt_tokens = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "new_tokens" => {
+                self.new_tokens = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
             }
             "num_threads" => {
                 self.num_threads = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)

@@ -3,21 +3,40 @@
 use std::{
     collections::BTreeSet,
     panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
 };
 
 use crate::{
     context::{AnalysisContext, ContextError},
+    device::{AcceleratorCatalog, EmptyCatalog},
+    facts::ResolvedFacts,
+    plan::PlanModel,
     report::{Diagnostic, DiagnosticSeverity, InputSummary, OptimizationReport},
-    rule::{OptimizationRule, RuleError},
+    rule::{OptimizationRule, RuleError, RuleInput},
 };
 
 /// Runs a set of rules over an [`AnalysisContext`].
 ///
-/// `advisor-rules-builtin` adds `OptimizationAdvisor::new()` with every built-in rule.
-#[derive(Default)]
+/// The facts are resolved once per analysis with GPU figures from an injected
+/// [`AcceleratorCatalog`], and the combined improvement is one simulation by an injected
+/// [`PlanModel`]. `advisor-rules-builtin` adds `OptimizationAdvisor::new()` with every
+/// built-in rule, the accelerator table and the workload model.
 pub struct OptimizationAdvisor {
     rules: Vec<Box<dyn OptimizationRule>>,
     disabled: BTreeSet<String>,
+    catalog: Arc<dyn AcceleratorCatalog>,
+    plan_model: Option<Arc<dyn PlanModel>>,
+}
+
+impl Default for OptimizationAdvisor {
+    fn default() -> Self {
+        OptimizationAdvisor {
+            rules: Vec::new(),
+            disabled: BTreeSet::new(),
+            catalog: Arc::new(EmptyCatalog),
+            plan_model: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for OptimizationAdvisor {
@@ -41,6 +60,26 @@ impl OptimizationAdvisor {
     /// An advisor with no rules.
     pub fn empty() -> OptimizationAdvisor {
         OptimizationAdvisor::default()
+    }
+
+    /// Sets where GPU figures come from.
+    pub fn set_catalog(&mut self, catalog: Arc<dyn AcceleratorCatalog>) {
+        self.catalog = catalog;
+    }
+
+    /// Sets the performance model that combines the report's changes.
+    pub fn set_plan_model(&mut self, model: Arc<dyn PlanModel>) {
+        self.plan_model = Some(model);
+    }
+
+    /// Resolves the facts of a context the way [`analyze`](Self::analyze) does.
+    pub fn resolve(&self, context: &AnalysisContext) -> Result<ResolvedFacts, ContextError> {
+        let config = context.run_config()?;
+        Ok(ResolvedFacts::resolve(
+            context,
+            &config,
+            self.catalog.as_ref(),
+        ))
     }
 
     /// Adds a rule. Ids are unique: a second rule with a taken id is refused.
@@ -72,43 +111,79 @@ impl OptimizationAdvisor {
     /// that fails or panics becomes a diagnostic and the other rules still run.
     pub fn analyze(&self, context: &AnalysisContext) -> Result<OptimizationReport, ContextError> {
         let config = context.run_config()?;
+        let facts = ResolvedFacts::resolve(context, &config, self.catalog.as_ref());
         let mut diagnostics: Vec<Diagnostic> = config
             .warnings
             .iter()
-            .map(|warning| Diagnostic {
-                severity: DiagnosticSeverity::Warning,
-                source: "config".to_owned(),
-                message: warning.message.clone(),
-            })
+            .map(|warning| Diagnostic::new(DiagnosticSeverity::Warning, "config", &warning.message))
+            .chain(
+                facts
+                    .warnings
+                    .iter()
+                    .map(|warning| Diagnostic::new(DiagnosticSeverity::Warning, "inputs", warning)),
+            )
             .collect();
+        let input = RuleInput {
+            context,
+            config: &config,
+            facts: &facts,
+        };
         let mut suggestions = Vec::new();
         let mut rules_run = Vec::new();
         for rule in self.rules.iter().filter(|rule| self.is_enabled(rule.id())) {
             let id = rule.id().to_owned();
             rules_run.push(id.clone());
-            let outcome = catch_unwind(AssertUnwindSafe(|| rule.analyze(context)));
-            let diagnostic = |severity, message: String| Diagnostic {
-                severity,
-                source: id.clone(),
-                message,
-            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| rule.analyze(&input)));
+            let diagnostic =
+                |severity, message: String| Diagnostic::new(severity, id.clone(), message);
             match outcome {
                 Ok(Ok(found)) => {
                     for mut suggestion in found {
                         suggestion.rule_id = id.clone();
-                        let before = suggestion.expected_improvement.len();
-                        suggestion.expected_improvement.retain(|i| i.is_valid());
-                        if suggestion.expected_improvement.len() != before {
+                        let invalid: Vec<String> = suggestion
+                            .expected_improvement
+                            .iter()
+                            .filter(|i| !i.is_valid())
+                            .map(|i| {
+                                format!(
+                                    "{} {}–{}",
+                                    i.metric.as_str(),
+                                    i.min_reduction,
+                                    i.max_reduction
+                                )
+                            })
+                            .collect();
+                        if !invalid.is_empty() {
+                            suggestion.expected_improvement.retain(|i| i.is_valid());
                             diagnostics.push(diagnostic(
                                 DiagnosticSeverity::Error,
                                 format!(
-                                    "suggestion `{}` had expected improvements outside [0, 1); they were dropped",
-                                    suggestion.id
+                                    "rule bug: suggestion `{}` had expected improvements outside [0, 1) ({}); they were dropped",
+                                    suggestion.id,
+                                    invalid.join(", ")
                                 ),
                             ));
                         }
                         suggestions.push(suggestion);
                     }
+                }
+                Ok(Err(RuleError::Needs(missing))) => {
+                    let mut missing = missing;
+                    missing.sort();
+                    missing.dedup();
+                    let mut note = diagnostic(
+                        DiagnosticSeverity::Info,
+                        format!(
+                            "could not decide: needs {}",
+                            missing
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    note.missing = missing;
+                    diagnostics.push(note);
                 }
                 Ok(Err(RuleError::MissingFacts(needs))) => diagnostics.push(diagnostic(
                     DiagnosticSeverity::Info,
@@ -127,7 +202,13 @@ impl OptimizationAdvisor {
         diagnostics.sort_by(|a, b| (a.severity, &a.source).cmp(&(b.severity, &b.source)));
         let mut inputs = InputSummary::from_context(context);
         inputs.rules_run = rules_run;
-        Ok(OptimizationReport::new(inputs, suggestions, diagnostics))
+        let plan_model = self.plan_model.clone();
+        Ok(OptimizationReport::with_plan(
+            inputs,
+            suggestions,
+            diagnostics,
+            |changes| plan_model.as_ref()?.simulate(&facts, changes),
+        ))
     }
 }
 
@@ -228,7 +309,7 @@ mod tests {
         fn description(&self) -> &str {
             "test rule"
         }
-        fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
             Ok(vec![
                 OptimizationSuggestion::new(
                     self.id,
@@ -258,7 +339,7 @@ mod tests {
         fn description(&self) -> &str {
             "panics"
         }
-        fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
             panic!("boom")
         }
     }
@@ -274,7 +355,7 @@ mod tests {
         fn description(&self) -> &str {
             "needs data"
         }
-        fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
             Err(RuleError::MissingFacts("memory_metrics.peak_bytes".into()))
         }
     }
@@ -313,21 +394,87 @@ mod tests {
         assert_eq!(report.easy_suggestions().len(), 2);
     }
 
-    #[test]
-    fn combines_improvements_multiplicatively() {
-        let mut advisor = OptimizationAdvisor::empty();
-        for id in ["a", "b", "c"] {
-            advisor
-                .add_rule(rule(id, Impact::High, Difficulty::Easy, 0.5))
-                .unwrap();
+    struct Halves;
+    impl PlanModel for Halves {
+        fn simulate(
+            &self,
+            _: &ResolvedFacts,
+            changes: &[crate::Change],
+        ) -> Option<Vec<ExpectedImprovement>> {
+            // Each distinct change halves latency in this toy model.
+            let keep = 0.5f64.powi(changes.len() as i32);
+            Some(vec![ExpectedImprovement::new(
+                ImprovementMetric::Latency,
+                1.0 - keep,
+                1.0 - keep,
+                "toy",
+            )])
         }
+    }
+
+    #[test]
+    fn combined_improvement_is_one_simulation_of_compatible_changes() {
+        struct Batch(&'static str, u64);
+        impl OptimizationRule for Batch {
+            fn id(&self) -> &str {
+                self.0
+            }
+            fn category(&self) -> Category {
+                Category::Compute
+            }
+            fn description(&self) -> &str {
+                "sets a batch"
+            }
+            fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+                Ok(vec![
+                    OptimizationSuggestion::new(
+                        self.0,
+                        Category::Compute,
+                        Impact::High,
+                        Difficulty::Easy,
+                        "t",
+                    )
+                    .change(crate::Change::BatchSize(self.1))
+                    .improvement(ExpectedImprovement::new(
+                        ImprovementMetric::Latency,
+                        0.5,
+                        0.5,
+                        "t",
+                    )),
+                ])
+            }
+        }
+        let mut advisor = OptimizationAdvisor::empty();
+        advisor.set_plan_model(Arc::new(Halves));
+        advisor.add_rule(Box::new(Batch("a", 16))).unwrap();
+        advisor.add_rule(Box::new(Batch("b", 32))).unwrap();
+        // A suggestion without a change is listed but not combined.
+        advisor
+            .add_rule(rule("c", Impact::High, Difficulty::Easy, 0.5))
+            .unwrap();
         let report = advisor.analyze(&AnalysisContext::default()).unwrap();
+        // Two batch changes conflict: the first (a's 16) is kept, simulated once: −50 %.
+        assert_eq!(report.summary.plan, vec![crate::Change::BatchSize(16)]);
         let latency = &report.summary.combined[0];
         assert_eq!(latency.metric, ImprovementMetric::Latency);
-        assert_eq!(latency.suggestions, 3);
-        // 1 − 0.5³, not 150 %.
-        assert!((latency.max_reduction - 0.875).abs() < 1e-12);
-        assert_eq!(latency.description, "latency −88 %");
+        assert!((latency.max_reduction - 0.5).abs() < 1e-12);
+        assert_eq!(report.summary.not_combined, vec!["c".to_owned()]);
+    }
+
+    #[test]
+    fn an_improvement_outside_the_unit_interval_is_a_rule_bug() {
+        let mut advisor = OptimizationAdvisor::empty();
+        advisor
+            .add_rule(rule("x", Impact::Low, Difficulty::Easy, 1.5))
+            .unwrap();
+        let report = advisor.analyze(&AnalysisContext::default()).unwrap();
+        assert!(report.suggestions[0].expected_improvement.is_empty());
+        assert_eq!(report.diagnostics[0].severity, DiagnosticSeverity::Error);
+        assert!(
+            report.diagnostics[0].message.starts_with("rule bug:"),
+            "{:?}",
+            report.diagnostics
+        );
     }
 
     #[test]

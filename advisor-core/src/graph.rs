@@ -100,6 +100,13 @@ pub struct ModelFacts {
     /// Longest sequence the position encoding supports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sequence_length: Option<u64>,
+    /// Sliding-window attention span (`sliding_window` in the config), when the model uses
+    /// one: each token attends to at most this many positions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sliding_window: Option<u64>,
+    /// Whether the language-model head shares the token-embedding matrix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_word_embeddings: Option<bool>,
     /// Storage dtype of the weights.
     #[serde(
         default,
@@ -252,14 +259,13 @@ impl ModelGraph {
         })
     }
 
-    /// KV-cache bytes per token: `2 (K and V) × layers × kv_heads × head_dim × bytes`.
+    /// KV-cache bytes per token: `2 (K and V) × layers × kv_heads × head_dim × bytes`
+    /// ([`crate::formulas::kv_elements_per_token`]).
     pub fn kv_cache_bytes_per_token(&self, bytes_per_element: f64) -> Option<f64> {
         let facts = &self.facts;
         let kv_heads = facts.kv_heads.or(facts.attention_heads)?;
-        let elements = 2u64
-            .checked_mul(facts.layers?)?
-            .checked_mul(kv_heads)?
-            .checked_mul(self.head_dim()?)?;
+        let elements =
+            crate::formulas::kv_elements_per_token(facts.layers?, kv_heads, self.head_dim()?)?;
         Some(elements as f64 * bytes_per_element)
     }
 }

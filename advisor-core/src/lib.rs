@@ -26,36 +26,51 @@
 //! assert!(report.suggestions.is_empty());
 //! ```
 
+mod change;
 mod config;
 mod context;
+mod device;
 mod engine;
+mod facts;
+pub mod formulas;
 mod graph;
 mod hardware;
 mod metrics;
+mod plan;
 mod profile;
 mod report;
+mod resolve;
 mod rule;
 mod suggestion;
 mod trace;
 
 pub use crate::{
+    change::{
+        AttentionKernel, Change, OptimizerKind, RunSettings, SlackClaim, SlackPool, WeightFormat,
+    },
     config::{
         ConfigError, ConfigWarning, Device, KNOWN_CONFIG_KEYS, Mode, Precision, Quantization,
         RunConfig,
     },
     context::{AnalysisContext, ContextError},
+    device::{AcceleratorCatalog, EmptyCatalog, GpuSpec, GpuVendor, PeakThroughput},
     engine::{DuplicateRuleId, OptimizationAdvisor},
+    facts::{
+        CpuFacts, Fact, GpuFacts, GpuState, Measured, Missing, ModelShape, ResolvedFacts,
+        ResolvedRun, Source, trace_facts,
+    },
     graph::{
         Architecture, Dimension, FusionOpportunity, GraphEdge, GraphNode, ModelFacts, ModelGraph,
     },
     hardware::{ComputeCapability, HardwareInfo},
     metrics::{LatencyMetrics, MemoryMetrics, ThroughputMetrics},
+    plan::{PlanModel, combine_latency, combine_slack, compatible_changes},
     profile::{ProfileOperation, ProfileResults},
     report::{
         COMBINATION_METHOD, Diagnostic, DiagnosticSeverity, InputSummary, MetricSummary,
         OptimizationReport, REPORT_SCHEMA_VERSION, ReportSummary,
     },
-    rule::{OptimizationRule, RuleError},
+    rule::{OptimizationRule, RuleError, RuleInput, run_rule},
     suggestion::{
         Category, CodeExample, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
         OptimizationSuggestion,

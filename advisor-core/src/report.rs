@@ -79,6 +79,25 @@ pub struct Diagnostic {
     pub source: String,
     /// What happened.
     pub message: String,
+    /// The facts a rule needed and did not have, typed (empty for other diagnostics).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<crate::facts::Missing>,
+}
+
+impl Diagnostic {
+    /// A diagnostic without missing facts.
+    pub fn new(
+        severity: DiagnosticSeverity,
+        source: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity,
+            source: source.into(),
+            message: message.into(),
+            missing: Vec::new(),
+        }
+    }
 }
 
 /// The combined expected improvement of one metric.
@@ -89,12 +108,15 @@ pub struct MetricSummary {
     pub metric: ImprovementMetric,
     /// Suggestions that improve it.
     pub suggestions: usize,
-    /// Combined lower end, 1 − Π(1 − min).
+    /// Combined lower end, a fraction of the cost removed.
     pub min_reduction: f64,
-    /// Combined upper end, 1 − Π(1 − max).
+    /// Combined upper end.
     pub max_reduction: f64,
     /// For people: `latency −20–35 %`.
     pub description: String,
+    /// How it was combined: the simulation, the slack pools, or the best single suggestion.
+    #[serde(default)]
+    pub basis: String,
 }
 
 /// Totals over the report.
@@ -109,21 +131,41 @@ pub struct ReportSummary {
     pub combined: Vec<MetricSummary>,
     /// How the combination was computed.
     pub method: String,
+    /// The changes the combined simulation applied, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<crate::change::Change>,
+    /// Suggestions whose gain is neither a modelled change nor a slack claim (plugins, kernel
+    /// fusion): listed with their own figures, not in the combined total.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_combined: Vec<String>,
 }
 
 /// How [`ReportSummary::combined`] is computed, stated in every report.
-pub const COMBINATION_METHOD: &str = "Improvements of one metric combine multiplicatively: each removes a fraction r of what is left, so the total is 1 − Π(1 − r), never a sum that could pass 100 %. This assumes the changes are independent; where they overlap (for example quantization and a larger batch both relieve memory-bandwidth pressure) the real total is lower, so read it as an upper bound.";
+pub const COMBINATION_METHOD: &str = "The combined improvement is one simulation: the performance model runs once with every compatible change applied together (the higher-ranked suggestion's setting wins where two set the same thing), never a product of separate percentages. Gains that come only from a trace take from named pools of slack (GPU idle, exposed communication): claims on one pool combine by their maximum and never exceed the pool. Suggestions with neither are listed with their own figures and left out of the total.";
 
 impl OptimizationReport {
     /// Builds a report: sorts the suggestions and computes the summary.
     pub fn new(
         inputs: InputSummary,
+        suggestions: Vec<OptimizationSuggestion>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> OptimizationReport {
+        OptimizationReport::with_plan(inputs, suggestions, diagnostics, |_| None)
+    }
+
+    /// Builds a report whose combined improvement runs every compatible change through
+    /// `simulate` at once.
+    pub fn with_plan(
+        inputs: InputSummary,
         mut suggestions: Vec<OptimizationSuggestion>,
         diagnostics: Vec<Diagnostic>,
+        simulate: impl FnOnce(
+            &[crate::change::Change],
+        ) -> Option<Vec<crate::suggestion::ExpectedImprovement>>,
     ) -> OptimizationReport {
         suggestions
             .sort_by(|a, b| (a.impact, a.difficulty, &a.id).cmp(&(b.impact, b.difficulty, &b.id)));
-        let summary = summarize(&suggestions);
+        let summary = summarize(&suggestions, simulate);
         OptimizationReport {
             schema_version: REPORT_SCHEMA_VERSION,
             inputs,
@@ -158,38 +200,106 @@ impl OptimizationReport {
     }
 }
 
-fn summarize(suggestions: &[OptimizationSuggestion]) -> ReportSummary {
+fn summarize(
+    suggestions: &[OptimizationSuggestion],
+    simulate: impl FnOnce(
+        &[crate::change::Change],
+    ) -> Option<Vec<crate::suggestion::ExpectedImprovement>>,
+) -> ReportSummary {
+    use crate::plan::{PLAN_METRICS, combine_latency, combine_slack, compatible_changes};
+
     let mut by_impact = BTreeMap::new();
-    // metric -> (count, Π(1 − min), Π(1 − max))
-    let mut products: BTreeMap<ImprovementMetric, (usize, f64, f64)> = BTreeMap::new();
     for suggestion in suggestions {
         *by_impact
             .entry(suggestion.impact.as_str().to_owned())
             .or_insert(0) += 1;
-        for improvement in &suggestion.expected_improvement {
-            let entry = products.entry(improvement.metric).or_insert((0, 1.0, 1.0));
-            entry.0 += 1;
-            entry.1 *= 1.0 - improvement.min_reduction;
-            entry.2 *= 1.0 - improvement.max_reduction;
-        }
     }
-    let combined = products
-        .into_iter()
-        .map(|(metric, (count, keep_min, keep_max))| {
-            let (low, high) = (1.0 - keep_min, 1.0 - keep_max);
-            MetricSummary {
-                metric,
-                suggestions: count,
-                min_reduction: low,
-                max_reduction: high,
-                description: describe_range(metric, low, high),
-            }
+    let plan = compatible_changes(suggestions);
+    let simulated = if plan.is_empty() {
+        None
+    } else {
+        simulate(&plan)
+    };
+    let claims: Vec<_> = suggestions
+        .iter()
+        .flat_map(|s| s.slack.iter().copied())
+        .collect();
+    let slack = combine_slack(&claims);
+    let modelled = |metric: ImprovementMetric| {
+        simulated.as_ref().and_then(|improvements| {
+            improvements
+                .iter()
+                .find(|i| i.metric == metric && i.is_valid())
+                .map(|i| (i.min_reduction, i.max_reduction, i.basis.clone()))
         })
+    };
+    let counts = |metric: ImprovementMetric| {
+        suggestions
+            .iter()
+            .filter(|s| {
+                (!s.changes.is_empty()
+                    || (!s.slack.is_empty() && metric == ImprovementMetric::Latency))
+                    && s.expected_improvement.iter().any(|i| i.metric == metric)
+            })
+            .count()
+    };
+    let mut combined = Vec::new();
+    for metric in PLAN_METRICS {
+        let model = modelled(metric);
+        let slack_here = if matches!(
+            metric,
+            ImprovementMetric::Latency | ImprovementMetric::Throughput
+        ) {
+            slack
+        } else {
+            None
+        };
+        if model.is_none() && slack_here.is_none() {
+            continue;
+        }
+        let (low, high) = combine_latency(model.as_ref().map(|(l, h, _)| (*l, *h)), slack_here);
+        if !(low.is_finite() && high.is_finite()) || high <= 0.0 {
+            continue;
+        }
+        let mut basis = Vec::new();
+        if let Some((_, _, text)) = &model {
+            basis.push(format!("one simulation of {}: {text}", plan_text(&plan)));
+        }
+        if let Some((_, _, pool)) = slack_here {
+            basis.push(format!(
+                "slack pools from the trace ({:.1} % of the step), each claimed once",
+                pool * 100.0
+            ));
+        }
+        combined.push(MetricSummary {
+            metric,
+            suggestions: counts(metric),
+            min_reduction: low,
+            max_reduction: high,
+            description: describe_range(metric, low, high),
+            basis: basis.join("; "),
+        });
+    }
+    let not_combined = suggestions
+        .iter()
+        .filter(|s| {
+            s.changes.is_empty() && s.slack.is_empty() && !s.expected_improvement.is_empty()
+        })
+        .map(|s| s.id.clone())
         .collect();
     ReportSummary {
         suggestion_count: suggestions.len(),
         by_impact,
         combined,
         method: COMBINATION_METHOD.to_owned(),
+        plan,
+        not_combined,
     }
+}
+
+fn plan_text(plan: &[crate::change::Change]) -> String {
+    plan.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -155,25 +155,18 @@ pub struct ExpectedImprovement {
 }
 
 impl ExpectedImprovement {
-    /// Creates an improvement, clamping the range into [0, 0.999] with min ≤ max.
+    /// Creates an improvement. Figures outside [0, 1) are a rule bug: the engine reports them
+    /// as a diagnostic and drops the improvement rather than clamping it.
     pub fn new(
         metric: ImprovementMetric,
         min_reduction: f64,
         max_reduction: f64,
         basis: impl Into<String>,
     ) -> ExpectedImprovement {
-        let clamp = |x: f64| {
-            if x.is_finite() {
-                x.clamp(0.0, 0.999)
-            } else {
-                0.0
-            }
-        };
-        let (low, high) = (clamp(min_reduction), clamp(max_reduction));
         ExpectedImprovement {
             metric,
-            min_reduction: low.min(high),
-            max_reduction: low.max(high),
+            min_reduction,
+            max_reduction,
             basis: basis.into(),
         }
     }
@@ -267,6 +260,12 @@ pub struct OptimizationSuggestion {
     /// The facts from the context that made it fire.
     #[serde(default)]
     pub evidence: Vec<String>,
+    /// The changes to the run it proposes; its improvement is the model run before and after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::change::Change>,
+    /// Time it recovers from a pool of slack a trace shows, when its gain comes from a trace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<crate::change::SlackClaim>,
 }
 
 impl OptimizationSuggestion {
@@ -292,7 +291,21 @@ impl OptimizationSuggestion {
             code_examples: Vec::new(),
             warnings: Vec::new(),
             evidence: Vec::new(),
+            changes: Vec::new(),
+            slack: Vec::new(),
         }
+    }
+
+    /// Adds a change to the run it proposes.
+    pub fn change(mut self, change: crate::change::Change) -> Self {
+        self.changes.push(change);
+        self
+    }
+
+    /// Adds a claim on a pool of slack.
+    pub fn slack(mut self, claim: crate::change::SlackClaim) -> Self {
+        self.slack.push(claim);
+        self
     }
 
     /// Sets the description.

@@ -29,11 +29,13 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 mod accelerators;
+mod catalog;
 mod names;
 mod target;
 
 pub use crate::{
     accelerators::{Accelerator, Vendor, accelerators, find_accelerator},
+    catalog::AcceleratorTable,
     names::{compute_capability_from_name, is_software_adapter, match_gpu_name},
     target::{HwError, resolve_target},
 };

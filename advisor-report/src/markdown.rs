@@ -231,10 +231,12 @@ mod tests {
 
     #[test]
     fn missing_facts_are_listed_once_with_their_rules() {
-        let info = |source: &str, message: &str| Diagnostic {
-            severity: DiagnosticSeverity::Info,
-            source: source.to_owned(),
-            message: message.to_owned(),
+        let info = |source: &str, message: &str| {
+            Diagnostic::new(
+                DiagnosticSeverity::Info,
+                source.to_owned(),
+                message.to_owned(),
+            )
         };
         let report = OptimizationReport::new(
             InputSummary::default(),

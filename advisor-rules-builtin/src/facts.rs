@@ -4,7 +4,7 @@
 use advisor_core::{
     AnalysisContext, ComputeCapability, ModelGraph, Precision, RuleError, RunConfig,
 };
-use advisor_hw::Accelerator;
+use advisor_hw_table::Accelerator;
 
 /// A real GPU (software adapters are never GPUs).
 pub(crate) struct Gpu<'a> {
@@ -31,10 +31,10 @@ pub(crate) fn gpu(context: &AnalysisContext) -> GpuFacts<'_> {
     let Some(name) = hardware.gpu_model.as_deref().map(str::trim) else {
         return GpuFacts::Absent;
     };
-    if name.is_empty() || advisor_hw::is_software_adapter(name) {
+    if name.is_empty() || advisor_hw_table::is_software_adapter(name) {
         return GpuFacts::Absent;
     }
-    let accelerator = advisor_hw::match_gpu_name(name, hardware.gpu_memory_mb);
+    let accelerator = advisor_hw_table::match_gpu_name(name, hardware.gpu_memory_mb);
     GpuFacts::Present(Gpu {
         name,
         compute_capability: hardware

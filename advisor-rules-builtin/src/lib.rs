@@ -55,6 +55,7 @@ pub trait BuiltinRules {
 impl BuiltinRules for OptimizationAdvisor {
     fn new() -> Self {
         let mut advisor = OptimizationAdvisor::empty();
+        advisor.set_catalog(std::sync::Arc::new(advisor_hw_table::AcceleratorTable));
         for rule in all() {
             // Built-in ids are distinct; a test checks it.
             let _ = advisor.add_rule(rule);

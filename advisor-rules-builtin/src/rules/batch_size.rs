@@ -29,7 +29,7 @@
 
 use advisor_core::{
     AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
-    ModelGraph, OptimizationRule, OptimizationSuggestion, RuleError, RunConfig,
+    ModelGraph, OptimizationRule, OptimizationSuggestion, RuleError, RuleInput, RunConfig,
 };
 
 use crate::facts;
@@ -134,7 +134,8 @@ impl OptimizationRule for BatchSize {
         "Batch size 1 on a GPU with memory headroom: batch more samples per step"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         if config.batch_size != Some(1) {
             return Ok(low_utilization_from_trace(context).into_iter().collect());

@@ -19,8 +19,8 @@
 //! A DDP trace where `ncclKernel_AllReduce` runs after the backward pass with no kernels beside it.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -46,7 +46,8 @@ impl OptimizationRule for CommunicationOverlap {
         "Communication not overlapped with compute (trace): overlap or shard it"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let trace = facts::trace(context)?;
         let (Some(comm), Some(breakdown)) = (&trace.communication, &trace.gpu_breakdown) else {
             return Ok(Vec::new());

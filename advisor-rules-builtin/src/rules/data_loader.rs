@@ -19,8 +19,8 @@
 //! A trace where each 100 ms step spends 30 ms in `enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__`.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -44,7 +44,8 @@ impl OptimizationRule for DataLoader {
         "The step waits on data loading (trace): use workers, pinned memory and prefetching"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let trace = facts::trace(context)?;
         let Some(loader) = &trace.data_loader else {
             return Ok(Vec::new());

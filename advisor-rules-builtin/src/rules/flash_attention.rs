@@ -19,8 +19,8 @@
 //! Llama-2-7B at 4096 tokens on an A100.
 
 use advisor_core::{
-    AnalysisContext, Category, ComputeCapability, Difficulty, ExpectedImprovement, Impact,
-    ImprovementMetric, Mode, OptimizationRule, OptimizationSuggestion, Precision, RuleError,
+    Category, ComputeCapability, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
+    OptimizationRule, OptimizationSuggestion, Precision, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -45,7 +45,8 @@ impl OptimizationRule for FlashAttention {
         "Attention on an Ampere-or-newer GPU without FlashAttention: turn it on"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         let model = facts::model(context, "to know whether it has attention")?;
         if !model.has_attention() || config.flash_attention == Some(true) {

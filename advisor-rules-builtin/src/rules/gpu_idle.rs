@@ -17,8 +17,8 @@
 //! A trace of a small model at batch 8: the GPU is idle 45 % of the time between kernels.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -42,7 +42,8 @@ impl OptimizationRule for GpuIdle {
         "The GPU is idle for much of the trace: find what it waits on"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let trace = facts::trace(context)?;
         let Some(breakdown) = &trace.gpu_breakdown else {
             return Ok(Vec::new());

@@ -19,8 +19,8 @@
 //! Fine-tuning a 7B model at 95 % of an 80 GB GPU.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -44,7 +44,8 @@ impl OptimizationRule for GradientCheckpointing {
         "Training with peak memory above 80 % of the device: recompute activations instead of storing them"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         if config.mode == Some(Mode::Inference) || config.gradient_checkpointing == Some(true) {
             return Ok(Vec::new());

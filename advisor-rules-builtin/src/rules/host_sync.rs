@@ -17,8 +17,8 @@
 //! A training loop that logs `loss.item()` every step: one `cudaStreamSynchronize` per step.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -42,7 +42,8 @@ impl OptimizationRule for HostSync {
         "Synchronizing calls inside the step (trace): remove .item()/.cpu() from the hot loop"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let trace = facts::trace(context)?;
         let Some(syncs) = &trace.host_syncs else {
             return Ok(Vec::new());

@@ -24,8 +24,8 @@
 use std::collections::BTreeMap;
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, ProfileResults, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, ProfileResults, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -91,7 +91,8 @@ impl OptimizationRule for KernelFusion {
         "Many small operations in the profile, or fusable patterns in the graph: fuse them"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         context.run_config()?;
         let opportunities = context
             .model_graph

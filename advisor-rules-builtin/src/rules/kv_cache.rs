@@ -18,8 +18,8 @@
 //! GPT-2 served with `use_cache=False` at 1024 tokens.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -40,7 +40,8 @@ impl OptimizationRule for KvCache {
         "Autoregressive generation with the KV cache off: turn it on"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         if config.kv_cache != Some(false) {
             return Ok(Vec::new());

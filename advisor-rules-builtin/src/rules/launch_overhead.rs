@@ -21,8 +21,8 @@
 //! each `cudaLaunchKernel` takes 6 µs.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -50,7 +50,8 @@ impl OptimizationRule for LaunchOverhead {
         "Many kernels shorter than their launch (trace): use CUDA graphs or torch.compile"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let trace = facts::trace(context)?;
         let Some(launches) = &trace.kernel_launches else {
             return Ok(Vec::new());

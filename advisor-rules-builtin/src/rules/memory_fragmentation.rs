@@ -18,8 +18,8 @@
 //! Variable-length batches on a GPU: `peak_bytes` 30 GiB, `current_bytes` 9 GiB.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -40,7 +40,8 @@ impl OptimizationRule for MemoryFragmentation {
         "Peak memory over twice the steady state: reduce allocator fragmentation"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         let missing = || {
             RuleError::MissingFacts(

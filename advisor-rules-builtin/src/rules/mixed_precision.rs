@@ -19,8 +19,8 @@
 //! fp32 training on a Tesla V100 (fp16: 125 vs 15.7 TFLOP/s).
 
 use advisor_core::{
-    AnalysisContext, Category, ComputeCapability, Difficulty, ExpectedImprovement, Impact,
-    ImprovementMetric, Mode, OptimizationRule, OptimizationSuggestion, Precision, RuleError,
+    Category, ComputeCapability, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
+    OptimizationRule, OptimizationSuggestion, Precision, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -41,7 +41,8 @@ impl OptimizationRule for MixedPrecision {
         "fp32 on a GPU with tensor cores: compute in fp16 (Volta, Turing) or bf16 (Ampere and newer)"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         let Some(facts::RunGpu {
             gpu,

@@ -18,8 +18,8 @@
 //! `num_threads=1` on a 16-core server.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -43,7 +43,8 @@ impl OptimizationRule for Parallelization {
         "Multi-core CPU with num_threads = 1: use intra-op parallelism"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         if config.num_threads != Some(1) {
             return Ok(Vec::new());

@@ -20,8 +20,8 @@
 //! Llama-2-13B in fp16 (26 GB of weights) on a 24 GB GPU: critical.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
-    OptimizationRule, OptimizationSuggestion, Precision, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
+    OptimizationSuggestion, Precision, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -45,7 +45,8 @@ impl OptimizationRule for Quantization {
         "Models over 100M parameters served unquantized: quantize weights to int8 or int4"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         if config.mode == Some(Mode::Training) {
             return Ok(Vec::new());

@@ -20,8 +20,8 @@
 //! GPT-2 at 1024 tokens, Llama-2-7B at 4096 tokens.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, ImprovementMetric,
-    OptimizationRule, OptimizationSuggestion, RuleError,
+    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -47,7 +47,8 @@ impl OptimizationRule for SparseAttention {
         "Sequences over 512 tokens through dense attention: use a sliding-window or block-sparse pattern"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         let model = facts::model(context, "to know whether it has attention")?;
         if !model.has_attention() {

@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use advisor_core::{
-//!     AnalysisContext, Category, Difficulty, Impact, OptimizationRule, OptimizationSuggestion,
+//!     RuleInput, AnalysisContext, Category, Difficulty, Impact, OptimizationRule, OptimizationSuggestion,
 //!     RuleError,
 //! };
 //! use advisor_plugin_api::{sdk, FailureKind};
@@ -39,7 +39,7 @@
 //!     fn id(&self) -> &str { "always_silent" }
 //!     fn category(&self) -> Category { Category::Compute }
 //!     fn description(&self) -> &str { "never fires" }
-//!     fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+//!     fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
 //!         Err(RuleError::MissingFacts("nothing it could use".into()))
 //!     }
 //! }
@@ -49,7 +49,9 @@
 //! // Here we call the trait object the host would see, without loading a library.
 //! let rule = sdk::rule("Always silent", AlwaysSilent);
 //! assert_eq!(rule.id().as_str(), "always_silent");
-//! let request = sdk::request_json(&AnalysisContext::default()).unwrap();
+//! let context = AnalysisContext::default();
+//! let facts = advisor_core::OptimizationAdvisor::empty().resolve(&context).unwrap();
+//! let request = sdk::request_json(&context, &facts).unwrap();
 //! let failure = rule.analyze(request.as_str().into()).unwrap_err();
 //! assert_eq!(failure.kind, FailureKind::MISSING_FACTS);
 //! assert_eq!(failure.message.as_str(), "nothing it could use");

@@ -18,7 +18,7 @@ pub const PLUGIN_API_VERSION: u32 = 1;
 /// [`AdvisorPlugin::required_features`]; a host that lacks one refuses the plugin.
 ///
 /// - `context-json-v1`: rules receive [`AnalysisRequest`](crate::AnalysisRequest) documents
-///   with `document_version` 1.
+///   with `document_version` 2 (the context and the host's resolved facts).
 pub const HOST_FEATURES: &[&str] = &["context-json-v1"];
 
 /// What a plugin's rule-list function returns: its rules, or why it could not make them.

@@ -9,7 +9,7 @@ use abi_stable::{
     sabi_trait::TD_Opaque,
     std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec},
 };
-use advisor_core::{AnalysisContext, OptimizationRule, RuleError};
+use advisor_core::{AnalysisContext, OptimizationRule, ResolvedFacts, RuleError, RuleInput};
 
 use crate::{
     AdvisorPlugin, AdvisorPluginRef, AnalysisRequest, AnalysisResponse, CONTEXT_DOCUMENT_VERSION,
@@ -80,15 +80,20 @@ pub fn rule<R: OptimizationRule + 'static>(name: &str, rule: R) -> PluginRuleBox
 
 /// Serializes a context into the request document a plugin rule expects. The host does
 /// this; it is public so tests and benches can call a rule the same way.
-pub fn request_json(context: &AnalysisContext) -> Result<String, serde_json::Error> {
+pub fn request_json(
+    context: &AnalysisContext,
+    facts: &ResolvedFacts,
+) -> Result<String, serde_json::Error> {
     #[derive(serde::Serialize)]
     struct Borrowed<'a> {
         document_version: u32,
         context: &'a AnalysisContext,
+        facts: &'a ResolvedFacts,
     }
     serde_json::to_string(&Borrowed {
         document_version: CONTEXT_DOCUMENT_VERSION,
         context,
+        facts,
     })
 }
 
@@ -122,13 +127,26 @@ fn analyze_unguarded(rule: &dyn OptimizationRule, request: &str) -> Result<Strin
             ),
         ));
     }
-    let suggestions = rule
-        .analyze(&request.context)
-        .map_err(|error| match error {
-            RuleError::MissingFacts(needs) => failure(FailureKind::MISSING_FACTS, needs),
-            RuleError::Config(error) => failure(FailureKind::INVALID_CONFIG, error.to_string()),
-            other => failure(FailureKind::FAILED, other.to_string()),
-        })?;
+    let config = request
+        .context
+        .run_config()
+        .map_err(|error| failure(FailureKind::INVALID_CONFIG, error.to_string()))?;
+    let input = RuleInput {
+        context: &request.context,
+        config: &config,
+        facts: &request.facts,
+    };
+    let suggestions = rule.analyze(&input).map_err(|error| match error {
+        RuleError::MissingFacts(needs) => failure(FailureKind::MISSING_FACTS, needs),
+        // Typed missing facts cross as their JSON, so the host can group them.
+        RuleError::Needs(missing) => failure(
+            FailureKind::MISSING_FACTS,
+            serde_json::to_string(&missing)
+                .unwrap_or_else(|_| RuleError::Needs(missing.clone()).to_string()),
+        ),
+        RuleError::Config(error) => failure(FailureKind::INVALID_CONFIG, error.to_string()),
+        other => failure(FailureKind::FAILED, other.to_string()),
+    })?;
     serde_json::to_string(&AnalysisResponse {
         document_version: CONTEXT_DOCUMENT_VERSION,
         suggestions,
@@ -198,7 +216,7 @@ impl<R: OptimizationRule> PluginRule for ExportedRule<R> {
 ///
 /// ```
 /// use advisor_core::{
-///     AnalysisContext, Category, OptimizationRule, OptimizationSuggestion, RuleError,
+///     Category, OptimizationRule, OptimizationSuggestion, RuleError, RuleInput,
 /// };
 ///
 /// struct Quiet;
@@ -207,7 +225,7 @@ impl<R: OptimizationRule> PluginRule for ExportedRule<R> {
 ///     fn id(&self) -> &str { "quiet" }
 ///     fn category(&self) -> Category { Category::Compute }
 ///     fn description(&self) -> &str { "never fires" }
-///     fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+///     fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
 ///         Ok(Vec::new())
 ///     }
 /// }

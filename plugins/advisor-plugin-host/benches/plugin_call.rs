@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use advisor_core::{AnalysisContext, OptimizationAdvisor, OptimizationRule};
+use advisor_core::{AnalysisContext, OptimizationAdvisor, OptimizationRule, RuleInput};
 use advisor_plugin_host::PluginRules;
 use advisor_plugin_testkit::{Profile, stage};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -49,17 +49,32 @@ fn bench(c: &mut Criterion) {
         panic!("the serving plugin registered no speculative_decoding rule");
     };
     let built_in = SpeculativeDecoding;
+    let config = match context.run_config() {
+        Ok(config) => config,
+        Err(error) => panic!("bench config: {error}"),
+    };
+    let mut resolver = OptimizationAdvisor::empty();
+    resolver.set_catalog(std::sync::Arc::new(advisor_hw_table::AcceleratorTable));
+    let facts = match resolver.resolve(&context) {
+        Ok(facts) => facts,
+        Err(error) => panic!("bench facts: {error}"),
+    };
+    let input = RuleInput {
+        context: &context,
+        config: &config,
+        facts: &facts,
+    };
     // Both must say the same thing, or the comparison is meaningless.
     assert_eq!(
-        plugin_rule.analyze(&context).ok(),
-        built_in.analyze(&context).ok()
+        plugin_rule.analyze(&input).ok(),
+        built_in.analyze(&input).ok()
     );
     let mut group = c.benchmark_group("speculative_decoding");
     group.bench_function("built_in", |b| {
-        b.iter(|| built_in.analyze(black_box(&context)))
+        b.iter(|| built_in.analyze(black_box(&input)))
     });
     group.bench_function("plugin", |b| {
-        b.iter(|| plugin_rule.analyze(black_box(&context)))
+        b.iter(|| plugin_rule.analyze(black_box(&input)))
     });
     group.finish();
 }

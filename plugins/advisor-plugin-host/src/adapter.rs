@@ -4,9 +4,7 @@
 use std::path::Path;
 
 use abi_stable::std_types::{RErr, ROk, RStr};
-use advisor_core::{
-    AnalysisContext, Category, OptimizationRule, OptimizationSuggestion, RuleError,
-};
+use advisor_core::{Category, OptimizationRule, OptimizationSuggestion, RuleError, RuleInput};
 use advisor_plugin_api::{FailureKind, PluginRuleBox, sdk};
 
 use crate::{
@@ -56,8 +54,8 @@ impl OptimizationRule for PluginRuleAdapter {
         &self.description
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let request = sdk::request_json(context).map_err(|error| {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let request = sdk::request_json(input.context, input.facts).map_err(|error| {
             RuleError::Failed(format!("the context could not be serialized: {error}"))
         })?;
         match self.rule.analyze(RStr::from_str(&request)) {
@@ -67,7 +65,16 @@ impl OptimizationRule for PluginRuleAdapter {
             RErr(failure) => {
                 let message = shorten(failure.message.as_str(), MAX_MESSAGE_CHARS);
                 Err(match failure.kind {
-                    FailureKind::MISSING_FACTS => RuleError::MissingFacts(message),
+                    FailureKind::MISSING_FACTS => {
+                        match serde_json::from_str::<Vec<advisor_core::Missing>>(
+                            failure.message.as_str(),
+                        ) {
+                            Ok(missing) if !missing.is_empty() && missing.len() <= 32 => {
+                                RuleError::Needs(missing)
+                            }
+                            _ => RuleError::MissingFacts(message),
+                        }
+                    }
                     FailureKind::PANICKED => {
                         RuleError::Failed(format!("plugin {}: panicked: {message}", self.file))
                     }

@@ -69,11 +69,7 @@ impl PluginReport {
         });
         refused_files
             .chain(refused_rules)
-            .map(|message| Diagnostic {
-                severity: DiagnosticSeverity::Error,
-                source: "plugin".to_owned(),
-                message,
-            })
+            .map(|message| Diagnostic::new(DiagnosticSeverity::Error, "plugin".to_owned(), message))
             .collect()
     }
 }

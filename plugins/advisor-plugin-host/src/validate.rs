@@ -23,9 +23,11 @@ pub(crate) fn response(rule_id: &str, json: &str) -> Result<Vec<OptimizationSugg
             let path = error.path().to_string();
             format!("invalid response at `{path}`: {}", error.inner())
         })?;
-    if response.document_version != CONTEXT_DOCUMENT_VERSION {
+    // Version 2 changed only the request (it added the resolved facts): responses of
+    // version 1 and 2 have one shape.
+    if !(1..=CONTEXT_DOCUMENT_VERSION).contains(&response.document_version) {
         return Err(format!(
-            "response document version {}, expected {CONTEXT_DOCUMENT_VERSION}",
+            "response document version {}, expected 1 to {CONTEXT_DOCUMENT_VERSION}",
             response.document_version
         ));
     }

@@ -28,10 +28,9 @@
 //! ridge at 153 FLOP/B, so a 68M–350M draft cuts latency per token by about 48–64 %.
 
 use advisor_core::{
-    AnalysisContext, Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
-    OptimizationRule, OptimizationSuggestion, Precision, RuleError,
+    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
+    OptimizationSuggestion, RuleError, RuleInput,
 };
-use advisor_hw::Accelerator;
 
 /// Tokens the draft proposes per step.
 const DRAFT_TOKENS: u32 = 4;
@@ -59,7 +58,8 @@ impl OptimizationRule for SpeculativeDecoding {
         "A large decoder decoding memory-bound at small batch on a GPU: draft tokens with a small model and verify them in one step"
     }
 
-    fn analyze(&self, context: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context = input.context;
         let config = context.run_config()?;
         let model = context.model_graph.as_ref().ok_or_else(|| {
             RuleError::MissingFacts("model_graph (architecture and parameters)".into())
@@ -99,37 +99,19 @@ impl OptimizationRule for SpeculativeDecoding {
                 ));
             }
         };
-        let hardware = context
-            .hardware_info
-            .as_ref()
-            .ok_or_else(|| RuleError::MissingFacts("hardware_info.gpu_model".into()))?;
-        let on_gpu = config.device.is_none_or(|device| device.is_gpu());
-        let Some(gpu_name) = hardware
-            .gpu_model
-            .as_deref()
-            .map(str::trim)
-            .filter(|name| !name.is_empty() && !advisor_hw::is_software_adapter(name))
-        else {
+        // GPU figures come from the host's resolved facts (its accelerator table), so this
+        // plugin gives the same answer as a built-in rule whatever table it was built with.
+        let facts = input.facts;
+        let Some((_, accelerator)) = facts.run_gpu_spec().map_err(RuleError::from)? else {
             return Ok(Vec::new());
         };
-        if !on_gpu {
-            return Ok(Vec::new());
-        }
-        let accelerator = advisor_hw::match_gpu_name(gpu_name, hardware.gpu_memory_mb)
-            .ok_or_else(|| {
-                RuleError::MissingFacts(format!(
-                    "a GPU in the accelerator table (`{gpu_name}` is not in it) for its bandwidth and peak FLOP/s"
-                ))
-            })?;
-        let precision = config.precision.or(model.facts.dtype).ok_or_else(|| {
-            RuleError::MissingFacts("current_config.precision or model_graph.facts.dtype".into())
-        })?;
-        let bytes_per_weight = precision.bytes_per_element();
+        let precision = facts.run.compute.value;
+        let bytes_per_weight = facts.run.weights.value.bits_per_weight() / 8.0;
         let bandwidth = accelerator.memory_bandwidth_bytes_per_second;
-        let peak = peak_flops_per_second(accelerator, precision);
+        let peak = accelerator.peak.for_precision(precision).unwrap_or(0.0);
         if !(bandwidth > 0.0 && peak > 0.0) {
             return Err(RuleError::MissingFacts(format!(
-                "bandwidth and peak FLOP/s for {} (the accelerator table has none)",
+                "bandwidth and peak FLOP/s at {precision} for {} (the accelerator table has none)",
                 accelerator.name
             )));
         }
@@ -213,20 +195,6 @@ impl OptimizationRule for SpeculativeDecoding {
         }
         Ok(vec![suggestion])
     }
-}
-
-/// Peak dense FLOP/s at a precision, falling back to the nearest rate the table has.
-fn peak_flops_per_second(accelerator: &Accelerator, precision: Precision) -> f64 {
-    let tflops = match precision {
-        Precision::Fp32 => accelerator.tf32_tflops.unwrap_or(accelerator.fp32_tflops),
-        Precision::Fp16 => accelerator.fp16_tflops,
-        Precision::Bf16 => accelerator.bf16_tflops.unwrap_or(accelerator.fp16_tflops),
-        Precision::Fp8 => accelerator.fp8_tflops.unwrap_or(accelerator.fp16_tflops),
-        Precision::Int8 | Precision::Int4 => {
-            accelerator.int8_tops.unwrap_or(accelerator.fp16_tflops)
-        }
-    };
-    tflops * 1e12
 }
 
 fn bytes_text(bytes: f64) -> String {

@@ -1,9 +1,7 @@
 //! A plugin built to fail: its rule `fail_panic` panics. The SDK catches the panic inside
 //! the plugin, so the host reports it as a diagnostic and every other rule still runs.
 
-use advisor_core::{
-    AnalysisContext, Category, OptimizationRule, OptimizationSuggestion, RuleError,
-};
+use advisor_core::{Category, OptimizationRule, OptimizationSuggestion, RuleError, RuleInput};
 
 struct Panics;
 
@@ -20,7 +18,7 @@ impl OptimizationRule for Panics {
         "panics on every call"
     }
 
-    fn analyze(&self, _: &AnalysisContext) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    fn analyze(&self, _: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         panic!("deliberate panic in fail_panic")
     }
 }

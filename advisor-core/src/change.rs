@@ -1,0 +1,323 @@
+//! Changes a suggestion proposes, and the run settings they change.
+//!
+//! A suggestion is a change to the run ([`Change`]); its expected improvement is the
+//! performance model run on the [`RunSettings`] before and after. Claims that come only from a
+//! trace take from named pools of slack ([`SlackClaim`]) instead.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Mode, Precision};
+
+/// How the weights are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WeightFormat {
+    /// Floating point at the compute precision (fp32, fp16, bf16) or fp8.
+    Float(Precision),
+    /// int8 weights with a per-channel scale, dequantized to 16-bit for the matmul
+    /// (torchao `int8_weight_only`, bitsandbytes LLM.int8, dynamic int8 on a CPU).
+    Int8,
+    /// int4 weights in groups of 128 with a 16-bit scale and zero point (GPTQ, AWQ).
+    Int4,
+}
+
+impl WeightFormat {
+    /// Bits per weight, counting quantization scales: int4 in groups of 128 with a 16-bit
+    /// scale and zero point is `4 + 32/128 = 4.25` bits (Frantar et al. 2022, GPTQ; Lin et
+    /// al. 2023, AWQ); int8 per output channel adds a negligible scale per row.
+    pub fn bits_per_weight(self) -> f64 {
+        match self {
+            WeightFormat::Float(precision) => f64::from(precision.bits()),
+            WeightFormat::Int8 => 8.0,
+            WeightFormat::Int4 => 4.25,
+        }
+    }
+
+    /// The name people use: `bf16`, `int8`, `int4`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeightFormat::Float(precision) => precision.as_str(),
+            WeightFormat::Int8 => "int8",
+            WeightFormat::Int4 => "int4",
+        }
+    }
+
+    /// Whether the weights are integer-quantized.
+    pub fn is_integer(self) -> bool {
+        matches!(self, WeightFormat::Int8 | WeightFormat::Int4)
+    }
+}
+
+impl fmt::Display for WeightFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How attention is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKernel {
+    /// The score matrix is written to memory and read back (eager attention).
+    Eager,
+    /// A fused kernel that never materializes the scores (FlashAttention, SDPA's flash or
+    /// memory-efficient kernels).
+    Fused,
+}
+
+/// The optimizer a training run uses, as far as its state memory goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// AdamW with fp32 moments (and fp32 master weights in mixed precision).
+    AdamW,
+    /// 8-bit Adam (bitsandbytes): moments in 8 bits (Dettmers et al. 2021).
+    Adam8bit,
+    /// Plain SGD with momentum: one fp32 buffer per parameter.
+    SgdMomentum,
+}
+
+/// The settings of the run the performance model simulates: every value known, each either
+/// given or a stated assumption (the resolved facts say which).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RunSettings {
+    /// Inference or training.
+    pub mode: Mode,
+    /// Sequences per step.
+    pub batch_size: u64,
+    /// Prompt tokens per sequence (the whole sequence for an encoder or a training step).
+    pub prompt_tokens: u64,
+    /// Tokens generated per sequence (0 for encoders and training).
+    pub generated_tokens: u64,
+    /// The precision matmuls compute in.
+    pub compute: Precision,
+    /// fp32 matmuls on tensor cores as TF32 (`torch.set_float32_matmul_precision("high")`).
+    pub tf32: bool,
+    /// How the weights are stored.
+    pub weights: WeightFormat,
+    /// The KV cache's element type.
+    pub kv_cache_dtype: Precision,
+    /// Whether generation keeps a KV cache.
+    pub kv_cache: bool,
+    /// How attention is computed.
+    pub attention: AttentionKernel,
+    /// Activation (gradient) checkpointing in training.
+    pub gradient_checkpointing: bool,
+    /// Intra-op threads on a CPU.
+    pub threads: u64,
+    /// The optimizer, in training.
+    pub optimizer: OptimizerKind,
+    /// Devices the weights are split across by tensor parallelism.
+    pub tensor_parallel: u64,
+}
+
+/// One change to the run a suggestion proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "set", content = "to", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Change {
+    /// Sequences per step.
+    BatchSize(u64),
+    /// Total tokens per sequence (prompt plus generated, split in the same proportion).
+    SequenceLength(u64),
+    /// Compute precision (weights follow when they are stored in floating point).
+    Precision(Precision),
+    /// fp32 matmuls as TF32.
+    Tf32(bool),
+    /// Weight storage format.
+    Weights(WeightFormat),
+    /// KV-cache element type.
+    KvCacheDtype(Precision),
+    /// KV cache on or off.
+    KvCache(bool),
+    /// Attention kernel.
+    Attention(AttentionKernel),
+    /// Activation checkpointing.
+    GradientCheckpointing(bool),
+    /// Intra-op threads.
+    Threads(u64),
+    /// Optimizer.
+    Optimizer(OptimizerKind),
+    /// Tensor-parallel degree.
+    TensorParallel(u64),
+}
+
+impl Change {
+    /// Applies the change to run settings.
+    pub fn apply(self, settings: &mut RunSettings) {
+        match self {
+            Change::BatchSize(batch) => settings.batch_size = batch.max(1),
+            Change::SequenceLength(total) => {
+                let total = total.max(1);
+                let old = (settings.prompt_tokens + settings.generated_tokens).max(1);
+                let generated =
+                    (settings.generated_tokens as u128 * total as u128 / old as u128) as u64;
+                settings.generated_tokens = generated.min(total.saturating_sub(1));
+                settings.prompt_tokens = total - settings.generated_tokens;
+            }
+            Change::Precision(precision) => {
+                settings.compute = precision;
+                if let WeightFormat::Float(_) = settings.weights {
+                    settings.weights = WeightFormat::Float(precision);
+                }
+                if settings.kv_cache_dtype.bits() > precision.bits() || precision.bits() >= 16 {
+                    settings.kv_cache_dtype = precision;
+                }
+            }
+            Change::Tf32(on) => settings.tf32 = on,
+            Change::Weights(format) => settings.weights = format,
+            Change::KvCacheDtype(dtype) => settings.kv_cache_dtype = dtype,
+            Change::KvCache(on) => settings.kv_cache = on,
+            Change::Attention(kernel) => settings.attention = kernel,
+            Change::GradientCheckpointing(on) => settings.gradient_checkpointing = on,
+            Change::Threads(threads) => settings.threads = threads.max(1),
+            Change::Optimizer(optimizer) => settings.optimizer = optimizer,
+            Change::TensorParallel(degree) => settings.tensor_parallel = degree.max(1),
+        }
+    }
+
+    /// Which setting it changes: two changes of one key conflict.
+    pub fn key(self) -> &'static str {
+        match self {
+            Change::BatchSize(_) => "batch_size",
+            Change::SequenceLength(_) => "seq_len",
+            Change::Precision(_) => "precision",
+            Change::Tf32(_) => "tf32",
+            Change::Weights(_) => "weights",
+            Change::KvCacheDtype(_) => "kv_cache_dtype",
+            Change::KvCache(_) => "kv_cache",
+            Change::Attention(_) => "attention",
+            Change::GradientCheckpointing(_) => "gradient_checkpointing",
+            Change::Threads(_) => "num_threads",
+            Change::Optimizer(_) => "optimizer",
+            Change::TensorParallel(_) => "tensor_parallel",
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::BatchSize(b) => write!(f, "batch size {b}"),
+            Change::SequenceLength(s) => write!(f, "sequence length {s}"),
+            Change::Precision(p) => write!(f, "compute in {p}"),
+            Change::Tf32(on) => write!(f, "TF32 matmuls {}", on_off(*on)),
+            Change::Weights(w) => write!(f, "{w} weights"),
+            Change::KvCacheDtype(p) => write!(f, "{p} KV cache"),
+            Change::KvCache(on) => write!(f, "KV cache {}", on_off(*on)),
+            Change::Attention(AttentionKernel::Fused) => f.write_str("fused (flash) attention"),
+            Change::Attention(AttentionKernel::Eager) => f.write_str("eager attention"),
+            Change::GradientCheckpointing(on) => {
+                write!(f, "activation checkpointing {}", on_off(*on))
+            }
+            Change::Threads(t) => write!(f, "{t} threads"),
+            Change::Optimizer(OptimizerKind::AdamW) => f.write_str("AdamW"),
+            Change::Optimizer(OptimizerKind::Adam8bit) => f.write_str("8-bit Adam"),
+            Change::Optimizer(OptimizerKind::SgdMomentum) => f.write_str("SGD with momentum"),
+            Change::TensorParallel(d) => write!(f, "tensor parallelism over {d} devices"),
+        }
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// A named pool of time a trace shows the run losing. Claims on one pool overlap (they
+/// recover the same lost time) and combine by their maximum; different pools are disjoint
+/// parts of the step and add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SlackPool {
+    /// Time the GPU sits idle (HTA's idle share of the kernel span).
+    GpuIdle,
+    /// Communication kernels not overlapped with compute.
+    ExposedCommunication,
+}
+
+impl SlackPool {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlackPool::GpuIdle => "gpu_idle",
+            SlackPool::ExposedCommunication => "exposed_communication",
+        }
+    }
+}
+
+/// A claim on a pool of slack: the suggestion can recover up to `max_fraction` of the step,
+/// out of a pool that is `pool_fraction` of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SlackClaim {
+    /// The pool.
+    pub pool: SlackPool,
+    /// The pool's size as a fraction of the step.
+    pub pool_fraction: f64,
+    /// The least the suggestion recovers, a fraction of the step.
+    pub min_fraction: f64,
+    /// The most it recovers, a fraction of the step (at most `pool_fraction`).
+    pub max_fraction: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> RunSettings {
+        RunSettings {
+            mode: Mode::Inference,
+            batch_size: 1,
+            prompt_tokens: 512,
+            generated_tokens: 512,
+            compute: Precision::Fp16,
+            tf32: false,
+            weights: WeightFormat::Float(Precision::Fp16),
+            kv_cache_dtype: Precision::Fp16,
+            kv_cache: true,
+            attention: AttentionKernel::Fused,
+            gradient_checkpointing: false,
+            threads: 1,
+            optimizer: OptimizerKind::AdamW,
+            tensor_parallel: 1,
+        }
+    }
+
+    #[test]
+    fn sequence_length_keeps_the_split() {
+        let mut s = settings();
+        Change::SequenceLength(2048).apply(&mut s);
+        assert_eq!((s.prompt_tokens, s.generated_tokens), (1024, 1024));
+    }
+
+    #[test]
+    fn precision_moves_float_weights_and_the_cache() {
+        let mut s = settings();
+        s.compute = Precision::Fp32;
+        s.weights = WeightFormat::Float(Precision::Fp32);
+        s.kv_cache_dtype = Precision::Fp32;
+        Change::Precision(Precision::Bf16).apply(&mut s);
+        assert_eq!(s.weights, WeightFormat::Float(Precision::Bf16));
+        assert_eq!(s.kv_cache_dtype, Precision::Bf16);
+        s.weights = WeightFormat::Int4;
+        Change::Precision(Precision::Fp16).apply(&mut s);
+        assert_eq!(s.weights, WeightFormat::Int4);
+    }
+
+    #[test]
+    fn changes_serialize_with_their_key() {
+        let json = serde_json::to_string(&Change::BatchSize(16)).unwrap();
+        assert_eq!(json, r#"{"set":"batch_size","to":16}"#);
+        let back: Change = serde_json::from_str(r#"{"set":"weights","to":"int4"}"#).unwrap();
+        assert_eq!(back, Change::Weights(WeightFormat::Int4));
+    }
+}

@@ -1,0 +1,446 @@
+//! Turns an [`AnalysisContext`] into [`ResolvedFacts`]: one place for every default and
+//! lookup, each recorded with its source.
+
+use crate::{
+    change::{AttentionKernel, OptimizerKind, WeightFormat},
+    config::{Mode, Precision, RunConfig},
+    context::AnalysisContext,
+    device::{AcceleratorCatalog, PeakThroughput},
+    facts::{
+        CpuFacts, Fact, GpuFacts, GpuState, Measured, ModelShape, ResolvedFacts, ResolvedRun,
+        Source, device_is_gpu, quantized_weights,
+    },
+    formulas,
+};
+
+/// Clock assumed for CPU peak figures when the machine does not report one.
+const ASSUMED_CPU_GHZ: f64 = 2.5;
+/// Memory bandwidth one core can draw (STREAM triad on current x86 servers sustains roughly
+/// 8–15 GB/s per core; McCalpin, "STREAM", and vendors' published STREAM results).
+const ASSUMED_PER_THREAD_BANDWIDTH: f64 = 10e9;
+/// Ceiling of a whole machine's bandwidth when nothing was measured: eight DDR4-3200 channels
+/// (8 × 25.6 GB/s peak) at about 50 % sustained.
+const ASSUMED_MACHINE_BANDWIDTH: f64 = 100e9;
+
+pub(crate) fn resolve(
+    context: &AnalysisContext,
+    config: &RunConfig,
+    catalog: &dyn AcceleratorCatalog,
+) -> ResolvedFacts {
+    let mut warnings = Vec::new();
+    let model = context.model_graph.as_ref().map(ModelShape::from_graph);
+    let gpu = resolve_gpu(context, catalog);
+    let cpu = context.hardware_info.as_ref().map(|hw| resolve_cpu(hw));
+
+    let mode = config
+        .mode
+        .map(|mode| Fact::new(mode, Source::Config("mode".to_owned())));
+    let on_gpu = match (config.device, &gpu) {
+        (Some(device), gpu) => {
+            let on = device_is_gpu(device);
+            if on && matches!(gpu, GpuState::Absent) {
+                warnings.push(format!(
+                    "config device = {} but the hardware has no GPU: the analysis follows the config",
+                    device.as_str()
+                ));
+            }
+            if let (Some(vendor), GpuState::Present(facts)) = (device.gpu_vendor(), gpu)
+                && let Some(spec) = &facts.spec
+                && spec.vendor != vendor
+            {
+                warnings.push(format!(
+                    "config device = {} but the GPU is an {} {}",
+                    device.as_str(),
+                    spec.vendor.name(),
+                    facts.name
+                ));
+            }
+            Some(Fact::new(on, Source::Config("device".to_owned())))
+        }
+        (None, GpuState::Present(facts)) => Some(Fact::new(
+            true,
+            Source::Assumed(format!(
+                "device not set; the run is assumed to use the {}",
+                facts.name
+            )),
+        )),
+        (None, GpuState::Absent) => Some(Fact::new(
+            false,
+            Source::Hardware("gpu_model (none: the run is on the CPU)".to_owned()),
+        )),
+        (None, GpuState::Unknown) => None,
+    };
+
+    let batch_size = match config.batch_size {
+        Some(batch) => Fact::new(batch, Source::Config("batch_size".to_owned())),
+        None => Fact::new(
+            1,
+            Source::Assumed("batch_size not set; one sequence per step".to_owned()),
+        ),
+    };
+
+    let (prompt_tokens, generated_tokens) = resolve_tokens(
+        config,
+        model.as_ref(),
+        mode.as_ref().map(|m| m.value),
+        &mut warnings,
+    );
+
+    // Weights: the quantization setting, an integer `precision`, or the model's dtype.
+    let model_dtype = model.as_ref().and_then(|m| m.dtype);
+    let quantized = config
+        .quantization
+        .and_then(quantized_weights)
+        .map(|format| Fact::new(format, Source::Config("quantization".to_owned())))
+        .or_else(|| match config.precision {
+            Some(Precision::Int8) => Some(Fact::new(
+                WeightFormat::Int8,
+                Source::Config("precision".to_owned()),
+            )),
+            Some(Precision::Int4) => Some(Fact::new(
+                WeightFormat::Int4,
+                Source::Config("precision".to_owned()),
+            )),
+            _ => None,
+        })
+        .or_else(|| match model_dtype {
+            Some(Precision::Int8) => Some(Fact::new(
+                WeightFormat::Int8,
+                Source::Model("dtype".to_owned()),
+            )),
+            Some(Precision::Int4) => Some(Fact::new(
+                WeightFormat::Int4,
+                Source::Model("dtype".to_owned()),
+            )),
+            _ => None,
+        });
+
+    // Compute: a floating-point `precision`, else the model's float dtype, else fp32.
+    let compute = match config.precision {
+        Some(p) if !matches!(p, Precision::Int8 | Precision::Int4) => {
+            Fact::new(p, Source::Config("precision".to_owned()))
+        }
+        _ => match model_dtype {
+            Some(p) if !matches!(p, Precision::Int8 | Precision::Int4) => {
+                Fact::new(p, Source::Model("dtype".to_owned()))
+            }
+            _ if quantized.is_some() => Fact::new(
+                Precision::Fp16,
+                Source::Assumed(
+                    "integer-quantized weights are dequantized to 16-bit for the matmuls"
+                        .to_owned(),
+                ),
+            ),
+            _ => Fact::new(
+                Precision::Fp32,
+                Source::Assumed(
+                    "precision not given; fp32 is PyTorch's default when a model is loaded without a dtype"
+                        .to_owned(),
+                ),
+            ),
+        },
+    };
+    let weights = quantized.unwrap_or_else(|| {
+        Fact::new(
+            WeightFormat::Float(compute.value),
+            Source::Derived(format!(
+                "weights stored at the compute precision, {}",
+                compute.value
+            )),
+        )
+    });
+    let kv_cache_dtype = Fact::new(
+        formulas::default_kv_dtype(Some(compute.value)),
+        Source::Derived(format!(
+            "the KV cache is kept at the compute precision, {}",
+            compute.value
+        )),
+    );
+    let kv_cache = match config.kv_cache {
+        Some(on) => Fact::new(on, Source::Config("kv_cache".to_owned())),
+        None => Fact::new(
+            true,
+            Source::Assumed(
+                "kv_cache not set; Hugging Face generate() uses the cache by default".to_owned(),
+            ),
+        ),
+    };
+    let attention = match config.flash_attention {
+        Some(true) => Fact::new(AttentionKernel::Fused, Source::Config("flash_attention".to_owned())),
+        Some(false) => Fact::new(AttentionKernel::Eager, Source::Config("flash_attention".to_owned())),
+        None => Fact::new(
+            AttentionKernel::Fused,
+            Source::Assumed(
+                "flash_attention not set; Hugging Face models default to PyTorch SDPA, which picks a fused kernel when it can"
+                    .to_owned(),
+            ),
+        ),
+    };
+    let gradient_checkpointing = match config.gradient_checkpointing {
+        Some(on) => Fact::new(on, Source::Config("gradient_checkpointing".to_owned())),
+        None => Fact::new(
+            false,
+            Source::Assumed("gradient_checkpointing not set; off by default".to_owned()),
+        ),
+    };
+    let threads = match (config.num_threads, cpu.as_ref().and_then(|c| c.cores)) {
+        (Some(threads), _) => Some(Fact::new(threads, Source::Config("num_threads".to_owned()))),
+        (None, Some(cores)) => Some(Fact::new(
+            u64::from(cores),
+            Source::Assumed(
+                "num_threads not set; PyTorch uses one intra-op thread per physical core"
+                    .to_owned(),
+            ),
+        )),
+        (None, None) => None,
+    };
+    let optimizer = Fact::new(
+        OptimizerKind::AdamW,
+        Source::Assumed(
+            "the optimizer is not given; AdamW is the default of Hugging Face's Trainer".to_owned(),
+        ),
+    );
+
+    let measured = Measured {
+        peak_memory_bytes: context.memory_metrics.as_ref().and_then(|m| m.peak_bytes),
+        allocated_bytes: context
+            .memory_metrics
+            .as_ref()
+            .and_then(|m| m.allocated_bytes),
+        reserved_bytes: context
+            .memory_metrics
+            .as_ref()
+            .and_then(|m| m.reserved_bytes),
+        latency_ms: context
+            .latency_metrics
+            .as_ref()
+            .and_then(|l| l.mean_ms.or(l.median_ms).or(l.p50_ms)),
+    };
+
+    ResolvedFacts {
+        model,
+        gpu,
+        cpu,
+        run: ResolvedRun {
+            mode,
+            on_gpu,
+            batch_size,
+            prompt_tokens,
+            generated_tokens,
+            compute,
+            weights,
+            kv_cache_dtype,
+            kv_cache,
+            attention,
+            gradient_checkpointing,
+            threads,
+            optimizer,
+        },
+        measured,
+        warnings,
+    }
+}
+
+fn resolve_gpu(context: &AnalysisContext, catalog: &dyn AcceleratorCatalog) -> GpuState {
+    let Some(hardware) = &context.hardware_info else {
+        return GpuState::Unknown;
+    };
+    let Some(name) = hardware.gpu_model.as_deref().map(str::trim) else {
+        return GpuState::Absent;
+    };
+    if name.is_empty() || catalog.is_software_adapter(name) {
+        return GpuState::Absent;
+    }
+    let spec = catalog.gpu(name, hardware.gpu_memory_mb);
+    let compute_capability = hardware
+        .gpu_compute_capability
+        .map(|cc| Fact::new(cc, Source::Hardware("gpu_compute_capability".to_owned())))
+        .or_else(|| {
+            let spec = spec.as_ref()?;
+            Some(Fact::new(
+                spec.compute_capability?,
+                Source::Table(format!("{} ({})", spec.id, spec.source)),
+            ))
+        });
+    let memory_bytes = hardware
+        .gpu_memory_bytes()
+        .map(|bytes| Fact::new(bytes, Source::Hardware("gpu_memory_mb".to_owned())))
+        .or_else(|| {
+            let spec = spec.as_ref()?;
+            Some(Fact::new(
+                spec.memory_bytes,
+                Source::Table(format!("{} ({})", spec.id, spec.source)),
+            ))
+        });
+    GpuState::Present(Box::new(GpuFacts {
+        name: name.to_owned(),
+        spec,
+        compute_capability,
+        memory_bytes,
+        count: u64::from(hardware.gpu_count.unwrap_or(1).max(1)),
+    }))
+}
+
+/// Per-core peak FLOP/s from the vector and matrix extensions the CPU reports, at an assumed
+/// clock. Per cycle and core, with two FMA ports: AVX-512 does 2 × 16 fp32 FMAs (64 FLOPs),
+/// AVX2 2 × 8 (32), NEON 2 × 4 (16); AVX512-BF16 `vdpbf16ps` doubles the fp32 rate; AVX512-VNNI
+/// `vpdpbusd` does 64 int8 multiply-adds per instruction (4× fp32); AMX does 1,024 bf16 and
+/// 2,048 int8 operations per cycle (Intel Optimization Reference Manual, vol. 1, ch. 20).
+fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
+    let simd: Vec<String> = hardware
+        .simd_capabilities
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let has = |name: &str| simd.iter().any(|s| s == name);
+    let fp32_per_cycle = if has("avx512f") {
+        64.0
+    } else if has("avx2") || has("fma") {
+        32.0
+    } else if has("neon") || has("asimd") {
+        16.0
+    } else {
+        8.0
+    };
+    let hz = ASSUMED_CPU_GHZ * 1e9;
+    let bf16_per_cycle = if has("amx-bf16") {
+        Some(1024.0)
+    } else if has("avx512bf16") {
+        Some(2.0 * fp32_per_cycle)
+    } else {
+        None
+    };
+    let int8_per_cycle = if has("amx-int8") {
+        Some(2048.0)
+    } else if has("avx512vnni") || has("avx-vnni") {
+        Some(4.0 * fp32_per_cycle)
+    } else if has("avx2") {
+        Some(2.0 * fp32_per_cycle)
+    } else {
+        None
+    };
+    let fp16_per_cycle = if has("avx512fp16") {
+        Some(2.0 * fp32_per_cycle)
+    } else {
+        None
+    };
+    let per_core_peak = PeakThroughput {
+        fp32: Some(fp32_per_cycle * hz),
+        tf32: None,
+        fp16: fp16_per_cycle.map(|f| f * hz),
+        bf16: bf16_per_cycle.map(|f| f * hz),
+        fp8: None,
+        int8: int8_per_cycle.map(|f| f * hz),
+    };
+    let widest = if has("amx-bf16") {
+        "AMX"
+    } else if has("avx512f") {
+        "AVX-512"
+    } else if has("avx2") {
+        "AVX2"
+    } else if has("neon") || has("asimd") {
+        "NEON"
+    } else {
+        "no vector extension reported"
+    };
+    let cores = hardware.cpu_cores;
+    let machine_bandwidth = cores.map_or(ASSUMED_MACHINE_BANDWIDTH, |cores| {
+        (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH)
+    });
+    CpuFacts {
+        model: hardware.cpu_model.clone(),
+        cores,
+        simd,
+        memory_bytes: hardware.system_memory_bytes(),
+        per_core_peak,
+        peak_source: Source::Assumed(format!(
+            "{widest} at {ASSUMED_CPU_GHZ} GHz: {fp32_per_cycle:.0} fp32 FLOPs per cycle and core (the clock is not reported; `advisor hardware` cannot measure it yet)"
+        )),
+        per_thread_bandwidth: ASSUMED_PER_THREAD_BANDWIDTH,
+        machine_bandwidth,
+        bandwidth_source: Source::Assumed(format!(
+            "no measured bandwidth: {:.0} GB/s per thread up to {:.0} GB/s for the machine (typical STREAM figures)",
+            ASSUMED_PER_THREAD_BANDWIDTH / 1e9,
+            machine_bandwidth / 1e9
+        )),
+    }
+}
+
+/// Splits the sequence into prompt and generated tokens.
+fn resolve_tokens(
+    config: &RunConfig,
+    model: Option<&ModelShape>,
+    mode: Option<Mode>,
+    warnings: &mut Vec<String>,
+) -> (Option<Fact<u64>>, Option<Fact<u64>>) {
+    let generates = model.is_some_and(ModelShape::generates) && mode != Some(Mode::Training);
+    let max_positions = model.and_then(|m| m.max_positions);
+    let total = config
+        .seq_len
+        .map(|s| (s, Source::Config("seq_len".to_owned())))
+        .or_else(|| match (config.prompt_tokens, config.new_tokens) {
+            (Some(p), Some(n)) => Some((
+                p.saturating_add(n),
+                Source::Derived("prompt_len + new_tokens".to_owned()),
+            )),
+            _ => None,
+        })
+        .or_else(|| max_positions.map(|m| (m, Source::Model("max_sequence_length".to_owned()))));
+    if let (Some((total, _)), Some(max)) = (&total, max_positions)
+        && *total > max
+    {
+        warnings.push(format!(
+            "the sequence ({total} tokens) is longer than the model's {max} positions"
+        ));
+    }
+    if !generates {
+        let prompt = config
+            .prompt_tokens
+            .map(|p| Fact::new(p, Source::Config("prompt_len".to_owned())))
+            .or_else(|| total.map(|(t, source)| Fact::new(t, source)));
+        return (prompt, None);
+    }
+    match (config.prompt_tokens, config.new_tokens, total) {
+        (Some(p), Some(n), _) => (
+            Some(Fact::new(p, Source::Config("prompt_len".to_owned()))),
+            Some(Fact::new(n, Source::Config("new_tokens".to_owned()))),
+        ),
+        (Some(p), None, Some((t, source))) if t > p => (
+            Some(Fact::new(p, Source::Config("prompt_len".to_owned()))),
+            Some(Fact::new(
+                t - p,
+                Source::Derived(format!("{source} − prompt_len")),
+            )),
+        ),
+        (None, Some(n), Some((t, source))) if t > n => (
+            Some(Fact::new(
+                t - n,
+                Source::Derived(format!("{source} − new_tokens")),
+            )),
+            Some(Fact::new(n, Source::Config("new_tokens".to_owned()))),
+        ),
+        (_, _, Some((t, source))) => {
+            let generated = t / 2;
+            (
+                Some(Fact::new(
+                    t - generated,
+                    Source::Assumed(format!(
+                        "{source} = {t} split evenly into prompt and generated tokens (set prompt_len and new_tokens to say)"
+                    )),
+                )),
+                Some(Fact::new(
+                    generated,
+                    Source::Assumed(format!(
+                        "{source} = {t} split evenly into prompt and generated tokens (set prompt_len and new_tokens to say)"
+                    )),
+                )),
+            )
+        }
+        (p, n, None) => (
+            p.map(|p| Fact::new(p, Source::Config("prompt_len".to_owned()))),
+            n.map(|n| Fact::new(n, Source::Config("new_tokens".to_owned()))),
+        ),
+    }
+}
