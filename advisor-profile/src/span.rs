@@ -704,13 +704,43 @@ impl SpanNode {
         }
     }
 
+    /// advisor-core's operation for this node and the nodes below it, at most
+    /// [`ProfileOperation::MAX_DEPTH`] levels: a node on the last level keeps the time of the
+    /// nodes below it as its own. Built with a heap stack, not recursion.
     fn to_operation(&self) -> ProfileOperation {
-        ProfileOperation {
-            name: self.name.clone(),
-            calls: self.calls,
-            total_ms: ns_to_ms(self.total_ns),
-            self_ms: ns_to_ms(self.self_ns),
-            children: self.children.iter().map(SpanNode::to_operation).collect(),
+        let last_level = ProfileOperation::MAX_DEPTH - 1;
+        let leaf = |node: &SpanNode, level: usize| ProfileOperation {
+            name: node.name.clone(),
+            calls: node.calls,
+            total_ms: ns_to_ms(node.total_ns),
+            self_ms: ns_to_ms(if level >= last_level {
+                node.total_ns
+            } else {
+                node.self_ns
+            }),
+            children: Vec::new(),
+        };
+        // (node, next child to convert, its operation so far, level)
+        let mut stack = vec![(self, 0usize, leaf(self, 0), 0usize)];
+        loop {
+            let Some((node, next, _, level)) = stack.last_mut() else {
+                return leaf(self, 0);
+            };
+            let level = *level;
+            if level < last_level
+                && let Some(child) = node.children.get(*next)
+            {
+                *next += 1;
+                stack.push((child, 0, leaf(child, level + 1), level + 1));
+                continue;
+            }
+            let Some((_, _, operation, _)) = stack.pop() else {
+                return leaf(self, 0);
+            };
+            match stack.last_mut() {
+                Some((_, _, parent, _)) => parent.children.push(operation),
+                None => return operation,
+            }
         }
     }
 }

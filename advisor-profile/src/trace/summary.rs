@@ -178,6 +178,8 @@ pub(crate) struct Accumulator {
     without_ts: u64,
     malformed: u64,
     first_malformed: Option<String>,
+    /// CPU spans nested deeper than the operation tree keeps.
+    folded_spans: u64,
 }
 
 const KNOWN_CATEGORIES: [&str; 22] = [
@@ -581,6 +583,15 @@ impl Accumulator {
         let data_loader = self.data_loader_summary();
         let host_syncs = self.host_sync_summary();
         let (top_cpu_ops, cpu, operations) = self.cpu_summary();
+        if self.folded_spans > 0 {
+            warnings.push(format!(
+                "{} CPU operator call(s) nested deeper than {} levels are folded into their \
+                 ancestor on level {} of the operation tree (the operator tables count them)",
+                self.folded_spans,
+                ProfileOperation::MAX_DEPTH,
+                ProfileOperation::MAX_DEPTH
+            ));
+        }
         let operations_total_ms = if self.steps.is_empty() {
             let start = self
                 .cpu
@@ -827,7 +838,8 @@ impl Accumulator {
         });
         let mut tree = Tree::default();
         let mut self_times = vec![0.0f64; self.cpu.len()];
-        // Stack of (span index, tree node).
+        // Stack of (span index, tree node) for the open spans of this thread: a heap stack,
+        // as real nesting can be tens of thousands deep.
         let mut stack: Vec<(usize, usize)> = Vec::new();
         let mut thread = None;
         for (index, span) in self.cpu.iter().enumerate() {
@@ -844,10 +856,17 @@ impl Accumulator {
             }
             let duration = span.end - span.start;
             self_times[index] = duration;
-            let parent_node = stack.last().map(|&(_, node)| node);
             if let Some(&(parent, _)) = stack.last() {
                 self_times[parent] -= duration;
             }
+            if stack.len() >= ProfileOperation::MAX_DEPTH {
+                // Too deep for the operation tree: the ancestor on its last level keeps this
+                // span's time as its own. The per-operator tables still count it.
+                self.folded_spans += 1;
+                stack.push((index, FOLDED));
+                continue;
+            }
+            let parent_node = stack.last().map(|&(_, node)| node);
             let node = tree.child(parent_node, span.name);
             tree.nodes[node].calls += 1;
             tree.nodes[node].total_us += duration;
@@ -918,6 +937,9 @@ impl Accumulator {
         (top, summary, tree.into_operations(&self.names))
     }
 }
+
+/// The tree node of a span below the operation tree's last level.
+const FOLDED: usize = usize::MAX;
 
 /// The operation tree merged by name path, in an arena.
 #[derive(Default)]
