@@ -242,6 +242,11 @@ pub enum SlackPool {
     GpuIdle,
     /// Communication kernels not overlapped with compute.
     ExposedCommunication,
+    /// Step time the host spends blocked in the data loader or in synchronizing calls, in a
+    /// trace without a GPU time breakdown. With one, that time shows up as GPU idle and claims
+    /// take from [`SlackPool::GpuIdle`]: the host's waits and the GPU's gaps are the same time
+    /// seen from two sides, so a trace's claims use one pool or the other, never both.
+    HostBlocked,
 }
 
 impl SlackPool {
@@ -250,6 +255,7 @@ impl SlackPool {
         match self {
             SlackPool::GpuIdle => "gpu_idle",
             SlackPool::ExposedCommunication => "exposed_communication",
+            SlackPool::HostBlocked => "host_blocked",
         }
     }
 }

@@ -8,21 +8,29 @@
 //! ## Why it matters
 //! While the main process fetches and collates the next batch, nothing feeds the GPU. With
 //! worker processes, pinned memory and prefetching, loading overlaps the previous step and
-//! its time leaves the critical path: at most the measured data-loader share of the step
-//! comes back.
+//! its time leaves the critical path. What comes back is at most the data-loader share of the
+//! step, and with a GPU time breakdown at most the GPU's idle share too: loading while the GPU
+//! still works through its queue costs nothing, and the step cannot get shorter than its
+//! kernels. So the claim takes from the GPU idle pool that `gpu_idle`, `launch_overhead` and
+//! `host_sync` also claim (they combine by their maximum, not their sum). A trace without GPU
+//! activity has no idle figure: the claim then takes from the host-blocked pool, the step time
+//! the host spends in the loader and in synchronizing calls. (Until the slack pools, the rule
+//! claimed the whole data-loader share even when the trace showed the GPU busy meanwhile.)
 //!
 //! ## When it stays silent
-//! Data loading at most 5 % of the step, or a trace without steps. Without a trace it says
-//! it needs one.
+//! Data loading at most 5 % of the step, a GPU idle at most 5 % of the span (loading then
+//! overlaps GPU work), or a trace without steps. Without a trace it says it needs one.
 //!
 //! ## Example
-//! A trace where each 100 ms step spends 30 ms in `enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__`.
+//! A trace where each 100 ms step spends 30 ms in `enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__`
+//! while the GPU idles 45 % of the span: step time −0–30 %, a claim on the GPU idle pool.
 
 use advisor_core::{
-    Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
-    OptimizationSuggestion, RuleError, RuleInput,
+    Category, Difficulty, OptimizationRule, OptimizationSuggestion, RuleError, RuleInput,
+    SlackClaim, SlackPool,
 };
 
+use super::gpu_idle;
 use crate::facts;
 
 /// Data loading above this share of the step (percent) is worth hiding.
@@ -50,7 +58,7 @@ impl OptimizationRule for DataLoader {
         let Some(loader) = &trace.data_loader else {
             return Ok(Vec::new());
         };
-        if loader.pct_of_step.is_nan()
+        if !loader.pct_of_step.is_finite()
             || loader.pct_of_step <= DATA_LOADER_PCT
             || loader.step_time_us <= 0.0
         {
@@ -58,10 +66,47 @@ impl OptimizationRule for DataLoader {
         }
         let share = loader.pct_of_step / 100.0;
         let source = trace.source.as_deref().unwrap_or("the trace");
-        let suggestion = OptimizationSuggestion::new(
+        let (claim, basis, idle_evidence) = match gpu_idle::idle_pool(trace) {
+            Some(idle) => (
+                SlackClaim {
+                    pool: SlackPool::GpuIdle,
+                    pool_fraction: idle,
+                    min_fraction: 0.0,
+                    max_fraction: share.min(idle),
+                },
+                format!(
+                    "at most the data-loader share of the step ({}) and at most the GPU idle share ({}): loading costs the step \
+                     only while the GPU waits for it; how much comes back depends on whether the workers keep up",
+                    facts::percent(share),
+                    facts::percent(idle)
+                ),
+                Some(format!(
+                    "the GPU idles {} of the span: loading can cost the step at most that",
+                    facts::percent(idle)
+                )),
+            ),
+            None => (
+                SlackClaim {
+                    pool: SlackPool::HostBlocked,
+                    pool_fraction: gpu_idle::host_blocked_pool(trace).max(share),
+                    min_fraction: 0.0,
+                    max_fraction: share,
+                },
+                format!(
+                    "at most the data-loader share of the step ({}) leaves the critical path when loading overlaps compute; \
+                     how much depends on whether the workers keep up",
+                    facts::percent(share)
+                ),
+                None,
+            ),
+        };
+        if claim.max_fraction * 100.0 <= DATA_LOADER_PCT {
+            return Ok(Vec::new());
+        }
+        let mut suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::DataPipeline,
-            facts::impact_from_reduction(share),
+            facts::impact_from_reduction(claim.max_fraction),
             Difficulty::Easy,
             "Overlap data loading with the step",
         )
@@ -71,31 +116,131 @@ impl OptimizationRule for DataLoader {
             loader.time_us / 1000.0,
             loader.step_time_us / 1000.0,
             facts::percent(share)
-        ))
-        .improvement(ExpectedImprovement::new(
-            ImprovementMetric::Throughput,
-            0.0,
-            share,
-            format!(
-                "at most the data-loader share of the step ({}) leaves the critical path when loading overlaps compute; \
-                 how much depends on whether the workers keep up",
+        ));
+        if let Some(evidence) = idle_evidence {
+            suggestion = suggestion.evidence(evidence);
+        }
+        Ok(vec![gpu_idle::claim(suggestion, claim, &basis)
+            .description(format!(
+                "The profiled steps spend {} of their time waiting for the next batch. Loading in worker processes with \
+                 prefetching overlaps it with the previous step.",
                 facts::percent(share)
-            ),
-        ))
-        .description(format!(
-            "The profiled steps spend {} of their time waiting for the next batch. Loading in worker processes with \
-             prefetching overlaps it with the previous step.",
-            facts::percent(share)
-        ))
-        .step("Set `num_workers` to a few per GPU (start with the CPU cores per GPU) and `persistent_workers=True`.")
-        .step("Use `pin_memory=True` and `.to(device, non_blocking=True)` so host-to-device copies are asynchronous.")
-        .step("Move expensive decoding or tokenization out of `__getitem__` (pre-tokenize, cache) if workers cannot keep up.")
-        .step("Re-profile: the data-loader share should fall under 5 % of the step.")
-        .code(
-            "python",
-            "loader = DataLoader(dataset, batch_size=bs, num_workers=8, pin_memory=True,\n                    persistent_workers=True, prefetch_factor=4)\nfor batch in loader:\n    batch = batch.to(\"cuda\", non_blocking=True)",
-        )
-        .warning("More workers use more host memory and CPU; watch for contention with the main process.");
-        Ok(vec![suggestion])
+            ))
+            .step("Set `num_workers` to a few per GPU (start with the CPU cores per GPU) and `persistent_workers=True`.")
+            .step("Use `pin_memory=True` and `.to(device, non_blocking=True)` so host-to-device copies are asynchronous.")
+            .step("Move expensive decoding or tokenization out of `__getitem__` (pre-tokenize, cache) if workers cannot keep up.")
+            .step("Re-profile: the data-loader share should fall under 5 % of the step.")
+            .code(
+                "python",
+                "loader = DataLoader(dataset, batch_size=bs, num_workers=8, pin_memory=True,\n                    persistent_workers=True, prefetch_factor=4)\nfor batch in loader:\n    batch = batch.to(\"cuda\", non_blocking=True)",
+            )
+            .warning("More workers use more host memory and CPU; watch for contention with the main process.")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::{Value, json};
+
+    use super::DataLoader;
+    use crate::rules::gpu_idle::tests::{breakdown, figures, render};
+
+    fn loader(pct: f64) -> Value {
+        json!({ "time_us": pct * 4000.0, "step_time_us": 400_000.0, "pct_of_step": pct, "calls": 4 })
+    }
+
+    #[test]
+    fn loading_while_the_gpu_idles_claims_the_idle_pool() {
+        let trace = json!({ "source": "run.json", "steps": 4, "data_loader": loader(30.0),
+                            "gpu_breakdown": breakdown(45.0, 50.0, 0.0, 5.0) });
+        expect![[r#"
+            [
+              {
+                "id": "data_loader",
+                "rule_id": "data_loader",
+                "category": "data_pipeline",
+                "impact": "high",
+                "difficulty": "easy",
+                "title": "Overlap data loading with the step",
+                "description": "The profiled steps spend 30.0 % of their time waiting for the next batch. Loading in worker processes with prefetching overlaps it with the previous step.",
+                "expected_improvement": [
+                  {
+                    "metric": "latency",
+                    "min_reduction": 0.0,
+                    "max_reduction": 0.3,
+                    "basis": "at most the data-loader share of the step (30.0 %) and at most the GPU idle share (45.0 %): loading costs the step only while the GPU waits for it; how much comes back depends on whether the workers keep up; a claim on the GPU idle pool (45.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool"
+                  }
+                ],
+                "implementation_steps": [
+                  "Set `num_workers` to a few per GPU (start with the CPU cores per GPU) and `persistent_workers=True`.",
+                  "Use `pin_memory=True` and `.to(device, non_blocking=True)` so host-to-device copies are asynchronous.",
+                  "Move expensive decoding or tokenization out of `__getitem__` (pre-tokenize, cache) if workers cannot keep up.",
+                  "Re-profile: the data-loader share should fall under 5 % of the step."
+                ],
+                "code_examples": [
+                  {
+                    "language": "python",
+                    "code": "loader = DataLoader(dataset, batch_size=bs, num_workers=8, pin_memory=True,\n                    persistent_workers=True, prefetch_factor=4)\nfor batch in loader:\n    batch = batch.to(\"cuda\", non_blocking=True)"
+                  }
+                ],
+                "warnings": [
+                  "More workers use more host memory and CPU; watch for contention with the main process."
+                ],
+                "evidence": [
+                  "run.json: 4 data-loader call(s) take 120.0 ms of 400.0 ms of step time (30.0 %)",
+                  "the GPU idles 45.0 % of the span: loading can cost the step at most that"
+                ],
+                "slack": [
+                  {
+                    "pool": "gpu_idle",
+                    "pool_fraction": 0.45,
+                    "min_fraction": 0.0,
+                    "max_fraction": 0.3
+                  }
+                ]
+              }
+            ]"#]].assert_eq(&render(&DataLoader, trace));
+    }
+
+    #[test]
+    fn without_gpu_activity_the_claim_is_on_host_blocked_time() {
+        let trace = json!({ "steps": 4, "data_loader": loader(30.0),
+                            "host_syncs": { "calls_in_steps": 4, "time_us": 8_000.0, "pct_of_step": 2.0 } });
+        expect![[r#"
+            [
+              {
+                "expected_improvement": [
+                  {
+                    "basis": "at most the data-loader share of the step (30.0 %) leaves the critical path when loading overlaps compute; how much depends on whether the workers keep up; a claim on the host-blocked pool (32.0 % of the step): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool",
+                    "max_reduction": 0.3,
+                    "metric": "latency",
+                    "min_reduction": 0.0
+                  }
+                ],
+                "id": "data_loader",
+                "impact": "high",
+                "slack": [
+                  {
+                    "max_fraction": 0.3,
+                    "min_fraction": 0.0,
+                    "pool": "host_blocked",
+                    "pool_fraction": 0.32
+                  }
+                ]
+              }
+            ]"#]].assert_eq(&figures(&DataLoader, trace));
+    }
+
+    #[test]
+    fn loading_hidden_behind_a_busy_gpu_costs_nothing() {
+        // 30 % of the step in the loader, but the GPU idles 3 %: the loader overlaps its queue.
+        let busy = json!({ "steps": 4, "data_loader": loader(30.0),
+                           "gpu_breakdown": breakdown(3.0, 96.0, 0.0, 1.0) });
+        expect!["[]"].assert_eq(&figures(&DataLoader, busy));
+        // Idle GPU, but loading is 4 % of the step.
+        let short = json!({ "steps": 4, "data_loader": loader(4.0),
+                            "gpu_breakdown": breakdown(45.0, 50.0, 0.0, 5.0) });
+        expect!["[]"].assert_eq(&figures(&DataLoader, short));
     }
 }

@@ -8,23 +8,96 @@
 //! ## Why it matters
 //! Idle GPU time is throughput paid for and not used: the GPU waits on the CPU (Python
 //! overhead, kernel launches, data loading, synchronizing calls). Keeping the GPU busy recovers
-//! at most the idle share of the GPU time.
+//! at most the idle share of the GPU time: the kernels still take the time they take. That idle
+//! time is one pool of slack, and every trace rule that recovers GPU idle time
+//! (`data_loader`, `launch_overhead`, `host_sync`, `kernel_fusion`, `batch_size`) claims
+//! this same pool, whatever the cause it attacks: the report combines claims on one pool by
+//! their maximum, so the idle time is counted once, never once per rule.
 //!
 //! ## When it stays silent
 //! Idle time at most 10 %, or a trace without GPU activity. Without a trace it says it needs one.
 //!
 //! ## Example
-//! A trace of a small model at batch 8: the GPU is idle 45 % of the time between kernels.
+//! A trace of a small model at batch 8 where the GPU is idle 45 % of the span: step time
+//! −0–45 % (at most ×1.8), a claim on the GPU idle pool of 45 %.
 
 use advisor_core::{
     Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
-    OptimizationSuggestion, RuleError, RuleInput,
+    OptimizationSuggestion, RuleError, RuleInput, SlackClaim, SlackPool, TraceFacts,
 };
 
 use crate::facts;
 
 /// Idle time above this share of the GPU span (percent) is worth attacking.
 const IDLE_PCT: f64 = 10.0;
+
+/// The GPU idle pool of a trace: the idle share of the GPU span, when the trace has a GPU
+/// time breakdown with activity in it. Every claim on recovered GPU idle time takes from it.
+pub(crate) fn idle_pool(trace: &TraceFacts) -> Option<f64> {
+    let breakdown = trace.gpu_breakdown.as_ref()?;
+    (breakdown.kernel_time_us > 0.0 && breakdown.idle_pct.is_finite())
+        .then(|| (breakdown.idle_pct / 100.0).clamp(0.0, 1.0))
+}
+
+/// The host-blocked pool of a trace without a GPU time breakdown: the step time the host
+/// spends in the data loader and in synchronizing calls (they may nest, so the pool is at
+/// most their sum).
+pub(crate) fn host_blocked_pool(trace: &TraceFacts) -> f64 {
+    let share = |pct: f64| {
+        if pct.is_finite() {
+            (pct / 100.0).max(0.0)
+        } else {
+            0.0
+        }
+    };
+    let loader = trace
+        .data_loader
+        .as_ref()
+        .map_or(0.0, |l| share(l.pct_of_step));
+    let syncs = trace
+        .host_syncs
+        .as_ref()
+        .map_or(0.0, |s| share(s.pct_of_step));
+    (loader + syncs).min(1.0)
+}
+
+/// How a pool is named in a basis, and what its share is a share of.
+fn pool_text(pool: SlackPool) -> (&'static str, &'static str) {
+    match pool {
+        SlackPool::GpuIdle => ("GPU idle", "the GPU span"),
+        SlackPool::ExposedCommunication => ("exposed communication", "the GPU span"),
+        SlackPool::HostBlocked => ("host-blocked", "the step"),
+        _ => (pool.as_str(), "the step"),
+    }
+}
+
+/// Attaches a claim on a pool of slack to a suggestion, with the step-time improvement that
+/// states the same numbers: `basis` says why the rule recovers `min..=max` of the step, and
+/// the improvement adds which pool it takes from and that claims on one pool do not add.
+pub(crate) fn claim(
+    suggestion: OptimizationSuggestion,
+    claim: SlackClaim,
+    basis: &str,
+) -> OptimizationSuggestion {
+    debug_assert!(
+        0.0 <= claim.min_fraction
+            && claim.min_fraction <= claim.max_fraction
+            && claim.max_fraction <= claim.pool_fraction,
+        "a claim stays within its pool: {claim:?}"
+    );
+    let (name, of) = pool_text(claim.pool);
+    let improvement = ExpectedImprovement::new(
+        ImprovementMetric::Latency,
+        claim.min_fraction,
+        claim.max_fraction,
+        format!(
+            "{basis}; a claim on the {name} pool ({} of {of}): claims on one pool recover the same time, \
+             so the report combines them by their maximum and never beyond the pool",
+            facts::percent(claim.pool_fraction)
+        ),
+    );
+    suggestion.slack(claim).improvement(improvement)
+}
 
 /// See the module documentation.
 pub(crate) struct GpuIdle;
@@ -45,18 +118,14 @@ impl OptimizationRule for GpuIdle {
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let context = input.context;
         let trace = facts::trace(context)?;
-        let Some(breakdown) = &trace.gpu_breakdown else {
+        let (Some(breakdown), Some(idle)) = (&trace.gpu_breakdown, idle_pool(trace)) else {
             return Ok(Vec::new());
         };
-        if breakdown.idle_pct.is_nan()
-            || breakdown.idle_pct <= IDLE_PCT
-            || breakdown.kernel_time_us <= 0.0
-        {
+        if idle * 100.0 <= IDLE_PCT {
             return Ok(Vec::new());
         }
-        let idle = breakdown.idle_pct / 100.0;
         let source = trace.source.as_deref().unwrap_or("the trace");
-        let mut suggestion = OptimizationSuggestion::new(
+        let suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Hardware,
             facts::impact_from_reduction(idle),
@@ -70,16 +139,21 @@ impl OptimizationRule for GpuIdle {
             facts::percent(idle),
             breakdown.compute_pct,
             breakdown.non_compute_pct
-        ))
-        .improvement(ExpectedImprovement::new(
-            ImprovementMetric::Throughput,
-            0.0,
-            idle,
-            format!(
-                "upper bound: the idle share of the GPU time in the trace ({}, Holistic Trace Analysis's temporal breakdown)",
+        ));
+        let mut suggestion = claim(
+            suggestion,
+            SlackClaim {
+                pool: SlackPool::GpuIdle,
+                pool_fraction: idle,
+                min_fraction: 0.0,
+                max_fraction: idle,
+            },
+            &format!(
+                "upper bound: the idle share of the GPU span in the trace ({}, Holistic Trace Analysis's temporal breakdown); \
+                 the kernels keep their time",
                 facts::percent(idle)
             ),
-        ));
+        );
         // Point at the likely causes the trace shows.
         if let Some(loader) = &trace.data_loader
             && loader.pct_of_step > 1.0
@@ -116,5 +190,145 @@ impl OptimizationRule for GpuIdle {
             .step("If the GPU is simply underfed, raise the batch size.")
             .code("python", "model = torch.compile(model, mode=\"reduce-overhead\")")
             .warning("Idle time at the start and end of a profiling window can be warm-up: profile steady-state steps (schedule with wait/warmup).")])
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use advisor_core::{
+        AnalysisContext, EmptyCatalog, OptimizationRule, OptimizationSuggestion, RuleError,
+        run_rule,
+    };
+    use expect_test::expect;
+    use serde_json::{Value, json};
+
+    use super::GpuIdle;
+
+    /// Runs one rule on a whole context the way the engine does.
+    pub(crate) fn run(
+        rule: &dyn OptimizationRule,
+        context: Value,
+    ) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let context =
+            AnalysisContext::from_json_str(&context.to_string()).expect("a valid context");
+        run_rule(rule, &context, &EmptyCatalog)
+    }
+
+    /// A context with only a trace, as `advisor analyze --trace` builds it.
+    pub(crate) fn with_trace(trace: Value) -> Value {
+        json!({ "profile_results": { "total_ms": 100.0, "trace": trace } })
+    }
+
+    /// What a rule returns for a context, as pretty JSON, or the error it returns.
+    pub(crate) fn render_context(rule: &dyn OptimizationRule, context: Value) -> String {
+        match run(rule, context) {
+            Ok(suggestions) => serde_json::to_string_pretty(&suggestions).expect("serializes"),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    /// What a rule returns for a trace, as pretty JSON.
+    pub(crate) fn render(rule: &dyn OptimizationRule, trace: Value) -> String {
+        render_context(rule, with_trace(trace))
+    }
+
+    /// Only the figures of what a rule returns for a context: id, impact, improvements and
+    /// slack claims.
+    pub(crate) fn figures_of(rule: &dyn OptimizationRule, context: Value) -> String {
+        match run(rule, context) {
+            Ok(suggestions) => {
+                let figures: Vec<Value> = suggestions
+                    .iter()
+                    .map(|s| {
+                        json!({ "id": s.id, "impact": s.impact,
+                                "expected_improvement": s.expected_improvement, "slack": s.slack })
+                    })
+                    .collect();
+                serde_json::to_string_pretty(&figures).expect("serializes")
+            }
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    /// Only the figures of what a rule returns for a trace.
+    pub(crate) fn figures(rule: &dyn OptimizationRule, trace: Value) -> String {
+        figures_of(rule, with_trace(trace))
+    }
+
+    /// A GPU time breakdown over a 100 ms span, in percent of it.
+    pub(crate) fn breakdown(idle: f64, compute: f64, communication: f64, memory: f64) -> Value {
+        json!({
+            "kernel_time_us": 100_000.0, "idle_us": idle * 1000.0, "compute_us": compute * 1000.0,
+            "communication_us": communication * 1000.0, "memory_us": memory * 1000.0,
+            "non_compute_us": (communication + memory) * 1000.0,
+            "idle_pct": idle, "compute_pct": compute, "communication_pct": communication,
+            "memory_pct": memory, "non_compute_pct": communication + memory
+        })
+    }
+
+    #[test]
+    fn a_gpu_idle_45_percent_claims_the_idle_pool() {
+        let trace = json!({
+            "source": "small.json",
+            "gpu_breakdown": breakdown(45.0, 40.0, 0.0, 15.0),
+            "data_loader": { "time_us": 8_000.0, "step_time_us": 100_000.0, "pct_of_step": 8.0, "calls": 4 },
+        });
+        expect![[r#"
+            [
+              {
+                "id": "gpu_idle",
+                "rule_id": "gpu_idle",
+                "category": "hardware",
+                "impact": "high",
+                "difficulty": "medium",
+                "title": "Keep the GPU busy: it is idle 45.0 % of the time",
+                "description": "Between its first and last activity the GPU often has nothing to run: the CPU does not feed it fast enough. The usual causes are Python and launch overhead, data loading and host synchronization.",
+                "expected_improvement": [
+                  {
+                    "metric": "latency",
+                    "min_reduction": 0.0,
+                    "max_reduction": 0.45,
+                    "basis": "upper bound: the idle share of the GPU span in the trace (45.0 %, Holistic Trace Analysis's temporal breakdown); the kernels keep their time; a claim on the GPU idle pool (45.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool"
+                  }
+                ],
+                "implementation_steps": [
+                  "Open the trace in Perfetto or TensorBoard and look at what the CPU does during the gaps on the GPU stream.",
+                  "Remove launch overhead with torch.compile (mode=\"reduce-overhead\" uses CUDA graphs).",
+                  "Overlap data loading (DataLoader workers, pinned memory) and avoid `.item()`, `.cpu()` and prints inside the step.",
+                  "If the GPU is simply underfed, raise the batch size."
+                ],
+                "code_examples": [
+                  {
+                    "language": "python",
+                    "code": "model = torch.compile(model, mode=\"reduce-overhead\")"
+                  }
+                ],
+                "warnings": [
+                  "Idle time at the start and end of a profiling window can be warm-up: profile steady-state steps (schedule with wait/warmup)."
+                ],
+                "evidence": [
+                  "small.json: GPU idle 45.0 ms of 100.0 ms between the first and last GPU activity (45.0 %); compute 40.0 %, non-compute 15.0 %",
+                  "data loading takes 8.0 % of the step (see `data_loader`)"
+                ],
+                "slack": [
+                  {
+                    "pool": "gpu_idle",
+                    "pool_fraction": 0.45,
+                    "min_fraction": 0.0,
+                    "max_fraction": 0.45
+                  }
+                ]
+              }
+            ]"#]]
+        .assert_eq(&render(&GpuIdle, trace));
+    }
+
+    #[test]
+    fn a_busy_gpu_or_a_trace_without_gpu_activity_gives_nothing() {
+        expect!["[]"].assert_eq(&render(
+            &GpuIdle,
+            json!({ "gpu_breakdown": breakdown(2.6, 96.8, 0.0, 0.6) }),
+        ));
+        expect!["[]"].assert_eq(&render(&GpuIdle, json!({ "steps": 4 })));
     }
 }

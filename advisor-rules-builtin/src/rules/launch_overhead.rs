@@ -9,7 +9,11 @@
 //! When a kernel is shorter than its launch, the GPU drains its queue faster than the CPU
 //! fills it and waits between kernels: the step is launch-bound. CUDA graphs replay a whole
 //! captured sequence with one launch, and torch.compile fuses small kernels so there are
-//! fewer to launch. What comes back is at most the GPU's idle time in the trace.
+//! fewer to launch. What comes back is at most the GPU's idle time in the trace: the kernels
+//! keep their time. That idle time is the pool `gpu_idle`, `data_loader`, `host_sync`,
+//! `kernel_fusion` and `batch_size` claim too; the trace does not say which gap has which
+//! cause, so each claims up to the whole pool and the report counts the pool once (claims on
+//! one pool combine by their maximum).
 //!
 //! ## When it stays silent
 //! Fewer than 100 matched kernels, under 30 % shorter than their launch, or a GPU that is idle
@@ -18,13 +22,16 @@
 //!
 //! ## Example
 //! Eager-mode inference of a small transformer: 80 % of 5,000 kernels run 3 µs each while
-//! each `cudaLaunchKernel` takes 6 µs.
+//! each `cudaLaunchKernel` takes 6 µs, and the GPU idles 45 % of the span: step time
+//! −0–45 %, a claim on the GPU idle pool. Without a GPU time breakdown the rule fires with no
+//! figure.
 
 use advisor_core::{
-    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, OptimizationRule,
-    OptimizationSuggestion, RuleError, RuleInput,
+    Category, Difficulty, Impact, OptimizationRule, OptimizationSuggestion, RuleError, RuleInput,
+    SlackClaim, SlackPool,
 };
 
+use super::gpu_idle;
 use crate::facts;
 
 /// At least this many matched kernels ...
@@ -63,10 +70,8 @@ impl OptimizationRule for LaunchOverhead {
         if share < SHORTER_SHARE {
             return Ok(Vec::new());
         }
-        if let Some(breakdown) = &trace.gpu_breakdown
-            && breakdown.kernel_time_us > 0.0
-            && breakdown.idle_pct < MIN_IDLE_PCT
-        {
+        let idle = gpu_idle::idle_pool(trace);
+        if idle.is_some_and(|idle| idle * 100.0 < MIN_IDLE_PCT) {
             return Ok(Vec::new());
         }
         let source = trace.source.as_deref().unwrap_or("the trace");
@@ -97,21 +102,24 @@ impl OptimizationRule for LaunchOverhead {
                 "a launch call takes {call:.1} µs on average; median launch-to-kernel-start delay {p50:.1} µs"
             ));
         }
-        match &trace.gpu_breakdown {
-            Some(breakdown) if breakdown.kernel_time_us > 0.0 => {
-                let idle = breakdown.idle_pct / 100.0;
+        match idle {
+            Some(idle) => {
                 suggestion.impact = facts::impact_from_reduction(idle);
-                suggestion = suggestion.improvement(ExpectedImprovement::new(
-                    ImprovementMetric::Throughput,
-                    0.0,
-                    idle,
-                    format!(
+                suggestion = gpu_idle::claim(
+                    suggestion,
+                    SlackClaim {
+                        pool: SlackPool::GpuIdle,
+                        pool_fraction: idle,
+                        min_fraction: 0.0,
+                        max_fraction: idle,
+                    },
+                    &format!(
                         "a launch-bound GPU waits between kernels; removing launches recovers at most the GPU idle share in the trace ({})",
                         facts::percent(idle)
                     ),
-                ));
+                );
             }
-            _ => {
+            None => {
                 suggestion = suggestion.warning(
                     "The gain is not estimated: the trace has no GPU time breakdown to bound it.",
                 );
@@ -128,5 +136,93 @@ impl OptimizationRule for LaunchOverhead {
             .code("python", "model = torch.compile(model, mode=\"reduce-overhead\")")
             .code("python", "g = torch.cuda.CUDAGraph()\nwith torch.cuda.graph(g):\n    static_out = model(static_in)\n# each step: static_in.copy_(batch); g.replay()")
             .warning("CUDA graphs need static shapes and memory addresses; dynamic shapes cause re-capture or fall back to eager.")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::{Value, json};
+
+    use super::LaunchOverhead;
+    use crate::rules::gpu_idle::tests::{breakdown, figures, render};
+
+    fn launches(kernels: u64, shorter: u64, short: u64) -> Value {
+        json!({ "kernels": kernels, "matched": kernels, "shorter_than_launch": shorter,
+                "short_kernels": short, "short_kernel_threshold_us": 20.0,
+                "short_kernel_time_us": short as f64 * 5.0, "kernel_time_us": 60_000.0,
+                "launch_call_us_mean": 6.0, "launch_delay_us_p50": 12.0 })
+    }
+
+    #[test]
+    fn a_launch_bound_gpu_claims_the_idle_pool() {
+        let trace = json!({ "source": "small.json", "gpu_breakdown": breakdown(45.0, 40.0, 0.0, 15.0),
+                            "kernel_launches": launches(2000, 1500, 1800) });
+        expect![[r#"
+            [
+              {
+                "id": "launch_overhead",
+                "rule_id": "launch_overhead",
+                "category": "compute",
+                "impact": "high",
+                "difficulty": "medium",
+                "title": "Cut kernel launch overhead with CUDA graphs or torch.compile",
+                "description": "Many kernels finish before the CPU has launched the next one, so the GPU waits on the CPU. CUDA graphs replay a captured sequence of kernels with one launch; torch.compile also fuses small kernels.",
+                "expected_improvement": [
+                  {
+                    "metric": "latency",
+                    "min_reduction": 0.0,
+                    "max_reduction": 0.45,
+                    "basis": "a launch-bound GPU waits between kernels; removing launches recovers at most the GPU idle share in the trace (45.0 %); a claim on the GPU idle pool (45.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool"
+                  }
+                ],
+                "implementation_steps": [
+                  "Try torch.compile with mode=\"reduce-overhead\" (it captures CUDA graphs).",
+                  "Or capture the step manually with torch.cuda.graphs (static shapes and static input buffers required).",
+                  "Re-profile: the share of kernels shorter than their launch should drop and GPU idle time with it."
+                ],
+                "code_examples": [
+                  {
+                    "language": "python",
+                    "code": "model = torch.compile(model, mode=\"reduce-overhead\")"
+                  },
+                  {
+                    "language": "python",
+                    "code": "g = torch.cuda.CUDAGraph()\nwith torch.cuda.graph(g):\n    static_out = model(static_in)\n# each step: static_in.copy_(batch); g.replay()"
+                  }
+                ],
+                "warnings": [
+                  "CUDA graphs need static shapes and memory addresses; dynamic shapes cause re-capture or fall back to eager."
+                ],
+                "evidence": [
+                  "small.json: 1500 of 2000 kernels matched to their launch (75.0 %) ran shorter than the launch call",
+                  "1800 kernels under 20 µs take 9.0 ms of 60.0 ms of kernel time",
+                  "a launch call takes 6.0 µs on average; median launch-to-kernel-start delay 12.0 µs"
+                ],
+                "slack": [
+                  {
+                    "pool": "gpu_idle",
+                    "pool_fraction": 0.45,
+                    "min_fraction": 0.0,
+                    "max_fraction": 0.45
+                  }
+                ]
+              }
+            ]"#]].assert_eq(&render(&LaunchOverhead, trace));
+    }
+
+    #[test]
+    fn without_a_breakdown_it_fires_with_no_figure() {
+        let trace = json!({ "kernel_launches": launches(1000, 600, 700) });
+        expect![[r#"
+            [
+              {
+                "expected_improvement": [],
+                "id": "launch_overhead",
+                "impact": "medium",
+                "slack": []
+              }
+            ]"#]]
+        .assert_eq(&figures(&LaunchOverhead, trace));
     }
 }
