@@ -79,7 +79,8 @@ fn example_on_a_deployment_target() {
     ]));
     assert_eq!(report["schema_version"], 1);
     let ids = ids(&report);
-    for expected in ["batch_size", "mixed_precision", "quantization"] {
+    // fp32 BERT at 128 tokens is compute-bound on an A100: batching buys nothing there, bf16 does.
+    for expected in ["mixed_precision", "quantization"] {
         assert!(
             ids.contains(&expected.to_owned()),
             "{expected} missing from {ids:?}"
@@ -254,7 +255,7 @@ fn unknown_config_keys_are_warnings_with_a_suggestion() {
 #[test]
 fn rules_and_examples_list() {
     let rules = json(&ok(&["rules", "--format", "json"]));
-    assert_eq!(rules.as_array().unwrap().len(), 15);
+    assert_eq!(rules.as_array().unwrap().len(), 16);
     assert!(
         rules.as_array().unwrap().iter().all(|r| r["id"].is_string()
             && r["category"].is_string()

@@ -64,7 +64,7 @@ pub fn combine_slack(claims: &[SlackClaim]) -> Option<(f64, f64, f64)> {
 /// Combines a modelled reduction `(min, max)` of the busy time with recovered slack: the
 /// step is `busy + Σ pools`; changes shrink the busy part, claims remove slack.
 pub fn combine_latency(model: Option<(f64, f64)>, slack: Option<(f64, f64, f64)>) -> (f64, f64) {
-    let (pool, slack_low, slack_high) = slack.unwrap_or((0.0, 0.0, 0.0));
+    let (slack_low, slack_high, pool) = slack.unwrap_or((0.0, 0.0, 0.0));
     let busy = (1.0 - pool).max(0.0);
     let (model_low, model_high) = model.unwrap_or((0.0, 0.0));
     let after = |m: f64, s: f64| busy * (1.0 - m) + (pool - s);
@@ -105,6 +105,22 @@ mod tests {
         assert!((latency - 0.45).abs() < 1e-12);
         // ×1.8 at most.
         assert!(1.0 / (1.0 - latency) <= 1.82);
+    }
+
+    #[test]
+    fn a_small_claim_on_a_larger_pool_recovers_only_the_claim() {
+        // 8 % idle, one rule recovering 0–4 % of it: −0–4 %, not −4–8 %.
+        let claims = [SlackClaim {
+            pool: SlackPool::GpuIdle,
+            pool_fraction: 0.08,
+            min_fraction: 0.0,
+            max_fraction: 0.04,
+        }];
+        let (low, high) = combine_latency(None, combine_slack(&claims));
+        assert!(
+            low.abs() < 1e-12 && (high - 0.04).abs() < 1e-12,
+            "{low}–{high}"
+        );
     }
 
     #[test]

@@ -13,6 +13,10 @@ use crate::{
     formulas,
 };
 
+/// Generated tokens assumed when only the sequence length is given: half of it, at most
+/// this many (serving benchmarks' answers run to a few hundred tokens; vLLM's ShareGPT
+/// benchmark averages about 200–400 output tokens).
+const ASSUMED_MAX_GENERATED: u64 = 512;
 /// Clock assumed for CPU peak figures when the machine does not report one.
 const ASSUMED_CPU_GHZ: f64 = 2.5;
 /// Memory bandwidth one core can draw (STREAM triad on current x86 servers sustains roughly
@@ -30,7 +34,7 @@ pub(crate) fn resolve(
     let mut warnings = Vec::new();
     let model = context.model_graph.as_ref().map(ModelShape::from_graph);
     let gpu = resolve_gpu(context, catalog);
-    let cpu = context.hardware_info.as_ref().map(|hw| resolve_cpu(hw));
+    let cpu = context.hardware_info.as_ref().map(resolve_cpu);
 
     let mode = config
         .mode
@@ -422,20 +426,14 @@ fn resolve_tokens(
             Some(Fact::new(n, Source::Config("new_tokens".to_owned()))),
         ),
         (_, _, Some((t, source))) => {
-            let generated = t / 2;
+            let generated = (t / 2).min(ASSUMED_MAX_GENERATED);
+            let why = format!(
+                "{source} = {t} taken as the context: {} prompt tokens and {generated} generated (at most {ASSUMED_MAX_GENERATED}, a long answer; set prompt_len and new_tokens to say)",
+                t - generated
+            );
             (
-                Some(Fact::new(
-                    t - generated,
-                    Source::Assumed(format!(
-                        "{source} = {t} split evenly into prompt and generated tokens (set prompt_len and new_tokens to say)"
-                    )),
-                )),
-                Some(Fact::new(
-                    generated,
-                    Source::Assumed(format!(
-                        "{source} = {t} split evenly into prompt and generated tokens (set prompt_len and new_tokens to say)"
-                    )),
-                )),
+                Some(Fact::new(t - generated, Source::Assumed(why.clone()))),
+                Some(Fact::new(generated, Source::Assumed(why))),
             )
         }
         (p, n, None) => (

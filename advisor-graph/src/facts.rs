@@ -70,11 +70,8 @@ pub(crate) fn complete(graph: &mut ModelGraph, lookup_parameters: Option<u64>) {
     let generates = facts
         .architecture
         .is_some_and(Architecture::generates_autoregressively);
-    let kv_bytes = match facts.dtype {
-        Some(Precision::Fp32) => 4,
-        Some(Precision::Fp8) => 1,
-        _ => 2,
-    };
+    // One formula and one dtype rule for every crate (`advisor_core::formulas`).
+    let kv_dtype = advisor_core::formulas::default_kv_dtype(facts.dtype);
     if generates
         && let (Some(layers), Some(kv_heads), Some(head_dim)) = (
             facts.layers,
@@ -82,11 +79,9 @@ pub(crate) fn complete(graph: &mut ModelGraph, lookup_parameters: Option<u64>) {
             head_dim,
         )
     {
-        facts.kv_cache_bytes_per_token = 2u64
-            .checked_mul(layers)
-            .and_then(|v| v.checked_mul(kv_heads))
-            .and_then(|v| v.checked_mul(head_dim))
-            .and_then(|v| v.checked_mul(kv_bytes));
+        facts.kv_cache_bytes_per_token =
+            advisor_core::formulas::kv_elements_per_token(layers, kv_heads, head_dim)
+                .map(|elements| advisor_core::formulas::bytes_of(elements, kv_dtype));
     }
     let (Some(parameters), Some(layers), Some(heads), Some(head_dim), Some(context)) = (
         facts.active_parameters.or(facts.parameters),

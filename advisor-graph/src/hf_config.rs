@@ -134,6 +134,7 @@ fn read_bert(config: &Config<'_>, family: Family) -> Result<TransformerSpec, Imp
         head_dim,
         vocab_size,
         max_sequence_length: positions,
+        sliding_window: None,
         position_embeddings: positions,
         token_types,
         relative_distance_rows,
@@ -175,6 +176,7 @@ fn read_distilbert(config: &Config<'_>) -> Result<TransformerSpec, ImportError> 
         head_dim,
         vocab_size,
         max_sequence_length: positions,
+        sliding_window: None,
         position_embeddings: positions,
         token_types: 0,
         relative_distance_rows: 0,
@@ -226,6 +228,7 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
         head_dim,
         vocab_size,
         max_sequence_length: positions.or(context).unwrap_or(1024),
+        sliding_window: None,
         position_embeddings: positions.unwrap_or(1024),
         token_types: 0,
         relative_distance_rows: 0,
@@ -301,6 +304,15 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         .positive("max_position_embeddings", MAX_POSITIONS)?
         .unwrap_or(default_positions);
     let tied = config.flag("tie_word_embeddings", false)?;
+    // Mistral attends within `sliding_window` positions; Qwen2 only when
+    // `use_sliding_window` is true; a null window is full attention.
+    let sliding_window = match family {
+        Family::Qwen2 if !config.flag("use_sliding_window", false)? => None,
+        Family::Mistral | Family::Mixtral | Family::Qwen2 => config
+            .positive("sliding_window", MAX_POSITIONS)?
+            .filter(|window| *window < positions),
+        _ => None,
+    };
     let (qkv_bias, output_bias, mlp_bias) = match family {
         Family::Llama => {
             let attention_bias = config.flag("attention_bias", false)?;
@@ -351,6 +363,7 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         head_dim,
         vocab_size,
         max_sequence_length: positions,
+        sliding_window,
         position_embeddings: 0,
         token_types: 0,
         relative_distance_rows: 0,

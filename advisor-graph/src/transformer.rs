@@ -164,6 +164,8 @@ pub(crate) struct TransformerSpec {
     pub(crate) head_dim: u64,
     pub(crate) vocab_size: u64,
     pub(crate) max_sequence_length: u64,
+    /// Sliding-window attention span (Mistral; Qwen2 with `use_sliding_window`).
+    pub(crate) sliding_window: Option<u64>,
     /// Rows of the learned position-embedding table; 0 for rotary position encoding.
     pub(crate) position_embeddings: u64,
     /// Rows of the token-type (segment) embedding table; 0 when there is none.
@@ -505,6 +507,11 @@ fn to_model_graph(
         head_dim: Some(spec.head_dim),
         vocab_size: Some(spec.vocab_size),
         max_sequence_length: Some(spec.max_sequence_length),
+        sliding_window: spec.sliding_window,
+        tie_word_embeddings: match spec.head {
+            Head::LanguageModel { tied } => Some(tied),
+            _ => None,
+        },
         dtype: spec.dtype,
         num_experts,
         experts_per_token,

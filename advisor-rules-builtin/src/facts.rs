@@ -1,141 +1,28 @@
-//! Facts derived from a context that several rules share: the GPU, the device the model
-//! runs on, weight precision and size, and the attention share of the FLOPs.
+//! Helpers the rules share: the device a run uses as the context states it, the trace,
+//! the model, text formatting, and attaching a simulated change to a suggestion. Numbers come
+//! from the resolved facts (`RuleInput::facts`) and the performance model (`advisor-model`).
 
-use advisor_core::{
-    AnalysisContext, ComputeCapability, ModelGraph, Precision, RuleError, RunConfig,
-};
-use advisor_hw_table::Accelerator;
-
-/// A real GPU (software adapters are never GPUs).
-pub(crate) struct Gpu<'a> {
-    pub name: &'a str,
-    pub compute_capability: Option<ComputeCapability>,
-    pub memory_bytes: Option<u64>,
-    pub accelerator: Option<&'static Accelerator>,
-}
-
-/// What the context says about a GPU.
-pub(crate) enum GpuFacts<'a> {
-    /// No hardware information at all.
-    Unknown,
-    /// Hardware is known and has no GPU (or only a software adapter).
-    Absent,
-    /// A GPU.
-    Present(Gpu<'a>),
-}
-
-pub(crate) fn gpu(context: &AnalysisContext) -> GpuFacts<'_> {
-    let Some(hardware) = &context.hardware_info else {
-        return GpuFacts::Unknown;
-    };
-    let Some(name) = hardware.gpu_model.as_deref().map(str::trim) else {
-        return GpuFacts::Absent;
-    };
-    if name.is_empty() || advisor_hw_table::is_software_adapter(name) {
-        return GpuFacts::Absent;
-    }
-    let accelerator = advisor_hw_table::match_gpu_name(name, hardware.gpu_memory_mb);
-    GpuFacts::Present(Gpu {
-        name,
-        compute_capability: hardware
-            .gpu_compute_capability
-            .or_else(|| accelerator.and_then(|a| a.compute_capability)),
-        memory_bytes: hardware
-            .gpu_memory_bytes()
-            .or_else(|| accelerator.map(|a| a.memory_bytes)),
-        accelerator,
-    })
-}
+use advisor_core::{AcceleratorCatalog as _, AnalysisContext, ModelGraph, RuleError, RunConfig};
 
 /// Whether the model runs on a GPU: the config's `device`, else whether the hardware has
 /// one. Returns the answer and the evidence for it; `None` when neither is known.
 pub(crate) fn runs_on_gpu(context: &AnalysisContext, config: &RunConfig) -> Option<(bool, String)> {
-    let gpu_facts = gpu(context);
     if let Some(device) = config.device {
-        let on_gpu = device.is_gpu();
-        let text = format!("config device = {}", device_name(device));
-        return Some((on_gpu, text));
-    }
-    match gpu_facts {
-        GpuFacts::Unknown => None,
-        GpuFacts::Absent => Some((false, "no GPU in hardware_info".to_owned())),
-        GpuFacts::Present(gpu) => Some((
-            true,
-            format!("device not set; the run is assumed to use the {}", gpu.name),
-        )),
-    }
-}
-
-fn device_name(device: advisor_core::Device) -> &'static str {
-    match device {
-        advisor_core::Device::Cpu => "cpu",
-        advisor_core::Device::Cuda => "cuda",
-        advisor_core::Device::Rocm => "rocm",
-        advisor_core::Device::Mps => "mps",
-    }
-}
-
-/// The GPU a run uses, with its compute capability and the evidence that the run is on it.
-pub(crate) struct RunGpu<'a> {
-    pub gpu: Gpu<'a>,
-    pub capability: ComputeCapability,
-    pub device_source: String,
-}
-
-/// The GPU the run uses: `Ok(None)` when the run is on the CPU, missing facts when the device,
-/// the GPU or its compute capability is unknown.
-pub(crate) fn run_gpu<'a>(
-    context: &'a AnalysisContext,
-    config: &RunConfig,
-) -> Result<Option<RunGpu<'a>>, RuleError> {
-    let (on_gpu, device_source) = runs_on_gpu(context, config)
-        .ok_or_else(|| RuleError::MissingFacts("config device or hardware_info".to_owned()))?;
-    if !on_gpu {
-        return Ok(None);
-    }
-    let GpuFacts::Present(gpu) = gpu(context) else {
-        return Err(RuleError::MissingFacts(
-            "hardware_info.gpu_model".to_owned(),
+        return Some((
+            device.is_gpu(),
+            format!("config device = {}", device.as_str()),
         ));
-    };
-    let capability = gpu.compute_capability.ok_or_else(|| {
-        RuleError::MissingFacts(format!(
-            "hardware_info.gpu_compute_capability (`{}` is not in the accelerator table)",
-            gpu.name
-        ))
-    })?;
-    Ok(Some(RunGpu {
-        gpu,
-        capability,
-        device_source,
-    }))
-}
-
-/// The precision the model computes in: config `precision`, else the weights' dtype.
-pub(crate) fn compute_precision(
-    context: &AnalysisContext,
-    config: &RunConfig,
-) -> Option<(Precision, String)> {
-    if let Some(precision) = config.precision {
-        return Some((precision, format!("config precision = {precision}")));
     }
-    let dtype = context.model_graph.as_ref()?.facts.dtype?;
-    Some((
-        dtype,
-        format!("precision not set; model weights are {dtype}"),
-    ))
-}
-
-/// Weight precision with PyTorch's default when nothing says otherwise.
-pub(crate) fn weight_precision_or_default(
-    context: &AnalysisContext,
-    config: &RunConfig,
-) -> (Precision, String) {
-    compute_precision(context, config).unwrap_or((
-        Precision::Fp32,
-        "precision not given; assuming fp32, PyTorch's default when loading without a dtype"
-            .to_owned(),
-    ))
+    let hardware = context.hardware_info.as_ref()?;
+    match hardware.gpu_model.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() && !advisor_core::EmptyCatalog.is_software_adapter(name) => {
+            Some((
+                true,
+                format!("device not set; the run is assumed to use the {name}"),
+            ))
+        }
+        _ => Some((false, "no GPU in hardware_info".to_owned())),
+    }
 }
 
 /// The facts of a PyTorch profiler trace, or the missing-facts error saying how to give one.
@@ -161,39 +48,6 @@ pub(crate) fn model<'a>(
         .model_graph
         .as_ref()
         .ok_or_else(|| RuleError::MissingFacts(format!("model_graph ({why})")))
-}
-
-/// The memory of the device the model runs on: GPU memory on a GPU, else system memory.
-pub(crate) fn device_memory_bytes(
-    context: &AnalysisContext,
-    on_gpu: bool,
-) -> Option<(u64, String)> {
-    if on_gpu {
-        match gpu(context) {
-            GpuFacts::Present(gpu) => gpu
-                .memory_bytes
-                .map(|bytes| (bytes, format!("{} has {}", gpu.name, bytes_text(bytes)))),
-            _ => None,
-        }
-    } else {
-        let bytes = context.hardware_info.as_ref()?.system_memory_bytes()?;
-        Some((bytes, format!("system memory is {}", bytes_text(bytes))))
-    }
-}
-
-/// Peak dense FLOP/s of an accelerator for a precision (tensor cores where it has them).
-pub(crate) fn peak_flops_per_second(
-    accelerator: &Accelerator,
-    precision: Precision,
-) -> Option<f64> {
-    let tflops = match precision {
-        Precision::Fp32 => Some(accelerator.fp32_tflops),
-        Precision::Fp16 => Some(accelerator.fp16_tflops),
-        Precision::Bf16 => accelerator.bf16_tflops,
-        Precision::Fp8 => accelerator.fp8_tflops,
-        Precision::Int8 | Precision::Int4 => accelerator.int8_tops,
-    }?;
-    (tflops > 0.0).then_some(tflops * 1e12)
 }
 
 /// The fraction of forward FLOPs spent in attention scores at sequence length `seq_len`,
@@ -285,4 +139,47 @@ pub(crate) fn impact_from_reduction(max_reduction: f64) -> advisor_core::Impact 
     } else {
         Impact::Low
     }
+}
+
+/// Attaches a simulated change to a suggestion: the change, every metric it improves (the
+/// model run before and after), a warning for every metric it makes worse, and the impact
+/// the guide's thresholds give the largest time gain (high > 30 %, medium 10–30 %, low).
+pub(crate) fn with_simulation(
+    mut suggestion: advisor_core::OptimizationSuggestion,
+    changes: &[advisor_core::Change],
+    simulation: &advisor_model::Simulation,
+) -> advisor_core::OptimizationSuggestion {
+    for change in changes {
+        suggestion = suggestion.change(*change);
+    }
+    let mut best: f64 = 0.0;
+    for improvement in simulation.improvements() {
+        if matches!(
+            improvement.metric,
+            advisor_core::ImprovementMetric::Latency | advisor_core::ImprovementMetric::Throughput
+        ) {
+            best = best.max(improvement.max_reduction);
+        }
+        suggestion = suggestion.improvement(improvement);
+    }
+    for regression in simulation.regressions() {
+        suggestion = suggestion.warning(format!("The model predicts {regression}."));
+    }
+    if suggestion.impact != advisor_core::Impact::Critical {
+        suggestion.impact = impact_from_reduction(best);
+    }
+    suggestion
+}
+
+/// The model run before and after `changes`, or the facts it lacks.
+pub(crate) fn simulate(
+    input: &advisor_core::RuleInput<'_>,
+    changes: &[advisor_core::Change],
+) -> Result<advisor_model::Simulation, RuleError> {
+    advisor_model::simulate(input.facts, changes).map_err(RuleError::from)
+}
+
+/// A fact's value with its source, for evidence: `seq_len 4096 (config seq_len)`.
+pub(crate) fn sourced<T: std::fmt::Display>(name: &str, fact: &advisor_core::Fact<T>) -> String {
+    format!("{name} {} ({})", fact.value, fact.source)
 }

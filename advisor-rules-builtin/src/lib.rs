@@ -14,6 +14,7 @@
 //!     "model_graph": { "facts": { "architecture": "decoder", "parameters": 124439808,
 //!                                 "layers": 12, "hidden_size": 768, "attention_heads": 12,
 //!                                 "max_sequence_length": 1024 } },
+//!     "hardware_info": { "gpu_model": "NVIDIA L4" },
 //!     "current_config": { "mode": "inference", "kv_cache": "false" }
 //! }"#).unwrap();
 //! let report = OptimizationAdvisor::new().analyze(&context).unwrap();
@@ -31,6 +32,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::batch_size::BatchSize),
         Box::new(rules::communication_overlap::CommunicationOverlap),
         Box::new(rules::data_loader::DataLoader),
+        Box::new(rules::feasibility::Feasibility),
         Box::new(rules::flash_attention::FlashAttention),
         Box::new(rules::gpu_idle::GpuIdle),
         Box::new(rules::gradient_checkpointing::GradientCheckpointing),
@@ -56,6 +58,7 @@ impl BuiltinRules for OptimizationAdvisor {
     fn new() -> Self {
         let mut advisor = OptimizationAdvisor::empty();
         advisor.set_catalog(std::sync::Arc::new(advisor_hw_table::AcceleratorTable));
+        advisor.set_plan_model(std::sync::Arc::new(advisor_model::ModelPlan));
         for rule in all() {
             // Built-in ids are distinct; a test checks it.
             let _ = advisor.add_rule(rule);

@@ -1,33 +1,35 @@
 //! `flash_attention`: exact attention that never writes the score matrix to memory.
 //!
 //! ## What it checks
-//! The model has attention, runs on a GPU of compute capability 8.0 or newer (what
-//! FlashAttention-2 supports), and the run configuration says flash attention is off.
+//! The model has attention and runs on a GPU where a fused attention kernel runs:
+//! FlashAttention-2 on NVIDIA Ampere and newer (sm80+) and AMD MI200/MI300 (ROCm's port), or
+//! SDPA's memory-efficient kernel and FlashAttention-1 on Turing; and the configuration says
+//! attention is eager (`flash_attention=false`). When the configuration does not say, the run
+//! is assumed to use SDPA's fused kernel (Hugging Face's default since transformers 4.36) and
+//! the rule advises conditionally: what eager attention would cost, left out of the plan.
 //!
 //! ## Why it matters
-//! Standard attention writes the `s × s` score and probability matrices of every head to GPU
-//! memory and reads them back; FlashAttention computes the same result in on-chip tiles. The
-//! memory saved is the score matrix (`batch · heads · s² · bytes` per layer); the time saved is
-//! the attention share of the FLOPs times the 2–4× attention speed-up FlashAttention-2 reports
-//! over standard PyTorch attention (Dao, 2023).
+//! Eager attention writes the `s × s` score and probability matrices of every head to memory
+//! and reads them back; a fused kernel computes the same result in on-chip tiles (Dao et al.
+//! 2022, "FlashAttention"; Dao 2023, "FlashAttention-2", which reports 2–4× over standard
+//! PyTorch attention). The gain is the performance model with fused attention against eager:
+//! prefill loses the score traffic (four passes over `batch · heads · s²` per layer) and the
+//! score memory (one layer's matrix in inference, every layer's in training), decode loses
+//! its smaller score traffic.
 //!
 //! ## When it stays silent
-//! No attention, a CPU run, a GPU older than Ampere, or flash attention already on. When the
-//! configuration does not say whether it is on, it asks.
+//! No attention, a CPU run, a GPU older than Turing, or fused attention configured on.
+//! Without the device or the GPU's figures it says what it needs.
 //!
 //! ## Example
-//! Llama-2-7B at 4096 tokens on an A100.
+//! Llama-2-7B at 4096 tokens on an A100 with `flash_attention=false`.
 
 use advisor_core::{
-    Category, ComputeCapability, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
-    OptimizationRule, OptimizationSuggestion, Precision, RuleError, RuleInput,
+    AttentionKernel, Category, Change, ComputeCapability, Difficulty, GpuVendor, Impact,
+    OptimizationRule, OptimizationSuggestion, RuleError, RuleInput,
 };
 
 use crate::facts;
-
-/// FlashAttention-2's reported speed-up of attention over standard PyTorch attention.
-const SPEEDUP_LOW: f64 = 2.0;
-const SPEEDUP_HIGH: f64 = 4.0;
 
 /// See the module documentation.
 pub(crate) struct FlashAttention;
@@ -46,99 +48,83 @@ impl OptimizationRule for FlashAttention {
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let context = input.context;
-        let config = context.run_config()?;
-        let model = facts::model(context, "to know whether it has attention")?;
-        if !model.has_attention() || config.flash_attention == Some(true) {
+        let facts = input.facts;
+        let model = facts.model()?;
+        if !model.has_attention {
             return Ok(Vec::new());
         }
-        let Some(facts::RunGpu {
-            gpu,
-            capability,
-            device_source,
-        }) = facts::run_gpu(context, &config)?
-        else {
+        let Some((gpu, spec)) = facts.run_gpu_spec()? else {
             return Ok(Vec::new());
         };
-        if capability < ComputeCapability::new(8, 0) {
+        let attention = &facts.run.attention;
+        if attention.value == AttentionKernel::Fused && !attention.source.is_assumption() {
             return Ok(Vec::new());
         }
-        if config.flash_attention.is_none() {
-            return Err(RuleError::MissingFacts(
-                "config flash_attention (whether FlashAttention or SDPA's flash kernel is already on)".to_owned(),
-            ));
+        let flash2 = spec.runs_flash_attention_2();
+        let turing = spec.vendor == GpuVendor::Nvidia
+            && gpu
+                .compute_capability
+                .as_ref()
+                .is_some_and(|cc| cc.value >= ComputeCapability::new(7, 5));
+        if !flash2 && !turing {
+            return Ok(Vec::new());
         }
+        let changes = [Change::Attention(AttentionKernel::Fused)];
+        // When the config does not say, the run is assumed to use SDPA's fused kernel: the
+        // gain is what eager attention would lose, stated conditionally and left out of the plan.
+        let assumed = attention.source.is_assumption();
+        let mut eager = advisor_model::Workload::from_facts(facts)?;
+        eager.settings.attention = AttentionKernel::Eager;
+        let simulation = advisor_model::simulate_workload(eager, &changes);
+        let kernel = if flash2 {
+            "FlashAttention-2"
+        } else {
+            "SDPA's memory-efficient kernel (FlashAttention-2 needs Ampere; FlashAttention-1 runs on Turing)"
+        };
         let mut suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Compute,
             Impact::Medium,
             Difficulty::Easy,
-            "Use FlashAttention",
+            if assumed {
+                "Check that attention runs a fused (flash) kernel".to_owned()
+            } else {
+                "Use FlashAttention".to_owned()
+            },
         )
         .description(format!(
-            "The {} ({}) runs FlashAttention-2, which computes exact attention in on-chip tiles instead of writing \
+            "The {} ({}) runs {kernel}, which computes exact attention in on-chip tiles instead of writing \
              the full score matrix to memory: less memory, less traffic, same results.",
-            gpu.name,
-            capability.architecture()
+            spec.name, spec.architecture
         ))
-        .evidence("config flash_attention = false")
-        .evidence(device_source)
-        .evidence(format!("compute capability {capability} ≥ 8.0 ({})", capability.architecture()));
-        let (precision, _) = facts::weight_precision_or_default(context, &config);
-        if let Some((seq_len, source)) = context.sequence_length(&config) {
-            suggestion = suggestion.evidence(format!("sequence length {seq_len} ({source})"));
-            if let Some(share) = facts::attention_share(model, seq_len) {
-                let min = share.share * (1.0 - 1.0 / SPEEDUP_LOW);
-                let max = share.share * (1.0 - 1.0 / SPEEDUP_HIGH);
-                suggestion.impact = facts::impact_from_reduction(max);
-                suggestion = suggestion.improvement(ExpectedImprovement::new(
-                    ImprovementMetric::Latency,
-                    min,
-                    max,
-                    format!(
-                        "attention is {} of forward FLOPs at s = {seq_len}; FlashAttention-2 runs attention {SPEEDUP_LOW:.0}–{SPEEDUP_HIGH:.0}× faster than standard PyTorch attention (Dao, 2023)",
-                        facts::percent(share.share)
-                    ),
-                ));
+        .evidence(format!(
+            "attention {} ({})",
+            match facts.run.attention.value {
+                AttentionKernel::Eager => "eager",
+                AttentionKernel::Fused => "fused",
+            },
+            facts.run.attention.source
+        ))
+        .evidence(format!("{} ({})", spec.name, spec.architecture));
+        if assumed {
+            let mut improvements = simulation.improvements();
+            for improvement in &mut improvements {
+                improvement.basis = format!(
+                    "if the model runs eager attention (attn_implementation=\"eager\", or SDPA falling back): {}",
+                    improvement.basis
+                );
             }
-            if let Some(heads) = model.facts.attention_heads {
-                let batch = config.batch_size.unwrap_or(1);
-                let bytes_per_element = precision.bytes_per_element().max(2.0);
-                let per_layer =
-                    batch as f64 * heads as f64 * (seq_len as f64).powi(2) * bytes_per_element;
-                // Training keeps every layer's probabilities for the backward pass.
-                let layers = if config.mode == Some(Mode::Training) {
-                    model.facts.layers.unwrap_or(1)
-                } else {
-                    1
-                };
-                let saved = per_layer * layers as f64;
-                suggestion = suggestion.evidence(format!(
-                    "the {seq_len}×{seq_len} scores take {} per layer for batch {batch} and {heads} heads; {} held at once",
-                    facts::float_bytes_text(per_layer),
-                    facts::float_bytes_text(saved)
-                ));
-                if let Some(peak) = context.memory_metrics.as_ref().and_then(|m| m.peak_bytes)
-                    && peak > 0
-                {
-                    let fraction = (saved / peak as f64).min(0.9);
-                    suggestion = suggestion.improvement(ExpectedImprovement::new(
-                        ImprovementMetric::Memory,
-                        fraction,
-                        fraction,
-                        format!(
-                            "the score matrices ({}) are never materialized; measured peak is {}",
-                            facts::float_bytes_text(saved),
-                            facts::bytes_text(peak)
-                        ),
-                    ));
-                }
-            }
-        }
-        if precision == Precision::Fp32 {
+            let best = improvements
+                .iter()
+                .map(|i| i.max_reduction)
+                .fold(0.0, f64::max);
+            suggestion.impact = facts::impact_from_reduction(best).max(Impact::Medium);
+            suggestion.expected_improvement = improvements;
             suggestion = suggestion.warning(
-                "FlashAttention runs in fp16/bf16 only: switch the run to bf16 first (rule mixed_precision).",
+                "flash_attention is not set: the figures assume the model runs eager attention; set flash_attention=true or false to say.",
             );
+        } else {
+            suggestion = facts::with_simulation(suggestion, &changes, &simulation);
         }
         Ok(vec![suggestion
             .step("With Hugging Face Transformers, load the model with attn_implementation=\"flash_attention_2\" (needs the flash-attn package) or \"sdpa\".")

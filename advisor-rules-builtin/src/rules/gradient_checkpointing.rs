@@ -55,16 +55,26 @@ impl OptimizationRule for GradientCheckpointing {
             .as_ref()
             .and_then(|m| m.peak_bytes)
             .ok_or_else(|| RuleError::MissingFacts("memory_metrics.peak_bytes".to_owned()))?;
-        let (on_gpu, device_source) = facts::runs_on_gpu(context, &config)
-            .ok_or_else(|| RuleError::MissingFacts("config device or hardware_info".to_owned()))?;
-        let (memory, memory_source) =
-            facts::device_memory_bytes(context, on_gpu).ok_or_else(|| {
-                RuleError::MissingFacts(if on_gpu {
-                    "hardware_info.gpu_memory_mb".to_owned()
-                } else {
-                    "hardware_info.system_memory_mb".to_owned()
-                })
-            })?;
+        let on_gpu = input.facts.on_gpu()?;
+        let device_source = input
+            .facts
+            .run
+            .on_gpu
+            .as_ref()
+            .map(|fact| fact.source.to_string())
+            .unwrap_or_default();
+        let memory_fact = input.facts.device_memory()?;
+        let memory = memory_fact.value;
+        let memory_source = format!(
+            "{} of {} ({})",
+            facts::bytes_text(memory),
+            if on_gpu {
+                "GPU memory"
+            } else {
+                "system memory"
+            },
+            memory_fact.source
+        );
         let share = peak as f64 / memory as f64;
         if share <= HIGH_MEMORY_SHARE {
             return Ok(Vec::new());
@@ -109,7 +119,7 @@ impl OptimizationRule for GradientCheckpointing {
             let (s, h, a) = (seq_len as f64, hidden as f64, heads as f64);
             let batch = config.batch_size.unwrap_or(1) as f64;
             // Bytes per layer at 16 bits, scaled to the run's precision.
-            let (precision, _) = facts::weight_precision_or_default(context, &config);
+            let precision = input.facts.run.compute.value;
             let scale = precision.bytes_per_element() / 2.0;
             let stored = s * batch * h * (34.0 + 5.0 * a * s / h) * scale;
             let kept = 2.0 * s * batch * h * scale;

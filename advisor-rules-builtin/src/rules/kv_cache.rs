@@ -5,21 +5,25 @@
 //! generates autoregressively (decoder or encoder-decoder).
 //!
 //! ## Why it matters
-//! Without a cache, generating the token at position `t` runs the whole prefix of `t` tokens
-//! through the model again. Producing `s` tokens costs `s(s + 1)/2` token-forwards instead of
-//! `s`, so the cache removes `1 − 2/(s + 1)` of the compute. The price is memory:
-//! `2 · layers · kv_heads · head_dim` elements per token.
+//! Without a cache, generating each token runs the whole prefix through the model again in one
+//! batched forward. The gain is the performance model's time of the request without the cache
+//! (each step a forward over the prefix: compute-bound once the prefix is long) against with it
+//! (each step reads the weights and the cache for one token: memory-bound), not a count of
+//! token-forwards. The sequence is split into prompt and generated tokens (`prompt_len`,
+//! `new_tokens`, else half and half, stated). The price is memory:
+//! `2 · layers · kv_heads · head_dim` elements per token, which the feasibility rule checks.
 //!
 //! ## When it stays silent
-//! Encoder-only models (BERT never generates), training, or the cache not known to be off.
-//! With the cache off and the mode or the architecture unknown it says what it needs.
+//! Encoder-only models (BERT never generates), training, the cache not known to be off, or
+//! fewer than two generated tokens. With the cache off and the mode or the architecture
+//! unknown it says what it needs.
 //!
 //! ## Example
 //! GPT-2 served with `use_cache=False` at 1024 tokens.
 
 use advisor_core::{
-    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
-    OptimizationSuggestion, RuleError, RuleInput,
+    Category, Change, Difficulty, Impact, Mode, OptimizationRule, OptimizationSuggestion,
+    RuleError, RuleInput,
 };
 
 use crate::facts;
@@ -64,6 +68,15 @@ impl OptimizationRule for KvCache {
         if !architecture.generates_autoregressively() {
             return Ok(Vec::new());
         }
+        let generated =
+            input.facts.run.generated_tokens.as_ref().ok_or_else(|| {
+                RuleError::from(advisor_core::Missing::Config("seq_len".to_owned()))
+            })?;
+        if generated.value < 2 {
+            return Ok(Vec::new());
+        }
+        let changes = [Change::KvCache(true)];
+        let simulation = facts::simulate(input, &changes)?;
         let mut suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Memory,
@@ -78,34 +91,20 @@ impl OptimizationRule for KvCache {
         )
         .evidence("config kv_cache = false in inference")
         .evidence(format!("the model is a {} and generates token by token", architecture.as_str()));
-        if let Some((seq_len, source)) = context.sequence_length(&config) {
-            let s = seq_len as f64;
-            let reduction = 1.0 - 2.0 / (s + 1.0);
-            suggestion.impact = facts::impact_from_reduction(reduction);
-            suggestion = suggestion
-                .evidence(format!("sequence length {seq_len} ({source})"))
-                .improvement(ExpectedImprovement::new(
-                    ImprovementMetric::Latency,
-                    reduction,
-                    reduction,
-                    format!(
-                        "generating {seq_len} tokens without a cache costs {seq_len}·{}/2 = {:.0} token-forwards instead of {seq_len}",
-                        seq_len + 1,
-                        s * (s + 1.0) / 2.0
-                    ),
-                ));
-            let (precision, _) = facts::weight_precision_or_default(context, &config);
-            if let Some(per_token) = model.kv_cache_bytes_per_token(precision.bytes_per_element()) {
-                let batch = config.batch_size.unwrap_or(1);
-                let total = per_token * s * batch as f64;
-                suggestion = suggestion.warning(format!(
-                    "The cache holds {} per token at {precision}: {} for {batch} sequence(s) of {seq_len} tokens. \
-                     Budget it in device memory (paged caches such as vLLM's allocate it on demand).",
-                    facts::float_bytes_text(per_token),
-                    facts::float_bytes_text(total)
-                ));
-            }
+        if let Some(prompt) = &input.facts.run.prompt_tokens {
+            suggestion = suggestion.evidence(facts::sourced("prompt tokens", prompt));
         }
+        suggestion = suggestion.evidence(facts::sourced("generated tokens", generated));
+        let after = &simulation.predicted_after.memory;
+        suggestion = suggestion.warning(format!(
+            "The cache holds {} for batch {} at {} ({} in all by the model): budget it in device memory; \
+             paged caches such as vLLM's allocate it on demand.",
+            advisor_model::bytes_text(after.kv_cache),
+            simulation.after.settings.batch_size,
+            simulation.after.settings.kv_cache_dtype,
+            advisor_model::bytes_text(after.total()),
+        ));
+        let suggestion = facts::with_simulation(suggestion, &changes, &simulation);
         Ok(vec![suggestion
             .step("Pass use_cache=True to generate() (the Hugging Face default) or leave past_key_values threaded through your loop.")
             .step("For serving many requests, use a server with a paged KV cache (vLLM, TensorRT-LLM, TGI).")

@@ -1,27 +1,32 @@
-//! `quantization`: a large model served at 16 or 32 bits.
+//! `quantization`: a large model served with 16- or 32-bit weights.
 //!
 //! ## What it checks
-//! More than 100 M parameters, not training, and neither the run configuration
-//! (`quantization`, `precision`) nor the model's dtype says the weights are already quantized.
-//! When the weights alone do not fit the memory of the device the model runs on (GPU memory on
-//! a GPU, else system memory), the impact is critical.
+//! Inference of a model over 100 M parameters whose weights are not already quantized
+//! (`quantization`, an integer `precision`, or the model's dtype).
 //!
 //! ## Why it matters
-//! Weight bytes are `parameters × bytes per element`. Int8 weights take 1 byte, int4 half a
-//! byte, so the model shrinks by `1 − 1/b` and `1 − 0.5/b` from `b` bytes. Autoregressive
-//! decoding reads every weight once per generated token, so its time is bound by weight bytes
-//! over memory bandwidth and shrinks by the same fraction (a roofline upper bound).
+//! Weights are stored at their real size: int8 per channel is 8 bits per weight, int4 with a
+//! 16-bit scale and zero point per group of 128 is 4.25 bits (GPTQ, AWQ), and the embedding
+//! and head stay 16-bit. The gain is the performance model before and after: decode reads the
+//! weights once per step, so memory-bound generation speeds up with the bytes it no longer
+//! reads (KV-cache reads do not shrink), while weight-only formats still compute in 16-bit, so
+//! compute-bound prefill and large batches gain little. On a CPU, dynamic int8 runs int8
+//! GEMMs where the CPU has int8 dot products (AVX512-VNNI, AMX).
+//!
+//! Which format: int4 (AWQ/GPTQ with Marlin or ExLlama kernels) for memory-bound decoding on a
+//! GPU; int8 weight-only (torchao with torch.compile) when quality matters most; dynamic int8
+//! on CPUs and for encoders. bitsandbytes LLM.int8 saves memory but runs slower than fp16.
 //!
 //! ## When it stays silent
-//! 100 M parameters or fewer; already quantized; training (post-training quantization does
-//! not apply). Without a parameter count it says it needs a model.
+//! 100 M parameters or fewer, already quantized, training (post-training quantization does
+//! not apply), or no modelled gain. Without the model or the device it says what it needs.
 //!
 //! ## Example
-//! Llama-2-13B in fp16 (26 GB of weights) on a 24 GB GPU: critical.
+//! Llama-2-7B decoding in fp16 on an A100: the weight reads dominate each step.
 
 use advisor_core::{
-    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
-    OptimizationSuggestion, Precision, RuleError, RuleInput,
+    Category, Change, Difficulty, Impact, Mode, OptimizationRule, OptimizationSuggestion,
+    RuleError, RuleInput, WeightFormat,
 };
 
 use crate::facts;
@@ -42,146 +47,87 @@ impl OptimizationRule for Quantization {
     }
 
     fn description(&self) -> &str {
-        "Models over 100M parameters served unquantized: quantize weights to int8 or int4"
+        "Models over 100M parameters served unquantized: quantize weights to int4 or int8"
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let context = input.context;
-        let config = context.run_config()?;
-        if config.mode == Some(Mode::Training) {
+        let facts = input.facts;
+        if facts.mode()? == Mode::Training {
             return Ok(Vec::new());
         }
-        let model = facts::model(context, "for its parameter count")?;
-        let parameters = model.parameter_count().ok_or_else(|| {
-            RuleError::MissingFacts(
-                "the model's parameter count (model_graph.facts.parameters)".to_owned(),
-            )
-        })?;
-        if parameters <= LARGE_MODEL_PARAMETERS {
+        let model = facts.model()?;
+        let parameters = model
+            .parameters
+            .ok_or_else(|| advisor_core::Missing::ModelFact("parameters".to_owned()))?;
+        if parameters <= LARGE_MODEL_PARAMETERS || facts.run.weights.value.is_integer() {
             return Ok(Vec::new());
         }
-        if config.quantized_format().is_some()
-            || model.facts.dtype.is_some_and(Precision::is_quantized)
-        {
-            return Ok(Vec::new());
-        }
-        let (precision, precision_source) = facts::weight_precision_or_default(context, &config);
-        let bytes_per_element = precision.bytes_per_element();
-        let weight_bytes = parameters as f64 * bytes_per_element;
-        let int8_reduction = 1.0 - 1.0 / bytes_per_element;
-        let int4_reduction = 1.0 - 0.5 / bytes_per_element;
-
+        let on_gpu = facts.on_gpu()?;
+        let decoder = model.generates();
+        // int4 for memory-bound decoding on a GPU; int8 on CPUs and for encoders.
+        let target = if on_gpu && decoder {
+            WeightFormat::Int4
+        } else {
+            WeightFormat::Int8
+        };
+        let changes = [Change::Weights(target)];
+        let simulation = facts::simulate(input, &changes)?;
+        let other = if target == WeightFormat::Int4 {
+            WeightFormat::Int8
+        } else {
+            WeightFormat::Int4
+        };
+        let alternative = facts::simulate(input, &[Change::Weights(other)])?;
+        let current = facts.run.weights.value;
         let mut suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Quantization,
             Impact::High,
             Difficulty::Medium,
-            "Quantize the weights to int8 or int4",
+            format!("Quantize the weights to {target}"),
         )
+        .description(format!(
+            "The model holds {} parameters at {current}: {} of weights. Stored at {target} they take {}.",
+            facts::count_text(parameters as f64),
+            advisor_model::bytes_text(simulation.predicted_before.weight_bytes),
+            advisor_model::bytes_text(simulation.predicted_after.weight_bytes),
+        ))
         .evidence(format!(
             "{} parameters > {} M",
             facts::count_text(parameters as f64),
             LARGE_MODEL_PARAMETERS / 1_000_000
         ))
+        .evidence(facts::sourced("weights", &facts.run.weights))
         .evidence(format!(
-            "weights take {} at {precision} ({precision_source})",
-            facts::float_bytes_text(weight_bytes)
-        ))
-        .improvement(ExpectedImprovement::new(
-            ImprovementMetric::ModelSize,
-            int8_reduction,
-            int4_reduction,
-            format!(
-                "{} B per weight at {precision} → 1 B (int8) or 0.5 B (int4): {} → {} or {}",
-                bytes_per_element,
-                facts::float_bytes_text(weight_bytes),
-                facts::float_bytes_text(parameters as f64),
-                facts::float_bytes_text(parameters as f64 * 0.5)
-            ),
+            "as configured the run is {}",
+            simulation.predicted_before.bound().as_str()
         ));
-
-        let on_gpu = facts::runs_on_gpu(context, &config);
-        if let Some((on_gpu, device_source)) = &on_gpu {
-            suggestion = suggestion.evidence(device_source.clone());
-            if let Some((memory, memory_source)) = facts::device_memory_bytes(context, *on_gpu) {
-                if weight_bytes > memory as f64 {
-                    suggestion.impact = Impact::Critical;
-                    let fits = if parameters as f64 <= memory as f64 {
-                        "int8 weights fit"
-                    } else if parameters as f64 * 0.5 <= memory as f64 {
-                        "only int4 weights fit"
-                    } else {
-                        "even int4 weights do not fit: shard the model across devices as well"
-                    };
-                    suggestion = suggestion.evidence(format!(
-                        "the weights alone ({}) exceed the device memory ({memory_source}); {fits}",
-                        facts::float_bytes_text(weight_bytes)
-                    ));
-                } else {
-                    suggestion = suggestion.evidence(format!(
-                        "weights use {} of device memory ({memory_source})",
-                        facts::percent(weight_bytes / memory as f64)
-                    ));
-                }
-            }
-        }
-        let decoder = model
-            .facts
-            .architecture
-            .is_some_and(|architecture| architecture.generates_autoregressively());
-        if decoder {
-            let mut basis = format!(
-                "decoding reads every weight once per token, so its time scales with weight bytes: \
-                 −{} at int8, −{} at int4 (roofline upper bound; dequantizing kernels reach most of it at small batch)",
-                facts::percent(int8_reduction),
-                facts::percent(int4_reduction)
-            );
-            if let facts::GpuFacts::Present(gpu) = facts::gpu(context)
-                && let Some(accelerator) = gpu.accelerator
-            {
-                let bandwidth = accelerator.memory_bandwidth_bytes_per_second;
-                basis.push_str(&format!(
-                    "; on the {} ({:.0} GB/s) a token's weight read takes {:.1} ms at {precision}, {:.1} ms at int8, {:.1} ms at int4",
-                    gpu.name,
-                    bandwidth / 1e9,
-                    weight_bytes / bandwidth * 1e3,
-                    parameters as f64 / bandwidth * 1e3,
-                    parameters as f64 * 0.5 / bandwidth * 1e3,
-                ));
-            }
-            suggestion = suggestion.improvement(ExpectedImprovement::new(
-                ImprovementMetric::Latency,
-                int8_reduction,
-                int4_reduction,
-                basis,
+        if let Some(latency) = alternative.improvement(advisor_core::ImprovementMetric::Latency) {
+            suggestion = suggestion.evidence(format!(
+                "{other} instead: {} ({})",
+                latency.describe(),
+                advisor_model::bytes_text(alternative.predicted_after.weight_bytes)
             ));
         }
-        let description = format!(
-            "The model holds {} parameters at {precision}. Storing weights in int8 or int4 cuts their memory by {}–{}{}.",
-            facts::count_text(parameters as f64),
-            facts::percent(int8_reduction),
-            facts::percent(int4_reduction),
-            if decoder {
-                " and speeds up memory-bound token generation in proportion"
-            } else {
-                ""
-            }
-        );
-        suggestion = suggestion.description(description);
-        suggestion = match on_gpu {
-            Some((false, _)) => suggestion
-                .step("Quantize linear layers to int8 with dynamic quantization (activations quantized on the fly).")
-                .step("Or export to ONNX and run onnxruntime's quantize_dynamic; check VNNI/AMX support for int8 speed.")
-                .step("Compare accuracy against the fp32 model on a held-out set.")
+        let mut suggestion = facts::with_simulation(suggestion, &changes, &simulation);
+        suggestion = match (on_gpu, target) {
+            (false, _) => suggestion
+                .step("Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.")
+                .step("Hugging Face GPT-2 uses `Conv1D`, not `nn.Linear`: convert those layers first, or `quantize_dynamic({nn.Linear})` barely touches them.")
+                .step("Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.")
                 .code("python", "import torch\nfrom torch.ao.quantization import quantize_dynamic\n\nqmodel = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)"),
-            _ => suggestion
-                .step("Start with int8 weight-only quantization (bitsandbytes LLM.int8, or torchao int8_weight_only); measure quality.")
-                .step("If memory is still short, use 4-bit (NF4 via bitsandbytes, or GPTQ/AWQ checkpoints served with vLLM or TensorRT-LLM).")
+            (true, WeightFormat::Int4) => suggestion
+                .step("Serve an AWQ or GPTQ int4 checkpoint with fast kernels (vLLM or TGI with Marlin/ExLlama kernels).")
+                .step("For int8 weight-only instead, use torchao's int8_weight_only with torch.compile.")
                 .step("Evaluate perplexity or task accuracy against the unquantized model before switching traffic.")
-                .code("python", "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n\nmodel = AutoModelForCausalLM.from_pretrained(\n    name,\n    quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=\"nf4\",\n                                           bnb_4bit_compute_dtype=torch.bfloat16),\n    device_map=\"auto\",\n)"),
+                .code("python", "from vllm import LLM\n\nllm = LLM(model=\"TheBloke/Llama-2-7B-AWQ\", quantization=\"awq_marlin\")"),
+            (true, _) => suggestion
+                .step("Use torchao's int8 weight-only quantization with torch.compile for speed.")
+                .step("Evaluate accuracy on held-out data before switching traffic.")
+                .code("python", "import torch\nfrom torchao.quantization import quantize_, int8_weight_only\n\nquantize_(model, int8_weight_only())\nmodel = torch.compile(model, mode=\"max-autotune\")"),
         };
         Ok(vec![suggestion
             .warning("Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.")
-            .warning("At large batch, compute rather than weight reads bounds the time, and weight-only quantization speeds it up less.")])
+            .warning("bitsandbytes LLM.int8 and NF4 save memory but run slower than fp16 matmuls; pick kernels built for speed when latency is the goal.")])
     }
 }

@@ -13,7 +13,7 @@ const CONTEXT: &str = r#"{
     "model_graph": { "facts": { "architecture": "decoder", "parameters": 6738415616, "layers": 32,
                                 "hidden_size": 4096, "attention_heads": 32, "dtype": "fp16" } },
     "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB", "gpu_memory_mb": 81920 },
-    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16" }
+    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "seq_len": "2048" }
 }"#;
 
 fn load_all(dir: &Path) -> (OptimizationAdvisor, PluginReport) {

@@ -1,0 +1,338 @@
+//! The advisor's performance model: one model of a transformer workload on its hardware,
+//! behind every number the advisor prints.
+//!
+//! Given the [`ResolvedFacts`](advisor_core::ResolvedFacts) it predicts the time of a request
+//! or training step by the roofline (bytes and FLOPs per phase: prefill, decode, forward,
+//! backward, optimizer step) and the peak memory by part (weights, KV cache, attention scores,
+//! activations, gradients, optimizer state, runtime), and says whether the run fits. A
+//! suggestion is a [`Change`](advisor_core::Change); its gain is [`simulate`]: the model run
+//! before and after. [`ModelPlan`] runs every change of a report at once for its summary.
+//!
+//! Times are a range over [`SCENARIOS`] of kernel efficiency and host overhead, never the
+//! bare roofline.
+//!
+//! ```
+//! use advisor_core::{AnalysisContext, Change, ImprovementMetric, OptimizationAdvisor};
+//! use advisor_hw_table::AcceleratorTable;
+//!
+//! let context = AnalysisContext::from_json_str(r#"{
+//!   "model_graph": { "facts": { "architecture": "decoder", "parameters": 6738415616,
+//!       "layers": 32, "hidden_size": 4096, "attention_heads": 32, "kv_heads": 32,
+//!       "vocab_size": 32000, "max_sequence_length": 4096, "dtype": "fp16" } },
+//!   "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB" },
+//!   "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "2048" }
+//! }"#).unwrap();
+//! let mut advisor = OptimizationAdvisor::empty();
+//! advisor.set_catalog(std::sync::Arc::new(AcceleratorTable));
+//! let facts = advisor.resolve(&context).unwrap();
+//! let prediction = advisor_model::predict_facts(&facts).unwrap();
+//! assert!(prediction.fits());
+//! // int4 weights: decode reads ~4× fewer weight bytes, but never more than the bytes allow.
+//! let simulation = advisor_model::simulate(&facts, &[Change::Weights(advisor_core::WeightFormat::Int4)]).unwrap();
+//! let latency = simulation.improvement(ImprovementMetric::Latency).unwrap();
+//! assert!(latency.max_reduction < 1.0 - 4.25 / 16.0);
+//! ```
+
+mod memory;
+mod time;
+mod weights;
+mod workload;
+
+use advisor_core::{
+    Change, ExpectedImprovement, ImprovementMetric, Missing, PlanModel, ResolvedFacts,
+};
+
+pub use crate::{
+    memory::{GPU_RUNTIME_BYTES, MemoryBreakdown, memory},
+    time::{Bound, Cost, Efficiency, Rates, SCENARIOS, Times, rates, seconds, times},
+    workload::{DeviceModel, Workload},
+};
+
+/// What the model predicts for one workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// The times under each of [`SCENARIOS`].
+    pub times: Vec<Times>,
+    /// Peak memory by part.
+    pub memory: MemoryBreakdown,
+    /// Memory of the device, bytes, when known.
+    pub capacity_bytes: Option<u64>,
+    /// Bytes the weights take as stored.
+    pub weight_bytes: f64,
+    /// The device's rates.
+    pub rates: Rates,
+}
+
+impl Prediction {
+    /// Whether the peak fits the device.
+    pub fn fits(&self) -> bool {
+        self.capacity_bytes
+            .is_none_or(|capacity| self.memory.total() <= capacity as f64)
+    }
+
+    /// Bytes by which the peak exceeds the device (0 when it fits).
+    pub fn overflow_bytes(&self) -> f64 {
+        self.capacity_bytes.map_or(0.0, |capacity| {
+            (self.memory.total() - capacity as f64).max(0.0)
+        })
+    }
+
+    /// The range of a time figure over the scenarios.
+    pub fn range(&self, figure: impl Fn(&Times) -> f64) -> (f64, f64) {
+        self.times
+            .iter()
+            .map(&figure)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), value| {
+                (low.min(value), high.max(value))
+            })
+    }
+
+    /// What bounds the run in the most optimistic scenario.
+    pub fn bound(&self) -> Bound {
+        self.times.first().map_or(Bound::Memory, |t| t.bound)
+    }
+}
+
+/// Weight bytes one forward over `tokens` tokens reads: the routed experts only for a
+/// mixture of experts (their expected coverage), the head, not the gathered embedding.
+pub fn weight_bytes_read(workload: &Workload, tokens: f64) -> f64 {
+    weights::WeightSplit::of(workload).read_bytes(tokens)
+}
+
+/// Predicts a workload.
+pub fn predict(workload: &Workload) -> Prediction {
+    let times = SCENARIOS.iter().map(|e| time::times(workload, e)).collect();
+    Prediction {
+        times,
+        memory: memory::memory(workload),
+        capacity_bytes: workload.capacity_bytes(),
+        weight_bytes: weights::WeightSplit::of(workload).stored_bytes(),
+        rates: time::rates(workload),
+    }
+}
+
+/// Predicts the workload the facts describe.
+pub fn predict_facts(facts: &ResolvedFacts) -> Result<Prediction, Missing> {
+    Ok(predict(&Workload::from_facts(facts)?))
+}
+
+/// The model run before and after a set of changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulation {
+    /// The workload as configured.
+    pub before: Workload,
+    /// With the changes applied.
+    pub after: Workload,
+    /// Its prediction before.
+    pub predicted_before: Prediction,
+    /// And after.
+    pub predicted_after: Prediction,
+}
+
+/// Runs the model on the facts before and after `changes`.
+pub fn simulate(facts: &ResolvedFacts, changes: &[Change]) -> Result<Simulation, Missing> {
+    let before = Workload::from_facts(facts)?;
+    Ok(simulate_workload(before, changes))
+}
+
+/// Runs the model on a workload before and after `changes`.
+pub fn simulate_workload(before: Workload, changes: &[Change]) -> Simulation {
+    let mut after = before.clone();
+    for change in changes {
+        change.apply(&mut after.settings);
+    }
+    Simulation {
+        predicted_before: predict(&before),
+        predicted_after: predict(&after),
+        before,
+        after,
+    }
+}
+
+impl Simulation {
+    /// The fraction of a metric's cost the changes remove, per scenario: `(min, max)`.
+    /// Negative values mean the metric gets worse.
+    pub fn reduction(&self, metric: ImprovementMetric) -> Option<(f64, f64)> {
+        let (before, after) = (&self.predicted_before, &self.predicted_after);
+        let pairs: Vec<(f64, f64)> = match metric {
+            ImprovementMetric::Latency => before
+                .times
+                .iter()
+                .zip(&after.times)
+                .map(|(b, a)| (b.request_seconds, a.request_seconds))
+                .collect(),
+            ImprovementMetric::Throughput => before
+                .times
+                .iter()
+                .zip(&after.times)
+                .map(|(b, a)| (b.per_sample_seconds, a.per_sample_seconds))
+                .collect(),
+            ImprovementMetric::Memory => vec![(before.memory.total(), after.memory.total())],
+            ImprovementMetric::ModelSize => vec![(before.weight_bytes, after.weight_bytes)],
+            _ => return None,
+        };
+        let reductions: Vec<f64> = pairs
+            .iter()
+            .filter(|(b, a)| b.is_finite() && a.is_finite() && *b > 0.0)
+            .map(|(b, a)| 1.0 - a / b)
+            .collect();
+        if reductions.is_empty() {
+            return None;
+        }
+        let low = reductions.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = reductions.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some((low, high))
+    }
+
+    /// The improvement of a metric with its basis, when the changes improve it in every
+    /// scenario; `None` when they do not improve it (see [`Simulation::regressions`]).
+    pub fn improvement(&self, metric: ImprovementMetric) -> Option<ExpectedImprovement> {
+        let (low, high) = self.reduction(metric)?;
+        if high <= 1e-6 {
+            return None;
+        }
+        let low = low.max(0.0);
+        let basis = self.basis(metric);
+        Some(ExpectedImprovement::new(metric, low, high, basis))
+    }
+
+    /// Every metric the changes improve.
+    pub fn improvements(&self) -> Vec<ExpectedImprovement> {
+        [
+            ImprovementMetric::Latency,
+            ImprovementMetric::Throughput,
+            ImprovementMetric::Memory,
+            ImprovementMetric::ModelSize,
+        ]
+        .into_iter()
+        .filter_map(|metric| self.improvement(metric))
+        .collect()
+    }
+
+    /// Metrics the changes make worse, for warnings: `latency +35 %`.
+    pub fn regressions(&self) -> Vec<String> {
+        [
+            ImprovementMetric::Latency,
+            ImprovementMetric::Throughput,
+            ImprovementMetric::Memory,
+        ]
+        .into_iter()
+        .filter_map(|metric| {
+            let (low, _) = self.reduction(metric)?;
+            (low < -0.01).then(|| {
+                let name = match metric {
+                    ImprovementMetric::Throughput => "time per sequence",
+                    other => other.as_str(),
+                };
+                format!("{name} +{:.0} % in the worst case", -low * 100.0)
+            })
+        })
+        .collect()
+    }
+
+    fn basis(&self, metric: ImprovementMetric) -> String {
+        let (before, after) = (&self.predicted_before, &self.predicted_after);
+        match metric {
+            ImprovementMetric::Latency | ImprovementMetric::Throughput => {
+                let figure = |t: &Times| match metric {
+                    ImprovementMetric::Latency => t.request_seconds,
+                    _ => t.per_sample_seconds,
+                };
+                let (b_low, b_high) = before.range(figure);
+                let (a_low, a_high) = after.range(figure);
+                let what = match (self.before.settings.mode, metric) {
+                    (advisor_core::Mode::Training, ImprovementMetric::Latency) => "step",
+                    (advisor_core::Mode::Training, _) => "step time per sample",
+                    (_, ImprovementMetric::Latency) => "request",
+                    _ => "request time per sequence",
+                };
+                format!(
+                    "model: {what} {} → {} ({} → {}); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead",
+                    seconds_range(b_low, b_high),
+                    seconds_range(a_low, a_high),
+                    before.bound().as_str(),
+                    after.bound().as_str(),
+                )
+            }
+            ImprovementMetric::Memory => format!(
+                "model: peak memory {} → {} ({})",
+                bytes_text(before.memory.total()),
+                bytes_text(after.memory.total()),
+                parts_text(&after.memory),
+            ),
+            _ => format!(
+                "model: weights {} → {} ({} → {} bits per weight, embeddings and head at {})",
+                bytes_text(before.weight_bytes),
+                bytes_text(after.weight_bytes),
+                self.before.settings.weights.bits_per_weight(),
+                self.after.settings.weights.bits_per_weight(),
+                if self.after.settings.weights.is_integer() {
+                    "16-bit"
+                } else {
+                    "the same format"
+                },
+            ),
+        }
+    }
+}
+
+/// The workload model as the engine's [`PlanModel`]: the report's combined improvement is one
+/// simulation of every compatible change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelPlan;
+
+impl PlanModel for ModelPlan {
+    fn simulate(
+        &self,
+        facts: &ResolvedFacts,
+        changes: &[Change],
+    ) -> Option<Vec<ExpectedImprovement>> {
+        let simulation = simulate(facts, changes).ok()?;
+        Some(simulation.improvements())
+    }
+}
+
+/// Seconds for people: `12.3 ms`, `1.20 s`.
+pub fn seconds_text(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.2} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.1} ms", seconds * 1e3)
+    } else {
+        format!("{:.0} µs", seconds * 1e6)
+    }
+}
+
+fn seconds_range(low: f64, high: f64) -> String {
+    if (high - low).abs() <= 0.05 * high.abs() {
+        seconds_text(high)
+    } else {
+        format!("{}–{}", seconds_text(low), seconds_text(high))
+    }
+}
+
+/// Bytes for people: `13.5 GiB`.
+pub fn bytes_text(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The memory parts for people: `weights 12.6 GiB + KV cache 2.0 GiB + ...`.
+pub fn parts_text(memory: &MemoryBreakdown) -> String {
+    memory
+        .parts()
+        .iter()
+        .map(|(name, bytes)| format!("{name} {}", bytes_text(*bytes)))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}

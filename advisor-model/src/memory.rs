@@ -1,0 +1,192 @@
+//! Peak memory of a run, split by part.
+
+use advisor_core::{AttentionKernel, Mode, OptimizerKind, Precision};
+
+use crate::{
+    weights::{WeightSplit, bytes},
+    workload::{DeviceModel, Workload},
+};
+
+/// What a GPU process holds besides tensors: the CUDA context, cuBLAS/cuDNN workspaces and
+/// the caching allocator's slack, typically 0.3–1 GiB (PyTorch's CUDA semantics notes);
+/// 0.5 GiB is planned for.
+pub const GPU_RUNTIME_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
+
+/// Peak memory by part, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MemoryBreakdown {
+    /// Weights as stored (the compute copy in training).
+    pub weights: f64,
+    /// The KV cache of every sequence at its full length.
+    pub kv_cache: f64,
+    /// One layer's attention score matrix when attention is eager (inference); in training
+    /// every layer's are part of `activations`.
+    pub attention_scores: f64,
+    /// Activations kept for the backward pass (training), or one layer's (inference).
+    pub activations: f64,
+    /// Gradients.
+    pub gradients: f64,
+    /// Optimizer state, with fp32 master weights in mixed precision.
+    pub optimizer: f64,
+    /// The runtime: CUDA context and workspaces.
+    pub runtime: f64,
+}
+
+impl MemoryBreakdown {
+    /// The total.
+    pub fn total(&self) -> f64 {
+        self.weights
+            + self.kv_cache
+            + self.attention_scores
+            + self.activations
+            + self.gradients
+            + self.optimizer
+            + self.runtime
+    }
+
+    /// The parts with their names, largest first, for evidence.
+    pub fn parts(&self) -> Vec<(&'static str, f64)> {
+        let mut parts = vec![
+            ("weights", self.weights),
+            ("KV cache", self.kv_cache),
+            ("attention scores", self.attention_scores),
+            ("activations", self.activations),
+            ("gradients", self.gradients),
+            ("optimizer state", self.optimizer),
+            ("CUDA context and workspaces", self.runtime),
+        ];
+        parts.retain(|(_, bytes)| *bytes > 0.0);
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        parts
+    }
+}
+
+/// Tokens one sequence keeps in its KV cache: its whole length, or the sliding window.
+pub(crate) fn cached_tokens(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    let total = (s.prompt_tokens + s.generated_tokens) as f64;
+    match workload.model.sliding_window {
+        Some(window) => total.min(window as f64),
+        None => total,
+    }
+}
+
+/// KV-cache bytes per token at the run's cache dtype.
+pub(crate) fn kv_bytes_per_token(workload: &Workload) -> f64 {
+    workload
+        .model
+        .kv_elements_per_token()
+        .map_or(0.0, |elements| {
+            elements as f64 * bytes(workload.settings.kv_cache_dtype)
+        })
+}
+
+/// Bytes per activation element: 16-bit or fp32 (the compute precision; 8-bit formats keep
+/// 16-bit activations).
+pub(crate) fn activation_bytes(precision: Precision) -> f64 {
+    bytes(precision).max(2.0)
+}
+
+/// Peak memory of the run.
+///
+/// - Inference: weights + KV cache (`batch × cached tokens × 2 · layers · kv_heads · head_dim ·
+///   bytes`) + one layer's eager score matrix (`batch × heads × prompt²`) + one layer's
+///   activations + the runtime.
+/// - Training: weights + gradients + optimizer state (AdamW in mixed precision: 2 + 2 + 12 =
+///   16 B per parameter, Rajbhandari et al. 2020, "ZeRO", §3.1; fp32: 4 + 4 + 8; 8-bit Adam
+///   keeps its two moments in one byte each, Dettmers et al. 2021) + activations per
+///   Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
+///   Models", eq. 1: `s·b·h·(34 + 5·a·s/h)` bytes per layer at 16-bit, where the `5as/h`
+///   term is the attention scores that a fused (flash) kernel never stores; full activation
+///   checkpointing keeps `2·s·b·h` per layer plus one layer's full set.
+pub fn memory(workload: &Workload) -> MemoryBreakdown {
+    let model = &workload.model;
+    let s = &workload.settings;
+    let split = WeightSplit::of(workload);
+    let tp = s.tensor_parallel.max(1) as f64;
+    let b = s.batch_size as f64;
+    let h = model.hidden_size.unwrap_or(0) as f64;
+    let layers = model.layers.unwrap_or(0) as f64;
+    let heads = model.attention_heads.unwrap_or(0) as f64;
+    let act = activation_bytes(s.compute);
+    let runtime = match workload.device {
+        DeviceModel::Gpu { .. } => GPU_RUNTIME_BYTES,
+        DeviceModel::Cpu(_) => 0.0,
+    };
+    let weights = split.stored_bytes() / tp;
+    match s.mode {
+        Mode::Inference => {
+            let prompt = s.prompt_tokens as f64;
+            let kv_cache = if model.generates() && s.kv_cache {
+                b * cached_tokens(workload) * kv_bytes_per_token(workload) / tp
+            } else {
+                0.0
+            };
+            let attention_scores = match s.attention {
+                AttentionKernel::Eager if model.has_attention => {
+                    // Scores and probabilities of one layer, for the longest forward: the
+                    // prompt, or the whole sequence when generation re-runs it without a cache.
+                    let longest = if model.generates() && !s.kv_cache {
+                        (s.prompt_tokens + s.generated_tokens) as f64
+                    } else {
+                        prompt
+                    };
+                    b * heads * longest * longest * act / tp
+                }
+                _ => 0.0,
+            };
+            // One layer's hidden states and MLP intermediate, as the forward streams through.
+            let longest = if model.generates() && !s.kv_cache {
+                (s.prompt_tokens + s.generated_tokens) as f64
+            } else {
+                prompt
+            };
+            let activations = b * longest * h * 6.0 * act;
+            MemoryBreakdown {
+                weights,
+                kv_cache,
+                attention_scores,
+                activations,
+                runtime,
+                ..MemoryBreakdown::default()
+            }
+        }
+        Mode::Training => {
+            let parameters = model.parameters.unwrap_or(0) as f64 / tp;
+            let mixed = s.compute.bits() < 32;
+            let (gradients, optimizer) = match (s.optimizer, mixed) {
+                // 16-bit weights and grads, fp32 master weights and moments.
+                (OptimizerKind::AdamW, true) => (2.0, 12.0),
+                (OptimizerKind::AdamW, false) => (4.0, 8.0),
+                (OptimizerKind::Adam8bit, true) => (2.0, 6.0),
+                (OptimizerKind::Adam8bit, false) => (4.0, 2.0),
+                (OptimizerKind::SgdMomentum, true) => (2.0, 8.0),
+                (OptimizerKind::SgdMomentum, false) => (4.0, 4.0),
+            };
+            let tokens = s.prompt_tokens as f64;
+            let per_layer_full = if model.has_attention {
+                let scores = match s.attention {
+                    AttentionKernel::Eager => 5.0 * heads * tokens / h.max(1.0),
+                    AttentionKernel::Fused => 0.0,
+                };
+                tokens * b * h * (34.0 + scores)
+            } else {
+                tokens * b * h * 34.0
+            } * act
+                / 2.0;
+            let activations = if s.gradient_checkpointing {
+                layers * 2.0 * tokens * b * h * act / 2.0 + per_layer_full
+            } else {
+                layers * per_layer_full
+            } / tp;
+            MemoryBreakdown {
+                weights: parameters * bytes(s.compute),
+                gradients: parameters * gradients,
+                optimizer: parameters * optimizer,
+                activations,
+                runtime,
+                ..MemoryBreakdown::default()
+            }
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Time of one request or step, by the roofline: each phase takes
+//! `max(bytes / bandwidth, FLOPs / peak)` at an efficiency, plus what the host spends issuing
+//! it (Williams, Waterman and Patterson 2009, "Roofline: an insightful visual performance
+//! model for multicore architectures").
+
+use advisor_core::{AttentionKernel, Mode, Precision, WeightFormat};
+
+use crate::{
+    memory::{activation_bytes, kv_bytes_per_token},
+    weights::WeightSplit,
+    workload::{DeviceModel, Workload},
+};
+
+/// How close kernels come to the device's peaks, and what the host adds. The model reports a
+/// range over these scenarios rather than promising the roofline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Efficiency {
+    /// Fraction of peak bandwidth memory-bound kernels reach.
+    pub bandwidth: f64,
+    /// Fraction of peak FLOP/s matrix-unit (tensor-core, 16-bit and lower) matmuls reach.
+    pub compute: f64,
+    /// Fraction of peak FLOP/s fp32 vector-unit matmuls reach.
+    pub compute_fp32: f64,
+    /// Host time to issue one operator, seconds: 0 with CUDA graphs or a compiled graph;
+    /// PyTorch eager spends several µs of CPU per op in dispatch and launch.
+    pub per_op_seconds: f64,
+    /// Fraction of ideal scaling each extra CPU thread adds.
+    pub parallel: f64,
+}
+
+/// The scenarios a range spans: memory-bound kernels at 60–90 % of peak bandwidth,
+/// tensor-core matmuls at 35–80 % of peak FLOP/s and fp32 vector matmuls at 70–90 % (what
+/// GEMM kernels reach on transformer shapes: large models near the top, BERT-sized ones near
+/// the bottom), eager issue cost 0–10 µs per op, CPU thread scaling 70–100 % efficient.
+pub const SCENARIOS: [Efficiency; 4] = [
+    Efficiency {
+        bandwidth: 0.9,
+        compute: 0.8,
+        compute_fp32: 0.9,
+        per_op_seconds: 0.0,
+        parallel: 1.0,
+    },
+    Efficiency {
+        bandwidth: 0.9,
+        compute: 0.5,
+        compute_fp32: 0.8,
+        per_op_seconds: 5e-6,
+        parallel: 0.85,
+    },
+    Efficiency {
+        bandwidth: 0.6,
+        compute: 0.7,
+        compute_fp32: 0.9,
+        per_op_seconds: 5e-6,
+        parallel: 0.85,
+    },
+    Efficiency {
+        bandwidth: 0.6,
+        compute: 0.35,
+        compute_fp32: 0.7,
+        per_op_seconds: 10e-6,
+        parallel: 0.7,
+    },
+];
+
+/// Operators per transformer layer in an eager forward (norms, projections, attention,
+/// activation, residual adds): about a dozen.
+const OPS_PER_LAYER: f64 = 12.0;
+/// An OpenMP fork/join costs a few µs and grows with the team (Bull, "Measuring
+/// Synchronisation and Scheduling Overheads in OpenMP", EWOMP 1999; EPCC microbenchmarks).
+const FORK_JOIN_SECONDS: f64 = 2e-6;
+const FORK_JOIN_PER_THREAD_SECONDS: f64 = 0.25e-6;
+
+/// Bytes and FLOPs of one phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cost {
+    /// Operand bytes of the matmuls (weights, KV cache): overlapped with their FLOPs.
+    pub bytes: f64,
+    /// Bytes of the element-wise and normalization kernels (and eager softmax) that run
+    /// between the matmuls: memory-bound, and sequential with them (the Amdahl part).
+    pub stream_bytes: f64,
+    /// Floating-point (or integer) operations.
+    pub flops: f64,
+    /// Operators issued.
+    pub ops: f64,
+}
+
+impl Cost {
+    fn scale(self, factor: f64) -> Cost {
+        Cost {
+            bytes: self.bytes * factor,
+            stream_bytes: self.stream_bytes * factor,
+            flops: self.flops * factor,
+            ops: self.ops * factor,
+        }
+    }
+}
+
+/// What bounds a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Memory bandwidth.
+    Memory,
+    /// Arithmetic.
+    Compute,
+    /// The host issuing operators.
+    Host,
+}
+
+impl Bound {
+    /// For people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::Memory => "memory-bound",
+            Bound::Compute => "compute-bound",
+            Bound::Host => "bound by the host issuing operators",
+        }
+    }
+}
+
+/// The device's rates for a workload.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    /// Bytes per second at 100 % efficiency.
+    pub bandwidth: f64,
+    /// FLOP/s at 100 % efficiency for the precision matmuls run in.
+    pub peak: f64,
+    /// The precision that peak is for.
+    pub precision: Precision,
+    /// Threads (CPU), 1 on a GPU.
+    pub threads: f64,
+    /// Whether the device is a CPU.
+    pub cpu: bool,
+    /// Whether fp32 matmuls run as TF32 on tensor cores.
+    pub tf32: bool,
+}
+
+/// The rates a workload computes at: on a GPU, integer weight-only formats dequantize to the
+/// 16-bit compute precision (int8 TOPS are not int4 TFLOP/s); fp32 uses TF32 tensor cores
+/// when allowed. On a CPU, int8 weights run int8 GEMMs (dynamic quantization) where the CPU has
+/// int8 dot products, and a type without a fast path runs at the fp32 rate.
+pub fn rates(workload: &Workload) -> Rates {
+    let s = &workload.settings;
+    match &workload.device {
+        DeviceModel::Gpu { spec, .. } => {
+            let precision = match s.weights {
+                WeightFormat::Float(Precision::Fp8) if spec.peak.fp8.is_some() => Precision::Fp8,
+                _ => s.compute,
+            };
+            let peak = match precision {
+                Precision::Fp32 if s.tf32 => spec.peak.tf32.or(spec.peak.fp32),
+                p => spec.peak.for_precision(p).or(spec.peak.fp32),
+            }
+            .unwrap_or(1e12);
+            Rates {
+                bandwidth: spec.memory_bandwidth_bytes_per_second.max(1.0),
+                peak,
+                precision,
+                threads: 1.0,
+                cpu: false,
+                tf32: s.tf32 && spec.peak.tf32.is_some(),
+            }
+        }
+        DeviceModel::Cpu(cpu) => {
+            let threads =
+                s.threads
+                    .max(1)
+                    .min(u64::from(cpu.cores.unwrap_or(u32::MAX)).max(1)) as f64;
+            let precision = match s.weights {
+                WeightFormat::Int8 if cpu.per_core_peak.int8.is_some() => Precision::Int8,
+                _ => s.compute,
+            };
+            let per_core = cpu
+                .per_core_peak
+                .for_precision(precision)
+                .or(cpu.per_core_peak.fp32)
+                .unwrap_or(1e10);
+            Rates {
+                bandwidth: (threads * cpu.per_thread_bandwidth).min(cpu.machine_bandwidth),
+                peak: per_core * threads,
+                precision,
+                threads,
+                cpu: true,
+                tf32: false,
+            }
+        }
+    }
+}
+
+/// Seconds a phase takes in one scenario, and what bounds it.
+pub fn seconds(cost: Cost, rates: &Rates, efficiency: &Efficiency) -> (f64, Bound) {
+    let memory = cost.bytes / (rates.bandwidth * efficiency.bandwidth);
+    let stream = cost.stream_bytes / (rates.bandwidth * efficiency.bandwidth);
+    // fp32 runs on the vector units, whose kernels come closer to their (lower) peak than
+    // tensor-core kernels do to theirs.
+    let compute_efficiency = if rates.precision == Precision::Fp32 && !rates.tf32 {
+        efficiency.compute_fp32
+    } else {
+        efficiency.compute
+    };
+    let scaling = if rates.cpu && rates.threads > 1.0 {
+        1.0 + (rates.threads - 1.0) * efficiency.parallel
+    } else {
+        rates.threads.max(1.0)
+    };
+    let compute = cost.flops / (rates.peak / rates.threads.max(1.0) * scaling * compute_efficiency);
+    let host = if rates.cpu {
+        if rates.threads > 1.0 {
+            cost.ops * (FORK_JOIN_SECONDS + FORK_JOIN_PER_THREAD_SECONDS * rates.threads)
+        } else {
+            0.0
+        }
+    } else {
+        cost.ops * efficiency.per_op_seconds
+    };
+    if rates.cpu {
+        // The fork/join cost adds to the work it synchronizes.
+        let device = memory.max(compute) + stream;
+        let bound = if host > device {
+            Bound::Host
+        } else if memory + stream >= compute {
+            Bound::Memory
+        } else {
+            Bound::Compute
+        };
+        (device + host, bound)
+    } else {
+        // The GPU runs while the host issues the next operators: the slower of the two.
+        let device = memory.max(compute) + stream;
+        if host > device {
+            (host, Bound::Host)
+        } else if memory + stream >= compute {
+            (device, Bound::Memory)
+        } else {
+            (device, Bound::Compute)
+        }
+    }
+}
+
+/// A forward of `batch` sequences over `new_tokens` tokens each, attending to `context`
+/// positions on average and reading `cache_tokens` cached positions per sequence.
+pub(crate) fn forward(
+    workload: &Workload,
+    split: &WeightSplit,
+    batch: f64,
+    new_tokens: f64,
+    mean_context: f64,
+    cache_tokens: f64,
+) -> Cost {
+    let model = &workload.model;
+    let s = &workload.settings;
+    let layers = model.layers.unwrap_or(0) as f64;
+    let hidden = model.hidden_size.unwrap_or(0) as f64;
+    let heads = model.attention_heads.unwrap_or(0) as f64;
+    let width = model.attention_width().unwrap_or(0) as f64;
+    let tokens = batch * new_tokens;
+    let act = activation_bytes(s.compute);
+    let tp = s.tensor_parallel.max(1) as f64;
+    // FLOPs: 2 per parameter a token multiplies with, plus attention's 4 · L · d · context
+    // (Kaplan et al. 2020, table 1, with both attention matmuls).
+    let matmul = 2.0 * split.matmul_parameters(split.active_body()) * tokens;
+    let attention = if model.has_attention {
+        4.0 * layers * width * mean_context * tokens
+    } else {
+        0.0
+    };
+    let kv = kv_bytes_per_token(workload);
+    let cache_read = batch * cache_tokens * kv;
+    let cache_write = if model.generates() { tokens * kv } else { 0.0 };
+    let scores = match s.attention {
+        AttentionKernel::Eager if model.has_attention => {
+            // Scores written, read by softmax, probabilities written and read by the
+            // weighted sum: four passes over `heads × new × context` per layer.
+            4.0 * layers * heads * tokens * mean_context.max(1.0) * act
+        }
+        _ => 0.0,
+    };
+    // Element-wise kernels between the matmuls: each of the `34 · tokens · hidden` bytes per
+    // layer Korthikanti et al. (2022) count as stored activations at 16-bit is written once
+    // and read once, at the run's activation width.
+    let activations = 2.0 * 34.0 * layers * tokens * hidden * act / 2.0;
+    Cost {
+        bytes: (split.read_bytes(tokens) + cache_read + cache_write) / tp,
+        stream_bytes: (scores + activations) / tp,
+        flops: (matmul + attention) / tp,
+        ops: layers * OPS_PER_LAYER + 2.0,
+    }
+}
+
+/// Mean positions a token of a causal prefix of `tokens` attends to.
+fn causal_context(workload: &Workload, tokens: f64) -> f64 {
+    let window = workload.model.sliding_window.map(|w| w as f64);
+    match window {
+        Some(w) if w < tokens => (w * (w + 1.0) / 2.0 + (tokens - w) * w) / tokens,
+        _ => (tokens + 1.0) / 2.0,
+    }
+}
+
+/// Time figures of one scenario.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Times {
+    /// A whole request (prefill and generation) or one training step.
+    pub request_seconds: f64,
+    /// Request time per sequence: the cost of throughput.
+    pub per_sample_seconds: f64,
+    /// Time to the first token (the prefill), for generation.
+    pub first_token_seconds: f64,
+    /// Mean time per generated token, for generation.
+    pub per_token_seconds: f64,
+    /// What bounds the dominant phase.
+    pub bound: Bound,
+}
+
+/// Segments the generation sum is integrated over: the per-step cost is piecewise linear in
+/// the context, so 64 midpoint segments are exact to well under 1 %.
+const SEGMENTS: u64 = 64;
+
+/// The times of a workload in one scenario.
+pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
+    let s = &workload.settings;
+    let model = &workload.model;
+    let split = WeightSplit::of(workload);
+    let rates = rates(workload);
+    let b = s.batch_size as f64;
+    let prompt = s.prompt_tokens.max(1) as f64;
+    let run = |cost: Cost| seconds(cost, &rates, efficiency);
+    match s.mode {
+        Mode::Training => {
+            let context = if model.generates() {
+                causal_context(workload, prompt)
+            } else {
+                prompt
+            };
+            let forward = forward(workload, &split, b, prompt, context, 0.0);
+            // Backward: twice the forward's FLOPs and weight traffic; recomputation adds
+            // one more forward with checkpointing.
+            let passes = if s.gradient_checkpointing { 4.0 } else { 3.0 };
+            let (fwd_bwd, bound) = run(forward.scale(passes));
+            let optimizer_bytes_per_parameter = match s.optimizer {
+                advisor_core::OptimizerKind::AdamW => 28.0,
+                advisor_core::OptimizerKind::Adam8bit => 16.0,
+                advisor_core::OptimizerKind::SgdMomentum => 20.0,
+            };
+            let parameters = model.parameters.unwrap_or(0) as f64 / s.tensor_parallel.max(1) as f64;
+            let (optimizer, _) = run(Cost {
+                bytes: 0.0,
+                stream_bytes: parameters * optimizer_bytes_per_parameter,
+                flops: parameters * 10.0,
+                ops: 4.0,
+            });
+            let step = fwd_bwd + optimizer;
+            Times {
+                request_seconds: step,
+                per_sample_seconds: step / b,
+                first_token_seconds: 0.0,
+                per_token_seconds: 0.0,
+                bound,
+            }
+        }
+        Mode::Inference if model.generates() && s.generated_tokens > 0 => {
+            let generated = s.generated_tokens as f64;
+            let (prefill, _) = run(forward(
+                workload,
+                &split,
+                b,
+                prompt,
+                causal_context(workload, prompt),
+                0.0,
+            ));
+            let segments = SEGMENTS.min(s.generated_tokens).max(1);
+            let per_segment = generated / segments as f64;
+            let mut decode = 0.0;
+            let mut bound_time = (0.0, 0.0, 0.0);
+            for k in 0..segments {
+                // Midpoint of this segment's contexts.
+                let position = prompt + (k as f64 + 0.5) * per_segment;
+                let (step, bound) = if s.kv_cache {
+                    let cached = match model.sliding_window {
+                        Some(w) => position.min(w as f64),
+                        None => position,
+                    };
+                    run(forward(workload, &split, b, 1.0, cached, cached))
+                } else {
+                    // No cache: the whole prefix runs again in one batched forward.
+                    run(forward(
+                        workload,
+                        &split,
+                        b,
+                        position,
+                        causal_context(workload, position),
+                        0.0,
+                    ))
+                };
+                decode += step * per_segment;
+                match bound {
+                    Bound::Memory => bound_time.0 += step,
+                    Bound::Compute => bound_time.1 += step,
+                    Bound::Host => bound_time.2 += step,
+                }
+            }
+            let bound = if bound_time.0 >= bound_time.1 && bound_time.0 >= bound_time.2 {
+                Bound::Memory
+            } else if bound_time.1 >= bound_time.2 {
+                Bound::Compute
+            } else {
+                Bound::Host
+            };
+            let request = prefill + decode;
+            Times {
+                request_seconds: request,
+                per_sample_seconds: request / b,
+                first_token_seconds: prefill,
+                per_token_seconds: decode / generated,
+                bound,
+            }
+        }
+        Mode::Inference => {
+            let context = if model.generates() {
+                causal_context(workload, prompt)
+            } else {
+                prompt
+            };
+            let (request, bound) = run(forward(workload, &split, b, prompt, context, 0.0));
+            Times {
+                request_seconds: request,
+                per_sample_seconds: request / b,
+                first_token_seconds: request,
+                per_token_seconds: 0.0,
+                bound,
+            }
+        }
+    }
+}

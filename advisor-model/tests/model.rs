@@ -1,0 +1,263 @@
+//! The performance model against published figures and physics: what a run needs, what a
+//! step can cost at least, and that no change buys more than the bytes and FLOPs allow.
+
+use advisor_core::{
+    AnalysisContext, AttentionKernel, Change, ImprovementMetric, OptimizationAdvisor, Precision,
+    ResolvedFacts, WeightFormat,
+};
+use advisor_model::{Workload, predict, simulate};
+use proptest::prelude::*;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+fn facts(context: &str) -> ResolvedFacts {
+    let context = AnalysisContext::from_json_str(context).expect("valid context");
+    let mut advisor = OptimizationAdvisor::empty();
+    advisor.set_catalog(std::sync::Arc::new(advisor_hw_table::AcceleratorTable));
+    advisor.resolve(&context).expect("valid config")
+}
+
+fn llama(params: u64, layers: u64, hidden: u64, heads: u64, kv_heads: u64) -> String {
+    format!(
+        r#"{{ "architecture": "decoder", "parameters": {params}, "layers": {layers},
+              "hidden_size": {hidden}, "attention_heads": {heads}, "kv_heads": {kv_heads},
+              "vocab_size": 32000, "max_sequence_length": 4096, "tie_word_embeddings": false,
+              "dtype": "fp16" }}"#
+    )
+}
+
+fn context(model: &str, gpu: &str, config: &str) -> String {
+    format!(
+        r#"{{ "model_graph": {{ "facts": {model} }}, "hardware_info": {{ "gpu_model": "{gpu}" }},
+              "current_config": {config} }}"#
+    )
+}
+
+#[test]
+fn llama_13b_at_batch_32_needs_its_weights_and_50_gib_of_kv_cache() {
+    let facts = facts(&context(
+        &llama(13_015_864_320, 40, 5120, 40, 40),
+        "NVIDIA A100-SXM4-40GB",
+        r#"{ "mode": "inference", "batch_size": "32", "prompt_len": "1536", "new_tokens": "512", "flash_attention": "true" }"#,
+    ));
+    let prediction = predict(&Workload::from_facts(&facts).unwrap());
+    // 32 × 2048 tokens × 2 · 40 · 40 · 128 · 2 B = 50.0 GiB; weights 24.2 GiB at fp16.
+    assert!(
+        (prediction.memory.kv_cache / GIB - 50.0).abs() < 0.01,
+        "{:?}",
+        prediction.memory
+    );
+    assert!(
+        (prediction.memory.weights / GIB - 24.24).abs() < 0.05,
+        "{:?}",
+        prediction.memory
+    );
+    assert!(!prediction.fits());
+    assert!(prediction.overflow_bytes() / GIB > 30.0);
+}
+
+#[test]
+fn a_full_fine_tune_of_7b_needs_16_bytes_per_parameter_before_activations() {
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let memory = predict(&Workload::from_facts(&facts).unwrap()).memory;
+    let state = memory.weights + memory.gradients + memory.optimizer;
+    assert_eq!(state, 16.0 * 6_738_415_616.0);
+    assert!(memory.activations > 0.0);
+}
+
+#[test]
+fn eager_attention_at_32k_tokens_holds_64_gib_of_scores_in_one_layer() {
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "batch_size": "1", "prompt_len": "32768", "new_tokens": "1", "flash_attention": "false" }"#,
+    ));
+    let memory = predict(&Workload::from_facts(&facts).unwrap()).memory;
+    // 32 heads × 32768² × 2 B.
+    assert_eq!(memory.attention_scores / GIB, 64.0);
+}
+
+#[test]
+fn mixtral_at_batch_1_reads_its_active_experts_not_all_of_them() {
+    let model = r#"{ "architecture": "decoder", "parameters": 46702792704, "active_parameters": 12879925248,
+        "layers": 32, "hidden_size": 4096, "attention_heads": 32, "kv_heads": 8, "vocab_size": 32000,
+        "max_sequence_length": 32768, "num_experts": 8, "experts_per_token": 2,
+        "tie_word_embeddings": false, "dtype": "bf16" }"#;
+    let facts = facts(&context(
+        model,
+        "NVIDIA H200",
+        r#"{ "mode": "inference", "batch_size": "1", "seq_len": "4096" }"#,
+    ));
+    let workload = Workload::from_facts(&facts).unwrap();
+    // One token routes to 2 of 8 experts: about 12.9 B parameters (less the gathered
+    // embedding), not 46.7 B.
+    let read = advisor_model::weight_bytes_read(&workload, 1.0) / 2.0;
+    assert!((12.6e9..12.9e9).contains(&read), "{read}");
+    // Many tokens cover every expert.
+    let read = advisor_model::weight_bytes_read(&workload, 512.0) / 2.0;
+    assert!(read > 46.0e9, "{read}");
+}
+
+#[test]
+fn int4_weights_cannot_beat_the_bytes_they_save() {
+    // fp32 → int4 on Llama-2-7B: at most 32 / 4.25 ≈ 7.5× on the weight reads, and less once
+    // the KV cache and the 16-bit embeddings are counted.
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "batch_size": "1", "seq_len": "4096", "precision": "fp32" }"#,
+    ));
+    let simulation = simulate(&facts, &[Change::Weights(WeightFormat::Int4)]).unwrap();
+    let latency = simulation.improvement(ImprovementMetric::Latency).unwrap();
+    assert!(
+        1.0 / (1.0 - latency.max_reduction) < 32.0 / 4.25,
+        "{latency:?}"
+    );
+    let size = simulation
+        .improvement(ImprovementMetric::ModelSize)
+        .unwrap();
+    assert!(size.max_reduction < 1.0 - 4.25 / 32.0);
+}
+
+#[test]
+fn the_kv_cache_gain_is_a_time_ratio() {
+    let gpt2 = r#"{ "architecture": "decoder", "parameters": 124439808, "layers": 12, "hidden_size": 768,
+        "attention_heads": 12, "kv_heads": 12, "vocab_size": 50257, "max_sequence_length": 1024,
+        "tie_word_embeddings": true }"#;
+    let facts = facts(&context(
+        gpt2,
+        "NVIDIA L4",
+        r#"{ "mode": "inference", "batch_size": "1", "prompt_len": "1", "new_tokens": "256", "kv_cache": "false" }"#,
+    ));
+    let simulation = simulate(&facts, &[Change::KvCache(true)]).unwrap();
+    let (low, high) = simulation.reduction(ImprovementMetric::Latency).unwrap();
+    // Far from the 1 − 2/257 (×128) a count of token-forwards would claim: the cached step
+    // still reads every weight, and the uncached forward over a short prefix is no dearer.
+    assert!(low > 0.0 && high < 1.0 - 1.0 / 128.0, "{low}–{high}");
+    assert!(1.0 / (1.0 - high) < 40.0, "{high}");
+}
+
+#[test]
+fn flash_attention_removes_the_scores() {
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "batch_size": "1", "prompt_len": "4096", "new_tokens": "1", "flash_attention": "false" }"#,
+    ));
+    let simulation = simulate(&facts, &[Change::Attention(AttentionKernel::Fused)]).unwrap();
+    assert!(simulation.predicted_before.memory.attention_scores > 0.0);
+    assert_eq!(simulation.predicted_after.memory.attention_scores, 0.0);
+    assert!(simulation.improvement(ImprovementMetric::Latency).is_some());
+}
+
+/// A random valid decoder or encoder on a GPU of the table.
+fn arbitrary_context() -> impl Strategy<Value = String> {
+    let gpus = prop::sample::select(vec![
+        "NVIDIA A100-SXM4-80GB",
+        "NVIDIA H100 80GB HBM3",
+        "Tesla T4",
+        "NVIDIA L4",
+        "AMD Instinct MI300X",
+    ]);
+    let precisions = prop::sample::select(vec!["fp32", "fp16", "bf16"]);
+    (
+        1u64..64,
+        prop::sample::select(vec![256u64, 512, 1024, 2048, 4096, 8192]),
+        prop::sample::select(vec![4u64, 8, 16, 32]),
+        any::<bool>(),
+        (gpus, precisions),
+        (1u64..64, 1u64..4096, 0u64..1024),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(
+            |(layers, hidden, heads, decoder, (gpu, precision), (batch, prompt, generated), (cache, flash, training))| {
+                let parameters = 12 * layers * hidden * hidden + 32000 * hidden;
+                let architecture = if decoder { "decoder" } else { "encoder" };
+                let mode = if training { "training" } else { "inference" };
+                let generated = if decoder && !training { generated.max(1) } else { 1 };
+                format!(
+                    r#"{{ "model_graph": {{ "facts": {{ "architecture": "{architecture}", "parameters": {parameters},
+                        "layers": {layers}, "hidden_size": {hidden}, "attention_heads": {heads},
+                        "vocab_size": 32000, "max_sequence_length": 8192 }} }},
+                      "hardware_info": {{ "gpu_model": "{gpu}" }},
+                      "current_config": {{ "mode": "{mode}", "batch_size": "{batch}", "prompt_len": "{prompt}",
+                        "new_tokens": "{generated}", "precision": "{precision}", "kv_cache": "{cache}",
+                        "flash_attention": "{flash}" }} }}"#
+                )
+            },
+        )
+}
+
+fn arbitrary_changes() -> impl Strategy<Value = Vec<Change>> {
+    prop::collection::vec(
+        prop_oneof![
+            (1u64..512).prop_map(Change::BatchSize),
+            prop::sample::select(vec![Precision::Fp16, Precision::Bf16, Precision::Fp32])
+                .prop_map(Change::Precision),
+            prop::sample::select(vec![WeightFormat::Int8, WeightFormat::Int4])
+                .prop_map(Change::Weights),
+            any::<bool>().prop_map(Change::KvCache),
+            Just(Change::Attention(AttentionKernel::Fused)),
+            any::<bool>().prop_map(Change::GradientCheckpointing),
+            any::<bool>().prop_map(Change::Tf32),
+        ],
+        0..4,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Time never beats the floors: the weights read at least once at peak bandwidth, and the
+    /// matmul FLOPs at the device's best peak. Memory is at least the weights at their format.
+    #[test]
+    fn predictions_respect_the_floors(context in arbitrary_context(), changes in arbitrary_changes()) {
+        let facts = facts(&context);
+        let simulation = simulate(&facts, &changes).unwrap();
+        for (workload, prediction) in [
+            (&simulation.before, &simulation.predicted_before),
+            (&simulation.after, &simulation.predicted_after),
+        ] {
+            let advisor_model::DeviceModel::Gpu { spec, .. } = &workload.device else {
+                panic!("a GPU run");
+            };
+            let s = &workload.settings;
+            let bytes_floor = advisor_model::weight_bytes_read(workload, 1.0)
+                / spec.memory_bandwidth_bytes_per_second;
+            let tokens = (s.batch_size * s.prompt_tokens.max(1)) as f64;
+            let best_peak = [spec.peak.fp32, spec.peak.tf32, spec.peak.fp16, spec.peak.bf16, spec.peak.fp8, spec.peak.int8]
+                .into_iter().flatten().fold(0.0, f64::max);
+            let parameters = workload.model.parameters.unwrap() as f64 - workload.model.embedding_parameters() as f64;
+            let flop_floor = 2.0 * parameters * tokens / best_peak;
+            for times in &prediction.times {
+                prop_assert!(times.request_seconds.is_finite() && times.request_seconds > 0.0);
+                prop_assert!(times.request_seconds >= bytes_floor * 0.999, "{} < bytes floor {}", times.request_seconds, bytes_floor);
+                prop_assert!(times.request_seconds >= flop_floor * 0.999, "{} < FLOP floor {}", times.request_seconds, flop_floor);
+            }
+            prop_assert!(prediction.memory.total() >= prediction.weight_bytes);
+            prop_assert!(prediction.weight_bytes >= parameters * 4.25 / 8.0 * 0.999);
+        }
+        // Every improvement the simulation reports is a valid fraction.
+        for improvement in simulation.improvements() {
+            prop_assert!(improvement.is_valid(), "{improvement:?}");
+        }
+    }
+
+    /// Memory grows with the batch, and quantized weights are smaller than float ones.
+    #[test]
+    fn memory_is_monotone(context in arbitrary_context(), bigger in 2u64..8) {
+        let facts = facts(&context);
+        let before = Workload::from_facts(&facts).unwrap();
+        let batch = before.settings.batch_size;
+        let larger = advisor_model::simulate_workload(before.clone(), &[Change::BatchSize(batch * bigger)]);
+        prop_assert!(larger.predicted_after.memory.total() >= larger.predicted_before.memory.total());
+        let int8 = advisor_model::simulate_workload(before.clone(), &[Change::Weights(WeightFormat::Int8)]);
+        let int4 = advisor_model::simulate_workload(before, &[Change::Weights(WeightFormat::Int4)]);
+        prop_assert!(int4.predicted_after.weight_bytes < int8.predicted_after.weight_bytes);
+        prop_assert!(int8.predicted_after.weight_bytes <= int8.predicted_before.weight_bytes);
+    }
+}
