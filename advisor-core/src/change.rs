@@ -115,6 +115,14 @@ pub struct RunSettings {
     pub optimizer: OptimizerKind,
     /// Devices the weights are split across by tensor parallelism.
     pub tensor_parallel: u64,
+    /// LoRA adapter rank in training (0: every weight is trained). The base weights are
+    /// frozen at their stored format (int4 for QLoRA).
+    #[serde(default)]
+    pub lora_rank: u64,
+    /// Sliding-window attention span: each token attends to at most this many positions
+    /// (the model's own window, or one a change introduces).
+    #[serde(default)]
+    pub sliding_window: Option<u64>,
 }
 
 /// One change to the run a suggestion proposes.
@@ -147,6 +155,10 @@ pub enum Change {
     Optimizer(OptimizerKind),
     /// Tensor-parallel degree.
     TensorParallel(u64),
+    /// Train LoRA adapters of this rank on frozen base weights (0 turns it off).
+    Lora(u64),
+    /// Attend to at most this many positions (a sliding window; needs training with it).
+    SlidingWindow(u64),
 }
 
 impl Change {
@@ -180,6 +192,12 @@ impl Change {
             Change::Threads(threads) => settings.threads = threads.max(1),
             Change::Optimizer(optimizer) => settings.optimizer = optimizer,
             Change::TensorParallel(degree) => settings.tensor_parallel = degree.max(1),
+            Change::Lora(rank) => settings.lora_rank = rank,
+            Change::SlidingWindow(window) => {
+                let window = window.max(1);
+                settings.sliding_window =
+                    Some(settings.sliding_window.map_or(window, |w| w.min(window)));
+            }
         }
     }
 
@@ -198,6 +216,8 @@ impl Change {
             Change::Threads(_) => "num_threads",
             Change::Optimizer(_) => "optimizer",
             Change::TensorParallel(_) => "tensor_parallel",
+            Change::Lora(_) => "lora",
+            Change::SlidingWindow(_) => "sliding_window",
         }
     }
 }
@@ -222,6 +242,9 @@ impl fmt::Display for Change {
             Change::Optimizer(OptimizerKind::Adam8bit) => f.write_str("8-bit Adam"),
             Change::Optimizer(OptimizerKind::SgdMomentum) => f.write_str("SGD with momentum"),
             Change::TensorParallel(d) => write!(f, "tensor parallelism over {d} devices"),
+            Change::Lora(0) => f.write_str("full fine-tuning"),
+            Change::Lora(rank) => write!(f, "LoRA adapters of rank {rank}"),
+            Change::SlidingWindow(w) => write!(f, "a {w}-token attention window"),
         }
     }
 }
@@ -295,6 +318,8 @@ mod tests {
             threads: 1,
             optimizer: OptimizerKind::AdamW,
             tensor_parallel: 1,
+            lora_rank: 0,
+            sliding_window: None,
         }
     }
 

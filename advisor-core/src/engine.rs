@@ -199,14 +199,30 @@ impl OptimizationAdvisor {
                 )),
             }
         }
+        if let Some(model) = &self.plan_model {
+            for note in model.notes(&facts) {
+                diagnostics.push(Diagnostic::new(DiagnosticSeverity::Info, "model", note));
+            }
+        }
         diagnostics.sort_by(|a, b| (a.severity, &a.source).cmp(&(b.severity, &b.source)));
         let mut inputs = InputSummary::from_context(context);
         inputs.rules_run = rules_run;
+        // Memory is the constraint when the run does not fit (a critical memory suggestion) or
+        // its measured peak is within 10 % of the device.
+        let measured_tight = match (facts.measured.peak_memory_bytes, facts.device_memory()) {
+            (Some(peak), Ok(capacity)) => peak as f64 >= 0.9 * capacity.value as f64,
+            _ => false,
+        };
+        let memory_constrained = measured_tight
+            || suggestions.iter().any(|s: &crate::OptimizationSuggestion| {
+                s.impact == crate::Impact::Critical && s.category == crate::Category::Memory
+            });
         let plan_model = self.plan_model.clone();
         Ok(OptimizationReport::with_plan(
             inputs,
             suggestions,
             diagnostics,
+            memory_constrained,
             |changes| plan_model.as_ref()?.simulate(&facts, changes),
         ))
     }
@@ -370,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn orders_by_impact_then_difficulty_then_id() {
+    fn orders_critical_first_then_by_gain_for_difficulty() {
         let mut advisor = OptimizationAdvisor::empty();
         advisor
             .add_rule(rule("b", Impact::High, Difficulty::Hard, 0.1))
@@ -389,7 +405,8 @@ mod tests {
             .unwrap();
         let report = advisor.analyze(&AnalysisContext::default()).unwrap();
         let ids: Vec<_> = report.suggestions.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["d", "c", "a", "b", "e"]);
+        // The same gain for less work ranks first, whatever impact a rule claims.
+        assert_eq!(ids, ["d", "c", "e", "a", "b"]);
         assert_eq!(report.high_impact_suggestions().len(), 4);
         assert_eq!(report.easy_suggestions().len(), 2);
     }

@@ -350,6 +350,9 @@ pub struct Measured {
     /// Mean latency of a request or step, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// Mean step time of a profiler trace, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_step_ms: Option<f64>,
 }
 
 /// The run's settings, each with its provenance.
@@ -508,6 +511,8 @@ impl ResolvedFacts {
             threads: run.threads.as_ref().map_or(1, |f| f.value),
             optimizer: run.optimizer.value,
             tensor_parallel: 1,
+            lora_rank: 0,
+            sliding_window: self.model.as_ref().and_then(|m| m.sliding_window),
         })
     }
 }

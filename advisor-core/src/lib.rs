@@ -68,7 +68,7 @@ pub use crate::{
     profile::{ProfileOperation, ProfileResults},
     report::{
         COMBINATION_METHOD, Diagnostic, DiagnosticSeverity, InputSummary, MetricSummary,
-        OptimizationReport, REPORT_SCHEMA_VERSION, ReportSummary,
+        OptimizationReport, REPORT_SCHEMA_VERSION, ReportSummary, order,
     },
     rule::{OptimizationRule, RuleError, RuleInput, run_rule},
     suggestion::{

@@ -19,6 +19,12 @@ pub trait PlanModel: Send + Sync {
         facts: &ResolvedFacts,
         changes: &[Change],
     ) -> Option<Vec<ExpectedImprovement>>;
+
+    /// What the model says of the run as configured (its time and memory, how it compares
+    /// with a measurement), shown once in the report.
+    fn notes(&self, _facts: &ResolvedFacts) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The changes of the suggestions, in report order, the first of each key kept: a
@@ -75,9 +81,11 @@ pub fn combine_latency(model: Option<(f64, f64)>, slack: Option<(f64, f64, f64)>
 }
 
 /// Metrics the combination knows how to report.
-pub(crate) const PLAN_METRICS: [ImprovementMetric; 4] = [
+pub(crate) const PLAN_METRICS: [ImprovementMetric; 6] = [
     ImprovementMetric::Latency,
     ImprovementMetric::Throughput,
+    ImprovementMetric::TimeToFirstToken,
+    ImprovementMetric::TimePerToken,
     ImprovementMetric::Memory,
     ImprovementMetric::ModelSize,
 ];

@@ -21,7 +21,8 @@ pub struct OptimizationReport {
     pub schema_version: u32,
     /// What the analysis was given.
     pub inputs: InputSummary,
-    /// Suggestions: impact (critical first), then difficulty (easy first), then id.
+    /// Suggestions in the order of [`order`]: critical first, then what each buys for its
+    /// difficulty.
     pub suggestions: Vec<OptimizationSuggestion>,
     /// What the rules could not decide, rule failures and configuration warnings.
     pub diagnostics: Vec<Diagnostic>,
@@ -150,7 +151,7 @@ impl OptimizationReport {
         suggestions: Vec<OptimizationSuggestion>,
         diagnostics: Vec<Diagnostic>,
     ) -> OptimizationReport {
-        OptimizationReport::with_plan(inputs, suggestions, diagnostics, |_| None)
+        OptimizationReport::with_plan(inputs, suggestions, diagnostics, false, |_| None)
     }
 
     /// Builds a report whose combined improvement runs every compatible change through
@@ -159,12 +160,12 @@ impl OptimizationReport {
         inputs: InputSummary,
         mut suggestions: Vec<OptimizationSuggestion>,
         diagnostics: Vec<Diagnostic>,
+        memory_constrained: bool,
         simulate: impl FnOnce(
             &[crate::change::Change],
         ) -> Option<Vec<crate::suggestion::ExpectedImprovement>>,
     ) -> OptimizationReport {
-        suggestions
-            .sort_by(|a, b| (a.impact, a.difficulty, &a.id).cmp(&(b.impact, b.difficulty, &b.id)));
+        order(&mut suggestions, memory_constrained);
         let summary = summarize(&suggestions, simulate);
         OptimizationReport {
             schema_version: REPORT_SCHEMA_VERSION,
@@ -198,6 +199,45 @@ impl OptimizationReport {
             .filter(|s| s.difficulty == Difficulty::Easy)
             .collect()
     }
+}
+
+/// Orders suggestions: critical first (the run cannot work as configured); when memory is the
+/// constraint, changes that reduce memory next; then by what the change buys for its
+/// difficulty (its largest expected reduction over a difficulty cost of 1, 2 or 4); then
+/// impact and id, so the order is deterministic.
+pub fn order(suggestions: &mut [OptimizationSuggestion], memory_constrained: bool) {
+    let value = |s: &OptimizationSuggestion| {
+        let gain = s
+            .expected_improvement
+            .iter()
+            .map(|i| i.max_reduction)
+            .fold(0.0_f64, f64::max);
+        let cost = match s.difficulty {
+            Difficulty::Easy => 1.0,
+            Difficulty::Medium => 2.0,
+            Difficulty::Hard => 4.0,
+        };
+        gain / cost
+    };
+    let frees_memory = |s: &OptimizationSuggestion| {
+        s.expected_improvement
+            .iter()
+            .any(|i| i.metric == ImprovementMetric::Memory && i.max_reduction >= 0.05)
+    };
+    suggestions.sort_by(|a, b| {
+        let critical = |s: &OptimizationSuggestion| s.impact != Impact::Critical;
+        critical(a)
+            .cmp(&critical(b))
+            .then_with(|| {
+                if memory_constrained {
+                    (!frees_memory(a)).cmp(&!frees_memory(b))
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .then_with(|| value(b).total_cmp(&value(a)))
+            .then_with(|| (a.impact, a.difficulty, &a.id).cmp(&(b.impact, b.difficulty, &b.id)))
+    });
 }
 
 fn summarize(

@@ -218,7 +218,15 @@ pub(crate) fn resolve(
         latency_ms: context
             .latency_metrics
             .as_ref()
-            .and_then(|l| l.mean_ms.or(l.median_ms).or(l.p50_ms)),
+            .and_then(|l| l.mean_ms.or(l.median_ms).or(l.p50_ms))
+            .filter(|ms| ms.is_finite() && *ms > 0.0),
+        trace_step_ms: context
+            .profile_results
+            .as_ref()
+            .and_then(|p| p.trace.as_ref())
+            .and_then(|t| t.step_time_us_mean)
+            .map(|us| us / 1000.0)
+            .filter(|ms| ms.is_finite() && *ms > 0.0),
     };
 
     ResolvedFacts {

@@ -124,6 +124,10 @@ pub enum ImprovementMetric {
     Memory,
     /// Size of the stored weights.
     ModelSize,
+    /// Time to the first generated token (the prefill).
+    TimeToFirstToken,
+    /// Mean time per generated token after the first.
+    TimePerToken,
 }
 
 impl ImprovementMetric {
@@ -134,6 +138,8 @@ impl ImprovementMetric {
             ImprovementMetric::Throughput => "throughput",
             ImprovementMetric::Memory => "memory",
             ImprovementMetric::ModelSize => "model_size",
+            ImprovementMetric::TimeToFirstToken => "time_to_first_token",
+            ImprovementMetric::TimePerToken => "time_per_token",
         }
     }
 }

@@ -99,8 +99,66 @@ pub fn weight_bytes_read(workload: &Workload, tokens: f64) -> f64 {
     weights::WeightSplit::of(workload).read_bytes(tokens)
 }
 
-/// Predicts a workload.
-pub fn predict(workload: &Workload) -> Prediction {
+/// How the model compares with a measurement of the run as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// The measured time of one request or step, seconds.
+    pub measured_seconds: f64,
+    /// Where it came from.
+    pub source: String,
+    /// The modelled time in each scenario, before calibration.
+    pub modelled_seconds: Vec<f64>,
+    /// Per scenario, the measured time the model does not explain (host overhead, Python,
+    /// input, kernels far from their peak), kept as a fixed cost of every request or step
+    /// after a change: what a change removes is only what the model can account for.
+    pub unexplained_seconds: Vec<f64>,
+}
+
+impl Calibration {
+    /// Modelled over measured time in the optimistic scenario: how close the run comes to
+    /// the roofline.
+    pub fn efficiency(&self) -> f64 {
+        self.modelled_seconds.first().copied().unwrap_or(0.0) / self.measured_seconds
+    }
+
+    /// Whether the measurement beats the model, which points at wrong inputs (another GPU,
+    /// another precision) rather than at a fast run.
+    pub fn beats_the_model(&self) -> bool {
+        self.modelled_seconds
+            .iter()
+            .all(|modelled| self.measured_seconds < 0.9 * modelled)
+    }
+
+    /// A sentence for the report.
+    pub fn describe(&self) -> String {
+        let low = self
+            .modelled_seconds
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let high = self.modelled_seconds.iter().copied().fold(0.0, f64::max);
+        if self.beats_the_model() {
+            format!(
+                "measured {} ({}) is faster than the model's {}–{} for this hardware and configuration: check the GPU, precision and sequence inputs; predictions are not calibrated",
+                seconds_text(self.measured_seconds),
+                self.source,
+                seconds_text(low),
+                seconds_text(high)
+            )
+        } else {
+            format!(
+                "measured {} ({}) against a modelled {}–{}: the run reaches {:.0} % of the roofline; predictions keep the unexplained time as a fixed cost of every request or step",
+                seconds_text(self.measured_seconds),
+                self.source,
+                seconds_text(low),
+                seconds_text(high),
+                (self.efficiency() * 100.0).min(100.0)
+            )
+        }
+    }
+}
+
+fn uncalibrated(workload: &Workload) -> Prediction {
     let times = SCENARIOS.iter().map(|e| time::times(workload, e)).collect();
     Prediction {
         times,
@@ -108,6 +166,54 @@ pub fn predict(workload: &Workload) -> Prediction {
         capacity_bytes: workload.capacity_bytes(),
         weight_bytes: weights::WeightSplit::of(workload).stored_bytes(),
         rates: time::rates(workload),
+    }
+}
+
+/// The calibration of a workload against its measurement, if it has one.
+pub fn calibration(workload: &Workload) -> Option<Calibration> {
+    let (measured, source) = workload.measured.clone()?;
+    let prediction = uncalibrated(workload);
+    let modelled: Vec<f64> = prediction.times.iter().map(|t| t.request_seconds).collect();
+    let unexplained = modelled.iter().map(|m| (measured - m).max(0.0)).collect();
+    Some(Calibration {
+        measured_seconds: measured,
+        source,
+        modelled_seconds: modelled,
+        unexplained_seconds: unexplained,
+    })
+}
+
+fn with_overhead(
+    mut prediction: Prediction,
+    workload: &Workload,
+    calibration: &Calibration,
+) -> Prediction {
+    if calibration.beats_the_model() {
+        return prediction;
+    }
+    let batch = workload.settings.batch_size.max(1) as f64;
+    let generated = workload.settings.generated_tokens as f64;
+    for (times, extra) in prediction
+        .times
+        .iter_mut()
+        .zip(&calibration.unexplained_seconds)
+    {
+        times.request_seconds += extra;
+        times.per_sample_seconds = times.request_seconds / batch;
+        if generated > 0.0 && workload.model.generates() {
+            times.per_token_seconds += extra / generated;
+        }
+    }
+    prediction
+}
+
+/// Predicts a workload, with the fixed cost its calibration leaves unexplained when it has
+/// one.
+pub fn predict(workload: &Workload) -> Prediction {
+    let prediction = uncalibrated(workload);
+    match &workload.calibration {
+        Some(calibration) => with_overhead(prediction, workload, calibration),
+        None => prediction,
     }
 }
 
@@ -141,6 +247,9 @@ pub fn simulate_workload(before: Workload, changes: &[Change]) -> Simulation {
     for change in changes {
         change.apply(&mut after.settings);
     }
+    // The measurement is of the run as configured; its calibration (the unexplained
+    // time) travels with the workload.
+    after.measured = None;
     Simulation {
         predicted_before: predict(&before),
         predicted_after: predict(&after),
@@ -167,6 +276,23 @@ impl Simulation {
                 .zip(&after.times)
                 .map(|(b, a)| (b.per_sample_seconds, a.per_sample_seconds))
                 .collect(),
+            ImprovementMetric::TimeToFirstToken | ImprovementMetric::TimePerToken
+                if !self.generates() =>
+            {
+                return None;
+            }
+            ImprovementMetric::TimeToFirstToken => before
+                .times
+                .iter()
+                .zip(&after.times)
+                .map(|(b, a)| (b.first_token_seconds, a.first_token_seconds))
+                .collect(),
+            ImprovementMetric::TimePerToken => before
+                .times
+                .iter()
+                .zip(&after.times)
+                .map(|(b, a)| (b.per_token_seconds, a.per_token_seconds))
+                .collect(),
             ImprovementMetric::Memory => vec![(before.memory.total(), after.memory.total())],
             ImprovementMetric::ModelSize => vec![(before.weight_bytes, after.weight_bytes)],
             _ => return None,
@@ -182,6 +308,15 @@ impl Simulation {
         let low = reductions.iter().copied().fold(f64::INFINITY, f64::min);
         let high = reductions.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         Some((low, high))
+    }
+
+    /// Whether both runs generate tokens, so time to first token and per token apply.
+    fn generates(&self) -> bool {
+        [&self.before, &self.after].iter().all(|w| {
+            w.model.generates()
+                && w.settings.mode == advisor_core::Mode::Inference
+                && w.settings.generated_tokens > 0
+        })
     }
 
     /// The improvement of a metric with its basis, when the changes improve it in every
@@ -201,6 +336,8 @@ impl Simulation {
         [
             ImprovementMetric::Latency,
             ImprovementMetric::Throughput,
+            ImprovementMetric::TimeToFirstToken,
+            ImprovementMetric::TimePerToken,
             ImprovementMetric::Memory,
             ImprovementMetric::ModelSize,
         ]
@@ -214,6 +351,8 @@ impl Simulation {
         [
             ImprovementMetric::Latency,
             ImprovementMetric::Throughput,
+            ImprovementMetric::TimeToFirstToken,
+            ImprovementMetric::TimePerToken,
             ImprovementMetric::Memory,
         ]
         .into_iter()
@@ -222,6 +361,8 @@ impl Simulation {
             (low < -0.01).then(|| {
                 let name = match metric {
                     ImprovementMetric::Throughput => "time per sequence",
+                    ImprovementMetric::TimeToFirstToken => "time to first token",
+                    ImprovementMetric::TimePerToken => "time per token",
                     other => other.as_str(),
                 };
                 format!("{name} +{:.0} % in the worst case", -low * 100.0)
@@ -233,14 +374,21 @@ impl Simulation {
     fn basis(&self, metric: ImprovementMetric) -> String {
         let (before, after) = (&self.predicted_before, &self.predicted_after);
         match metric {
-            ImprovementMetric::Latency | ImprovementMetric::Throughput => {
+            ImprovementMetric::Latency
+            | ImprovementMetric::Throughput
+            | ImprovementMetric::TimeToFirstToken
+            | ImprovementMetric::TimePerToken => {
                 let figure = |t: &Times| match metric {
                     ImprovementMetric::Latency => t.request_seconds,
+                    ImprovementMetric::TimeToFirstToken => t.first_token_seconds,
+                    ImprovementMetric::TimePerToken => t.per_token_seconds,
                     _ => t.per_sample_seconds,
                 };
                 let (b_low, b_high) = before.range(figure);
                 let (a_low, a_high) = after.range(figure);
                 let what = match (self.before.settings.mode, metric) {
+                    (_, ImprovementMetric::TimeToFirstToken) => "time to first token",
+                    (_, ImprovementMetric::TimePerToken) => "time per generated token",
                     (advisor_core::Mode::Training, ImprovementMetric::Latency) => "step",
                     (advisor_core::Mode::Training, _) => "step time per sample",
                     (_, ImprovementMetric::Latency) => "request",

@@ -65,7 +65,7 @@ impl MemoryBreakdown {
 pub(crate) fn cached_tokens(workload: &Workload) -> f64 {
     let s = &workload.settings;
     let total = (s.prompt_tokens + s.generated_tokens) as f64;
-    match workload.model.sliding_window {
+    match workload.settings.sliding_window {
         Some(window) => total.min(window as f64),
         None => total,
     }
@@ -106,7 +106,6 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
     let tp = s.tensor_parallel.max(1) as f64;
     let b = s.batch_size as f64;
     let h = model.hidden_size.unwrap_or(0) as f64;
-    let layers = model.layers.unwrap_or(0) as f64;
     let heads = model.attention_heads.unwrap_or(0) as f64;
     let act = activation_bytes(s.compute);
     let runtime = match workload.device {
@@ -151,6 +150,21 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 ..MemoryBreakdown::default()
             }
         }
+        Mode::Training if s.lora_rank > 0 => {
+            // Frozen base weights at their stored format; gradients and AdamW state (fp32
+            // master copy, two moments, the gradient: 16 B) for the adapters only (Hu et al.
+            // 2021, "LoRA"; Dettmers et al. 2023, "QLoRA" with int4 base weights).
+            let adapters = lora_parameters(workload);
+            let activations = training_activations(workload) / tp;
+            MemoryBreakdown {
+                weights: weights + adapters * bytes(s.compute),
+                gradients: adapters * 4.0,
+                optimizer: adapters * 12.0,
+                activations,
+                runtime,
+                ..MemoryBreakdown::default()
+            }
+        }
         Mode::Training => {
             let parameters = model.parameters.unwrap_or(0) as f64 / tp;
             let mixed = s.compute.bits() < 32;
@@ -163,22 +177,7 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 (OptimizerKind::SgdMomentum, true) => (2.0, 8.0),
                 (OptimizerKind::SgdMomentum, false) => (4.0, 4.0),
             };
-            let tokens = s.prompt_tokens as f64;
-            let per_layer_full = if model.has_attention {
-                let scores = match s.attention {
-                    AttentionKernel::Eager => 5.0 * heads * tokens / h.max(1.0),
-                    AttentionKernel::Fused => 0.0,
-                };
-                tokens * b * h * (34.0 + scores)
-            } else {
-                tokens * b * h * 34.0
-            } * act
-                / 2.0;
-            let activations = if s.gradient_checkpointing {
-                layers * 2.0 * tokens * b * h * act / 2.0 + per_layer_full
-            } else {
-                layers * per_layer_full
-            } / tp;
+            let activations = training_activations(workload) / tp;
             MemoryBreakdown {
                 weights: parameters * bytes(s.compute),
                 gradients: parameters * gradients,
@@ -188,5 +187,41 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 ..MemoryBreakdown::default()
             }
         }
+    }
+}
+
+/// Trainable parameters of LoRA adapters on the query and value projections (PEFT's default
+/// targets): two `hidden × rank` matrices per projection per layer.
+pub(crate) fn lora_parameters(workload: &Workload) -> f64 {
+    let model = &workload.model;
+    let layers = model.layers.unwrap_or(0) as f64;
+    let hidden = model.hidden_size.unwrap_or(0) as f64;
+    layers * 2.0 * 2.0 * hidden * workload.settings.lora_rank as f64
+}
+
+/// Activations a training step keeps for the backward pass (Korthikanti et al. 2022).
+fn training_activations(workload: &Workload) -> f64 {
+    let model = &workload.model;
+    let s = &workload.settings;
+    let b = s.batch_size as f64;
+    let h = model.hidden_size.unwrap_or(0) as f64;
+    let layers = model.layers.unwrap_or(0) as f64;
+    let heads = model.attention_heads.unwrap_or(0) as f64;
+    let act = activation_bytes(s.compute);
+    let tokens = s.prompt_tokens as f64;
+    let per_layer_full = if model.has_attention {
+        let scores = match s.attention {
+            AttentionKernel::Eager => 5.0 * heads * tokens / h.max(1.0),
+            AttentionKernel::Fused => 0.0,
+        };
+        tokens * b * h * (34.0 + scores)
+    } else {
+        tokens * b * h * 34.0
+    } * act
+        / 2.0;
+    if s.gradient_checkpointing {
+        layers * 2.0 * tokens * b * h * act / 2.0 + per_layer_full
+    } else {
+        layers * per_layer_full
     }
 }

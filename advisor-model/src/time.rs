@@ -289,7 +289,7 @@ pub(crate) fn forward(
 
 /// Mean positions a token of a causal prefix of `tokens` attends to.
 fn causal_context(workload: &Workload, tokens: f64) -> f64 {
-    let window = workload.model.sliding_window.map(|w| w as f64);
+    let window = workload.settings.sliding_window.map(|w| w as f64);
     match window {
         Some(w) if w < tokens => (w * (w + 1.0) / 2.0 + (tokens - w) * w) / tokens,
         _ => (tokens + 1.0) / 2.0,
@@ -332,16 +332,22 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                 prompt
             };
             let forward = forward(workload, &split, b, prompt, context, 0.0);
-            // Backward: twice the forward's FLOPs and weight traffic; recomputation adds
-            // one more forward with checkpointing.
-            let passes = if s.gradient_checkpointing { 4.0 } else { 3.0 };
+            // Backward: twice the forward's FLOPs and weight traffic (input and weight
+            // gradients); with frozen LoRA base weights only the input gradients, once.
+            // Recomputation adds one more forward with checkpointing.
+            let backward = if s.lora_rank > 0 { 1.0 } else { 2.0 };
+            let passes = 1.0 + backward + if s.gradient_checkpointing { 1.0 } else { 0.0 };
             let (fwd_bwd, bound) = run(forward.scale(passes));
             let optimizer_bytes_per_parameter = match s.optimizer {
                 advisor_core::OptimizerKind::AdamW => 28.0,
                 advisor_core::OptimizerKind::Adam8bit => 16.0,
                 advisor_core::OptimizerKind::SgdMomentum => 20.0,
             };
-            let parameters = model.parameters.unwrap_or(0) as f64 / s.tensor_parallel.max(1) as f64;
+            let parameters = if s.lora_rank > 0 {
+                crate::memory::lora_parameters(workload)
+            } else {
+                model.parameters.unwrap_or(0) as f64
+            } / s.tensor_parallel.max(1) as f64;
             let (optimizer, _) = run(Cost {
                 bytes: 0.0,
                 stream_bytes: parameters * optimizer_bytes_per_parameter,
@@ -375,7 +381,7 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                 // Midpoint of this segment's contexts.
                 let position = prompt + (k as f64 + 0.5) * per_segment;
                 let (step, bound) = if s.kv_cache {
-                    let cached = match model.sliding_window {
+                    let cached = match s.sliding_window {
                         Some(w) => position.min(w as f64),
                         None => position,
                     };

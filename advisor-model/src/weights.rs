@@ -39,11 +39,14 @@ impl WeightSplit {
             _ => 0.0,
         };
         let body_bytes = settings.weights.bits_per_weight() / 8.0;
-        // Quantization recipes (GPTQ, AWQ, bitsandbytes, torchao) leave the embedding and the
-        // head in 16-bit; float weights keep them at the weight precision.
-        let embedding_bytes = match settings.weights {
-            WeightFormat::Float(p) => bytes(p),
-            WeightFormat::Int8 | WeightFormat::Int4 => bytes(settings.compute).min(2.0),
+        // Quantization recipes on GPUs (GPTQ, AWQ, bitsandbytes, torchao) leave the embedding
+        // and the head in 16-bit; dynamic quantization on a CPU (`quantize_dynamic` on
+        // `nn.Linear`, onnxruntime's int8) leaves them at the compute precision, fp32 as a
+        // rule. Float weights keep them at the weight precision.
+        let embedding_bytes = match (settings.weights, &workload.device) {
+            (WeightFormat::Float(p), _) => bytes(p),
+            (_, crate::workload::DeviceModel::Cpu(_)) => bytes(settings.compute),
+            (WeightFormat::Int8 | WeightFormat::Int4, _) => bytes(settings.compute).min(2.0),
         };
         let (per_expert, experts) = match (model.num_experts, model.experts_per_token) {
             (Some(e), Some(k)) if e > k && k > 0 => {

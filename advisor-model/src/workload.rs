@@ -26,6 +26,12 @@ pub struct Workload {
     pub device: DeviceModel,
     /// The run.
     pub settings: RunSettings,
+    /// A measured time of one request (inference) or step (training), seconds, that the
+    /// model is calibrated against, with where it came from.
+    pub measured: Option<(f64, String)>,
+    /// The calibration against that measurement, computed once for the run as configured and
+    /// kept through every change: the time it leaves unexplained is a fixed cost.
+    pub calibration: Option<crate::Calibration>,
 }
 
 impl Workload {
@@ -55,11 +61,31 @@ impl Workload {
             },
             None => DeviceModel::Cpu(facts.cpu.clone().ok_or(Missing::CpuCores)?),
         };
-        Ok(Workload {
+        let measured = match settings.mode {
+            advisor_core::Mode::Training => facts
+                .measured
+                .trace_step_ms
+                .map(|ms| (ms / 1e3, "the trace's mean step time".to_owned()))
+                .or_else(|| {
+                    facts
+                        .measured
+                        .latency_ms
+                        .map(|ms| (ms / 1e3, "latency_metrics (one step)".to_owned()))
+                }),
+            advisor_core::Mode::Inference => facts
+                .measured
+                .latency_ms
+                .map(|ms| (ms / 1e3, "latency_metrics (one request)".to_owned())),
+        };
+        let mut workload = Workload {
             model,
             device,
             settings,
-        })
+            measured,
+            calibration: None,
+        };
+        workload.calibration = crate::calibration(&workload);
+        Ok(workload)
     }
 
     /// Memory capacity of the device the run uses, bytes.

@@ -261,3 +261,83 @@ proptest! {
         prop_assert!(int8.predicted_after.weight_bytes <= int8.predicted_before.weight_bytes);
     }
 }
+
+#[test]
+fn a_measurement_slower_than_the_model_keeps_its_unexplained_time() {
+    let run =
+        r#"{ "mode": "inference", "batch_size": "1", "prompt_len": "512", "new_tokens": "256" }"#;
+    let model = &llama(6_738_415_616, 32, 4096, 32, 32);
+    let plain = facts(&context(model, "NVIDIA A100-SXM4-80GB", run));
+    let modelled = advisor_model::predict_facts(&plain)
+        .unwrap()
+        .range(|t| t.request_seconds)
+        .1;
+    // Measured at three times the model's slowest scenario: eager batch-1 decode far from
+    // the roofline.
+    let measured = format!(
+        r#"{{ "model_graph": {{ "facts": {model} }}, "hardware_info": {{ "gpu_model": "NVIDIA A100-SXM4-80GB" }},
+              "latency_metrics": {{ "mean_ms": {} }}, "current_config": {run} }}"#,
+        modelled * 3.0 * 1e3
+    );
+    let calibrated = facts(&measured);
+    let workload = Workload::from_facts(&calibrated).unwrap();
+    let calibration = workload.calibration.clone().expect("calibrated");
+    assert!(!calibration.beats_the_model());
+    assert!(
+        calibration.efficiency() < 0.34,
+        "{}",
+        calibration.efficiency()
+    );
+    assert!(calibration.describe().contains("of the roofline"));
+    // The model's request time now is the measurement.
+    let before = predict(&workload).range(|t| t.request_seconds);
+    assert!(
+        (before.1 - modelled * 3.0).abs() < 1e-9 * modelled,
+        "{before:?}"
+    );
+    // int4 removes only what the model explains: far less than uncalibrated.
+    let int4 = [Change::Weights(WeightFormat::Int4)];
+    let raw = simulate(&plain, &int4)
+        .unwrap()
+        .improvement(ImprovementMetric::Latency)
+        .unwrap();
+    let held = simulate(&calibrated, &int4)
+        .unwrap()
+        .improvement(ImprovementMetric::Latency)
+        .unwrap();
+    assert!(
+        held.max_reduction < raw.max_reduction / 2.0,
+        "{held:?} vs {raw:?}"
+    );
+    // A measurement faster than the model points at wrong inputs and calibrates nothing.
+    let fast = measured.replace(
+        &format!("{}", modelled * 3.0 * 1e3),
+        &format!("{}", modelled * 0.1 * 1e3),
+    );
+    let workload = Workload::from_facts(&facts(&fast)).unwrap();
+    assert!(workload.calibration.unwrap().beats_the_model());
+}
+
+#[test]
+fn generation_reports_time_to_first_token_and_per_token() {
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "batch_size": "1", "prompt_len": "2048", "new_tokens": "256" }"#,
+    ));
+    let simulation = simulate(&facts, &[Change::Weights(WeightFormat::Int4)]).unwrap();
+    // Decode reads the weights every token: int4 cuts the time per token.
+    let per_token = simulation
+        .improvement(ImprovementMetric::TimePerToken)
+        .unwrap();
+    assert!(per_token.max_reduction > 0.4, "{per_token:?}");
+    // Prefill at 2048 tokens is compute-bound in 16-bit either way: little change.
+    let first = simulation
+        .reduction(ImprovementMetric::TimeToFirstToken)
+        .unwrap();
+    assert!(first.1 < per_token.max_reduction, "{first:?}");
+    // A decode step at batch 1 costs at least the weights over the bandwidth.
+    let times = &simulation.predicted_before.times[0];
+    let floor = advisor_model::weight_bytes_read(&simulation.before, 1.0) / 2039e9;
+    assert!(times.per_token_seconds >= floor);
+}

@@ -50,35 +50,6 @@ pub(crate) fn model<'a>(
         .ok_or_else(|| RuleError::MissingFacts(format!("model_graph ({why})")))
 }
 
-/// The fraction of forward FLOPs spent in attention scores at sequence length `seq_len`,
-/// with the FLOPs it is computed from.
-///
-/// Per sequence: attention scores cost `4 · s² · heads · head_dim · layers` FLOPs (QKᵀ and
-/// the weighted sum of V, 2 FLOPs per multiply-add each), and the weight matmuls cost
-/// `2 · N · s` for N active parameters (Kaplan et al. 2020, "Scaling Laws", table 1).
-/// Embedding parameters are counted in N, which understates the attention share slightly.
-pub(crate) struct AttentionShare {
-    pub share: f64,
-    pub attention_flops: f64,
-    pub linear_flops: f64,
-}
-
-pub(crate) fn attention_share(model: &ModelGraph, seq_len: u64) -> Option<AttentionShare> {
-    let facts = &model.facts;
-    let width = facts.attention_heads? as f64 * model.head_dim()? as f64;
-    let layers = facts.layers? as f64;
-    let parameters = facts.active_parameters.or(model.parameter_count())? as f64;
-    let s = seq_len as f64;
-    let attention_flops = 4.0 * s * s * width * layers;
-    let linear_flops = 2.0 * parameters * s;
-    let total = attention_flops + linear_flops;
-    (total > 0.0).then(|| AttentionShare {
-        share: attention_flops / total,
-        attention_flops,
-        linear_flops,
-    })
-}
-
 /// Bytes for people: `13.5 GiB`.
 pub(crate) fn bytes_text(bytes: u64) -> String {
     float_bytes_text(bytes as f64)
@@ -110,17 +81,6 @@ pub(crate) fn count_text(count: f64) -> String {
         format!("{:.0} k", count / 1e3)
     } else {
         format!("{count:.0}")
-    }
-}
-
-/// FLOPs for people: `1.2 TFLOP`.
-pub(crate) fn flops_text(flops: f64) -> String {
-    if flops >= 1e12 {
-        format!("{:.1} TFLOP", flops / 1e12)
-    } else if flops >= 1e9 {
-        format!("{:.1} GFLOP", flops / 1e9)
-    } else {
-        format!("{:.1} MFLOP", flops / 1e6)
     }
 }
 
@@ -156,7 +116,9 @@ pub(crate) fn with_simulation(
     for improvement in simulation.improvements() {
         if matches!(
             improvement.metric,
-            advisor_core::ImprovementMetric::Latency | advisor_core::ImprovementMetric::Throughput
+            advisor_core::ImprovementMetric::Latency
+                | advisor_core::ImprovementMetric::Throughput
+                | advisor_core::ImprovementMetric::TimePerToken
         ) {
             best = best.max(improvement.max_reduction);
         }

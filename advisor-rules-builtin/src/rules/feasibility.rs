@@ -186,11 +186,24 @@ fn remedies(workload: &Workload) -> Vec<Remedy> {
                     cost: "about a third more compute per step",
                 });
             }
-            if s.optimizer == OptimizerKind::AdamW {
+            if s.optimizer == OptimizerKind::AdamW && s.lora_rank == 0 {
                 remedies.push(Remedy {
                     changes: vec![Change::Optimizer(OptimizerKind::Adam8bit)],
                     what: "Use 8-bit Adam (bitsandbytes AdamW8bit)".to_owned(),
                     cost: "no measurable quality cost in its paper",
+                });
+            }
+            if s.lora_rank == 0 {
+                remedies.push(Remedy {
+                    changes: vec![Change::Lora(16)],
+                    what: "Fine-tune LoRA adapters of rank 16 on frozen weights (PEFT)".to_owned(),
+                    cost: "adapters, not a full fine-tune",
+                });
+                remedies.push(Remedy {
+                    changes: vec![Change::Lora(16), Change::Weights(WeightFormat::Int4)],
+                    what: "QLoRA: rank-16 adapters on 4-bit frozen weights (bitsandbytes NF4)"
+                        .to_owned(),
+                    cost: "adapters on quantized weights, slower steps",
                 });
             }
         }

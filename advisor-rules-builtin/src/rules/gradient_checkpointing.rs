@@ -1,27 +1,32 @@
 //! `gradient_checkpointing`: training close to the device's memory limit.
 //!
 //! ## What it checks
-//! Training, gradient checkpointing not already on, and peak memory above 80 % of the memory
-//! of the device the model trains on.
+//! Training with checkpointing off, whose peak memory (measured, else the performance model's)
+//! is above 80 % of the device but fits.
 //!
 //! ## Why it matters
 //! Training keeps every layer's activations for the backward pass: about
-//! `s · b · h · (34 + 5 · a · s / h)` bytes per layer at 16 bits (Korthikanti et al., 2022,
-//! "Reducing Activation Recomputation in Large Transformer Models"). Checkpointing each layer
-//! keeps only its `2 · s · b · h`-byte input and recomputes the rest, at the cost of one more
-//! forward pass (about a third more compute).
+//! `s · b · h · (34 + 5 · a · s / h)` bytes per layer at 16 bits (Korthikanti et al. 2022,
+//! "Reducing Activation Recomputation in Large Transformer Models"), without the `5as/h` term
+//! under flash attention. Checkpointing each layer keeps only its `2 · s · b · h`-byte input and
+//! recomputes the rest, at the cost of one more forward pass, which the model prices. With a
+//! measured peak, the saving is the model's activation bytes taken from the measurement; when the
+//! model's activations could not fit inside the measured peak, the measurement wins and the
+//! report says so.
 //!
 //! ## When it stays silent
-//! Inference, checkpointing on, or peak memory at most 80 % of the device. Without the peak or
-//! the device memory it says what it needs.
+//! Inference, checkpointing on, a peak at most 80 % of the device, or a run that does not fit
+//! (then `feasibility` lists checkpointing among the changes, with what it buys). Without the
+//! model or the device it says what it needs.
 //!
 //! ## Example
-//! Fine-tuning a 7B model at 95 % of an 80 GB GPU.
+//! Fine-tuning RoBERTa at batch 32 and 512 tokens at 90 % of a 24 GB GPU.
 
 use advisor_core::{
-    Category, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode, OptimizationRule,
-    OptimizationSuggestion, RuleError, RuleInput,
+    Category, Change, Difficulty, ExpectedImprovement, Impact, ImprovementMetric, Mode,
+    OptimizationRule, OptimizationSuggestion, RuleError, RuleInput,
 };
+use advisor_model::{Workload, bytes_text};
 
 use crate::facts;
 
@@ -41,50 +46,27 @@ impl OptimizationRule for GradientCheckpointing {
     }
 
     fn description(&self) -> &str {
-        "Training with peak memory above 80 % of the device: recompute activations instead of storing them"
+        "Training near the memory limit without gradient checkpointing: recompute activations"
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let context = input.context;
-        let config = context.run_config()?;
-        if config.mode == Some(Mode::Inference) || config.gradient_checkpointing == Some(true) {
+        let facts = input.facts;
+        if facts.mode()? != Mode::Training || facts.run.gradient_checkpointing.value {
             return Ok(Vec::new());
         }
-        let peak = context
-            .memory_metrics
-            .as_ref()
-            .and_then(|m| m.peak_bytes)
-            .ok_or_else(|| RuleError::MissingFacts("memory_metrics.peak_bytes".to_owned()))?;
-        let on_gpu = input.facts.on_gpu()?;
-        let device_source = input
-            .facts
-            .run
-            .on_gpu
-            .as_ref()
-            .map(|fact| fact.source.to_string())
-            .unwrap_or_default();
-        let memory_fact = input.facts.device_memory()?;
-        let memory = memory_fact.value;
-        let memory_source = format!(
-            "{} of {} ({})",
-            facts::bytes_text(memory),
-            if on_gpu {
-                "GPU memory"
-            } else {
-                "system memory"
-            },
-            memory_fact.source
-        );
-        let share = peak as f64 / memory as f64;
-        if share <= HIGH_MEMORY_SHARE {
+        let capacity = facts.device_memory()?;
+        let workload = Workload::from_facts(facts)?;
+        let changes = [Change::GradientCheckpointing(true)];
+        let simulation = advisor_model::simulate_workload(workload, &changes);
+        let modelled = simulation.predicted_before.memory;
+        let measured = facts.measured.peak_memory_bytes.map(|p| p as f64);
+        let peak = measured.unwrap_or(modelled.total());
+        let device = capacity.value as f64;
+        if peak > device || peak <= HIGH_MEMORY_SHARE * device {
             return Ok(Vec::new());
         }
-        if config.mode.is_none() {
-            return Err(RuleError::MissingFacts(
-                "config mode (checkpointing applies to training only)".to_owned(),
-            ));
-        }
-        let mut suggestion = OptimizationSuggestion::new(
+        let saved_model = modelled.activations - simulation.predicted_after.memory.activations;
+        let suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Memory,
             Impact::High,
@@ -93,58 +75,80 @@ impl OptimizationRule for GradientCheckpointing {
         )
         .description(
             "Training stores every layer's activations for the backward pass. Checkpointing keeps only each layer's input \
-             and recomputes the rest during backward, trading about a third more compute for most of the activation memory.",
+             and recomputes the rest during backward, trading one more forward pass for most of the activation memory.",
         )
         .evidence(format!(
-            "peak memory {} is {} of {} (> {})",
-            facts::bytes_text(peak),
-            facts::percent(share),
-            facts::bytes_text(memory),
-            facts::percent(HIGH_MEMORY_SHARE)
+            "peak memory {} ({}) is {} of {} ({})",
+            bytes_text(peak),
+            if measured.is_some() { "memory_metrics.peak_bytes" } else { "the model" },
+            facts::percent(peak / device),
+            bytes_text(device),
+            capacity.source
         ))
-        .evidence(memory_source)
-        .evidence(device_source)
-        .evidence(match config.gradient_checkpointing {
-            Some(false) => "config gradient_checkpointing = false",
-            _ => "gradient_checkpointing not set",
-        });
-        if let Some(model) = &context.model_graph
-            && let (Some(hidden), Some(heads), Some(layers)) = (
-                model.facts.hidden_size,
-                model.facts.attention_heads,
-                model.facts.layers,
-            )
-            && let Some((seq_len, _)) = context.sequence_length(&config)
-        {
-            let (s, h, a) = (seq_len as f64, hidden as f64, heads as f64);
-            let batch = config.batch_size.unwrap_or(1) as f64;
-            // Bytes per layer at 16 bits, scaled to the run's precision.
-            let precision = input.facts.run.compute.value;
-            let scale = precision.bytes_per_element() / 2.0;
-            let stored = s * batch * h * (34.0 + 5.0 * a * s / h) * scale;
-            let kept = 2.0 * s * batch * h * scale;
-            let activations = stored * layers as f64;
-            let saved = (stored - kept) * layers as f64;
-            let fraction = (saved / peak as f64).min(0.9);
-            suggestion.impact = if fraction >= 0.3 {
-                Impact::High
+        .evidence(facts::sourced("gradient_checkpointing", &facts.run.gradient_checkpointing))
+        .evidence(format!(
+            "by the model, activations take {} of the step's {} ({})",
+            bytes_text(modelled.activations),
+            bytes_text(modelled.total()),
+            advisor_model::parts_text(&modelled)
+        ));
+        let mut suggestion = facts::with_simulation(suggestion, &changes, &simulation);
+        if let Some(measured) = measured {
+            // Believe the measurement: what the peak holds beyond the weights, gradients and
+            // optimizer state (which the model knows exactly) is activations, and
+            // checkpointing removes the model's share of them.
+            let state = modelled.total() - modelled.activations;
+            let implied = (measured - state).max(0.0);
+            let share_removed = if modelled.activations > 0.0 {
+                saved_model / modelled.activations
             } else {
-                Impact::Medium
+                0.0
             };
-            suggestion = suggestion.improvement(ExpectedImprovement::new(
-                ImprovementMetric::Memory,
-                fraction / 2.0,
-                fraction,
-                format!(
-                    "activations ≈ {} ({layers} layers × s·b·h·(34 + 5·a·s/h) bytes, Korthikanti et al. 2022); checkpointing keeps {} of them, \
-                     saving up to {} of the {} peak; the lower end allows for a partial checkpointing policy",
-                    facts::float_bytes_text(activations),
-                    facts::float_bytes_text(kept * layers as f64),
-                    facts::percent(fraction),
-                    facts::bytes_text(peak)
-                ),
-            ));
+            let saved = implied * share_removed;
+            let ratio = if modelled.activations > 0.0 {
+                implied / modelled.activations
+            } else {
+                f64::INFINITY
+            };
+            if !(0.75..=1.33).contains(&ratio) {
+                suggestion = suggestion.warning(format!(
+                    "The measured peak implies {} of activations beside {} of weights, gradients and optimizer state; the model estimates {}. \
+                     The figures follow the measurement.",
+                    bytes_text(implied),
+                    bytes_text(state),
+                    bytes_text(modelled.activations)
+                ));
+            }
+            suggestion
+                .expected_improvement
+                .retain(|i| i.metric != ImprovementMetric::Memory);
+            let reduction = saved / measured;
+            if reduction > 0.0 && reduction < 1.0 {
+                suggestion = suggestion.improvement(ExpectedImprovement::new(
+                    ImprovementMetric::Memory,
+                    reduction / 2.0,
+                    reduction,
+                    format!(
+                        "measured peak {} less {} of the {} activations it implies (the model's recomputed share, {}): {}; the lower end allows for a partial checkpointing policy",
+                        bytes_text(measured),
+                        bytes_text(saved),
+                        bytes_text(implied),
+                        facts::percent(share_removed),
+                        bytes_text(measured - saved)
+                    ),
+                ));
+            }
         }
+        let memory_gain = suggestion
+            .expected_improvement
+            .iter()
+            .filter(|i| i.metric == ImprovementMetric::Memory)
+            .map(|i| i.max_reduction)
+            .fold(0.0, f64::max);
+        if memory_gain < 0.05 {
+            return Ok(Vec::new());
+        }
+        suggestion.impact = facts::impact_from_reduction(memory_gain);
         Ok(vec![suggestion
             .step("Hugging Face models: call model.gradient_checkpointing_enable() (and set use_cache=False during training).")
             .step("Own modules: wrap each transformer block in torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False).")
