@@ -12,12 +12,31 @@ use std::{
 
 /// Runs `advisor` with `args`; kills it and fails the test when it runs past `seconds`.
 fn advisor_within<S: AsRef<OsStr>>(seconds: u64, args: &[S]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_advisor"));
+    command.args(args);
+    run_within(seconds, command, args)
+}
+
+/// Runs `advisor` with `args` in at most `mib` MiB of address space (`ulimit -v`): past it an
+/// allocation fails and the process aborts. Kills it after `seconds`.
+fn advisor_in_memory<S: AsRef<OsStr>>(seconds: u64, mib: u64, args: &[S]) -> Output {
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(r#"ulimit -v "$1" && shift && exec "$@""#)
+        .arg("sh")
+        .arg((mib << 10).to_string())
+        .arg(env!("CARGO_BIN_EXE_advisor"))
+        .args(args);
+    run_within(seconds, command, args)
+}
+
+fn run_within<S: AsRef<OsStr>>(seconds: u64, mut command: Command, args: &[S]) -> Output {
     let shown: Vec<String> = args
         .iter()
         .map(|arg| arg.as_ref().to_string_lossy().into_owned())
         .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_advisor"))
-        .args(args)
+    let mut child = command
         .env_remove("ADVISOR_PLUGIN_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -111,4 +130,90 @@ fn deeply_nested_traces_are_summarized_not_a_stack_overflow() {
         "{}",
         text(&output.stdout)
     );
+}
+
+/// An ONNX model of `count` empty nodes: two bytes each.
+fn write_empty_nodes(path: &Path, count: usize) {
+    let graph = [0x0a, 0x00].repeat(count);
+    let mut model = vec![0x08, 0x08, 0x3a];
+    let mut length = graph.len() as u64;
+    while length >= 0x80 {
+        model.push((length as u8) | 0x80);
+        length >>= 7;
+    }
+    model.push(length as u8);
+    model.extend_from_slice(&graph);
+    std::fs::write(path, model).expect("write");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_file_of_empty_onnx_nodes_is_refused_in_little_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("m.onnx");
+    // 8 MB that took 1.2 GB to import.
+    write_empty_nodes(&model, 4_000_000);
+    let shown = model.display().to_string();
+    for args in [
+        vec!["inspect", &shown],
+        vec![
+            "analyze",
+            "--model",
+            &shown,
+            "--hardware",
+            "nvidia-a100-80gb",
+        ],
+    ] {
+        let output = advisor_in_memory(60, 256, &args);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: {shown}: importing would take about 1831 MiB for 4000000 nodes"
+            )) && stderr.contains("its elements are nearly empty"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_trace_event_with_a_huge_name_is_read_in_little_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("name.json");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&trace).expect("create"));
+    out.write_all(br#"{"traceEvents": [{"ph":"X","cat":"kernel","ts":1,"dur":5,"name":""#)
+        .expect("write");
+    // 64 MiB of name: reading it whole took 400 MB.
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..64 {
+        out.write_all(&chunk).expect("write");
+    }
+    out.write_all(br#""}]}"#).expect("write");
+    out.flush().expect("flush");
+    drop(out);
+    let shown = trace.display().to_string();
+    let output = advisor_in_memory(60, 256, &["trace", &shown]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(
+            "cut: 1 string(s) in event(s) over the 16 MiB element limit kept only their first \
+             4096 bytes; the longest, 67108864 bytes, in the element at byte 17"
+        ),
+        "{stdout}"
+    );
+    let output = advisor_in_memory(
+        60,
+        256,
+        &[
+            "analyze",
+            "--trace",
+            &shown,
+            "--hardware",
+            "nvidia-a100-80gb",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("cut: 1 string(s)"));
 }

@@ -1,6 +1,7 @@
 //! The ONNX importer: decodes the protobuf with hand-written `prost` messages, builds the
 //! operator graph, counts initializers and runs the graph analysis.
 
+mod census;
 mod proto;
 
 use std::{
@@ -76,6 +77,11 @@ pub(crate) fn import(
             found,
         }));
     }
+    // Counted before decoding: a file of nearly empty elements would cost a hundred times
+    // its size once decoded.
+    if let Some(message) = census::census(&bytes).refusal(bytes.len() as u64) {
+        return Err(error(ImportErrorKind::Io { message }));
+    }
     let model = proto::ModelProto::decode(bytes).map_err(|e| {
         error(ImportErrorKind::Protobuf {
             message: e.to_string(),
@@ -137,7 +143,7 @@ pub(crate) fn import(
             }
             if is_constant {
                 constant = constant.or(match attribute.name.as_str() {
-                    "value" => attribute.t.as_ref().and_then(constant_values),
+                    "value" => attribute.t.as_deref().and_then(constant_values),
                     "value_float" => Some(vec![f64::from(attribute.f)]),
                     "value_int" => Some(vec![attribute.i as f64]),
                     "value_ints" if attribute.ints.len() as u64 <= MAX_CONSTANT_VALUES => {
@@ -349,12 +355,19 @@ fn convert(
                 .map(|output| output_shapes.get(output).cloned().unwrap_or_default())
                 .collect();
         }
+        // A tensor read twice by one node is one edge. Nodes have a handful of inputs; one
+        // with thousands gets a set rather than a scan of the inputs before each.
+        let mut seen = rustc_hash::FxHashSet::default();
         for (position, input) in node.inputs.iter().enumerate() {
             let Some(producer) = ops.producer(*input) else {
                 continue;
             };
-            // A tensor read twice by one node is one edge.
-            if node.inputs[..position].contains(input) {
+            let repeated = if node.inputs.len() <= 16 {
+                node.inputs[..position].contains(input)
+            } else {
+                !seen.insert(*input)
+            };
+            if repeated {
                 continue;
             }
             edges.push(GraphEdge {

@@ -5,7 +5,8 @@
 //! without keeping them: in particular an initializer's `raw_data` (field 9) and its typed
 //! data fields, so weight bytes are never copied. Strings that are only used to wire the graph
 //! (node inputs and outputs) are decoded as [`Bytes`], which slice the file buffer instead of
-//! allocating; UTF-8 is checked when they are interned.
+//! allocating; UTF-8 is checked when they are interned. Node `domain` (7) and attribute
+//! `graphs` (11) are not read and not decoded.
 
 use bytes::Bytes;
 
@@ -78,9 +79,6 @@ pub(crate) struct NodeProto {
     /// `attribute` (5).
     #[prost(message, repeated, tag = "5")]
     pub(crate) attribute: Vec<AttributeProto>,
-    /// `domain` (7).
-    #[prost(string, tag = "7")]
-    pub(crate) domain: String,
 }
 
 /// `AttributeProto`: a named operator attribute.
@@ -95,18 +93,17 @@ pub(crate) struct AttributeProto {
     /// `i` (3).
     #[prost(int64, tag = "3")]
     pub(crate) i: i64,
-    /// `t` (5): a tensor value, as in `Constant`.
-    #[prost(message, optional, tag = "5")]
-    pub(crate) t: Option<ConstantTensor>,
-    /// `g` (6): a subgraph, as in `If` and `Loop`.
-    #[prost(message, optional, tag = "6")]
-    pub(crate) g: Option<GraphProto>,
+    /// `t` (5): a tensor value, as in `Constant`. Boxed, as are subgraphs: most attributes
+    /// have neither, and an attribute is decoded for every one in the file.
+    #[prost(message, optional, boxed, tag = "5")]
+    pub(crate) t: Option<Box<ConstantTensor>>,
+    /// `g` (6): a subgraph, as in `If` and `Loop`. Decoded (and counted by the census) though
+    /// unused, so that nesting past the decoder's recursion limit is an error.
+    #[prost(message, optional, boxed, tag = "6")]
+    pub(crate) g: Option<Box<GraphProto>>,
     /// `ints` (8).
     #[prost(int64, repeated, tag = "8")]
     pub(crate) ints: Vec<i64>,
-    /// `graphs` (11).
-    #[prost(message, repeated, tag = "11")]
-    pub(crate) graphs: Vec<GraphProto>,
 }
 
 /// `TensorProto` without its data: what an initializer's size and dtype need.

@@ -10,6 +10,7 @@ mod builders;
 mod formats;
 mod graph_json;
 mod hf_config;
+mod hostile;
 mod onnx;
 mod onnx_writer;
 mod robustness;

@@ -41,6 +41,10 @@ pub enum TraceError {
         /// What is wrong.
         message: String,
     },
+    /// The path names something other than a regular file (a FIFO, a socket, a device or a
+    /// folder), which is refused before it is opened: opening a FIFO would wait for a writer.
+    #[error("not a regular file ({0})")]
+    NotARegularFile(&'static str),
     /// An error with the file it happened in.
     #[error("{path}: {source}")]
     File {
@@ -53,15 +57,25 @@ pub enum TraceError {
 }
 
 /// Options for reading a trace.
-#[derive(Default)]
 pub struct TraceOptions {
     progress: Option<Box<dyn FnMut(u64) + 'static>>,
+    min_inflate_limit: u64,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            progress: None,
+            min_inflate_limit: MIN_INFLATE_LIMIT,
+        }
+    }
 }
 
 impl std::fmt::Debug for TraceOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceOptions")
             .field("progress", &self.progress.is_some())
+            .field("min_inflate_limit", &self.min_inflate_limit)
             .finish()
     }
 }
@@ -71,6 +85,14 @@ impl TraceOptions {
     /// gzip file) as reading goes on, for a progress bar.
     pub fn progress(mut self, progress: impl FnMut(u64) + 'static) -> Self {
         self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// How many bytes a gzip stream may always inflate to, however small it is (default
+    /// 1 GiB). Past that, it is read up to 100 times its compressed size and the rest is cut
+    /// with a warning.
+    pub fn min_inflate_limit(mut self, bytes: u64) -> Self {
+        self.min_inflate_limit = bytes;
         self
     }
 }
@@ -142,19 +164,75 @@ pub struct TraceSummary {
 
 /// Reads and summarizes a trace file (`.json` or `.json.gz`, detected by content).
 ///
-/// Errors name the file.
+/// Anything but a regular file (a FIFO, a socket, a device, a folder) is refused before it is
+/// opened, so a FIFO with no writer cannot block the reader. Errors name the file.
 pub fn read_trace_file(path: &Path, options: TraceOptions) -> Result<TraceSummary, TraceError> {
     let name = path.display().to_string();
     let with_file = |source: TraceError| TraceError::File {
         path: name.clone(),
         source: Box::new(source),
     };
-    let file = File::open(path).map_err(|e| with_file(TraceError::Io(e)))?;
+    let file = open_regular_file(path).map_err(with_file)?;
     read_trace(file, &name, options).map_err(with_file)
 }
 
+/// Opens `path` for reading once its metadata says it is a regular file, and checks the opened
+/// file again (the path may have been replaced in between).
+fn open_regular_file(path: &Path) -> Result<File, TraceError> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(TraceError::NotARegularFile(file_kind(&metadata)));
+    }
+    let file = File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(TraceError::NotARegularFile(file_kind(&metadata)));
+    }
+    Ok(file)
+}
+
+/// What a file that is not a regular file is, for errors.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+    }
+    "a special file"
+}
+
+/// A gzip stream is read up to this many times the compressed bytes read so far (JSON traces
+/// compress 5 to 30 times; deflate's own maximum is about 1,000), or [`MIN_INFLATE_LIMIT`],
+/// whichever is more. What follows is cut, with a warning: a small file that inflates to
+/// gigabytes of one string is a decompression bomb, not a trace.
+const MAX_INFLATE_RATIO: u64 = 100;
+/// A gzip stream may always inflate to this many bytes (unless
+/// [`TraceOptions::min_inflate_limit`] says otherwise).
+const MIN_INFLATE_LIMIT: u64 = 1 << 30;
+
 /// Reads and summarizes a trace from any reader; gzip is detected by its magic bytes.
 /// `source` names the input in the summary and in evidence.
+///
+/// Memory is bounded whatever the input: one element (an event, or a top-level value) is held
+/// whole up to 16 MiB; a longer one is streamed with every string cut to its first 4,096 bytes
+/// (and skipped if still too long), and names kept in the summary are cut at 4,096 bytes too.
+/// A gzip stream is read up to 100 times its compressed size (at least 1 GiB). Each cut is
+/// reported in the summary's warnings.
 pub fn read_trace(
     reader: impl Read,
     source: &str,
@@ -166,16 +244,28 @@ pub fn read_trace(
         reader.fill_buf()?.get(..2).map(|h| [h[0], h[1]])
     };
     if head == Some([0x1f, 0x8b]) {
+        let min_limit = options.min_inflate_limit;
         let decoder = flate2::bufread::MultiGzDecoder::new(CountingReader::new(reader, options));
-        let mut ends_early = EndsEarly {
-            inner: decoder,
-            produced: false,
+        let mut stream = GzipStream {
+            decoder,
+            min_limit,
+            produced: 0,
             truncated: false,
+            cut_at: None,
         };
-        let result = summarize(&mut ends_early, source, None);
-        let truncated = ends_early.truncated;
+        let result = summarize(&mut stream, source, None);
         result.map(|mut summary| {
-            if truncated {
+            if let Some((inflated, compressed)) = stream.cut_at {
+                summary.warnings.insert(
+                    0,
+                    format!(
+                        "cut: the gzip stream inflates to more than {MAX_INFLATE_RATIO} times \
+                         its size (over {inflated} bytes from {compressed}); read its first \
+                         {inflated} bytes only"
+                    ),
+                );
+            }
+            if stream.truncated {
                 summary.warnings.insert(
                     0,
                     "repaired: the gzip stream ends early (the file is truncated); read what it holds"
@@ -190,23 +280,43 @@ pub fn read_trace(
     }
 }
 
-/// Treats a gzip stream that stops early (a job killed while writing its trace) as ending
-/// there, once it has produced some data, and remembers that it did so the summary can warn.
-/// A stream cut inside its header still fails: there is nothing to read.
-struct EndsEarly<R> {
-    inner: R,
-    produced: bool,
+/// The decompressed side of a gzip trace. It treats a stream that stops early (a job killed
+/// while writing its trace) as ending there, once it has produced some data, and remembers
+/// that it did so the summary can warn; a stream cut inside its header still fails: there is
+/// nothing to read. And it ends the stream where it inflates past [`MAX_INFLATE_RATIO`].
+struct GzipStream<R: std::io::BufRead> {
+    decoder: flate2::bufread::MultiGzDecoder<CountingReader<R>>,
+    /// What the stream may always inflate to.
+    min_limit: u64,
+    produced: u64,
     truncated: bool,
+    /// Where the stream was cut: bytes inflated, compressed bytes read.
+    cut_at: Option<(u64, u64)>,
 }
 
-impl<R: Read> Read for EndsEarly<R> {
+impl<R: std::io::BufRead> Read for GzipStream<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self.inner.read(buf) {
+        if self.cut_at.is_some() {
+            return Ok(0);
+        }
+        let compressed = self.decoder.get_ref().read;
+        let limit = self
+            .min_limit
+            .max(compressed.saturating_mul(MAX_INFLATE_RATIO));
+        if self.produced >= limit {
+            self.cut_at = Some((self.produced, compressed));
+            return Ok(0);
+        }
+        let room = usize::try_from(limit - self.produced).unwrap_or(usize::MAX);
+        let want = buf.len().min(room);
+        match self.decoder.read(&mut buf[..want]) {
             Ok(n) => {
-                self.produced |= n > 0;
+                self.produced += n as u64;
                 Ok(n)
             }
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && self.produced => {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::UnexpectedEof && self.produced > 0 =>
+            {
                 self.truncated = true;
                 Ok(0)
             }

@@ -40,13 +40,32 @@ pub(crate) struct StructureRepairs {
     pub missing_closers: u64,
     /// An element cut off by the end of the file, dropped.
     pub truncated_elements: u64,
+    /// Strings longer than [`MAX_STRING_BYTES`] inside elements longer than
+    /// [`MAX_ELEMENT_BYTES`], cut to their first [`MAX_STRING_BYTES`] while streaming.
+    pub strings_cut: u64,
+    /// The longest of those strings, in bytes, and where its element starts.
+    pub longest_cut: Option<(u64, u64)>,
+    /// Elements still longer than [`MAX_ELEMENT_BYTES`] with their strings cut, skipped.
+    pub oversized_skipped: u64,
+    /// Where the first of those starts, and its length.
+    pub first_oversized: Option<(u64, u64)>,
 }
 
 const READ_CHUNK: usize = 1 << 20;
 
+/// Longest element (one event, or one top-level value) held in memory whole. Real events are
+/// a few kilobytes; a longer one is streamed with its long strings cut.
+pub(crate) const MAX_ELEMENT_BYTES: usize = 16 << 20;
+
+/// Strings in an over-long element are cut to this many bytes (at a character boundary); the
+/// summary keeps names no longer than this either.
+pub(crate) const MAX_STRING_BYTES: usize = 4096;
+
 pub(crate) struct Scanner<R> {
     reader: R,
     buf: Vec<u8>,
+    /// The last over-long element, with its strings cut.
+    compacted: Vec<u8>,
     /// First unconsumed byte.
     pos: usize,
     /// End of valid data.
@@ -73,6 +92,7 @@ impl<R: Read> Scanner<R> {
         Scanner {
             reader,
             buf: vec![0; READ_CHUNK * 4],
+            compacted: Vec::new(),
             pos: 0,
             end: 0,
             eof: false,
@@ -118,6 +138,18 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// Reads until `buf[pos..end]` holds at least `wanted` bytes or the input ends. Returns
+    /// whether anything was read.
+    fn fill_at_least(&mut self, wanted: usize) -> Result<bool, TraceError> {
+        let before = self.end - self.pos;
+        while self.end - self.pos < wanted {
+            if !self.fill()? {
+                break;
+            }
+        }
+        Ok(self.end - self.pos > before)
+    }
+
     /// Stream offset of the next unconsumed byte.
     pub(crate) fn offset(&self) -> u64 {
         self.base + self.pos as u64
@@ -154,9 +186,9 @@ impl<R: Read> Scanner<R> {
         self.pos += 1;
     }
 
-    /// Finds the end of the JSON value starting at `pos`; returns its length, or `None` when
-    /// the input ends inside it.
-    fn value_len(&mut self) -> Result<Option<usize>, TraceError> {
+    /// Finds the end of the JSON value starting at `pos`: its length, or where the input ended
+    /// inside it, or that it is longer than [`MAX_ELEMENT_BYTES`] (and not all in memory).
+    fn value_len(&mut self) -> Result<ValueEnd, TraceError> {
         let mut state = ValueState {
             offset: 0,
             depth: 0,
@@ -164,32 +196,81 @@ impl<R: Read> Scanner<R> {
         };
         loop {
             if let Some(len) = scan_value(&self.buf[self.pos..self.end], &mut state) {
-                return Ok(Some(len));
+                // A read may have brought in more than the limit at once.
+                return Ok(if len > MAX_ELEMENT_BYTES {
+                    ValueEnd::TooLong
+                } else {
+                    ValueEnd::Len(len)
+                });
+            }
+            if self.end - self.pos > MAX_ELEMENT_BYTES {
+                return Ok(ValueEnd::TooLong);
             }
             if !self.fill()? {
-                return Ok(None);
+                return Ok(ValueEnd::Eof);
             }
         }
     }
 
-    /// Takes the next value as a slice, with its offset. `None` at the end of the input,
-    /// having counted a truncated value.
-    fn take_value(&mut self) -> Result<Option<(usize, usize, u64)>, TraceError> {
+    /// Takes the next value: a slice of the buffer, or for an over-long value its compacted
+    /// copy; `End` at the end of the input, having counted a truncated value.
+    fn take_value(&mut self) -> Result<Taken, TraceError> {
         match self.value_len()? {
-            Some(len) => {
+            ValueEnd::Len(len) => {
                 let start = self.pos;
                 let offset = self.offset();
                 self.pos += len;
-                Ok(Some((start, start + len, offset)))
+                Ok(Taken::Slice(start, start + len, offset))
             }
-            None => {
+            ValueEnd::Eof => {
                 if self.pos < self.end {
                     self.repairs.truncated_elements += 1;
                 }
                 self.pos = self.end;
-                Ok(None)
+                Ok(Taken::End)
+            }
+            ValueEnd::TooLong => self.compact(),
+        }
+    }
+
+    /// Streams an over-long value through a [`Compactor`] into `compacted`, holding only the
+    /// read buffer and the compacted copy.
+    fn compact(&mut self) -> Result<Taken, TraceError> {
+        let offset = self.offset();
+        let mut compactor = Compactor::new(self.buf[self.pos]);
+        self.compacted.clear();
+        loop {
+            let data = &self.buf[self.pos..self.end];
+            let done = compactor.feed(data, &mut self.compacted);
+            let consumed = done.unwrap_or(data.len());
+            self.pos += consumed;
+            if done.is_some() {
+                break;
+            }
+            if !self.fill()? {
+                self.repairs.truncated_elements += 1;
+                self.compacted.clear();
+                return Ok(Taken::End);
             }
         }
+        let length = self.offset() - offset;
+        if compactor.strings_cut > 0 {
+            self.repairs.strings_cut += compactor.strings_cut;
+            if self
+                .repairs
+                .longest_cut
+                .is_none_or(|(longest, _)| compactor.longest_cut > longest)
+            {
+                self.repairs.longest_cut = Some((compactor.longest_cut, offset));
+            }
+        }
+        if compactor.overflow {
+            self.repairs.oversized_skipped += 1;
+            self.repairs.first_oversized.get_or_insert((offset, length));
+            self.compacted.clear();
+            return Ok(Taken::Skipped);
+        }
+        Ok(Taken::Compacted(offset))
     }
 
     /// Consumes a comma if there is one; counts it as a trailing comma when a closer follows.
@@ -256,16 +337,20 @@ impl<R: Read> Scanner<R> {
                     });
                 }
             }
-            let Some((start, end, offset)) = self.take_value()? else {
-                self.repairs.missing_closers += 1;
-                return Ok(found_events);
+            let (key_bytes, offset) = match self.take_value()? {
+                Taken::Slice(start, end, offset) => (&self.buf[start..end], offset),
+                Taken::Compacted(offset) => (&self.compacted[..], offset),
+                Taken::Skipped => (&b"\"\""[..], self.offset()),
+                Taken::End => {
+                    self.repairs.missing_closers += 1;
+                    return Ok(found_events);
+                }
             };
-            let key: String = serde_json::from_slice(&self.buf[start..end]).map_err(|error| {
-                TraceError::Syntax {
+            let key: String =
+                serde_json::from_slice(key_bytes).map_err(|error| TraceError::Syntax {
                     offset,
                     message: format!("bad key in the top-level object: {error}"),
-                }
-            })?;
+                })?;
             match self.peek()? {
                 Some(b':') => self.bump(),
                 None => {
@@ -295,11 +380,17 @@ impl<R: Read> Scanner<R> {
                     return Ok(found_events);
                 }
             } else {
-                let Some((start, end, offset)) = self.take_value()? else {
-                    self.repairs.missing_closers += 1;
-                    return Ok(found_events);
-                };
-                sink.metadata(&key, &self.buf[start..end], offset);
+                match self.take_value()? {
+                    Taken::Slice(start, end, offset) => {
+                        sink.metadata(&key, &self.buf[start..end], offset);
+                    }
+                    Taken::Compacted(offset) => sink.metadata(&key, &self.compacted, offset),
+                    Taken::Skipped => {}
+                    Taken::End => {
+                        self.repairs.missing_closers += 1;
+                        return Ok(found_events);
+                    }
+                }
             }
         }
     }
@@ -326,26 +417,235 @@ impl<R: Read> Scanner<R> {
                         self.pos += len;
                         break;
                     }
-                    Prefix::NeedMore if self.fill()? => continue,
+                    // Each retry parses the element from its start again: doubling what is
+                    // buffered keeps that linear however little each read brings.
+                    Prefix::NeedMore
+                        if self.end - self.pos <= MAX_ELEMENT_BYTES
+                            && self.fill_at_least(2 * (self.end - self.pos))? =>
+                    {
+                        continue;
+                    }
                     Prefix::NeedMore | Prefix::Invalid => {
-                        let Some((start, end, offset)) = self.take_value()? else {
-                            self.repairs.missing_closers += 1;
-                            return Ok(false);
-                        };
-                        if start == end {
-                            // An empty value: a stray `}` (commas, whitespace and `]` were
-                            // taken above). Hand it on as a malformed element so the scan
-                            // moves past it instead of finding it again forever.
-                            self.pos += 1;
-                            sink.event(&self.buf[start..start + 1], offset);
-                        } else {
-                            sink.event(&self.buf[start..end], offset);
+                        match self.take_value()? {
+                            Taken::Slice(start, end, offset) if start == end => {
+                                // An empty value: a stray `}` (commas, whitespace and `]` were
+                                // taken above). Hand it on as a malformed element so the scan
+                                // moves past it instead of finding it again forever.
+                                self.pos += 1;
+                                sink.event(&self.buf[start..start + 1], offset);
+                            }
+                            Taken::Slice(start, end, offset) => {
+                                sink.event(&self.buf[start..end], offset);
+                            }
+                            Taken::Compacted(offset) => sink.event(&self.compacted, offset),
+                            Taken::Skipped => {}
+                            Taken::End => {
+                                self.repairs.missing_closers += 1;
+                                return Ok(false);
+                            }
                         }
                         break;
                     }
                 }
             }
         }
+    }
+}
+
+/// How [`Scanner::value_len`] found a value's end.
+enum ValueEnd {
+    Len(usize),
+    Eof,
+    TooLong,
+}
+
+/// A value taken by [`Scanner::take_value`].
+enum Taken {
+    /// `buf[start..end]`, at this stream offset.
+    Slice(usize, usize, u64),
+    /// In `compacted`, from this stream offset.
+    Compacted(u64),
+    /// Too long even compacted: skipped and counted.
+    Skipped,
+    /// The input ended.
+    End,
+}
+
+/// Copies one JSON value as it streams past, cutting every string after
+/// [`MAX_STRING_BYTES`] (never inside an escape, a UTF-8 character or a surrogate pair) and
+/// stopping the copy, but not the scan, at [`MAX_ELEMENT_BYTES`]. It finds the value's end
+/// as [`scan_value`] does.
+struct Compactor {
+    /// The bracket that opened the value and its closer, or `None` for a string or scalar.
+    brackets: Option<(u8, u8)>,
+    /// The value is a string.
+    is_string: bool,
+    depth: u32,
+    in_string: bool,
+    /// Escape bytes still to come after the current one (1 after `\`, 4 for `\u`).
+    escape: u8,
+    /// The escape being read is `\u`; its hex value so far.
+    unicode: Option<u32>,
+    /// The last complete escape was a leading surrogate: its pair must be kept with it.
+    after_leading_surrogate: bool,
+    /// Bytes of the current string's content seen.
+    string_len: u64,
+    /// Whether the current string's bytes are still copied.
+    copying: bool,
+    overflow: bool,
+    strings_cut: u64,
+    longest_cut: u64,
+    started: bool,
+}
+
+impl Compactor {
+    fn new(first: u8) -> Self {
+        let brackets = match first {
+            b'{' => Some((b'{', b'}')),
+            b'[' => Some((b'[', b']')),
+            _ => None,
+        };
+        Compactor {
+            brackets,
+            is_string: first == b'"',
+            depth: 0,
+            in_string: false,
+            escape: 0,
+            unicode: None,
+            after_leading_surrogate: false,
+            string_len: 0,
+            copying: true,
+            overflow: false,
+            strings_cut: 0,
+            longest_cut: 0,
+            started: false,
+        }
+    }
+
+    fn push(&mut self, out: &mut Vec<u8>, byte: u8) {
+        if out.len() < MAX_ELEMENT_BYTES {
+            out.push(byte);
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    /// Feeds the next bytes of the value; returns how many it took when the value ended in
+    /// them.
+    fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        let mut i = 0;
+        while i < data.len() {
+            let byte = data[i];
+            if self.in_string {
+                if !self.copying && self.escape == 0 {
+                    // The cut part of a long string: skip to its next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &data[i..]) {
+                        Some(found) => {
+                            self.string_len += found as u64;
+                            i += found;
+                        }
+                        None => {
+                            self.string_len += (data.len() - i) as u64;
+                            return None;
+                        }
+                    }
+                    if data[i] == b'\\' {
+                        self.string_len += 1;
+                        self.escape = 1;
+                        self.unicode = None;
+                        i += 1;
+                        continue;
+                    }
+                }
+                let byte = data[i];
+                if self.escape > 0 {
+                    self.string_len += 1;
+                    if self.copying {
+                        self.push(out, byte);
+                    }
+                    match self.unicode {
+                        None if byte == b'u' => {
+                            self.unicode = Some(0);
+                            self.escape = 4;
+                        }
+                        None => {
+                            self.escape = 0;
+                            self.after_leading_surrogate = false;
+                        }
+                        Some(value) => {
+                            let digit = (byte as char).to_digit(16).unwrap_or(0);
+                            let value = value * 16 + digit;
+                            self.unicode = Some(value);
+                            self.escape -= 1;
+                            if self.escape == 0 {
+                                self.after_leading_surrogate = (0xD800..0xDC00).contains(&value);
+                                self.unicode = None;
+                            }
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
+                if byte == b'"' {
+                    self.in_string = false;
+                    if !self.copying {
+                        self.strings_cut += 1;
+                        self.longest_cut = self.longest_cut.max(self.string_len);
+                    }
+                    self.push(out, byte);
+                    i += 1;
+                    if self.is_string {
+                        return Some(i);
+                    }
+                    continue;
+                }
+                if self.copying
+                    && self.string_len >= MAX_STRING_BYTES as u64
+                    && byte & 0xC0 != 0x80
+                    && !self.after_leading_surrogate
+                {
+                    self.copying = false;
+                    continue;
+                }
+                self.string_len += 1;
+                if self.copying {
+                    self.push(out, byte);
+                }
+                if byte == b'\\' {
+                    self.escape = 1;
+                    self.unicode = None;
+                } else {
+                    self.after_leading_surrogate = false;
+                }
+                i += 1;
+                continue;
+            }
+            if self.brackets.is_none() && !self.is_string && self.started {
+                // A number or literal ends at the next delimiter.
+                if matches!(byte, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                    return Some(i);
+                }
+            }
+            self.started = true;
+            self.push(out, byte);
+            i += 1;
+            if byte == b'"' {
+                self.in_string = true;
+                self.copying = true;
+                self.string_len = 0;
+                self.after_leading_surrogate = false;
+            } else if let Some((open, close)) = self.brackets {
+                if byte == open {
+                    self.depth += 1;
+                } else if byte == close {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        None
     }
 }
 
@@ -514,6 +814,71 @@ mod tests {
         );
         assert_eq!(sink.metadata[1], ("x".to_owned(), "\"y\"".to_owned()));
         assert_eq!(repairs.trailing_commas + repairs.missing_closers, 0);
+    }
+
+    fn split_fast(bytes: &[u8]) -> (Collect, StructureRepairs) {
+        let mut sink = Collect::default();
+        let mut scanner = Scanner::new(bytes, None);
+        scanner.run(&mut sink).expect("splits");
+        assert!(scanner.buf.len() <= 2 * MAX_ELEMENT_BYTES + 4 * READ_CHUNK);
+        (sink, scanner.repairs)
+    }
+
+    #[test]
+    fn over_long_elements_are_streamed_with_their_strings_cut() {
+        let long = MAX_ELEMENT_BYTES + (1 << 20);
+        let mut trace = br#"{"traceEvents": [{"name": ""#.to_vec();
+        // A surrogate pair, an escape and a two-byte character right at the cut stay whole.
+        trace.extend(std::iter::repeat_n(b'a', MAX_STRING_BYTES - 1));
+        trace.extend_from_slice(br"\uD83D\uDE00");
+        trace.extend(std::iter::repeat_n(b'b', long));
+        trace.extend_from_slice(br#"", "cat": ""#);
+        trace.extend(std::iter::repeat_n(b'c', MAX_STRING_BYTES - 1));
+        trace.extend_from_slice(r#"\"é"#.as_bytes());
+        trace.extend_from_slice(br#"", "ph": ""#);
+        trace.extend(std::iter::repeat_n(b'p', MAX_STRING_BYTES - 1));
+        trace.extend_from_slice("éd".as_bytes());
+        trace.extend_from_slice(br#"", "ts": 1}, {"name": "next"}]}"#);
+        let (sink, repairs) = split_fast(&trace);
+        assert_eq!(sink.events.len(), 2);
+        assert!(
+            sink.events[0].len() < 4 * MAX_STRING_BYTES,
+            "strings not cut"
+        );
+        let event: serde_json::Value = serde_json::from_str(&sink.events[0]).expect("valid JSON");
+        let name = event["name"].as_str().expect("name");
+        assert_eq!(name.len(), MAX_STRING_BYTES - 1 + 4);
+        assert!(name.ends_with("a😀"), "{}", &name[name.len() - 8..]);
+        // An escape or a character at the cut is kept whole.
+        let cat = event["cat"].as_str().expect("cat");
+        assert_eq!(cat.len(), MAX_STRING_BYTES, "{}", &cat[cat.len() - 8..]);
+        assert!(cat.ends_with("c\""), "{}", &cat[cat.len() - 8..]);
+        let ph = event["ph"].as_str().expect("ph");
+        assert_eq!(ph.len(), MAX_STRING_BYTES + 1, "{}", &ph[ph.len() - 8..]);
+        assert!(ph.ends_with("pé"), "{}", &ph[ph.len() - 8..]);
+        assert_eq!(event["ts"], 1);
+        assert_eq!(sink.events[1], r#"{"name": "next"}"#);
+        assert_eq!(repairs.strings_cut, 3);
+        assert_eq!(
+            repairs.longest_cut,
+            Some(((MAX_STRING_BYTES - 1 + 12 + long) as u64, 17))
+        );
+        assert_eq!(repairs.oversized_skipped, 0);
+    }
+
+    #[test]
+    fn elements_too_long_even_compacted_are_skipped_and_metadata_too() {
+        let mut trace = br#"{"deviceProperties": ["#.to_vec();
+        trace.extend(std::iter::repeat_n(&b"1,"[..], MAX_ELEMENT_BYTES / 2 + 10).flatten());
+        trace.extend_from_slice(br#"1], "traceEvents": [{"args": ["#);
+        trace.extend(std::iter::repeat_n(&b"[],"[..], MAX_ELEMENT_BYTES / 3 + 10).flatten());
+        trace.extend_from_slice(br#"[]]}, {"name": "kept"}], "x": "y"}"#);
+        let (sink, repairs) = split_fast(&trace);
+        assert_eq!(sink.events.len(), 1, "an over-long element was kept");
+        assert_eq!(sink.events[0], r#"{"name": "kept"}"#);
+        assert_eq!(sink.metadata, [("x".to_owned(), "\"y\"".to_owned())]);
+        assert_eq!(repairs.oversized_skipped, 2);
+        assert_eq!(repairs.first_oversized.map(|(offset, _)| offset), Some(21));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     TraceSummary,
     event::{Num, RawEvent, repair},
-    scan::{Prefix, Sink, StructureRepairs},
+    scan::{MAX_ELEMENT_BYTES, MAX_STRING_BYTES, Prefix, Sink, StructureRepairs},
 };
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -107,10 +107,30 @@ struct Step {
 struct Interner {
     ids: FastMap<Box<str>, u32>,
     names: Vec<Box<str>>,
+    /// Names longer than [`MAX_STRING_BYTES`] cut, and the longest one's length.
+    cut: u64,
+    longest_cut: usize,
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn cut_to(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 impl Interner {
     fn intern(&mut self, name: &str) -> u32 {
+        if name.len() > MAX_STRING_BYTES {
+            self.cut += 1;
+            self.longest_cut = self.longest_cut.max(name.len());
+        }
+        let name = cut_to(name, MAX_STRING_BYTES);
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
@@ -207,6 +227,29 @@ const KNOWN_CATEGORIES: [&str; 22] = [
     "cuda_sync",
 ];
 
+/// Distinct categories counted by name; the others are counted under [`OTHER_CATEGORIES`].
+const MAX_CATEGORIES: usize = 256;
+/// Where categories past [`MAX_CATEGORIES`] are counted.
+const OTHER_CATEGORIES: &str = "(other categories)";
+/// Longest category name kept.
+const MAX_CATEGORY_BYTES: usize = 256;
+
+/// Counts `key` in a map of a bounded number of bounded names: a trace with a million
+/// distinct categories does not keep a million strings.
+fn count_bounded(counts: &mut BTreeMap<String, u64>, key: &str) {
+    let key = cut_to(key, MAX_CATEGORY_BYTES);
+    if let Some(count) = counts.get_mut(key) {
+        *count += 1;
+        return;
+    }
+    let key = if counts.len() < MAX_CATEGORIES {
+        key
+    } else {
+        OTHER_CATEGORIES
+    };
+    *counts.entry(key.to_owned()).or_default() += 1;
+}
+
 fn is_sync_call(name: &str) -> bool {
     matches!(
         name,
@@ -251,7 +294,9 @@ impl Sink for Accumulator {
             "distributedInfo" => {
                 if let Ok(info) = serde_json::from_slice::<RawDistributed>(value) {
                     self.distributed = Some(DistributedSummary {
-                        backend: info.backend,
+                        backend: info
+                            .backend
+                            .map(|name| cut_to(&name, MAX_STRING_BYTES).to_owned()),
                         rank: info.rank.int(),
                         world_size: info.world_size.int(),
                     });
@@ -318,17 +363,20 @@ impl Accumulator {
     fn malformed(&mut self, offset: u64, error: &serde_json::Error) {
         self.malformed += 1;
         if self.first_malformed.is_none() {
-            self.first_malformed = Some(format!("byte {offset}: {error}"));
+            // serde_json quotes the offending value, which may be a long string.
+            let message = error.to_string();
+            let shown = cut_to(&message, 200);
+            let more = if shown.len() < message.len() {
+                "…"
+            } else {
+                ""
+            };
+            self.first_malformed = Some(format!("byte {offset}: {shown}{more}"));
         }
     }
 
     fn count(&mut self, key: &str) {
-        match self.counts.get_mut(key) {
-            Some(count) => *count += 1,
-            None => {
-                self.counts.insert(key.to_owned(), 1);
-            }
-        }
+        count_bounded(&mut self.counts, key);
     }
 
     fn add(&mut self, event: RawEvent<'_>) {
@@ -349,7 +397,7 @@ impl Accumulator {
                 .iter()
                 .any(|known| known.eq_ignore_ascii_case(cat))
         {
-            *self.unknown_categories.entry(cat.to_owned()).or_default() += 1;
+            count_bounded(&mut self.unknown_categories, cat);
         }
         if ph == "i" || ph == "I" {
             if name == "[memory]"
@@ -489,6 +537,30 @@ impl Accumulator {
             self.non_finite_repairs,
             "NaN/Infinity value(s) read as missing",
         );
+        if let Some((longest, offset)) = structure.longest_cut {
+            warnings.push(format!(
+                "cut: {} string(s) in event(s) over the {} MiB element limit kept only their \
+                 first {MAX_STRING_BYTES} bytes; the longest, {longest} bytes, in the element \
+                 at byte {offset}",
+                structure.strings_cut,
+                MAX_ELEMENT_BYTES >> 20
+            ));
+        }
+        if let Some((offset, length)) = structure.first_oversized {
+            warnings.push(format!(
+                "skipped: {} element(s) over the {} MiB element limit even with their strings \
+                 cut; the first, {length} bytes, at byte {offset}",
+                structure.oversized_skipped,
+                MAX_ELEMENT_BYTES >> 20
+            ));
+        }
+        if self.names.cut > 0 {
+            warnings.push(format!(
+                "cut: {} event name(s) longer than {MAX_STRING_BYTES} bytes kept only their \
+                 first {MAX_STRING_BYTES} bytes (the longest had {} bytes)",
+                self.names.cut, self.names.longest_cut
+            ));
+        }
         if self.without_dur > 0 {
             warnings.push(format!(
                 "{} complete event(s) without a usable `dur` left out of the timings",
@@ -1354,7 +1426,9 @@ impl From<RawDevice> for DeviceSummary {
         };
         DeviceSummary {
             id: raw.id.int(),
-            name: raw.name,
+            name: raw
+                .name
+                .map(|name| cut_to(&name, MAX_STRING_BYTES).to_owned()),
             memory_bytes: raw.total_global_mem.0.map(|b| b as u64),
             compute_capability: capability.map(|c| format!("{}.{}", c.major, c.minor)),
             architecture: capability.map(|c| c.architecture().to_owned()),
