@@ -110,14 +110,17 @@ fn detection_json(detection: &advisor_hw::Detection) -> anyhow::Result<Value> {
     }))
 }
 
+/// Names from the machine (CPUID brand strings, driver and adapter names, probe errors) are
+/// escaped: a driver or a VM can report anything.
 #[cfg(feature = "probe")]
 fn detection_text(detection: &advisor_hw::Detection) -> String {
+    let shown = |text: &str| advisor_report::escape_control(text).into_owned();
     let cpu = &detection.cpu;
     let unknown = || "unknown".to_owned();
     let mut out = String::new();
     let model = match (&cpu.vendor, &cpu.model) {
-        (_, Some(model)) => model.clone(),
-        (Some(vendor), None) => vendor.clone(),
+        (_, Some(model)) => shown(model),
+        (Some(vendor), None) => shown(vendor),
         (None, None) => unknown(),
     };
     let _ = writeln!(out, "CPU:      {model}");
@@ -157,7 +160,7 @@ fn detection_text(detection: &advisor_hw::Detection) -> String {
         if cpu.simd_capabilities.is_empty() {
             "none found".to_owned()
         } else {
-            cpu.simd_capabilities.join(" ")
+            shown(&cpu.simd_capabilities.join(" "))
         }
     );
     let memory = &detection.memory;
@@ -188,7 +191,7 @@ fn detection_text(detection: &advisor_hw::Detection) -> String {
         let _ = writeln!(out, "GPUs:     none found");
     }
     for (index, gpu) in detection.gpus.iter().enumerate() {
-        let mut line = gpu.name.clone();
+        let mut line = shown(&gpu.name);
         if let Some(mb) = gpu.memory_mb {
             let _ = write!(line, ", {}", gib(mb));
         }
@@ -220,14 +223,18 @@ fn detection_text(detection: &advisor_hw::Detection) -> String {
         let _ = writeln!(
             out,
             "Adapter:  {} ({}, {kind}; {})",
-            adapter.name, adapter.backend, adapter.driver_info
+            shown(&adapter.name),
+            shown(&adapter.backend),
+            shown(&adapter.driver_info)
         );
     }
     out.push_str("\nProbes:\n");
     for probe in &detection.probes {
         let status = match &probe.status {
             advisor_hw::ProbeStatus::Ok => "ok".to_owned(),
-            advisor_hw::ProbeStatus::Unavailable { reason } => format!("unavailable: {reason}"),
+            advisor_hw::ProbeStatus::Unavailable { reason } => {
+                format!("unavailable: {}", shown(reason))
+            }
             _ => "other".to_owned(),
         };
         let _ = writeln!(

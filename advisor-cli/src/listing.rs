@@ -15,8 +15,10 @@ pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Pretty JSON, with the terminal controls serde_json leaves raw written as `\u` escapes.
 pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    print(&(serde_json::to_string_pretty(value)? + "\n"))
+    let json = serde_json::to_string_pretty(value)?;
+    print(&(advisor_report::escape_json_controls(&json) + "\n"))
 }
 
 pub(crate) fn examples(format: ListFormat) -> anyhow::Result<()> {

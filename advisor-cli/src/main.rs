@@ -120,7 +120,14 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            // Errors echo file names, flags and values from the inputs: escaped, so that none
+            // can drive the terminal or forge a line of its own.
+            let message = format!("{error:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                advisor_report::escape_control(&message)
+            );
             if error.downcast_ref::<InputError>().is_some() {
                 ExitCode::from(2)
             } else {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use advisor_core::OptimizationAdvisor;
 use advisor_plugin_host::{PluginReport, PluginRules};
+use advisor_report::{escape_control, escape_json_controls};
 use advisor_rules_builtin::BuiltinRules;
 use clap::Args;
 
@@ -49,7 +50,9 @@ pub(crate) fn run(args: PluginsArgs) -> anyhow::Result<()> {
     let mut advisor = OptimizationAdvisor::new();
     let report = load(&mut advisor, &dir)?;
     let text = match args.format {
-        ListFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ListFormat::Json => {
+            escape_json_controls(&serde_json::to_string_pretty(&report)?).into_owned() + "\n"
+        }
         ListFormat::Text => render_text(&report),
     };
     use std::io::Write;
@@ -59,30 +62,41 @@ pub(crate) fn run(args: PluginsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A file's name for the listing, escaped: file names, plugin names and reasons come from the
+/// folder and the libraries in it.
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
+    let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
-    )
+    );
+    escape_control(&name).into_owned()
 }
 
 fn render_text(report: &PluginReport) -> String {
-    let mut out = format!("plugin folder {}\n", report.dir.display());
+    let shown = |text: &str| escape_control(text).into_owned();
+    let mut out = format!(
+        "plugin folder {}\n",
+        shown(&report.dir.display().to_string())
+    );
     out.push_str(&format!("\nloaded ({}):\n", report.loaded.len()));
     for plugin in &report.loaded {
         out.push_str(&format!(
             "  {}: {} {}, rules: {}\n",
             file_name(&plugin.file),
-            plugin.name,
-            plugin.version,
+            shown(&plugin.name),
+            shown(&plugin.version),
             if plugin.rules.is_empty() {
                 "none".to_owned()
             } else {
-                plugin.rules.join(", ")
+                shown(&plugin.rules.join(", "))
             }
         ));
         for rule in &plugin.refused_rules {
-            out.push_str(&format!("    refused rule {}: {}\n", rule.id, rule.reason));
+            out.push_str(&format!(
+                "    refused rule {}: {}\n",
+                shown(&rule.id),
+                shown(&rule.reason)
+            ));
         }
     }
     out.push_str(&format!("\nrefused ({}):\n", report.refused.len()));
@@ -90,7 +104,7 @@ fn render_text(report: &PluginReport) -> String {
         out.push_str(&format!(
             "  {}: {}\n",
             file_name(&refused.file),
-            refused.reason
+            shown(&refused.reason)
         ));
     }
     out

@@ -1,7 +1,11 @@
 //! The HTML renderer: the Markdown report through a CommonMark renderer, in a page with
 //! inline styles so the file can be opened or mailed on its own.
+//!
+//! The Markdown renderer already escapes input text; this one holds even if some did get
+//! through: raw HTML becomes text, and so does every link and image, since the report puts
+//! none there itself (a `javascript:` link or a remote image could only come from an input).
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2328}\
 h1{border-bottom:1px solid #d0d7de;padding-bottom:.3rem}h3{margin-top:2.2rem}\
@@ -10,10 +14,30 @@ pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;border-radius:6px}code{font
 em{color:#57606a}";
 
 pub(crate) fn render(markdown: &str) -> String {
-    // Raw HTML in the input (a model name, a rule's text) must stay text: CommonMark passes
-    // HTML through, so turn it into text events, which the renderer escapes.
+    // How to close each link or image being turned back into text, innermost last.
+    let mut closings: Vec<CowStr<'_>> = Vec::new();
     let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
+        // CommonMark passes HTML through: as text events the renderer escapes it.
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        // A link or image is shown as the Markdown it was written as, `[text](destination)`.
+        Event::Start(Tag::Link {
+            link_type: LinkType::Autolink | LinkType::Email,
+            ..
+        }) => {
+            closings.push(">".into());
+            Event::Text("<".into())
+        }
+        Event::Start(Tag::Link { dest_url, .. }) => {
+            closings.push(format!("]({dest_url})").into());
+            Event::Text("[".into())
+        }
+        Event::Start(Tag::Image { dest_url, .. }) => {
+            closings.push(format!("]({dest_url})").into());
+            Event::Text("![".into())
+        }
+        Event::End(TagEnd::Link | TagEnd::Image) => {
+            Event::Text(closings.pop().unwrap_or(CowStr::Borrowed("")))
+        }
         other => other,
     });
     let mut body = String::with_capacity(markdown.len() * 2);
@@ -36,5 +60,17 @@ mod tests {
         );
         assert!(!page.contains("<img"), "{page}");
         assert!(page.contains("if a &lt; b and c &amp; d: pass"), "{page}");
+    }
+
+    #[test]
+    fn links_and_images_are_text() {
+        let page = super::render(
+            "[x](javascript:alert(1)) ![y](http://evil/y.png) <javascript:alert(2)> [z]\n\n[z]: http://evil/\n",
+        );
+        assert!(!page.contains("<a"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(page.contains("[x](javascript:alert(1))"), "{page}");
+        assert!(page.contains("![y](http://evil/y.png)"), "{page}");
+        assert!(page.contains("&lt;javascript:alert(2)&gt;"), "{page}");
     }
 }

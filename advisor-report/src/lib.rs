@@ -12,19 +12,29 @@
 //! let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
 //! assert_eq!(json["schema_version"], 1);
 //! ```
+//!
+//! Text from the inputs (model, kernel and file names, config values, plugin prose) is never
+//! shown raw: [`escape_control`] makes it safe on a terminal, the Markdown and HTML renderers
+//! keep it text (no headings, links, images or HTML of its own), and the JSON keeps every
+//! value exactly, with [`escape_json_controls`] spelling terminal controls as `\u` escapes.
 
 mod html;
 mod markdown;
+mod text;
 
 use advisor_core::OptimizationReport;
 
-pub use crate::markdown::group_digits;
+pub use crate::{
+    markdown::group_digits,
+    text::{escape_control, escape_json_controls},
+};
 
 /// Rendering methods on [`OptimizationReport`].
 pub trait RenderReport {
     /// Markdown for people: summary, suggestions with evidence and steps, diagnostics.
     fn to_markdown(&self) -> String;
-    /// Pretty JSON with a top-level `schema_version`.
+    /// Pretty JSON with a top-level `schema_version`; values exactly as in the report, with
+    /// terminal controls written as `\u` escapes.
     fn to_json(&self) -> String;
     /// A self-contained HTML page (inline CSS, no scripts) with the Markdown report's content.
     fn to_html(&self) -> String;
@@ -37,7 +47,8 @@ impl RenderReport for OptimizationReport {
 
     fn to_json(&self) -> String {
         // The report is plain data with string keys: serializing cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        let json = serde_json::to_string_pretty(self).unwrap_or_default();
+        escape_json_controls(&json).into_owned()
     }
 
     fn to_html(&self) -> String {

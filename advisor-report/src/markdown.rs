@@ -1,8 +1,35 @@
-//! The Markdown renderer.
+//! The Markdown renderer. Every string of the report goes through `crate::text`: values from
+//! the inputs (the model name, config keys and values, file names in diagnostics) are text,
+//! and prose the rules wrote keeps only its code spans, so nothing an input says can make a
+//! heading, a list, a link, an image or HTML.
 
 use std::fmt::Write;
 
-use advisor_core::{Diagnostic, DiagnosticSeverity, OptimizationReport, OptimizationSuggestion};
+use advisor_core::{
+    Diagnostic, DiagnosticSeverity, Missing, OptimizationReport, OptimizationSuggestion,
+};
+
+use crate::text::{Place, markdown_code, markdown_prose, markdown_text, push_code_block};
+
+/// Input text within a line.
+fn text(value: &str) -> String {
+    markdown_text(value, Place::Inline)
+}
+
+/// Prose that begins a paragraph or list item.
+fn prose(value: &str) -> String {
+    markdown_prose(value, Place::Block)
+}
+
+/// Prose within a line.
+fn inline_prose(value: &str) -> String {
+    markdown_prose(value, Place::Inline)
+}
+
+/// A code span.
+fn code(value: &str) -> String {
+    markdown_code(value, Place::Inline)
+}
 
 pub(crate) fn render(report: &OptimizationReport) -> String {
     let mut out = String::new();
@@ -26,14 +53,14 @@ fn header(out: &mut String, report: &OptimizationReport) {
     let inputs = &report.inputs;
     let mut model = inputs
         .model
-        .clone()
-        .unwrap_or_else(|| "not given".to_owned());
+        .as_deref()
+        .map_or_else(|| "not given".to_owned(), text);
     let mut details = Vec::new();
     if let Some(parameters) = inputs.parameters {
         details.push(format!("{} parameters", group_digits(parameters)));
     }
     if let Some(architecture) = &inputs.architecture {
-        details.push(architecture.clone());
+        details.push(text(architecture));
     }
     if !details.is_empty() {
         let _ = write!(model, " ({})", details.join(", "));
@@ -42,7 +69,10 @@ fn header(out: &mut String, report: &OptimizationReport) {
     let _ = writeln!(
         out,
         "- **Hardware:** {}",
-        inputs.hardware.as_deref().unwrap_or("not given")
+        inputs
+            .hardware
+            .as_deref()
+            .map_or_else(|| "not given".to_owned(), text)
     );
     let config = if inputs.config.is_empty() {
         "not given".to_owned()
@@ -50,7 +80,7 @@ fn header(out: &mut String, report: &OptimizationReport) {
         inputs
             .config
             .iter()
-            .map(|(key, value)| format!("`{key}={value}`"))
+            .map(|(key, value)| code(&format!("{key}={value}")))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -61,7 +91,12 @@ fn header(out: &mut String, report: &OptimizationReport) {
         if inputs.provided.is_empty() {
             "none".to_owned()
         } else {
-            inputs.provided.join(", ")
+            inputs
+                .provided
+                .iter()
+                .map(|section| text(section))
+                .collect::<Vec<_>>()
+                .join(", ")
         },
         inputs.rules_run.len()
     );
@@ -103,10 +138,10 @@ fn summary(out: &mut String, report: &OptimizationReport) {
                 "| {} | {} | {} |",
                 metric.metric.as_str(),
                 metric.suggestions,
-                metric.description
+                markdown_prose(&metric.description, Place::Cell)
             );
         }
-        let _ = writeln!(out, "\n_{}_\n", summary.method);
+        let _ = writeln!(out, "\n_{}_\n", inline_prose(&summary.method));
     }
 }
 
@@ -114,24 +149,29 @@ fn render_suggestion(out: &mut String, number: usize, suggestion: &OptimizationS
     let _ = writeln!(
         out,
         "### {number}. {} [{}]\n",
-        suggestion.title,
+        inline_prose(&suggestion.title),
         suggestion.impact.as_str().to_uppercase()
     );
     let _ = writeln!(
         out,
-        "`{}` · {} · impact {} · difficulty {}\n",
-        suggestion.id,
+        "{} · {} · impact {} · difficulty {}\n",
+        code(&suggestion.id),
         suggestion.category,
         suggestion.impact.as_str(),
         suggestion.difficulty.as_str()
     );
     if !suggestion.description.is_empty() {
-        let _ = writeln!(out, "{}\n", suggestion.description);
+        let _ = writeln!(out, "{}\n", prose(&suggestion.description));
     }
     if !suggestion.expected_improvement.is_empty() {
         out.push_str("**Expected improvement**\n\n");
         for improvement in &suggestion.expected_improvement {
-            let _ = writeln!(out, "- {}: {}", improvement.describe(), improvement.basis);
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                prose(&improvement.describe()),
+                inline_prose(&improvement.basis)
+            );
         }
         out.push('\n');
     }
@@ -139,17 +179,12 @@ fn render_suggestion(out: &mut String, number: usize, suggestion: &OptimizationS
     if !suggestion.implementation_steps.is_empty() {
         out.push_str("**Steps**\n\n");
         for (index, step) in suggestion.implementation_steps.iter().enumerate() {
-            let _ = writeln!(out, "{}. {step}", index + 1);
+            let _ = writeln!(out, "{}. {}", index + 1, prose(step));
         }
         out.push('\n');
     }
     for example in &suggestion.code_examples {
-        let _ = writeln!(
-            out,
-            "```{}\n{}\n```\n",
-            example.language,
-            example.code.trim_end()
-        );
+        push_code_block(out, &example.language, &example.code);
     }
     list(out, "Warnings", &suggestion.warnings, "- ⚠ ");
 }
@@ -160,7 +195,7 @@ fn list(out: &mut String, heading: &str, items: &[String], bullet: &str) {
     }
     let _ = writeln!(out, "**{heading}**\n");
     for item in items {
-        let _ = writeln!(out, "{bullet}{item}");
+        let _ = writeln!(out, "{bullet}{}", prose(item));
     }
     out.push('\n');
 }
@@ -183,30 +218,69 @@ fn diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
             };
             let _ = writeln!(
                 out,
-                "- {severity} (`{}`): {}",
-                diagnostic.source, diagnostic.message
+                "- {severity} ({}): {}",
+                code(&diagnostic.source),
+                inline_prose(&diagnostic.message)
             );
         }
         out.push('\n');
     }
     if !undecided.is_empty() {
         out.push_str("## Not checked for lack of facts\n\n");
-        // Several rules often need the same fact: list each missing fact once, with its rules.
-        let mut by_message: Vec<(&str, Vec<&str>)> = Vec::new();
-        for diagnostic in undecided {
-            match by_message
-                .iter_mut()
-                .find(|(message, _)| *message == diagnostic.message)
-            {
-                Some((_, sources)) => sources.push(&diagnostic.source),
-                None => by_message.push((&diagnostic.message, vec![&diagnostic.source])),
-            }
-        }
-        for (message, sources) in by_message {
-            let rules: Vec<String> = sources.iter().map(|s| format!("`{s}`")).collect();
-            let _ = writeln!(out, "- {}: {message}", rules.join(", "));
-        }
+        undecided_lines(out, &undecided);
         out.push('\n');
+    }
+}
+
+/// Several rules often need the same fact: each missing fact once, with the flag that supplies
+/// it and every rule that needed it. Diagnostics without typed facts (a plugin's prose) are
+/// grouped by their message instead.
+fn undecided_lines(out: &mut String, undecided: &[&Diagnostic]) {
+    let mut by_fact: Vec<(&Missing, Vec<&str>)> = Vec::new();
+    let mut by_message: Vec<(&str, Vec<&str>)> = Vec::new();
+    for diagnostic in undecided {
+        if diagnostic.missing.is_empty() {
+            push_source(&mut by_message, &diagnostic.message, &diagnostic.source);
+        }
+        for missing in &diagnostic.missing {
+            push_source(&mut by_fact, missing, &diagnostic.source);
+        }
+    }
+    let rules = |sources: &[&str]| {
+        sources
+            .iter()
+            .map(|source| code(source))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (missing, sources) in by_fact {
+        // A context path reads best as code; a few fields are a sentence with code inside.
+        let field = match missing {
+            Missing::Device | Missing::GpuFigures(_) => prose(&missing.field()),
+            _ => code(&missing.field()),
+        };
+        let _ = writeln!(
+            out,
+            "- {field} ({}): {}",
+            inline_prose(&missing.flag()),
+            rules(&sources)
+        );
+    }
+    for (message, sources) in by_message {
+        let _ = writeln!(out, "- {}: {}", rules(&sources), inline_prose(message));
+    }
+}
+
+/// Adds `source` to the group of `key`, in first-seen order, each source once.
+fn push_source<'a, K: PartialEq + ?Sized>(
+    groups: &mut Vec<(&'a K, Vec<&'a str>)>,
+    key: &'a K,
+    source: &'a str,
+) {
+    match groups.iter_mut().find(|(existing, _)| *existing == key) {
+        Some((_, sources)) if sources.contains(&source) => {}
+        Some((_, sources)) => sources.push(source),
+        None => groups.push((key, vec![source])),
     }
 }
 
@@ -225,7 +299,7 @@ pub fn group_digits(value: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use advisor_core::{Diagnostic, DiagnosticSeverity, InputSummary, OptimizationReport};
+    use advisor_core::{Diagnostic, DiagnosticSeverity, InputSummary, Missing, OptimizationReport};
 
     use super::group_digits;
 
@@ -255,6 +329,47 @@ mod tests {
         assert!(
             markdown.contains("- `b`: could not decide: needs y"),
             "{markdown}"
+        );
+    }
+
+    #[test]
+    fn typed_missing_facts_are_listed_once_with_their_flag_and_rules() {
+        let needs = |source: &str, missing: Vec<Missing>| {
+            let mut diagnostic = Diagnostic::new(
+                DiagnosticSeverity::Info,
+                source.to_owned(),
+                "could not decide: needs ...".to_owned(),
+            );
+            diagnostic.missing = missing;
+            diagnostic
+        };
+        let report = OptimizationReport::new(
+            InputSummary::default(),
+            Vec::new(),
+            vec![
+                needs("gpu_idle", vec![Missing::Trace]),
+                needs("host_sync", vec![Missing::Trace]),
+                needs(
+                    "kv_cache",
+                    vec![Missing::Config("mode".to_owned()), Missing::Trace],
+                ),
+                Diagnostic::new(
+                    DiagnosticSeverity::Info,
+                    "plugin_rule".to_owned(),
+                    "could not decide: needs a tokenizer".to_owned(),
+                ),
+            ],
+        );
+        let markdown = super::render(&report);
+        let section = markdown
+            .split_once("## Not checked for lack of facts\n\n")
+            .map(|(_, section)| section)
+            .unwrap_or_default();
+        assert_eq!(
+            section,
+            "- `profile_results.trace` (--trace FILE): `gpu_idle`, `host_sync`, `kv_cache`\n\
+             - `current_config.mode` (--set mode=VALUE): `kv_cache`\n\
+             - `plugin_rule`: could not decide: needs a tokenizer\n",
         );
     }
 

@@ -1,0 +1,3 @@
+//! advisor-report's integration tests.
+
+mod hostile;
