@@ -139,10 +139,10 @@ fn every_fixture_config_analyzes() {
 fn context_file_round_trip_and_output_file() {
     let context = r#"{
         "model_graph": { "name": "tiny", "facts": { "architecture": "decoder", "parameters": 500000000,
-                         "layers": 24, "hidden_size": 1024, "attention_heads": 16, "max_sequence_length": 2048 } },
+                         "layers": 24, "hidden_size": 1024, "attention_heads": 16, "max_sequence_length": 16384 } },
         "memory_metrics": { "peak_bytes": 30000000000, "current_bytes": 9000000000 },
         "hardware_info": { "cpu_cores": 16, "system_memory_mb": 65536 },
-        "current_config": { "mode": "inference", "num_threads": "1", "device": "cpu" }
+        "current_config": { "mode": "inference", "num_threads": "1", "device": "cpu", "seq_len": "16384" }
     }"#;
     let (dir, path) = temp_file("context.json", context);
     let out = dir.path().join("report.json");

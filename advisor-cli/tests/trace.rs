@@ -217,7 +217,7 @@ fn trace_memory_events_give_the_measured_peak() {
         .unwrap_or_else(|| panic!("15 GiB of 16 GiB in training: {report}"));
     let evidence = checkpointing["evidence"].to_string();
     assert!(
-        evidence.contains("peak memory 15.0 GiB is 93.8 %"),
+        evidence.contains("peak memory 15.0 GiB (memory_metrics.peak_bytes) is 93.8 %"),
         "{evidence}"
     );
     let _ = std::fs::remove_dir_all(&folder);

@@ -36,6 +36,37 @@ const HIGH_MEMORY_SHARE: f64 = 0.8;
 /// See the module documentation.
 pub(crate) struct GradientCheckpointing;
 
+/// The suggestion from a measured peak alone, when the model is not known.
+fn without_figures(
+    peak: f64,
+    device: f64,
+    device_source: &advisor_core::Source,
+    missing: &advisor_core::Missing,
+) -> OptimizationSuggestion {
+    let suggestion = OptimizationSuggestion::new(
+        "gradient_checkpointing",
+        Category::Memory,
+        Impact::Medium,
+        Difficulty::Easy,
+        "Turn on gradient checkpointing",
+    )
+    .description(
+        "Training stores every layer's activations for the backward pass. Checkpointing keeps only each layer's input \
+         and recomputes the rest during backward, trading one more forward pass for most of the activation memory.",
+    )
+    .evidence(format!(
+        "peak memory {} (memory_metrics.peak_bytes) is {} of {} ({device_source})",
+        bytes_text(peak),
+        facts::percent(peak / device),
+        bytes_text(device),
+    ))
+    .warning(format!(
+        "How much it frees depends on the model's activations; give {} to see the figure.",
+        missing
+    ));
+    steps(suggestion)
+}
+
 impl OptimizationRule for GradientCheckpointing {
     fn id(&self) -> &str {
         "gradient_checkpointing"
@@ -55,7 +86,26 @@ impl OptimizationRule for GradientCheckpointing {
             return Ok(Vec::new());
         }
         let capacity = facts.device_memory()?;
-        let workload = Workload::from_facts(facts)?;
+        let workload = match Workload::from_facts(facts) {
+            Ok(workload) => workload,
+            // A measured peak near the limit is worth saying without the model; how much
+            // checkpointing frees needs the model's activations.
+            Err(missing) => {
+                let Some(peak) = facts.measured.peak_memory_bytes.map(|p| p as f64) else {
+                    return Err(missing.into());
+                };
+                let device = capacity.value as f64;
+                if peak > device || peak <= HIGH_MEMORY_SHARE * device {
+                    return Ok(Vec::new());
+                }
+                return Ok(vec![without_figures(
+                    peak,
+                    device,
+                    &capacity.source,
+                    &missing,
+                )]);
+            }
+        };
         let changes = [Change::GradientCheckpointing(true)];
         let simulation = advisor_model::simulate_workload(workload, &changes);
         let modelled = simulation.predicted_before.memory;
@@ -149,12 +199,102 @@ impl OptimizationRule for GradientCheckpointing {
             return Ok(Vec::new());
         }
         suggestion.impact = facts::impact_from_reduction(memory_gain);
-        Ok(vec![suggestion
+        Ok(vec![steps(suggestion)])
+    }
+}
+
+fn steps(suggestion: OptimizationSuggestion) -> OptimizationSuggestion {
+    suggestion
             .step("Hugging Face models: call model.gradient_checkpointing_enable() (and set use_cache=False during training).")
             .step("Own modules: wrap each transformer block in torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False).")
             .step("Spend the freed memory on a larger batch or longer sequences.")
             .code("python", "model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={\"use_reentrant\": False})")
             .code("python", "from torch.utils.checkpoint import checkpoint\nfor block in self.blocks:\n    x = checkpoint(block, x, use_reentrant=False)")
-            .warning("Each step recomputes the forward pass: expect about 33 % more compute per step (one forward on top of forward + backward ≈ 3 forwards).")])
+            .warning("Each step recomputes the forward pass: expect about 33 % more compute per step (one forward on top of forward + backward ≈ 3 forwards).")
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{advise, bert_base, context, roberta_base, target};
+
+    const GIB: u64 = 1 << 30;
+
+    fn roberta_training(batch: u32) -> serde_json::Value {
+        json!({ "mode": "training", "batch_size": batch.to_string(), "seq_len": "512",
+                "precision": "bf16", "flash_attention": "false" })
+    }
+
+    #[test]
+    fn roberta_fine_tuning_near_the_limit_of_a_24_gb_a10g_by_the_model() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "gradient_checkpointing",
+            context(roberta_base(), target("nvidia-a10g"), roberta_training(32)),
+        ));
+    }
+
+    #[test]
+    fn roberta_fine_tuning_measured_at_90_percent_of_a_24_gb_a10g() {
+        let mut context = context(roberta_base(), target("nvidia-a10g"), roberta_training(32));
+        context["memory_metrics"] = json!({ "peak_bytes": 20 * GIB + GIB / 2 });
+        expect![[r#"
+            gradient_checkpointing · memory · impact high · difficulty easy
+            title: Turn on gradient checkpointing
+            description: Training stores every layer's activations for the backward pass. Checkpointing keeps only each layer's input and recomputes the rest during backward, trading one more forward pass for most of the activation memory.
+            changes: activation checkpointing on
+            expected:
+            - memory −39–79 % [0.394, 0.787]: measured peak 20.5 GiB less 16.1 GiB of the 18.1 GiB activations it implies (the model's recomputed share, 89.0 %): 4.4 GiB; the lower end allows for a partial checkpointing policy
+            evidence:
+            - peak memory 20.5 GiB (memory_metrics.peak_bytes) is 85.4 % of 24.0 GiB (hardware_info.gpu_memory_mb)
+            - gradient_checkpointing false (assumed: gradient_checkpointing not set; off by default)
+            - by the model, activations take 10.4 GiB of the step's 12.8 GiB (activations 10.4 GiB + optimizer state 1.4 GiB + CUDA context and workspaces 512.0 MiB + weights 237.7 MiB + gradients 237.7 MiB)
+            steps:
+            - Hugging Face models: call model.gradient_checkpointing_enable() (and set use_cache=False during training).
+            - Own modules: wrap each transformer block in torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False).
+            - Spend the freed memory on a larger batch or longer sequences.
+            code: python, python
+            warnings:
+            - The model predicts latency +33 % in the worst case.
+            - The model predicts time per sequence +33 % in the worst case.
+            - The measured peak implies 18.1 GiB of activations beside 2.4 GiB of weights, gradients and optimizer state; the model estimates 10.4 GiB. The figures follow the measurement.
+            - Each step recomputes the forward pass: expect about 33 % more compute per step (one forward on top of forward + backward ≈ 3 forwards).
+        "#]].assert_eq(&advise("gradient_checkpointing", context));
+    }
+
+    #[test]
+    fn a_measured_peak_far_above_the_model_is_believed() {
+        let mut context = context(
+            bert_base(),
+            target("nvidia-a100-80gb"),
+            json!({ "mode": "training", "batch_size": "8", "seq_len": "512", "precision": "bf16" }),
+        );
+        context["memory_metrics"] = json!({ "peak_bytes": 75 * GIB });
+        expect![[r#"
+            gradient_checkpointing · memory · impact high · difficulty easy
+            title: Turn on gradient checkpointing
+            description: Training stores every layer's activations for the backward pass. Checkpointing keeps only each layer's input and recomputes the rest during backward, trading one more forward pass for most of the activation memory.
+            changes: activation checkpointing on
+            expected:
+            - memory −42–83 % [0.417, 0.833]: measured peak 75.0 GiB less 62.5 GiB of the 72.9 GiB activations it implies (the model's recomputed share, 85.8 %): 12.5 GiB; the lower end allows for a partial checkpointing policy
+            evidence:
+            - peak memory 75.0 GiB (memory_metrics.peak_bytes) is 93.8 % of 80.0 GiB (hardware_info.gpu_memory_mb)
+            - gradient_checkpointing false (assumed: gradient_checkpointing not set; off by default)
+            - by the model, activations take 1.2 GiB of the step's 3.3 GiB (optimizer state 1.2 GiB + activations 1.2 GiB + CUDA context and workspaces 512.0 MiB + weights 208.8 MiB + gradients 208.8 MiB)
+            steps:
+            - Hugging Face models: call model.gradient_checkpointing_enable() (and set use_cache=False during training).
+            - Own modules: wrap each transformer block in torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False).
+            - Spend the freed memory on a larger batch or longer sequences.
+            code: python, python
+            warnings:
+            - The model predicts latency +31 % in the worst case.
+            - The model predicts time per sequence +31 % in the worst case.
+            - The measured peak implies 72.9 GiB of activations beside 2.1 GiB of weights, gradients and optimizer state; the model estimates 1.2 GiB. The figures follow the measurement.
+            - Each step recomputes the forward pass: expect about 33 % more compute per step (one forward on top of forward + backward ≈ 3 forwards).
+        "#]].assert_eq(&advise("gradient_checkpointing", context));
     }
 }
