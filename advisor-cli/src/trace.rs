@@ -26,15 +26,9 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 /// Reads a trace, with a progress bar on stderr when it is a terminal and the file is large.
 /// Errors name the file and are input errors (exit status 2).
 pub(crate) fn read(path: &Path) -> anyhow::Result<TraceSummary> {
-    let metadata =
-        std::fs::metadata(path).map_err(|e| input_error(format!("{}: {e}", path.display())))?;
-    if metadata.is_dir() {
-        return Err(input_error(format!(
-            "{}: is a directory, expected a trace file",
-            path.display()
-        )));
-    }
-    let size = metadata.len();
+    // A FIFO, a socket, a device or a folder is refused before it is opened (the reader checks
+    // again on the file it opens).
+    let size = crate::input::regular_file_metadata(path)?.len();
     let mut options = TraceOptions::default();
     let bar = (size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(size);

@@ -217,3 +217,98 @@ fn a_trace_event_with_a_huge_name_is_read_in_little_memory() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("cut: 1 string(s)"));
 }
+
+/// Makes a FIFO at `path`; nothing ever writes to it or reads from it.
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Runs `args` (in which `{}` stands for `path`), expecting exit status 2 and an error that
+/// names `path` as a FIFO, within ten seconds (opening a FIFO blocks until a writer comes).
+#[cfg(unix)]
+fn refused_as_fifo(args: &[&str], path: &Path) {
+    let shown = path.display().to_string();
+    let args: Vec<String> = args.iter().map(|arg| arg.replace("{}", &shown)).collect();
+    let output = advisor_within(10, &args);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(&format!("{shown}: not a regular file (a FIFO)")),
+        "{args:?}: {stderr}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn fifos_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = |name: &str| {
+        let path = dir.path().join(name);
+        mkfifo(&path);
+        path
+    };
+    let model = fifo("m.onnx");
+    refused_as_fifo(&["inspect", "{}"], &model);
+    refused_as_fifo(
+        &["analyze", "--model", "{}", "--hardware", "nvidia-a100-80gb"],
+        &model,
+    );
+    let trace = fifo("trace.json");
+    refused_as_fifo(&["trace", "{}"], &trace);
+    refused_as_fifo(
+        &["analyze", "--trace", "{}", "--hardware", "nvidia-a100-80gb"],
+        &trace,
+    );
+    let config = fifo("context.json");
+    refused_as_fifo(&["analyze", "--context", "{}"], &config);
+    refused_as_fifo(&["analyze", "--hardware", "{}"], &config);
+    refused_as_fifo(&["inspect", "{}"], &config);
+
+    // A shard named by a safetensors index.
+    let sharded = dir.path().join("sharded");
+    std::fs::create_dir(&sharded).expect("mkdir");
+    std::fs::write(
+        sharded.join("model.safetensors.index.json"),
+        r#"{"weight_map": {"wte.weight": "model-00001-of-00001.safetensors"}}"#,
+    )
+    .expect("write");
+    let shard = sharded.join("model-00001-of-00001.safetensors");
+    mkfifo(&shard);
+    let index = sharded.join("model.safetensors.index.json");
+    let output = advisor_within(10, &["inspect", &index.display().to_string()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: not a regular file (a FIFO)", shard.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn a_fifo_config_beside_a_model_is_reported_not_waited_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = br#"{"wte.weight": {"dtype": "F16", "shape": [4, 2], "data_offsets": [0, 16]}}"#;
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header);
+    file.extend_from_slice(&[0; 16]);
+    let model = dir.path().join("model.safetensors");
+    std::fs::write(&model, file).expect("write");
+    let config = dir.path().join("config.json");
+    mkfifo(&config);
+    let output = advisor_within(10, &["inspect", &model.display().to_string()]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains(&format!(
+            "{}: not used: not a regular file (a FIFO)",
+            config.display()
+        )),
+        "{stdout}"
+    );
+}

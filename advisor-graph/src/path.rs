@@ -44,12 +44,7 @@ const MAX_COMPANION_BYTES: u64 = 64 << 20;
 pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
     let source = path.display().to_string();
     let io_error = |message: String| ImportError::new(&source, ImportErrorKind::Io { message });
-    let mut file = File::open(path).map_err(|e| io_error(io_reason(&e)))?;
-    let metadata = file.metadata().map_err(|e| io_error(io_reason(&e)))?;
-    if !metadata.is_file() {
-        return Err(io_error("not a regular file".to_owned()));
-    }
-    let file_len = metadata.len();
+    let (mut file, file_len) = open_regular(path).map_err(io_error)?;
     let mut prefix = [0u8; 9];
     let prefix_len = read_prefix(&mut file, &mut prefix).map_err(|e| io_error(io_reason(&e)))?;
     let folder = path.parent().map(|parent| {
@@ -92,7 +87,9 @@ pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
     }
     let mut bytes = Vec::with_capacity(file_len as usize);
     bytes.extend_from_slice(&prefix[..prefix_len]);
-    file.read_to_end(&mut bytes)
+    // At most the limit, should the file grow while it is read.
+    file.take(MAX_WHOLE_FILE_BYTES - prefix_len as u64)
+        .read_to_end(&mut bytes)
         .map_err(|e| io_error(io_reason(&e)))?;
     let detected = format::detect_format(&bytes);
     match detected {
@@ -168,6 +165,55 @@ fn expect_extension(
     ))
 }
 
+/// Opens a file for reading once its metadata says it is a regular file, and returns it with
+/// its length. A FIFO, a socket or a device is refused before it is opened: opening a FIFO
+/// waits for a writer, and reading a device may never end. The opened file is checked again,
+/// in case the path was replaced in between.
+fn open_regular(path: &Path) -> Result<(File, u64), String> {
+    let metadata = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if !metadata.is_file() {
+        return Err(not_regular(&metadata));
+    }
+    let file = File::open(path).map_err(|e| io_reason(&e))?;
+    let metadata = file.metadata().map_err(|e| io_reason(&e))?;
+    if !metadata.is_file() {
+        return Err(not_regular(&metadata));
+    }
+    Ok((file, metadata.len()))
+}
+
+/// "not a regular file (a FIFO)", for a path that names something else.
+fn not_regular(metadata: &std::fs::Metadata) -> String {
+    let kind = metadata.file_type();
+    let what = if kind.is_dir() {
+        "a directory"
+    } else {
+        special_kind(&kind)
+    };
+    format!("not a regular file ({what})")
+}
+
+#[cfg(unix)]
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
+}
+
 fn read_prefix(file: &mut File, prefix: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < prefix.len() {
@@ -219,13 +265,14 @@ fn with_config(
     warnings: &mut Vec<ImportWarning>,
 ) -> Option<u64> {
     let folder = folder?;
+    // The first that exists: one that is not a regular file is reported, not skipped.
     let Some(path) = names
         .iter()
         .copied()
         .chain(["config.json"])
         .filter(|name| !name.is_empty())
         .map(|name| folder.join(name))
-        .find(|path| path.is_file())
+        .find(|path| path.exists())
     else {
         return Some(lookup);
     };
@@ -256,15 +303,19 @@ fn with_config(
 }
 
 fn read_companion(path: &Path) -> Result<Vec<u8>, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
-    if metadata.len() > MAX_COMPANION_BYTES {
+    let (file, length) = open_regular(path)?;
+    if length > MAX_COMPANION_BYTES {
         return Err(format!(
-            "{} bytes is larger than the {} MiB limit",
-            metadata.len(),
+            "{length} bytes is larger than the {} MiB limit",
             MAX_COMPANION_BYTES >> 20
         ));
     }
-    std::fs::read(path).map_err(|e| io_reason(&e))
+    let mut bytes = Vec::with_capacity(length as usize);
+    // At most the limit, should the file grow while it is read.
+    file.take(MAX_COMPANION_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    Ok(bytes)
 }
 
 /// A sharded checkpoint: `weight_map` names each tensor's shard; every shard header is read.
@@ -311,25 +362,8 @@ fn import_index(bytes: &[u8], source: &str, folder: &Path) -> Result<Imported, I
                 "shard `{shard}` resolves outside the index's folder"
             )));
         }
-        let mut file = File::open(&path).map_err(|e| {
-            ImportError::new(
-                &shown,
-                ImportErrorKind::Io {
-                    message: io_reason(&e),
-                },
-            )
-        })?;
-        let file_len = file
-            .metadata()
-            .map_err(|e| {
-                ImportError::new(
-                    &shown,
-                    ImportErrorKind::Io {
-                        message: io_reason(&e),
-                    },
-                )
-            })?
-            .len();
+        let (mut file, file_len) = open_regular(&path)
+            .map_err(|message| ImportError::new(&shown, ImportErrorKind::Io { message }))?;
         let mut prefix = [0u8; 9];
         let read = read_prefix(&mut file, &mut prefix).map_err(|e| {
             ImportError::new(

@@ -245,3 +245,33 @@ fn a_gzip_bomb_is_cut_at_the_inflate_limit() {
     // What came before the cut is read.
     assert_eq!(summary.top_kernels[0].name, "k");
 }
+
+#[test]
+#[cfg(unix)]
+fn a_fifo_is_refused_before_it_is_opened() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let fifo = std::env::temp_dir().join(format!("advisor-hostile-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (send, receive) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = send.send(advisor_profile::read_trace_file(
+            &path,
+            TraceOptions::default(),
+        ));
+    });
+    let result = receive.recv_timeout(std::time::Duration::from_secs(10));
+    let _ = std::fs::remove_file(&fifo);
+    let error = result.expect("returns, not blocks").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("{}: not a regular file (a FIFO)", fifo.display())
+    );
+}

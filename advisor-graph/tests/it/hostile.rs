@@ -157,3 +157,40 @@ fn a_node_reading_many_tensors_is_imported_in_linear_time() {
     let imported = within(60, move || from_onnx_bytes(&model, "m.onnx").unwrap());
     assert_eq!(imported.graph.edges.len(), reads);
 }
+
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+#[cfg(unix)]
+fn fifos_are_refused_before_they_are_opened() {
+    use advisor_graph::import_path;
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.onnx");
+    mkfifo(&model);
+    let error = within(10, move || import_path(&model).unwrap_err());
+    assert!(
+        error
+            .to_string()
+            .ends_with("m.onnx: not a regular file (a FIFO)"),
+        "{error}"
+    );
+
+    let index = dir.path().join("model.safetensors.index.json");
+    std::fs::write(&index, r#"{"weight_map": {"a": "shard.safetensors"}}"#).unwrap();
+    mkfifo(&dir.path().join("shard.safetensors"));
+    let error = within(10, move || import_path(&index).unwrap_err());
+    assert!(
+        error
+            .to_string()
+            .ends_with("shard.safetensors: not a regular file (a FIFO)"),
+        "{error}"
+    );
+}
