@@ -7,7 +7,6 @@ use advisor_core::{
 };
 use advisor_report::RenderReport;
 use advisor_rules_builtin::BuiltinRules;
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::{examples, input, input_error};
@@ -84,8 +83,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         ReportFormat::Html => report.to_html(),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, rendered)
-            .with_context(|| format!("writing the report to {}", path.display())),
+        Some(path) => input::write_output(path, rendered.as_bytes()),
         None => {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();

@@ -113,10 +113,6 @@ pub(crate) fn check_output_path(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes the output to `path` after [`check_output_path`]; a failure to write names the path.
-#[allow(
-    dead_code,
-    reason = "for `analyze --output`, which writes with std::fs::write until it is routed here"
-)]
 pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     check_output_path(path)?;
     fs::write(path, bytes)

@@ -264,6 +264,20 @@ fn fifos_are_refused_not_waited_on() {
         &["analyze", "--trace", "{}", "--hardware", "nvidia-a100-80gb"],
         &trace,
     );
+    // `--output` to a FIFO with no reader: refused, not blocked on.
+    let report = fifo("report.md");
+    refused_as_fifo(
+        &[
+            "analyze",
+            "--example",
+            "gpt2",
+            "--hardware",
+            "nvidia-a100-80gb",
+            "--output",
+            "{}",
+        ],
+        &report,
+    );
     let config = fifo("context.json");
     refused_as_fifo(&["analyze", "--context", "{}"], &config);
     refused_as_fifo(&["analyze", "--hardware", "{}"], &config);

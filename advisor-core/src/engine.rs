@@ -199,11 +199,6 @@ impl OptimizationAdvisor {
                 )),
             }
         }
-        if let Some(model) = &self.plan_model {
-            for note in model.notes(&facts) {
-                diagnostics.push(Diagnostic::new(DiagnosticSeverity::Info, "model", note));
-            }
-        }
         diagnostics.sort_by(|a, b| (a.severity, &a.source).cmp(&(b.severity, &b.source)));
         let mut inputs = InputSummary::from_context(context);
         inputs.rules_run = rules_run;
@@ -218,13 +213,19 @@ impl OptimizationAdvisor {
                 s.impact == crate::Impact::Critical && s.category == crate::Category::Memory
             });
         let plan_model = self.plan_model.clone();
-        Ok(OptimizationReport::with_plan(
+        let model_notes = plan_model
+            .as_ref()
+            .map(|model| model.notes(&facts))
+            .unwrap_or_default();
+        let mut report = OptimizationReport::with_plan(
             inputs,
             suggestions,
             diagnostics,
             memory_constrained,
             |changes| plan_model.as_ref()?.simulate(&facts, changes),
-        ))
+        );
+        report.model_notes = model_notes;
+        Ok(report)
     }
 }
 

@@ -28,6 +28,10 @@ pub struct OptimizationReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Expected improvements combined per metric.
     pub summary: ReportSummary,
+    /// What the performance model says of the run as configured: its time and memory, and
+    /// how it compares with a measurement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_notes: Vec<String>,
 }
 
 /// A short account of the inputs, for the report's header.
@@ -173,6 +177,7 @@ impl OptimizationReport {
             suggestions,
             diagnostics,
             summary,
+            model_notes: Vec::new(),
         }
     }
 

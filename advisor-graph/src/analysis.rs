@@ -177,14 +177,19 @@ fn topological_order(graph: &OpGraph) -> Vec<NodeId> {
         .filter(|node| pending[*node as usize] == 0)
         .collect();
     let mut next = 0;
+    // Tensors whose consumers were released: a linear check instead of scanning a node's
+    // earlier outputs, which is quadratic for a node with many outputs.
+    let mut released = vec![false; graph.tensors.len()];
     while next < order.len() {
         let node = order[next];
         next += 1;
         let outputs = &graph.node(node).outputs;
-        for (position, output) in outputs.iter().enumerate() {
+        for output in outputs {
             // Only the tensor's recorded producer releases its consumers, and only once: a
             // node that lists one output twice (an invalid graph) must not release it twice.
-            if graph.producer(*output) != Some(node) || outputs[..position].contains(output) {
+            if graph.producer(*output) != Some(node)
+                || std::mem::replace(&mut released[*output as usize], true)
+            {
                 continue;
             }
             for consumer in graph.consumers(*output) {

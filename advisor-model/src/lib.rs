@@ -323,7 +323,8 @@ impl Simulation {
     /// scenario; `None` when they do not improve it (see [`Simulation::regressions`]).
     pub fn improvement(&self, metric: ImprovementMetric) -> Option<ExpectedImprovement> {
         let (low, high) = self.reduction(metric)?;
-        if high <= 1e-6 {
+        // Under half a percent is within the model's own rounding: not an improvement.
+        if high < 0.005 {
             return None;
         }
         let low = low.max(0.0);
@@ -437,6 +438,57 @@ impl PlanModel for ModelPlan {
     ) -> Option<Vec<ExpectedImprovement>> {
         let simulation = simulate(facts, changes).ok()?;
         Some(simulation.improvements())
+    }
+
+    fn notes(&self, facts: &ResolvedFacts) -> Vec<String> {
+        let Ok(workload) = Workload::from_facts(facts) else {
+            return Vec::new();
+        };
+        let mut notes = Vec::new();
+        if let Some(calibration) = &workload.calibration {
+            notes.push(calibration.describe());
+        }
+        let prediction = predict(&workload);
+        let (low, high) = prediction.range(|t| t.request_seconds);
+        let time = if (high - low).abs() <= 0.05 * high {
+            seconds_text(high)
+        } else {
+            format!("{}–{}", seconds_text(low), seconds_text(high))
+        };
+        let st = &workload.settings;
+        let what = match st.mode {
+            advisor_core::Mode::Training => format!(
+                "a training step ({} × {} tokens, {})",
+                st.batch_size, st.prompt_tokens, st.compute
+            ),
+            advisor_core::Mode::Inference
+                if st.generated_tokens > 0 && workload.model.generates() =>
+            {
+                format!(
+                    "a request ({} prompt + {} generated tokens at batch {}, {} weights)",
+                    st.prompt_tokens, st.generated_tokens, st.batch_size, st.weights
+                )
+            }
+            advisor_core::Mode::Inference => format!(
+                "a forward ({} × {} tokens, {})",
+                st.batch_size, st.prompt_tokens, st.weights
+            ),
+        };
+        let capacity = prediction
+            .capacity_bytes
+            .map_or("an unknown device".to_owned(), |c| bytes_text(c as f64));
+        notes.push(format!(
+            "{what} takes {time}, {}; peak memory {} of {}{}",
+            prediction.bound().as_str(),
+            bytes_text(prediction.memory.total()),
+            capacity,
+            if prediction.fits() {
+                ""
+            } else {
+                ": it does not fit"
+            },
+        ));
+        notes
     }
 }
 

@@ -100,6 +100,10 @@ fn header(out: &mut String, report: &OptimizationReport) {
         },
         inputs.rules_run.len()
     );
+    // The model's own sentences, not input text: only the figures in them vary.
+    for note in &report.model_notes {
+        let _ = writeln!(out, "- **Performance model:** {}", text(note));
+    }
     out.push('\n');
 }
 
