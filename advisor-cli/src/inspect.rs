@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use advisor_core::Dimension;
 use advisor_graph::{ModelSummary, TensorSignature};
-use advisor_report::group_digits;
+use advisor_report::{escape_control, escape_json_controls, group_digits};
 use clap::Args;
 
 use crate::{ListFormat, input_error};
@@ -26,19 +26,22 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<()> {
         advisor_graph::import_path(&args.model).map_err(|error| input_error(error.to_string()))?;
     let summary = ModelSummary::new(&imported);
     let rendered = match args.format {
-        ListFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
+        // Names in the JSON are kept exactly; only the controls serde_json leaves raw (DEL, C1,
+        // bidi) are spelled as `\u` escapes.
+        ListFormat::Json => {
+            escape_json_controls(&serde_json::to_string_pretty(&summary)?).into_owned() + "\n"
+        }
         ListFormat::Text => render_text(&summary, &args.model.display().to_string()),
     };
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(rendered.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    crate::listing::print(&rendered)
 }
 
+/// The summary for people. Every string in it came from the file (its path, op, tensor and
+/// dimension names, warnings that quote them) and is shown escaped: a name cannot move the
+/// cursor, retitle the terminal or start a line of its own.
 fn render_text(summary: &ModelSummary, name: &str) -> String {
     let number = |value: Option<u64>| value.map_or("unknown".to_owned(), group_digits);
-    let mut out = format!("{name}\n");
+    let mut out = format!("{}\n", escape_control(name));
     let mut line = |label: &str, value: String| out.push_str(&format!("  {label:<26}{value}\n"));
     line("parameters", number(summary.parameters));
     let mut bytes = number(summary.weight_bytes);
@@ -46,7 +49,7 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
         let parts: Vec<String> = summary
             .weight_bytes_by_dtype
             .iter()
-            .map(|(dtype, bytes)| format!("{dtype} {}", group_digits(*bytes)))
+            .map(|(dtype, bytes)| format!("{} {}", escape_control(dtype), group_digits(*bytes)))
             .collect();
         bytes.push_str(&format!(" ({})", parts.join(", ")));
     }
@@ -91,7 +94,7 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
         let shown: Vec<String> = counts
             .iter()
             .take(12)
-            .map(|(op, count)| format!("{op} {count}"))
+            .map(|(op, count)| format!("{} {count}", escape_control(op)))
             .collect();
         let more = counts.len().saturating_sub(12);
         let mut ops = shown.join(", ");
@@ -107,7 +110,7 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
         for fusion in &summary.fusion_opportunities {
             out.push_str(&format!(
                 "  {:<34}{} ({} node{})\n",
-                fusion.pattern,
+                escape_control(&fusion.pattern),
                 fusion.count,
                 fusion.nodes.len(),
                 if fusion.nodes.len() == 1 { "" } else { "s" }
@@ -117,7 +120,7 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
     if !summary.warnings.is_empty() {
         out.push_str("\nwarnings:\n");
         for warning in &summary.warnings {
-            out.push_str(&format!("  - {warning}\n"));
+            out.push_str(&format!("  - {}\n", escape_control(warning)));
         }
     }
     out
@@ -130,13 +133,17 @@ fn signature(tensor: &TensorSignature) -> String {
         .iter()
         .map(|dim| match dim {
             Dimension::Fixed(size) => size.to_string(),
-            Dimension::Symbolic(name) => name.clone(),
+            Dimension::Symbolic(name) => escape_control(name).into_owned(),
         })
         .collect();
-    let dtype = tensor.dtype.as_deref().unwrap_or("?");
-    format!("{} {dtype} [{}]", tensor.name, dims.join(", "))
+    let dtype = escape_control(tensor.dtype.as_deref().unwrap_or("?"));
+    format!(
+        "{} {dtype} [{}]",
+        escape_control(&tensor.name),
+        dims.join(", ")
+    )
 }
 
 fn text(value: Option<&str>) -> String {
-    value.unwrap_or("unknown").to_owned()
+    escape_control(value.unwrap_or("unknown")).into_owned()
 }

@@ -1,11 +1,12 @@
 //! `advisor trace`: read a PyTorch profiler (Kineto) trace and print its summary.
 
 use std::{
-    io::{IsTerminal, Write},
+    io::IsTerminal,
     path::{Path, PathBuf},
 };
 
 use advisor_profile::{TraceOptions, TraceSummary};
+use advisor_report::{escape_control, escape_json_controls};
 use clap::Args;
 
 use crate::{ListFormat, input_error};
@@ -54,29 +55,40 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TraceSummary> {
 pub(crate) fn run(args: TraceArgs) -> anyhow::Result<()> {
     let summary = read(&args.trace)?;
     let text = match args.format {
-        ListFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
+        // Names in the JSON are kept exactly; only the controls serde_json leaves raw (DEL, C1,
+        // bidi) are spelled as `\u` escapes.
+        ListFormat::Json => {
+            escape_json_controls(&serde_json::to_string_pretty(&summary)?).into_owned() + "\n"
+        }
         ListFormat::Text => render_text(&summary),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    crate::listing::print(&text)
 }
 
 fn ms(us: f64) -> String {
     format!("{:.2} ms", us / 1000.0)
 }
 
+/// A kernel or op name cut to 90 characters, then escaped: cutting first means an escape such
+/// as `\x1b` is never cut in half.
 fn short(name: &str) -> String {
     const MAX: usize = 90;
     if name.chars().count() <= MAX {
-        name.to_owned()
+        escape_control(name).into_owned()
     } else {
         let cut: String = name.chars().take(MAX - 1).collect();
-        format!("{cut}…")
+        format!("{}…", escape_control(&cut))
     }
 }
 
+/// Input text shown escaped, or `missing` when the trace does not say.
+fn shown(value: Option<&str>, missing: &str) -> String {
+    value.map_or_else(|| missing.to_owned(), |v| escape_control(v).into_owned())
+}
+
+/// The summary for people. Every string in it came from the trace or its path (device, kernel
+/// and op names, the backend, warnings that quote them) and is shown escaped: a name cannot
+/// move the cursor, retitle the terminal or start a line of its own.
 fn render_text(s: &TraceSummary) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -84,7 +96,7 @@ fn render_text(s: &TraceSummary) -> String {
     let _ = writeln!(
         out,
         "Trace {} ({:.1} MB of JSON, {total_events} events, timestamps {})",
-        s.source,
+        escape_control(&s.source),
         s.bytes_read as f64 / 1e6,
         s.timestamps
     );
@@ -93,20 +105,20 @@ fn render_text(s: &TraceSummary) -> String {
             out,
             "  device {}: {} ({} GiB, compute capability {}, {})",
             device.id.map_or("?".to_owned(), |i| i.to_string()),
-            device.name.as_deref().unwrap_or("unknown"),
+            shown(device.name.as_deref(), "unknown"),
             device.memory_bytes.map_or("?".to_owned(), |b| format!(
                 "{:.0}",
                 b as f64 / f64::from(1u32 << 30)
             )),
-            device.compute_capability.as_deref().unwrap_or("?"),
-            device.architecture.as_deref().unwrap_or("?")
+            shown(device.compute_capability.as_deref(), "?"),
+            shown(device.architecture.as_deref(), "?")
         );
     }
     if let Some(d) = &s.distributed {
         let _ = writeln!(
             out,
             "  distributed: backend {}, rank {}, world size {}",
-            d.backend.as_deref().unwrap_or("?"),
+            shown(d.backend.as_deref(), "?"),
             d.rank.map_or("?".to_owned(), |r| r.to_string()),
             d.world_size.map_or("?".to_owned(), |w| w.to_string())
         );
@@ -195,7 +207,7 @@ fn render_text(s: &TraceSummary) -> String {
             let _ = writeln!(
                 out,
                 "  {:<7} ×{:<6} {:>10.1} MB {:>10} {}",
-                d.direction,
+                escape_control(&d.direction),
                 d.count,
                 d.bytes / 1e6,
                 ms(d.time_us),
@@ -218,7 +230,7 @@ fn render_text(s: &TraceSummary) -> String {
             out,
             "Tensor-core kernels: {:.1} % of compute-kernel time ({} patterns)",
             t.pct_of_compute,
-            t.architecture.as_deref().unwrap_or("all")
+            shown(t.architecture.as_deref(), "all")
         );
     }
     if let Some(d) = &s.data_loader {
@@ -271,7 +283,7 @@ fn render_text(s: &TraceSummary) -> String {
     if !s.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings");
         for warning in &s.warnings {
-            let _ = writeln!(out, "  {warning}");
+            let _ = writeln!(out, "  {}", escape_control(warning));
         }
     }
     out

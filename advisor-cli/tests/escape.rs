@@ -290,3 +290,288 @@ fn plugin_file_and_folder_names_are_shown_escaped() {
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 }
+
+/// Protobuf for a tiny ONNX model whose every name is `value`: graph, node and op names, an
+/// initializer, typed graph inputs and outputs with a symbolic dimension, and a dangling node
+/// input (which the import warns about, quoting it).
+mod onnx {
+    fn varint(out: &mut Vec<u8>, mut value: u64) {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+
+    fn bytes_field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+        varint(out, field << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+
+    fn int_field(out: &mut Vec<u8>, field: u64, value: u64) {
+        varint(out, field << 3);
+        varint(out, value);
+    }
+
+    /// `ValueInfoProto` of an fp32 tensor shaped `[dim_param, 8]`.
+    fn value_info(name: &str, dim_param: &str) -> Vec<u8> {
+        let mut symbolic = Vec::new();
+        bytes_field(&mut symbolic, 2, dim_param.as_bytes());
+        let mut fixed = Vec::new();
+        int_field(&mut fixed, 1, 8);
+        let mut shape = Vec::new();
+        bytes_field(&mut shape, 1, &symbolic);
+        bytes_field(&mut shape, 1, &fixed);
+        let mut tensor = Vec::new();
+        int_field(&mut tensor, 1, 1);
+        bytes_field(&mut tensor, 2, &shape);
+        let mut kind = Vec::new();
+        bytes_field(&mut kind, 1, &tensor);
+        let mut info = Vec::new();
+        bytes_field(&mut info, 1, name.as_bytes());
+        bytes_field(&mut info, 2, &kind);
+        info
+    }
+
+    pub fn named(value: &str) -> Vec<u8> {
+        let input = format!("in{value}");
+        let output = format!("out{value}");
+        let weight = format!("w{value}");
+        let mut graph = Vec::new();
+        let mut node = Vec::new();
+        for name in [&input, &weight, &format!("dangling{value}")] {
+            bytes_field(&mut node, 1, name.as_bytes());
+        }
+        bytes_field(&mut node, 2, output.as_bytes());
+        bytes_field(&mut node, 3, format!("node{value}").as_bytes());
+        bytes_field(&mut node, 4, format!("Op{value}").as_bytes());
+        bytes_field(&mut graph, 1, &node);
+        bytes_field(&mut graph, 2, format!("graph{value}").as_bytes());
+        let mut initializer = Vec::new();
+        int_field(&mut initializer, 1, 8);
+        int_field(&mut initializer, 1, 8);
+        int_field(&mut initializer, 2, 1);
+        bytes_field(&mut initializer, 8, weight.as_bytes());
+        bytes_field(&mut graph, 5, &initializer);
+        bytes_field(
+            &mut graph,
+            11,
+            &value_info(&input, &format!("batch{value}")),
+        );
+        bytes_field(&mut graph, 12, &value_info(&output, &format!("seq{value}")));
+        let mut model = Vec::new();
+        int_field(&mut model, 1, 8);
+        bytes_field(&mut model, 7, &graph);
+        let mut opset = Vec::new();
+        int_field(&mut opset, 2, 17);
+        bytes_field(&mut model, 8, &opset);
+        model
+    }
+}
+
+/// How the text outputs show `value`: every control a visible escape, on one line.
+fn escaped(value: &str) -> String {
+    advisor_report::escape_control(value).into_owned()
+}
+
+#[test]
+fn inspect_shows_model_file_names_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for value in HOSTILE {
+        // The file's own name is hostile too (a file name holds anything but a slash).
+        let model = dir.path().join(format!("{}.onnx", value.replace('/', "_")));
+        std::fs::write(&model, onnx::named(value)).expect("write model");
+        let model = model.to_str().expect("utf-8 path");
+        let (ok, text, stderr) = run_clean(&["inspect", model]);
+        assert!(ok, "{value:?}: {stderr}");
+        let shown = escaped(value);
+        for expected in [
+            format!("{}\n", escaped(model)),
+            format!("Op{shown} 1"),
+            format!("in{shown} fp32 [batch{shown}, 8]"),
+            format!("out{shown} fp32 [seq{shown}, 8]"),
+            format!("dangling{shown}"),
+        ] {
+            assert!(text.contains(&expected), "{value:?}: {expected}\n{text}");
+        }
+        // Every line is the tool's own: a label, a list item or a section.
+        for line in text.lines().skip(1) {
+            assert!(
+                line.is_empty()
+                    || line.starts_with("  ")
+                    || ["fusion opportunities", "warnings:"]
+                        .iter()
+                        .any(|section| line.starts_with(section)),
+                "{value:?}: {line:?}\n{text}"
+            );
+        }
+
+        let (ok, json, stderr) = run_clean(&["inspect", model, "--format", "json"]);
+        assert!(ok, "{value:?}: {stderr}");
+        // The JSON keeps every name exactly.
+        let summary: Value = serde_json::from_str(&json).expect("JSON summary");
+        assert_eq!(summary["op_counts"][format!("Op{value}")], 1, "{json}");
+        assert_eq!(summary["inputs"][0]["name"], format!("in{value}"), "{json}");
+        assert_eq!(
+            summary["inputs"][0]["shape"][0],
+            format!("batch{value}"),
+            "{json}"
+        );
+        assert!(
+            summary["warnings"][0]
+                .as_str()
+                .is_some_and(|warning| warning.contains(&format!("dangling{value}"))),
+            "{json}"
+        );
+    }
+    // The escapes themselves, spelled out: ESC, BEL, CR, DEL, C1 (CSI) and bidi controls.
+    let expectations = [
+        (
+            HOSTILE[0],
+            "\\x1b[2J\\x1b[H\\x1b]0;pwned\\x07",
+            "\\u001b[2J",
+        ),
+        (HOSTILE[1], "ok\\rFAKE\\x08\\x08", "ok\\rFAKE"),
+        (
+            HOSTILE[2],
+            "a\\x7fb\\u{9b}2J\\u{9b}31m",
+            "a\\u007fb\\u009b2J",
+        ),
+        (
+            HOSTILE[3],
+            "\\u{202e}cod.exe\\u{202c}\\u{2066}x\\u{2069}\\u{2028}",
+            "\\u202ecod.exe\\u202c\\u2066x\\u2069\\u2028",
+        ),
+    ];
+    for (value, in_text, in_json) in expectations {
+        let model = dir.path().join("m.onnx");
+        std::fs::write(&model, onnx::named(value)).expect("write model");
+        let model = model.to_str().expect("utf-8 path");
+        let (_, text, _) = run_clean(&["inspect", model]);
+        assert!(
+            text.contains(&format!("  ops                       Op{in_text}")),
+            "{text}"
+        );
+        let (_, json, _) = run_clean(&["inspect", model, "--format", "json"]);
+        assert!(json.contains(&format!("\"Op{in_json}")), "{json}");
+    }
+}
+
+#[test]
+fn inspect_shows_a_config_path_escaped() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for value in HOSTILE {
+        let dir = root.path().join(value.replace('/', "_"));
+        std::fs::create_dir_all(&dir).expect("model folder");
+        let config = gpt2_config_named(&dir, value);
+        let (ok, text, stderr) = run_clean(&["inspect", &config]);
+        assert!(ok, "{value:?}: {stderr}");
+        assert!(
+            text.starts_with(&format!("{}\n", escaped(&config))),
+            "{text}"
+        );
+        let (ok, _, stderr) = run_clean(&["inspect", &config, "--format", "json"]);
+        assert!(ok, "{value:?}: {stderr}");
+    }
+}
+
+/// A trace whose device, backend, kernel, CPU op, copy and category names are all `value`;
+/// one kernel name is 92 characters, so the text cuts it right after an escape character.
+fn write_named_trace(path: &Path, value: &str) {
+    let name = serde_json::to_string(value).expect("json string");
+    let long = serde_json::to_string(&format!("{}\u{1b}[2J", "k".repeat(88))).expect("json");
+    let copy = serde_json::to_string(&format!("Memcpy {value}")).expect("json string");
+    let mut events = vec![
+        r#"{"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#1", "pid": 1, "tid": 1, "ts": 1000, "dur": 9000}"#.to_owned(),
+        format!(r#"{{"ph": "X", "cat": "cpu_op", "name": {name}, "pid": 1, "tid": 1, "ts": 1050, "dur": 8500}}"#),
+        format!(r#"{{"ph": "X", "cat": {name}, "name": "x", "pid": 1, "tid": 1, "ts": 1060, "dur": 5}}"#),
+        format!(r#"{{"ph": "X", "cat": "gpu_memcpy", "name": {copy}, "pid": 0, "tid": 7, "ts": 9000, "dur": 50, "args": {{"device": 0, "stream": 7, "bytes": 1048576}}}}"#),
+    ];
+    for i in 0..20u64 {
+        let kernel = if i % 2 == 0 { &name } else { &long };
+        events.push(format!(
+            r#"{{"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": {}, "dur": 30, "args": {{"correlation": {i}}}}}"#,
+            1100 + i * 200
+        ));
+        events.push(format!(
+            r#"{{"ph": "X", "cat": "kernel", "name": {kernel}, "pid": 0, "tid": 7, "ts": {}, "dur": 20, "args": {{"device": 0, "stream": 7, "correlation": {i}}}}}"#,
+            1150 + i * 200
+        ));
+    }
+    std::fs::write(
+        path,
+        format!(
+            r#"{{"deviceProperties": [{{"id": 0, "name": {name}, "totalGlobalMem": 17179869184, "computeMajor": 8, "computeMinor": 0}}],
+                "distributedInfo": {{"backend": {name}, "rank": 0, "world_size": 1}},
+                "traceEvents": [{}]}}"#,
+            events.join(",\n")
+        ),
+    )
+    .expect("write trace");
+}
+
+#[test]
+fn trace_shows_device_kernel_and_op_names_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for value in HOSTILE {
+        let trace = dir.path().join(format!("{}.json", value.replace('/', "_")));
+        write_named_trace(&trace, value);
+        let trace = trace.to_str().expect("utf-8 path");
+        let (ok, text, stderr) = run_clean(&["trace", trace]);
+        assert!(ok, "{value:?}: {stderr}");
+        let shown = escaped(value);
+        // The direction of a copy is the first word after `Memcpy `.
+        let direction = value.split_whitespace().next().unwrap_or("unknown");
+        for expected in [
+            format!("Trace {} (", escaped(trace)),
+            format!("  device 0: {shown} (16 GiB, compute capability 8.0, "),
+            format!("  distributed: backend {shown}, rank 0"),
+            format!(" {shown}\n"),
+            // Cut after 89 characters, the escape whole.
+            format!(" {}\\x1b…\n", "k".repeat(88)),
+            format!("  {}", escaped(direction)),
+            format!("events in categories the summary does not use: {shown} (1)"),
+        ] {
+            assert!(text.contains(&expected), "{value:?}: {expected}\n{text}");
+        }
+        // Every line is the tool's own: sections start at the margin, rows are indented.
+        for line in text.lines() {
+            assert!(
+                line.is_empty() || line.starts_with("  ") || line.starts_with(char::is_uppercase),
+                "{value:?}: {line:?}\n{text}"
+            );
+        }
+
+        let (ok, json, stderr) = run_clean(&["trace", trace, "--format", "json"]);
+        assert!(ok, "{value:?}: {stderr}");
+        let summary: Value = serde_json::from_str(&json).expect("JSON summary");
+        assert_eq!(summary["devices"][0]["name"], *value, "{json}");
+        assert_eq!(summary["distributed"]["backend"], *value, "{json}");
+        assert!(
+            summary["top_kernels"]
+                .as_array()
+                .is_some_and(|kernels| kernels.iter().any(|k| k["name"] == *value)),
+            "{json}"
+        );
+        assert!(
+            summary["top_cpu_ops"]
+                .as_array()
+                .is_some_and(|ops| ops.iter().any(|op| op["name"] == *value)),
+            "{json}"
+        );
+    }
+    let trace = dir.path().join("c1.json");
+    write_named_trace(&trace, HOSTILE[2]);
+    let trace = trace.to_str().expect("utf-8 path");
+    let (_, text, _) = run_clean(&["trace", trace]);
+    assert!(
+        text.contains(" a\\x7fb\\u{9b}2J\\u{9b}31m\\u{9d}0;t"),
+        "{text}"
+    );
+    let (_, json, _) = run_clean(&["trace", trace, "--format", "json"]);
+    assert!(
+        json.contains("\"a\\u007fb\\u009b2J\\u009b31m\\u009d0;t"),
+        "{json}"
+    );
+}
