@@ -62,10 +62,7 @@ fn render_text(summary: &ModelSummary, name: &str) -> String {
     line("kv heads", number(summary.kv_heads));
     line("vocabulary", number(summary.vocab_size));
     line("max sequence length", number(summary.max_sequence_length));
-    line(
-        "kv-cache bytes per token",
-        number(summary.kv_cache_bytes_per_token),
-    );
+    line("kv-cache bytes per token", kv_cache(summary));
     line(
         "prefill FLOPs per token",
         number(summary.flops_per_token.prefill),
@@ -142,6 +139,32 @@ fn signature(tensor: &TensorSignature) -> String {
         escape_control(&tensor.name),
         dims.join(", ")
     )
+}
+
+/// `36,864 (fp16, the model does not state its dtype; 18,432 elements)`: the dtype says why
+/// `advisor analyze`, which sizes the cache at the run's compute precision, may show another
+/// figure for the same elements.
+fn kv_cache(summary: &ModelSummary) -> String {
+    let Some(bytes) = summary.kv_cache_bytes_per_token else {
+        return "unknown".to_owned();
+    };
+    let mut shown = group_digits(bytes);
+    if let Some(kv_dtype) = summary.kv_cache_dtype.as_deref() {
+        let kv_dtype = escape_control(kv_dtype);
+        let basis = match summary.dtype.as_deref() {
+            None => "the model does not state its dtype".to_owned(),
+            Some(dtype) if escape_control(dtype) == kv_dtype => "the model's dtype".to_owned(),
+            // Integer-quantized weights: activations, and so the cache, stay 16-bit.
+            Some(dtype) => format!("16-bit beside {} weights", escape_control(dtype)),
+        };
+        let elements = summary
+            .kv_cache_elements_per_token
+            .map_or(String::new(), |elements| {
+                format!("; {} elements", group_digits(elements))
+            });
+        shown.push_str(&format!(" ({kv_dtype}, {basis}{elements})"));
+    }
+    shown
 }
 
 fn text(value: Option<&str>) -> String {

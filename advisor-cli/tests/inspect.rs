@@ -45,6 +45,8 @@ const KEYS: &[&str] = &[
     "vocab_size",
     "max_sequence_length",
     "kv_cache_bytes_per_token",
+    "kv_cache_dtype",
+    "kv_cache_elements_per_token",
     "flops_per_token",
     "attention_blocks",
     "op_counts",
@@ -81,6 +83,9 @@ fn json_has_exactly_the_documented_keys() {
     assert_eq!(json["attention_blocks"], 2);
     assert_eq!(json["architecture"], "decoder");
     assert_eq!(json["kv_cache_bytes_per_token"], 2048);
+    // An fp32 file: the cache at its dtype, 4 bytes per element.
+    assert_eq!(json["kv_cache_dtype"], "fp32");
+    assert_eq!(json["kv_cache_elements_per_token"], 512);
     assert!(json["flops_per_token"]["prefill"].as_u64().is_some());
     assert!(json["flops_per_token"]["decode"].as_u64().is_some());
     assert_eq!(json["op_counts"]["Softmax"], 2);
@@ -107,6 +112,8 @@ fn config_json_and_text_summary() {
     let json = inspect_json(&fixture("hf/llama-2-7b.json"));
     assert_eq!(json["parameters"], 6_738_415_616u64);
     assert_eq!(json["kv_cache_bytes_per_token"], 524_288);
+    assert_eq!(json["kv_cache_dtype"], "fp16");
+    assert_eq!(json["kv_cache_elements_per_token"], 262_144);
     assert_eq!(json["attention_blocks"], 32);
     assert!(json["opset"].is_null());
     assert_eq!(json["inputs"], serde_json::json!([]));
@@ -121,6 +128,43 @@ fn config_json_and_text_summary() {
         out.contains("LayerNormalization                1 (1 node)\n"),
         "{out}"
     );
+}
+
+/// `inspect` says which dtype its KV-cache figure is at: `analyze` sizes the cache at the run's
+/// compute precision (fp32 unless stated), so for GPT-2, whose config states no dtype, it shows
+/// twice inspect's 16-bit figure for the same 18,432 elements.
+#[test]
+fn kv_cache_figure_names_its_dtype() {
+    let gpt2 = workspace().join("advisor-cli/models/gpt2.json");
+    let gpt2 = gpt2.to_str().expect("utf-8 path");
+    let json = inspect_json(gpt2);
+    assert!(json["dtype"].is_null());
+    assert_eq!(json["kv_cache_bytes_per_token"], 36_864);
+    assert_eq!(json["kv_cache_dtype"], "fp16");
+    assert_eq!(json["kv_cache_elements_per_token"], 18_432);
+    let (code, out, err) = run(&["inspect", gpt2]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "  kv-cache bytes per token  36,864 (fp16, the model does not state its dtype; \
+             18,432 elements)\n"
+        ),
+        "{out}"
+    );
+    let (code, out, err) = run(&["inspect", &fixture("hf/mistral-7b-v0.1.json")]);
+    assert_eq!(code, 0, "{err}");
+    // 2 × 32 layers × 8 KV heads × 128, at bf16.
+    assert!(
+        out.contains(
+            "  kv-cache bytes per token  131,072 (bf16, the model's dtype; 65,536 elements)\n"
+        ),
+        "{out}"
+    );
+    // An encoder has no cache: no dtype either.
+    let json = inspect_json(&fixture("onnx/bert-tiny.onnx"));
+    assert!(json["kv_cache_bytes_per_token"].is_null());
+    assert!(json["kv_cache_dtype"].is_null());
+    assert!(json["kv_cache_elements_per_token"].is_null());
 }
 
 #[test]

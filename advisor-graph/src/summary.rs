@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use advisor_core::FusionOpportunity;
+use advisor_core::{FusionOpportunity, formulas};
 use serde::Serialize;
 
 use crate::format::{Imported, TensorSignature};
@@ -35,8 +35,17 @@ pub struct ModelSummary {
     pub vocab_size: Option<u64>,
     /// Longest sequence the model supports.
     pub max_sequence_length: Option<u64>,
-    /// KV-cache bytes per token at the model's dtype (16-bit when unknown); decoders only.
+    /// KV-cache bytes per token at [`kv_cache_dtype`](Self::kv_cache_dtype); decoders only.
     pub kv_cache_bytes_per_token: Option<u64>,
+    /// The dtype the KV-cache figure is at: the model's floating-point dtype, 16-bit when the
+    /// model does not state one or its weights are integer-quantized
+    /// ([`advisor_core::formulas::default_kv_dtype`]). `advisor analyze` sizes the cache at the
+    /// run's compute precision instead (fp32 unless stated), so its figure can differ by that
+    /// factor; the elements are the same.
+    pub kv_cache_dtype: Option<String>,
+    /// KV-cache elements per token, `2 × layers × kv_heads × head_dim`
+    /// ([`advisor_core::formulas::kv_elements_per_token`]): the figure before any dtype.
+    pub kv_cache_elements_per_token: Option<u64>,
     /// Forward FLOPs per token.
     pub flops_per_token: FlopsPerToken,
     /// Attention blocks found, fused or decomposed.
@@ -79,6 +88,9 @@ impl ModelSummary {
     /// assert_eq!(summary.parameters, Some(124_439_808));
     /// assert_eq!(summary.attention_blocks, Some(12));
     /// assert_eq!(summary.kv_cache_bytes_per_token, Some(36_864));
+    /// // The config states no dtype: 16-bit, 18,432 elements of 2 bytes.
+    /// assert_eq!(summary.kv_cache_dtype.as_deref(), Some("fp16"));
+    /// assert_eq!(summary.kv_cache_elements_per_token, Some(18_432));
     /// ```
     pub fn new(imported: &Imported) -> ModelSummary {
         let graph = &imported.graph;
@@ -87,6 +99,18 @@ impl ModelSummary {
         for node in &graph.nodes {
             *op_counts.entry(node.op_type.clone()).or_insert(0u64) += 1;
         }
+        // The same formula and dtype rule the importer used for the bytes, and only where it
+        // gave them (decoders with known shapes).
+        let kv_cache_elements_per_token = facts.kv_cache_bytes_per_token.and_then(|_| {
+            formulas::kv_elements_per_token(
+                facts.layers?,
+                facts.kv_heads.or(facts.attention_heads)?,
+                graph.head_dim()?,
+            )
+        });
+        let kv_cache_dtype = facts
+            .kv_cache_bytes_per_token
+            .map(|_| formulas::default_kv_dtype(facts.dtype).as_str().to_owned());
         ModelSummary {
             parameters: graph.parameter_count(),
             weight_bytes: facts.weight_bytes,
@@ -100,6 +124,8 @@ impl ModelSummary {
             vocab_size: facts.vocab_size,
             max_sequence_length: facts.max_sequence_length,
             kv_cache_bytes_per_token: facts.kv_cache_bytes_per_token,
+            kv_cache_dtype,
+            kv_cache_elements_per_token,
             flops_per_token: FlopsPerToken {
                 prefill: facts.prefill_flops_per_token,
                 decode: facts.decode_flops_per_token,
