@@ -1,5 +1,6 @@
 //! Data-driven rule tests: a small context in, the rules that fire (or stay silent, or ask
-//! for facts) out, and the numbers they derive.
+//! for facts) out, and physical bounds on the numbers they derive. What each rule prints is
+//! snapshotted beside the rule (`src/rules/*.rs`, `mod tests`).
 
 use advisor_core::{
     AnalysisContext, AttentionKernel, Change, DiagnosticSeverity, Impact, ImprovementMetric,
@@ -154,11 +155,6 @@ fn sparse_attention() {
     // Serving a pretrained model: said as an architecture change, out of the plan.
     let s = fires(long("inference"), "sparse_attention");
     assert!(s.changes.is_empty());
-    assert!(
-        s.warnings
-            .iter()
-            .any(|w| w.contains("trained with full attention"))
-    );
     // Short sequences, and models with a window of their own, are silent.
     silent(
         json!({ "model_graph": gpt2(), "hardware_info": gpu("NVIDIA A100-SXM4-80GB"),
@@ -327,14 +323,6 @@ fn kv_cache() {
     let (low, high) = improvement(&suggestion, ImprovementMetric::Latency);
     // A time ratio, not a count of token-forwards (which would claim 1 − 2/1025).
     assert!(low > 0.3 && high < 0.95, "{low}–{high}");
-    assert!(
-        suggestion
-            .evidence
-            .iter()
-            .any(|e| e.contains("taken as the context")),
-        "{:?}",
-        suggestion.evidence
-    );
     // Encoders never generate; training does not decode; a cache left on is fine.
     silent(
         json!({ "model_graph": bert(), "hardware_info": gpu("NVIDIA L4"),
@@ -367,12 +355,6 @@ fn batch_size() {
     assert!(
         1.0 / (1.0 - high) <= batch as f64,
         "{high} at batch {batch}"
-    );
-    assert!(
-        suggestion
-            .evidence
-            .iter()
-            .any(|e| e.contains("latency budget"))
     );
     // The recommended batch fits: no feasibility suggestion.
     assert!(find(&report, "feasibility").is_none());
@@ -458,12 +440,7 @@ fn flash_attention() {
         llama(gpu("AMD Instinct MI300X"), eager.clone()),
         "flash_attention",
     );
-    let turing = fires(llama(gpu("Tesla T4"), eager.clone()), "flash_attention");
-    assert!(
-        turing.description.contains("memory-efficient"),
-        "{}",
-        turing.description
-    );
+    fires(llama(gpu("Tesla T4"), eager.clone()), "flash_attention");
     silent(llama(gpu("Tesla V100-SXM2-32GB"), eager), "flash_attention");
     // Not said: advice conditional on eager attention, left out of the plan.
     let conditional = fires(
@@ -474,7 +451,6 @@ fn flash_attention() {
         "flash_attention",
     );
     assert!(conditional.changes.is_empty());
-    assert!(conditional.warnings.iter().any(|w| w.contains("not set")));
     silent(
         llama(
             gpu("NVIDIA A100-SXM4-80GB"),
@@ -493,22 +469,10 @@ fn gradient_checkpointing() {
                 "memory_metrics": { "peak_bytes": 75 * gib }, "current_config": training }),
         "gradient_checkpointing",
     );
+    // 75 GiB measured for BERT at batch 8: far more than the model's activations; the
+    // figures follow the measurement, and the saving stays below the measured peak.
     let (low, high) = improvement(&s, ImprovementMetric::Memory);
-    assert!(high > low && low > 0.0);
-    // 75 GiB measured for BERT at batch 8: far more than the model's activations, and the
-    // figures follow the measurement, saying so.
-    assert!(
-        s.warnings
-            .iter()
-            .any(|w| w.contains("follow the measurement")),
-        "{:?}",
-        s.warnings
-    );
-    assert!(
-        s.warnings.iter().any(|w| w.contains("latency +")),
-        "{:?}",
-        s.warnings
-    );
+    assert!(high > low && low > 0.0 && high < 1.0);
     silent(
         json!({ "model_graph": bert(), "hardware_info": gpu("NVIDIA A100-SXM4-80GB"),
                 "memory_metrics": { "peak_bytes": 40 * gib }, "current_config": training }),
@@ -575,7 +539,7 @@ fn feasibility_opens_the_report_when_the_run_does_not_fit() {
                 "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "32768", "flash_attention": "false" } }),
     ];
     for context in cases {
-        let report = analyze(context);
+        let report = analyze(context.clone());
         let first = &report.suggestions[0];
         assert_eq!(
             first.id,
@@ -584,16 +548,12 @@ fn feasibility_opens_the_report_when_the_run_does_not_fit() {
             report.suggestions.iter().map(|s| &s.id).collect::<Vec<_>>()
         );
         assert_eq!(first.impact, Impact::Critical);
-        assert!(first.title.contains("does not fit"), "{}", first.title);
-        assert!(
-            first
-                .implementation_steps
-                .iter()
-                .any(|s| s.contains("— fits")),
-            "{:#?}",
-            first.implementation_steps
-        );
+        // The change it names makes the run fit.
         assert!(!first.changes.is_empty());
+        let parsed = AnalysisContext::from_json_str(&context.to_string()).unwrap();
+        let facts = OptimizationAdvisor::new().resolve(&parsed).unwrap();
+        let after = advisor_model::simulate(&facts, &first.changes).unwrap();
+        assert!(after.predicted_after.fits(), "{:?}", first.changes);
     }
     // Llama-2-7B at batch 1 and 4096 tokens in fp16 fits an 80 GB card: silent.
     silent(

@@ -142,7 +142,7 @@ mod tests {
     use serde_json::json;
 
     use super::CommunicationOverlap;
-    use crate::rules::gpu_idle::tests::{breakdown, render};
+    use crate::rules::test_support::{breakdown, render};
 
     #[test]
     fn exposed_all_reduce_claims_the_exposed_communication_pool() {

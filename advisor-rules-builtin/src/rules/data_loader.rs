@@ -144,7 +144,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::DataLoader;
-    use crate::rules::gpu_idle::tests::{breakdown, figures, render};
+    use crate::rules::test_support::{breakdown, figures, render};
 
     fn loader(pct: f64) -> Value {
         json!({ "time_us": pct * 4000.0, "step_time_us": 400_000.0, "pct_of_step": pct, "calls": 4 })

@@ -97,7 +97,11 @@ impl OptimizationRule for Feasibility {
             input.facts.run.weights.source
         ));
         if let Some(prompt) = &input.facts.run.prompt_tokens {
-            suggestion = suggestion.evidence(facts::sourced("prompt tokens", prompt));
+            let label = match workload.settings.mode {
+                Mode::Training => "tokens per sequence",
+                Mode::Inference => "prompt tokens",
+            };
+            suggestion = suggestion.evidence(facts::sourced(label, prompt));
         }
         if let Some(generated) = &input.facts.run.generated_tokens {
             suggestion = suggestion.evidence(facts::sourced("generated tokens", generated));
@@ -259,4 +263,125 @@ fn largest_fitting(
         }
     }
     Some(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{advise, context, llama_2_7b, llama_2_13b, target};
+
+    #[test]
+    fn llama_2_13b_at_batch_32_and_2048_tokens_on_an_a100_40gb() {
+        expect![[r#"
+            feasibility · memory · impact critical · difficulty easy
+            title: The run does not fit: it needs 77.6 GiB on a device of 40.0 GiB
+            description: By the model, the peak memory of this run is 77.6 GiB (KV cache 50.0 GiB + weights 24.2 GiB + activations 2.8 GiB + CUDA context and workspaces 512.0 MiB), 37.6 GiB more than the 40.0 GiB of the NVIDIA A100 40GB. It fails with out-of-memory as configured; the changes below make it fit.
+            changes: batch size 9
+            expected:
+            - memory −49 % [0.489, 0.489]: model: peak memory 77.6 GiB → 39.6 GiB (weights 24.2 GiB + KV cache 14.1 GiB + activations 810.0 MiB + CUDA context and workspaces 512.0 MiB)
+            evidence:
+            - device memory 40.0 GiB (hardware_info.gpu_memory_mb)
+            - batch_size 32 (config batch_size)
+            - weights 24.2 GiB at fp16 (derived: weights stored at the compute precision, fp16)
+            - prompt tokens 1536 (assumed: config seq_len = 2048 taken as the context: 1536 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            - generated tokens 512 (assumed: config seq_len = 2048 taken as the context: 1536 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            steps:
+            - Store the KV cache in fp8 (vLLM kv_cache_dtype="fp8"): peak 52.6 GiB — still does not fit (small quality cost)
+            - Quantize the weights to int8: peak 65.7 GiB — still does not fit (usually within noise)
+            - Quantize the weights to int4 (AWQ, GPTQ): peak 60.2 GiB — still does not fit (measurable quality cost)
+            - Lower the batch size from 32 to 9: peak 39.6 GiB — fits (less throughput per step)
+            - Shard the model over 4 GPUs (tensor parallelism): peak 21.9 GiB — fits (more devices)
+            warnings:
+            - The model predicts time per sequence +77 % in the worst case.
+        "#]].assert_eq(&advise(
+            "feasibility",
+            context(
+                llama_2_13b(),
+                target("nvidia-a100-40gb"),
+                json!({ "mode": "inference", "batch_size": "32", "seq_len": "2048",
+                        "flash_attention": "true" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn a_full_fine_tune_of_llama_2_7b_on_one_a100_80gb() {
+        expect![[r#"
+            feasibility · memory · impact critical · difficulty easy
+            title: The run does not fit: it needs 117.9 GiB on a device of 80.0 GiB
+            description: By the model, the peak memory of this run is 117.9 GiB (optimizer state 75.3 GiB + activations 17.0 GiB + weights 12.6 GiB + gradients 12.6 GiB + CUDA context and workspaces 512.0 MiB), 37.9 GiB more than the 80.0 GiB of the NVIDIA A100 80GB SXM. It fails with out-of-memory as configured; the changes below make it fit.
+            changes: LoRA adapters of rank 16
+            expected:
+            - memory −74 % [0.744, 0.744]: model: peak memory 117.9 GiB → 30.2 GiB (activations 17.0 GiB + weights 12.6 GiB + CUDA context and workspaces 512.0 MiB + optimizer state 96.0 MiB + gradients 32.0 MiB)
+            evidence:
+            - device memory 80.0 GiB (hardware_info.gpu_memory_mb)
+            - batch_size 4 (config batch_size)
+            - weights 12.6 GiB at bf16 (derived: weights stored at the compute precision, bf16)
+            - tokens per sequence 1024 (config seq_len)
+            steps:
+            - Turn on activation checkpointing: peak 102.4 GiB — still does not fit (about a third more compute per step)
+            - Use 8-bit Adam (bitsandbytes AdamW8bit): peak 80.3 GiB — still does not fit (no measurable quality cost in its paper)
+            - Fine-tune LoRA adapters of rank 16 on frozen weights (PEFT): peak 30.2 GiB — fits (adapters, not a full fine-tune)
+            - QLoRA: rank-16 adapters on 4-bit frozen weights (bitsandbytes NF4): peak 21.3 GiB — fits (adapters on quantized weights, slower steps)
+            - Shard weights, gradients and optimizer state over 2 GPUs (FSDP / ZeRO-3): peak 59.2 GiB — fits (more devices)
+        "#]].assert_eq(&advise(
+            "feasibility",
+            context(
+                llama_2_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "training", "batch_size": "4", "seq_len": "1024",
+                        "precision": "bf16", "flash_attention": "true" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn llama_2_7b_at_32k_tokens_with_eager_attention() {
+        expect![[r#"
+            feasibility · memory · impact critical · difficulty easy
+            title: The run does not fit: it needs 92.5 GiB on a device of 80.0 GiB
+            description: By the model, the peak memory of this run is 92.5 GiB (attention scores 62.0 GiB + KV cache 16.0 GiB + weights 12.6 GiB + activations 1.5 GiB + CUDA context and workspaces 512.0 MiB), 12.5 GiB more than the 80.0 GiB of the NVIDIA A100 80GB SXM. It fails with out-of-memory as configured; the changes below make it fit.
+            changes: fused (flash) attention
+            expected:
+            - memory −67 % [0.670, 0.670]: model: peak memory 92.5 GiB → 30.5 GiB (KV cache 16.0 GiB + weights 12.6 GiB + activations 1.5 GiB + CUDA context and workspaces 512.0 MiB)
+            evidence:
+            - device memory 80.0 GiB (hardware_info.gpu_memory_mb)
+            - batch_size 1 (config batch_size)
+            - weights 12.6 GiB at fp16 (derived: weights stored at the compute precision, fp16)
+            - prompt tokens 32256 (assumed: config seq_len = 32768 taken as the context: 32256 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            - generated tokens 512 (assumed: config seq_len = 32768 taken as the context: 32256 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            steps:
+            - Use flash attention (attn_implementation="flash_attention_2" or "sdpa"): peak 30.5 GiB — fits (no quality cost)
+            - Store the KV cache in fp8 (vLLM kv_cache_dtype="fp8"): peak 84.5 GiB — still does not fit (small quality cost)
+            - Quantize the weights to int8: peak 86.5 GiB — still does not fit (usually within noise)
+            - Quantize the weights to int4 (AWQ, GPTQ): peak 83.7 GiB — still does not fit (measurable quality cost)
+            - Shard the model over 2 GPUs (tensor parallelism): peak 47.3 GiB — fits (more devices)
+            diagnostic Warning inputs: the sequence (32768 tokens) is longer than the model's 4096 positions
+        "#]].assert_eq(&advise(
+            "feasibility",
+            context(
+                llama_2_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "32768",
+                        "flash_attention": "false" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn llama_2_7b_at_batch_1_fits_an_a100_80gb() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "feasibility",
+            context(
+                llama_2_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "4096" }),
+            ),
+        ));
+    }
 }

@@ -194,77 +194,12 @@ impl OptimizationRule for GpuIdle {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use advisor_core::{
-        AnalysisContext, EmptyCatalog, OptimizationRule, OptimizationSuggestion, RuleError,
-        run_rule,
-    };
+mod tests {
     use expect_test::expect;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::GpuIdle;
-
-    /// Runs one rule on a whole context the way the engine does.
-    pub(crate) fn run(
-        rule: &dyn OptimizationRule,
-        context: Value,
-    ) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let context =
-            AnalysisContext::from_json_str(&context.to_string()).expect("a valid context");
-        run_rule(rule, &context, &EmptyCatalog)
-    }
-
-    /// A context with only a trace, as `advisor analyze --trace` builds it.
-    pub(crate) fn with_trace(trace: Value) -> Value {
-        json!({ "profile_results": { "total_ms": 100.0, "trace": trace } })
-    }
-
-    /// What a rule returns for a context, as pretty JSON, or the error it returns.
-    pub(crate) fn render_context(rule: &dyn OptimizationRule, context: Value) -> String {
-        match run(rule, context) {
-            Ok(suggestions) => serde_json::to_string_pretty(&suggestions).expect("serializes"),
-            Err(error) => format!("error: {error}"),
-        }
-    }
-
-    /// What a rule returns for a trace, as pretty JSON.
-    pub(crate) fn render(rule: &dyn OptimizationRule, trace: Value) -> String {
-        render_context(rule, with_trace(trace))
-    }
-
-    /// Only the figures of what a rule returns for a context: id, impact, improvements and
-    /// slack claims.
-    pub(crate) fn figures_of(rule: &dyn OptimizationRule, context: Value) -> String {
-        match run(rule, context) {
-            Ok(suggestions) => {
-                let figures: Vec<Value> = suggestions
-                    .iter()
-                    .map(|s| {
-                        json!({ "id": s.id, "impact": s.impact,
-                                "expected_improvement": s.expected_improvement, "slack": s.slack })
-                    })
-                    .collect();
-                serde_json::to_string_pretty(&figures).expect("serializes")
-            }
-            Err(error) => format!("error: {error}"),
-        }
-    }
-
-    /// Only the figures of what a rule returns for a trace.
-    pub(crate) fn figures(rule: &dyn OptimizationRule, trace: Value) -> String {
-        figures_of(rule, with_trace(trace))
-    }
-
-    /// A GPU time breakdown over a 100 ms span, in percent of it.
-    pub(crate) fn breakdown(idle: f64, compute: f64, communication: f64, memory: f64) -> Value {
-        json!({
-            "kernel_time_us": 100_000.0, "idle_us": idle * 1000.0, "compute_us": compute * 1000.0,
-            "communication_us": communication * 1000.0, "memory_us": memory * 1000.0,
-            "non_compute_us": (communication + memory) * 1000.0,
-            "idle_pct": idle, "compute_pct": compute, "communication_pct": communication,
-            "memory_pct": memory, "non_compute_pct": communication + memory
-        })
-    }
+    use crate::rules::test_support::{breakdown, render};
 
     #[test]
     fn a_gpu_idle_45_percent_claims_the_idle_pool() {

@@ -157,7 +157,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::HostSync;
-    use crate::rules::gpu_idle::tests::{breakdown, figures, render};
+    use crate::rules::test_support::{breakdown, figures, render};
 
     fn syncs(calls: u64, pct: f64) -> Value {
         json!({ "calls_in_steps": calls, "time_us": pct * 5000.0, "pct_of_step": pct,

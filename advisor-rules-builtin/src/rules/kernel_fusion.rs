@@ -278,7 +278,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::KernelFusion;
-    use crate::rules::gpu_idle::tests::{breakdown, figures_of, render, run, with_trace};
+    use crate::rules::test_support::{breakdown, figures_of, render, run, with_trace};
 
     fn launches(kernels: u64, short: u64) -> Value {
         json!({ "kernels": kernels, "matched": kernels, "shorter_than_launch": short / 2,

@@ -111,3 +111,95 @@ impl OptimizationRule for KvCache {
             .code("python", "output = model.generate(input_ids, max_new_tokens=256, use_cache=True)")])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{advise, bert_base, context, gpt2, llama_2_7b, target};
+
+    #[test]
+    fn gpt2_generating_1024_tokens_without_the_cache_on_an_l4() {
+        expect![[r#"
+            kv_cache · memory · impact high · difficulty easy
+            title: Turn on the KV cache for generation
+            description: Without a key/value cache, every generated token runs the whole prefix through the model again, so generation cost grows quadratically with length. The cache stores each layer's keys and values once and reuses them.
+            changes: KV cache on
+            expected:
+            - latency −76–83 % [0.757, 0.826]: model: request 5.63 s–7.63 s → 1.06 s–1.59 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×4.1–5.8 [0.757, 0.826]: model: request time per sequence 5.63 s–7.63 s → 1.06 s–1.59 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_per_token −76–83 % [0.758, 0.827]: model: time per generated token 11.0 ms–14.9 ms → 2.1 ms–3.1 ms (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - config kv_cache = false in inference
+            - the model is a decoder and generates token by token
+            - prompt tokens 512 (assumed: config seq_len = 1024 taken as the context: 512 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            - generated tokens 512 (assumed: config seq_len = 1024 taken as the context: 512 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            steps:
+            - Pass use_cache=True to generate() (the Hugging Face default) or leave past_key_values threaded through your loop.
+            - For serving many requests, use a server with a paged KV cache (vLLM, TensorRT-LLM, TGI).
+            code: python
+            warnings:
+            - The cache holds 72.0 MiB for batch 1 at fp32 (1.0 GiB in all by the model): budget it in device memory; paged caches such as vLLM's allocate it on demand.
+            - The model predicts memory +6 % in the worst case.
+        "#]].assert_eq(&advise(
+            "kv_cache",
+            context(
+                gpt2(),
+                target("nvidia-l4"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "1024",
+                        "precision": "fp32", "kv_cache": "false" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn llama_2_7b_answering_256_tokens_to_a_512_token_prompt_without_the_cache() {
+        expect![[r#"
+            kv_cache · memory · impact high · difficulty easy
+            title: Turn on the KV cache for generation
+            description: Without a key/value cache, every generated token runs the whole prefix through the model again, so generation cost grows quadratically with length. The cache stores each layer's keys and values once and reuses them.
+            changes: KV cache on
+            expected:
+            - latency −75–87 % [0.745, 0.870]: model: request 9.61 s–21.34 s → 1.92 s–2.90 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×3.9–7.7 [0.745, 0.870]: model: request time per sequence 9.61 s–21.34 s → 1.92 s–2.90 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_per_token −75–87 % [0.747, 0.873]: model: time per generated token 37.4 ms–83.1 ms → 7.4 ms–11.1 ms (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - config kv_cache = false in inference
+            - the model is a decoder and generates token by token
+            - prompt tokens 512 (config prompt_len)
+            - generated tokens 256 (config new_tokens)
+            steps:
+            - Pass use_cache=True to generate() (the Hugging Face default) or leave past_key_values threaded through your loop.
+            - For serving many requests, use a server with a paged KV cache (vLLM, TensorRT-LLM, TGI).
+            code: python
+            warnings:
+            - The cache holds 384.0 MiB for batch 1 at fp16 (13.4 GiB in all by the model): budget it in device memory; paged caches such as vLLM's allocate it on demand.
+            - The model predicts memory +3 % in the worst case.
+        "#]].assert_eq(&advise(
+            "kv_cache",
+            context(
+                llama_2_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "1", "prompt_len": "512",
+                        "new_tokens": "256", "use_cache": "false" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn an_encoder_never_generates() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "kv_cache",
+            context(
+                bert_base(),
+                target("nvidia-l4"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "128",
+                        "kv_cache": "false" }),
+            ),
+        ));
+    }
+}

@@ -145,7 +145,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::LaunchOverhead;
-    use crate::rules::gpu_idle::tests::{breakdown, figures, render};
+    use crate::rules::test_support::{breakdown, figures, render};
 
     fn launches(kernels: u64, shorter: u64, short: u64) -> Value {
         json!({ "kernels": kernels, "matched": kernels, "shorter_than_launch": shorter,

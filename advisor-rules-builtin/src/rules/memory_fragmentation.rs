@@ -156,7 +156,7 @@ mod tests {
     use serde_json::json;
 
     use super::MemoryFragmentation;
-    use crate::rules::gpu_idle::tests::{figures_of, render_context};
+    use crate::rules::test_support::{figures_of, render_context};
 
     const GIB: u64 = 1 << 30;
 

@@ -110,7 +110,7 @@ impl OptimizationRule for MixedPrecision {
                 format!("Compute in {target} with automatic mixed precision"),
             )
             .description(format!(
-                "The run computes in fp32 on a {} ({}), whose matrix units run {target} matmuls far faster than fp32 and move half the bytes.",
+                "The run computes in fp32 on the {} ({}), whose matrix units run {target} matmuls far faster than fp32 and move half the bytes.",
                 spec.name, spec.architecture
             ))
             .evidence(facts::sourced("precision", &facts.run.compute))
@@ -168,7 +168,7 @@ fn steps(
     target: Precision,
     training: bool,
 ) -> OptimizationSuggestion {
-    let suggestion = if training {
+    if training {
         let scaler = target == Precision::Fp16;
         let code = if scaler {
             "scaler = torch.cuda.amp.GradScaler()\nfor batch in loader:\n    with torch.autocast(\"cuda\", dtype=torch.float16):\n        loss = model(**batch).loss\n    scaler.scale(loss).backward()\n    scaler.step(optimizer)\n    scaler.update()\n    optimizer.zero_grad(set_to_none=True)"
@@ -187,11 +187,143 @@ fn steps(
                 .warning("fp16 overflows above 65504: watch for inf/NaN losses; the GradScaler skips those steps.");
         }
         s.code("python", code)
+            .warning("Autocast keeps precision-sensitive ops (softmax, norms, reductions) in fp32; custom kernels may need the same care.")
     } else {
         suggestion
             .step(format!("Load or cast the model to {target} and run inference under torch.inference_mode()."))
             .step("Compare outputs against fp32 on a sample of inputs.")
             .code("python", format!("model = model.to(device=\"cuda\", dtype=torch.{})\nwith torch.inference_mode():\n    out = model(**inputs)", if target == Precision::Bf16 { "bfloat16" } else { "float16" }))
+            .warning("A model cast to 16 bits runs its norms and softmax in 16 bits too (autocast would keep them in fp32): compare outputs before switching traffic.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{
+        advise, bert_base, context, qwen2_1_5b, roberta_base, target,
     };
-    suggestion.warning("Autocast keeps precision-sensitive ops (softmax, norms, reductions) in fp32; custom kernels may need the same care.")
+
+    #[test]
+    fn bert_base_serving_in_fp32_on_an_l4() {
+        expect![[r#"
+            mixed_precision · hardware · impact high · difficulty easy
+            title: Compute in bf16 with automatic mixed precision
+            description: The run computes in fp32 on the NVIDIA L4 (Ada Lovelace), whose matrix units run bf16 matmuls far faster than fp32 and move half the bytes.
+            changes: compute in bf16
+            expected:
+            - latency −50–63 % [0.500, 0.627]: model: request 11.4 ms–15.7 ms → 4.2 ms–7.8 ms (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×2.0–2.7 [0.500, 0.627]: model: request time per sequence 1.4 ms–2.0 ms → 531 µs–980 µs (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −23 % [0.230, 0.230]: model: peak memory 947.6 MiB → 729.8 MiB (CUDA context and workspaces 512.0 MiB + weights 208.8 MiB + activations 9.0 MiB)
+            - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at the same format)
+            evidence:
+            - precision fp32 (config precision)
+            - NVIDIA L4: 121 TFLOP/s dense at bf16, 30.3 at fp32
+            steps:
+            - First, one line: torch.set_float32_matmul_precision("high") runs fp32 matmuls as TF32 (60 TFLOP/s): latency −0–25 % by the model, no other change.
+            - Load or cast the model to bf16 and run inference under torch.inference_mode().
+            - Compare outputs against fp32 on a sample of inputs.
+            code: python
+            warnings:
+            - A model cast to 16 bits runs its norms and softmax in 16 bits too (autocast would keep them in fp32): compare outputs before switching traffic.
+        "#]].assert_eq(&advise(
+            "mixed_precision",
+            context(
+                bert_base(),
+                target("nvidia-l4"),
+                json!({ "mode": "inference", "batch_size": "8", "seq_len": "128",
+                        "precision": "fp32" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn roberta_fine_tuning_in_bf16_on_a_t4() {
+        expect![[r#"
+            mixed_precision · hardware · impact high · difficulty easy
+            title: bf16 is not supported well by this GPU: compute in fp16
+            description: The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+            changes: compute in fp16
+            expected:
+            - latency −77–82 % [0.767, 0.820]: model: step 401.2 ms–886.4 ms → 84.0 ms–161.5 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×4.3–5.6 [0.767, 0.820]: model: step time per sample 50.1 ms–110.8 ms → 10.5 ms–20.2 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - precision bf16 (config precision)
+            - NVIDIA T4 (Turing)
+            warnings:
+            - The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+        "#]].assert_eq(&advise(
+            "mixed_precision",
+            context(
+                roberta_base(),
+                target("nvidia-t4"),
+                json!({ "mode": "training", "batch_size": "8", "seq_len": "512",
+                        "precision": "bf16" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn qwen2_1_5b_serving_in_bf16_on_a_t4() {
+        expect![[r#"
+            mixed_precision · hardware · impact high · difficulty easy
+            title: bf16 is not supported well by this GPU: compute in fp16
+            description: The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+            changes: compute in fp16
+            expected:
+            - latency −8–16 % [0.082, 0.156]: model: request 6.38 s–10.18 s → 5.72 s–8.65 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×1.1–1.2 [0.082, 0.156]: model: request time per sequence 6.38 s–10.18 s → 5.72 s–8.65 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_to_first_token −84–86 % [0.837, 0.857]: model: time to first token 789.8 ms–1.78 s → 121.7 ms–257.3 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - precision bf16 (config precision)
+            - NVIDIA T4 (Turing)
+            warnings:
+            - The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+        "#]].assert_eq(&advise(
+            "mixed_precision",
+            context(
+                qwen2_1_5b(),
+                target("nvidia-t4"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "2048",
+                        "precision": "bf16", "flash_attention": "false" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn bert_base_in_fp32_on_a_sapphire_rapids_cpu() {
+        let hardware = json!({ "cpu_model": "Intel Xeon Platinum 8480+", "cpu_cores": 56,
+            "cpu_threads": 112, "system_memory_mb": 524288,
+            "simd_capabilities": ["avx2", "fma", "avx512f", "avx512bf16", "avx512vnni",
+                                  "amx-tile", "amx-bf16", "amx-int8"] });
+        expect![[r#"
+            mixed_precision · hardware · impact high · difficulty easy
+            title: Compute in bf16 on this CPU's bf16 instructions
+            description: The CPU has bf16 dot-product instructions (AVX512-BF16 or AMX), which run bf16 matmuls at least twice as fast as fp32 and move half the bytes.
+            changes: compute in bf16
+            expected:
+            - latency −35–39 % [0.353, 0.391]: model: request 7.9 ms–10.7 ms → 5.1 ms–6.5 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×1.5–1.6 [0.353, 0.391]: model: request time per sequence 7.9 ms–10.7 ms → 5.1 ms–6.5 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −50 % [0.500, 0.500]: model: peak memory 419.9 MiB → 209.9 MiB (weights 208.8 MiB + activations 1.1 MiB)
+            - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at the same format)
+            evidence:
+            - precision fp32 (config precision)
+            - CPU extensions: avx2, fma, avx512f, avx512bf16, avx512vnni, amx-tile, amx-bf16, amx-int8
+            - CPU peak: assumed: AMX at 2.5 GHz: 64 fp32 FLOPs per cycle and core (the clock is not reported; `advisor hardware` cannot measure it yet)
+            steps:
+            - Run under torch.autocast("cpu", dtype=torch.bfloat16), or cast the model with model.to(torch.bfloat16).
+            - Compare outputs against fp32 on a sample of inputs.
+            code: python
+        "#]].assert_eq(&advise(
+            "mixed_precision",
+            context(
+                bert_base(),
+                hardware,
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "128",
+                        "precision": "fp32", "device": "cpu" }),
+            ),
+        ));
+    }
 }

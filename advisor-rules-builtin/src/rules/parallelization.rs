@@ -74,13 +74,15 @@ impl OptimizationRule for Parallelization {
             format!("Use all {cores} CPU cores for intra-op parallelism"),
         )
         .description(format!(
-            "The run uses {threads} thread(s) on a CPU with {cores} physical cores. Matmuls split across cores; \
-             the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling."
+            "The run uses {} on a CPU with {cores} physical cores. Matmuls split across cores; \
+             the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.",
+            threads_text(threads)
         ))
         .evidence(format!("config num_threads = {threads}"))
         .evidence(format!("{cores} physical cores (hardware_info.cpu_cores)"))
         .evidence(format!(
-            "at {threads} thread(s) the run is {}; at {cores}, {}",
+            "at {} the run is {}; at {cores}, {}",
+            threads_text(threads),
             simulation.predicted_before.bound().as_str(),
             simulation.predicted_after.bound().as_str()
         ))
@@ -95,5 +97,120 @@ impl OptimizationRule for Parallelization {
             &changes,
             &simulation,
         )])
+    }
+}
+
+/// `1 thread`, `2 threads`.
+fn threads_text(threads: u64) -> String {
+    if threads == 1 {
+        "1 thread".to_owned()
+    } else {
+        format!("{threads} threads")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{advise, bert_base, context, cpu, minilm};
+
+    fn one_thread() -> serde_json::Value {
+        json!({ "mode": "inference", "batch_size": "1", "seq_len": "256", "precision": "fp32",
+                "num_threads": "1", "device": "cpu" })
+    }
+
+    #[test]
+    fn minilm_on_one_thread_of_a_4_core_cpu() {
+        expect![[r#"
+            parallelization · parallelization · impact high · difficulty easy
+            title: Use all 4 CPU cores for intra-op parallelism
+            description: The run uses 1 thread on a CPU with 4 physical cores. Matmuls split across cores; the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.
+            changes: 4 threads
+            expected:
+            - latency −68–75 % [0.683, 0.748]: model: request 95.5 ms–124.7 ms → 24.1 ms–39.5 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×3.2–4.0 [0.683, 0.748]: model: request time per sequence 95.5 ms–124.7 ms → 24.1 ms–39.5 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - config num_threads = 1
+            - 4 physical cores (hardware_info.cpu_cores)
+            - at 1 thread the run is compute-bound; at 4, compute-bound
+            steps:
+            - Call torch.set_num_threads(4) (or set OMP_NUM_THREADS=4) before the first forward pass.
+            - Serving several requests at once? Give each worker process a share of the cores instead of oversubscribing.
+            - On machines with several NUMA nodes, bind the process to one node (numactl --cpunodebind=0 --membind=0).
+            code: python, bash
+            warnings:
+            - Hyper-threads share a core's vector units: count physical cores, not logical ones.
+        "#]].assert_eq(&advise("parallelization", context(minilm(), cpu(4), one_thread())));
+    }
+
+    #[test]
+    fn minilm_on_one_thread_of_a_96_core_cpu() {
+        expect![[r#"
+            parallelization · parallelization · impact high · difficulty easy
+            title: Use all 96 CPU cores for intra-op parallelism
+            description: The run uses 1 thread on a CPU with 96 physical cores. Matmuls split across cores; the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.
+            changes: 96 threads
+            expected:
+            - latency −96 % [0.957, 0.962]: model: request 95.5 ms–124.7 ms → 3.7 ms–4.9 ms (compute-bound → bound by the host issuing operators); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×23.1–26.5 [0.957, 0.962]: model: request time per sequence 95.5 ms–124.7 ms → 3.7 ms–4.9 ms (compute-bound → bound by the host issuing operators); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - config num_threads = 1
+            - 96 physical cores (hardware_info.cpu_cores)
+            - at 1 thread the run is compute-bound; at 96, bound by the host issuing operators
+            steps:
+            - Call torch.set_num_threads(96) (or set OMP_NUM_THREADS=96) before the first forward pass.
+            - Serving several requests at once? Give each worker process a share of the cores instead of oversubscribing.
+            - On machines with several NUMA nodes, bind the process to one node (numactl --cpunodebind=0 --membind=0).
+            code: python, bash
+            warnings:
+            - Hyper-threads share a core's vector units: count physical cores, not logical ones.
+        "#]].assert_eq(&advise("parallelization", context(minilm(), cpu(96), one_thread())));
+    }
+
+    #[test]
+    fn bert_base_at_batch_8_on_2_of_16_cores() {
+        expect![[r#"
+            parallelization · parallelization · impact high · difficulty easy
+            title: Use all 16 CPU cores for intra-op parallelism
+            description: The run uses 2 threads on a CPU with 16 physical cores. Matmuls split across cores; the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.
+            changes: 16 threads
+            expected:
+            - latency −85–87 % [0.849, 0.870]: model: request 1.33 s–2.01 s → 172.3 ms–303.4 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×6.6–7.7 [0.849, 0.870]: model: request time per sequence 166.1 ms–251.1 ms → 21.5 ms–37.9 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - config num_threads = 2
+            - 16 physical cores (hardware_info.cpu_cores)
+            - at 2 threads the run is compute-bound; at 16, compute-bound
+            steps:
+            - Call torch.set_num_threads(16) (or set OMP_NUM_THREADS=16) before the first forward pass.
+            - Serving several requests at once? Give each worker process a share of the cores instead of oversubscribing.
+            - On machines with several NUMA nodes, bind the process to one node (numactl --cpunodebind=0 --membind=0).
+            code: python, bash
+            warnings:
+            - Hyper-threads share a core's vector units: count physical cores, not logical ones.
+        "#]].assert_eq(&advise(
+            "parallelization",
+            context(
+                bert_base(),
+                cpu(16),
+                json!({ "mode": "inference", "batch_size": "8", "seq_len": "128",
+                        "precision": "fp32", "num_threads": "2", "device": "cpu" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn every_core_already_used() {
+        let mut config = one_thread();
+        config["num_threads"] = json!("4");
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "parallelization",
+            context(minilm(), cpu(4), config),
+        ));
     }
 }

@@ -110,12 +110,21 @@ impl OptimizationRule for Quantization {
             ));
         }
         let mut suggestion = facts::with_simulation(suggestion, &changes, &simulation);
+        let gpt2 = input
+            .context
+            .model_graph
+            .as_ref()
+            .and_then(|graph| graph.facts.family.as_deref())
+            == Some("gpt2");
         suggestion = match (on_gpu, target) {
-            (false, _) => suggestion
-                .step("Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.")
-                .step("Hugging Face GPT-2 uses `Conv1D`, not `nn.Linear`: convert those layers first, or `quantize_dynamic({nn.Linear})` barely touches them.")
-                .step("Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.")
-                .code("python", "import torch\nfrom torch.ao.quantization import quantize_dynamic\n\nqmodel = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)"),
+            (false, _) => {
+                suggestion = suggestion.step("Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.");
+                if gpt2 {
+                    suggestion = suggestion.step("Hugging Face GPT-2 uses `Conv1D`, not `nn.Linear`: convert those layers first, or `quantize_dynamic({nn.Linear})` barely touches them.");
+                }
+                suggestion.step("Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.")
+                .code("python", "import torch\nfrom torch.ao.quantization import quantize_dynamic\n\nqmodel = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)")
+            }
             (true, WeightFormat::Int4) => suggestion
                 .step("Serve an AWQ or GPTQ int4 checkpoint with fast kernels (vLLM or TGI with Marlin/ExLlama kernels).")
                 .step("For int8 weight-only instead, use torchao's int8_weight_only with torch.compile.")
@@ -126,8 +135,179 @@ impl OptimizationRule for Quantization {
                 .step("Evaluate accuracy on held-out data before switching traffic.")
                 .code("python", "import torch\nfrom torchao.quantization import quantize_, int8_weight_only\n\nquantize_(model, int8_weight_only())\nmodel = torch.compile(model, mode=\"max-autotune\")"),
         };
-        Ok(vec![suggestion
-            .warning("Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.")
-            .warning("bitsandbytes LLM.int8 and NF4 save memory but run slower than fp16 matmuls; pick kernels built for speed when latency is the goal.")])
+        suggestion = suggestion.warning("Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.");
+        if on_gpu {
+            suggestion = suggestion.warning("bitsandbytes LLM.int8 and NF4 save memory but run slower than fp16 matmuls; pick kernels built for speed when latency is the goal.");
+        }
+        Ok(vec![suggestion])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{
+        advise, bert_base, context, cpu, gpt2, llama_2_7b, minilm, target,
+    };
+
+    #[test]
+    fn llama_2_7b_decoding_in_fp16_on_an_a100_80gb() {
+        expect![[r#"
+            quantization · quantization · impact high · difficulty medium
+            title: Quantize the weights to int4
+            description: The model holds 6.74 B parameters at fp16: 12.6 GiB of weights. Stored at int4 they take 3.7 GiB.
+            changes: int4 weights
+            expected:
+            - latency −64–66 % [0.644, 0.660]: model: request 4.04 s–6.13 s → 1.39 s–2.18 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×2.8–2.9 [0.644, 0.660]: model: request time per sequence 4.04 s–6.13 s → 1.39 s–2.18 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_per_token −67 % [0.666, 0.672]: model: time per generated token 7.7 ms–11.6 ms → 2.5 ms–3.9 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −63 % [0.627, 0.627]: model: peak memory 14.1 GiB → 5.3 GiB (weights 3.7 GiB + KV cache 1.0 GiB + CUDA context and workspaces 512.0 MiB + activations 72.0 MiB)
+            - model_size −71 % [0.706, 0.706]: model: weights 12.6 GiB → 3.7 GiB (16 → 4.25 bits per weight, embeddings and head at 16-bit)
+            evidence:
+            - 6.74 B parameters > 100 M
+            - weights fp16 (derived: weights stored at the compute precision, fp16)
+            - as configured the run is memory-bound
+            - int8 instead: latency −44–45 % (6.5 GiB)
+            steps:
+            - Serve an AWQ or GPTQ int4 checkpoint with fast kernels (vLLM or TGI with Marlin/ExLlama kernels).
+            - For int8 weight-only instead, use torchao's int8_weight_only with torch.compile.
+            - Evaluate perplexity or task accuracy against the unquantized model before switching traffic.
+            code: python
+            warnings:
+            - Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.
+            - bitsandbytes LLM.int8 and NF4 save memory but run slower than fp16 matmuls; pick kernels built for speed when latency is the goal.
+        "#]].assert_eq(&advise(
+            "quantization",
+            context(
+                llama_2_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "2048",
+                        "precision": "fp16", "flash_attention": "true" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn bert_base_in_fp32_on_an_8_core_cpu() {
+        expect![[r#"
+            quantization · quantization · impact high · difficulty medium
+            title: Quantize the weights to int8
+            description: The model holds 109 M parameters at fp32: 417.6 MiB of weights. Stored at int8 they take 171.5 MiB.
+            changes: int8 weights
+            expected:
+            - latency −0–41 % [0.000, 0.408]: model: request 42.1 ms–72.4 ms → 24.9 ms–72.4 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×1.0–1.7 [0.000, 0.408]: model: request time per sequence 42.1 ms–72.4 ms → 24.9 ms–72.4 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −59 % [0.586, 0.586]: model: peak memory 419.9 MiB → 173.7 MiB (weights 171.5 MiB + activations 2.2 MiB)
+            - model_size −59 % [0.589, 0.589]: model: weights 417.6 MiB → 171.5 MiB (32 → 8 bits per weight, embeddings and head at 16-bit)
+            evidence:
+            - 109 M parameters > 100 M
+            - weights fp32 (derived: weights stored at the compute precision, fp32)
+            - as configured the run is compute-bound
+            steps:
+            - Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.
+            - Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.
+            code: python
+            warnings:
+            - Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.
+        "#]].assert_eq(&advise(
+            "quantization",
+            context(
+                bert_base(),
+                cpu(8),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "128",
+                        "precision": "fp32", "device": "cpu" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn gpt2_in_fp32_on_an_l4() {
+        expect![[r#"
+            quantization · quantization · impact high · difficulty medium
+            title: Quantize the weights to int4
+            description: The model holds 124 M parameters at fp32: 474.7 MiB of weights. Stored at int4 they take 117.1 MiB.
+            changes: int4 weights
+            expected:
+            - latency −52–67 % [0.524, 0.671]: model: request 1.06 s–1.59 s → 350.0 ms–757.3 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×2.1–3.0 [0.524, 0.671]: model: request time per sequence 1.06 s–1.59 s → 350.0 ms–757.3 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_per_token −53–67 % [0.527, 0.675]: model: time per generated token 2.1 ms–3.1 ms → 669 µs–1.5 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −33 % [0.335, 0.335]: model: peak memory 1.0 GiB → 710.1 MiB (CUDA context and workspaces 512.0 MiB + weights 117.1 MiB + KV cache 72.0 MiB + activations 9.0 MiB)
+            - model_size −75 % [0.753, 0.753]: model: weights 474.7 MiB → 117.1 MiB (32 → 4.25 bits per weight, embeddings and head at 16-bit)
+            evidence:
+            - 124 M parameters > 100 M
+            - weights fp32 (derived: weights stored at the compute precision, fp32)
+            - as configured the run is memory-bound
+            - int8 instead: latency −52–60 % (155.5 MiB)
+            steps:
+            - Serve an AWQ or GPTQ int4 checkpoint with fast kernels (vLLM or TGI with Marlin/ExLlama kernels).
+            - For int8 weight-only instead, use torchao's int8_weight_only with torch.compile.
+            - Evaluate perplexity or task accuracy against the unquantized model before switching traffic.
+            code: python
+            warnings:
+            - Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.
+            - bitsandbytes LLM.int8 and NF4 save memory but run slower than fp16 matmuls; pick kernels built for speed when latency is the goal.
+        "#]].assert_eq(&advise(
+            "quantization",
+            context(
+                gpt2(),
+                target("nvidia-l4"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "1024" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn gpt2_in_fp32_on_an_8_core_cpu() {
+        expect![[r#"
+            quantization · quantization · impact high · difficulty medium
+            title: Quantize the weights to int8
+            description: The model holds 124 M parameters at fp32: 474.7 MiB of weights. Stored at int8 they take 229.1 MiB.
+            changes: int8 weights
+            expected:
+            - latency −43–46 % [0.434, 0.458]: model: request 2.14 s–3.17 s → 1.18 s–1.79 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×1.8–1.8 [0.434, 0.458]: model: request time per sequence 2.14 s–3.17 s → 1.18 s–1.79 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_to_first_token −0–42 % [0.000, 0.419]: model: time to first token 117.8 ms–203.8 ms → 68.4 ms–203.8 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_per_token −45–46 % [0.452, 0.464]: model: time per generated token 7.9 ms–11.6 ms → 4.3 ms–6.2 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −48 % [0.477, 0.477]: model: peak memory 515.2 MiB → 269.6 MiB (weights 229.1 MiB + KV cache 36.0 MiB + activations 4.5 MiB)
+            - model_size −52 % [0.517, 0.517]: model: weights 474.7 MiB → 229.1 MiB (32 → 8 bits per weight, embeddings and head at 16-bit)
+            evidence:
+            - 124 M parameters > 100 M
+            - weights fp32 (derived: weights stored at the compute precision, fp32)
+            - as configured the run is memory-bound
+            - int4 instead: latency −49–51 % (190.7 MiB)
+            steps:
+            - Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.
+            - Hugging Face GPT-2 uses `Conv1D`, not `nn.Linear`: convert those layers first, or `quantize_dynamic({nn.Linear})` barely touches them.
+            - Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.
+            code: python
+            warnings:
+            - Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.
+        "#]].assert_eq(&advise(
+            "quantization",
+            context(
+                gpt2(),
+                cpu(8),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "512",
+                        "precision": "fp32", "device": "cpu" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn minilm_is_too_small_to_bother() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "quantization",
+            context(
+                minilm(),
+                cpu(8),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "256",
+                        "device": "cpu" }),
+            ),
+        ));
     }
 }

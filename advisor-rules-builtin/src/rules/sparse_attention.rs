@@ -21,7 +21,8 @@
 //! or a gain under 5 %. Without the model or the run it says what it needs.
 //!
 //! ## Example
-//! Llama-2-7B fine-tuned at 4096 tokens.
+//! Qwen2-1.5B fine-tuned at 16384 tokens: a 4096-token window takes 14–16 % off the step (at
+//! 4096 tokens, Llama-2-7B gains under 5 % and the rule stays silent).
 
 use advisor_core::{
     Category, Change, Difficulty, ImprovementMetric, Mode, OptimizationRule,
@@ -95,6 +96,9 @@ impl OptimizationRule for SparseAttention {
             s
         };
         suggestion.difficulty = Difficulty::Hard;
+        if facts.run.attention.value == advisor_core::AttentionKernel::Eager {
+            suggestion = suggestion.warning("If attention is not the bottleneck, exact FlashAttention (rule flash_attention) gives most of the speed without changing results.");
+        }
         Ok(vec![suggestion
             .step("Pick a pattern the model can learn: sliding window (Mistral, Longformer), block-sparse (BigBird) or dilated windows.")
             .step("Fine-tune with the pattern on your data; a dense-trained model loses accuracy when attention is cut without training.")
@@ -106,7 +110,113 @@ impl OptimizationRule for SparseAttention {
                     window - 1
                 ),
             )
-            .warning("Sparse attention changes what the model computes: evaluate quality on long inputs before shipping.")
-            .warning("If attention is not the bottleneck, exact FlashAttention (rule flash_attention) gives most of the speed without changing results.")])
+            .warning("Sparse attention changes what the model computes: evaluate quality on long inputs before shipping.")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+    use serde_json::json;
+
+    use crate::rules::test_support::{advise, context, llama_2_7b, mistral_7b, qwen2_1_5b, target};
+
+    #[test]
+    fn llama_2_7b_serving_4096_token_contexts_on_an_a100_80gb() {
+        expect![[r#"
+            sparse_attention · architecture · impact low · difficulty hard
+            title: Train with a 1024-token sliding attention window for 4096-token sequences
+            description: At 4096 tokens, dense attention computes a score for every pair of positions. A sliding window of 1024 positions makes attention linear in the sequence length and caps the KV cache at 1024 tokens.
+            expected:
+            - latency −9 % [0.092, 0.094]: model: request 4.47 s–6.87 s → 4.05 s–6.23 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×1.1 [0.092, 0.094]: model: request time per sequence 4.47 s–6.87 s → 4.05 s–6.23 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_to_first_token −3 % [0.030, 0.032]: model: time to first token 220.7 ms–490.7 ms → 213.8 ms–474.9 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - time_per_token −10 % [0.097, 0.097]: model: time per generated token 8.3 ms–12.5 ms → 7.5 ms–11.2 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - memory −10 % [0.099, 0.099]: model: peak memory 15.2 GiB → 13.7 GiB (weights 12.6 GiB + KV cache 512.0 MiB + CUDA context and workspaces 512.0 MiB + activations 168.0 MiB)
+            evidence:
+            - 4096 tokens per sequence
+            - the model has no sliding window of its own (model sliding_window)
+            steps:
+            - Pick a pattern the model can learn: sliding window (Mistral, Longformer), block-sparse (BigBird) or dilated windows.
+            - Fine-tune with the pattern on your data; a dense-trained model loses accuracy when attention is cut without training.
+            - Use a kernel that skips the masked blocks (FlashAttention-2's window_size, xFormers' BlockDiagonalCausalLocalAttentionMask); a mask on dense attention saves nothing.
+            code: python
+            warnings:
+            - The model was trained with full attention: a window changes its outputs, so it needs training or fine-tuning with the window before serving. The figures are what a windowed model would buy.
+            - Sparse attention changes what the model computes: evaluate quality on long inputs before shipping.
+        "#]].assert_eq(&advise(
+            "sparse_attention",
+            context(
+                llama_2_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "4096",
+                        "precision": "fp16", "flash_attention": "true" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn qwen2_1_5b_trained_at_16384_tokens_on_an_h100() {
+        expect![[r#"
+            sparse_attention · architecture · impact medium · difficulty hard
+            title: Train with a 4096-token sliding attention window for 16384-token sequences
+            description: At 16384 tokens, dense attention computes a score for every pair of positions. A sliding window of 4096 positions makes attention linear in the sequence length and caps the KV cache at 4096 tokens.
+            changes: a 4096-token attention window
+            expected:
+            - latency −14–16 % [0.138, 0.156]: model: step 450.2 ms–967.8 ms → 384.6 ms–817.8 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×1.2 [0.138, 0.156]: model: step time per sample 450.2 ms–967.8 ms → 384.6 ms–817.8 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            evidence:
+            - 16384 tokens per sequence
+            - the model has no sliding window of its own (model sliding_window)
+            steps:
+            - Pick a pattern the model can learn: sliding window (Mistral, Longformer), block-sparse (BigBird) or dilated windows.
+            - Fine-tune with the pattern on your data; a dense-trained model loses accuracy when attention is cut without training.
+            - Use a kernel that skips the masked blocks (FlashAttention-2's window_size, xFormers' BlockDiagonalCausalLocalAttentionMask); a mask on dense attention saves nothing.
+            code: python
+            warnings:
+            - Sparse attention changes what the model computes: evaluate quality on long inputs before shipping.
+        "#]].assert_eq(&advise(
+            "sparse_attention",
+            context(
+                qwen2_1_5b(),
+                target("nvidia-h100-sxm"),
+                json!({ "mode": "training", "batch_size": "1", "seq_len": "16384",
+                        "precision": "bf16", "flash_attention": "true",
+                        "gradient_checkpointing": "true" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn llama_2_7b_trained_at_4096_tokens_gains_under_5_percent() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "sparse_attention",
+            context(
+                llama_2_7b(),
+                target("nvidia-h200"),
+                json!({ "mode": "training", "batch_size": "1", "seq_len": "4096",
+                        "precision": "bf16", "flash_attention": "true",
+                        "gradient_checkpointing": "true" }),
+            ),
+        ));
+    }
+
+    #[test]
+    fn mistral_has_a_window_of_its_own() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "sparse_attention",
+            context(
+                mistral_7b(),
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "8192",
+                        "precision": "bf16" }),
+            ),
+        ));
     }
 }
