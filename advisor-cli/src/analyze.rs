@@ -247,6 +247,7 @@ const HARDWARE_INFO_KEYS: &[&str] = &[
     "gpu_compute_capability",
     "system_memory_mb",
     "simd_capabilities",
+    "cpu_calibration",
 ];
 
 /// Reads a hardware document: a `HardwareInfo` object (unknown fields are errors, they are

@@ -11,11 +11,11 @@ use crate::{
 };
 
 /// Runs `advisor hardware [--list] [--format text|json]`.
-pub(crate) fn run(format: ListFormat, list: bool) -> anyhow::Result<()> {
+pub(crate) fn run(format: ListFormat, list: bool, calibrate: bool) -> anyhow::Result<()> {
     if list {
         return targets(format);
     }
-    detected(format)
+    detected(format, calibrate)
 }
 
 fn targets(format: ListFormat) -> anyhow::Result<()> {
@@ -72,8 +72,26 @@ fn targets(format: ListFormat) -> anyhow::Result<()> {
 }
 
 #[cfg(feature = "probe")]
-fn detected(format: ListFormat) -> anyhow::Result<()> {
-    let detection = advisor_hw::detect();
+fn detected(format: ListFormat, calibrate: bool) -> anyhow::Result<()> {
+    let mut detection = advisor_hw::detect();
+    if calibrate {
+        // Each triad array is four times the last-level cache, between 64 and 512 MiB, so
+        // the arrays come from memory, not cache.
+        let last_level = detection
+            .cpu
+            .caches
+            .iter()
+            .filter(|cache| cache.kind != advisor_hw::CacheKind::Instruction)
+            .max_by_key(|cache| cache.level)
+            .map_or(0, |cache| cache.size_bytes);
+        let array_bytes = (last_level.saturating_mul(4)).clamp(64 << 20, 512 << 20) as usize;
+        let threads = detection
+            .info
+            .cpu_threads
+            .or(detection.info.cpu_cores)
+            .unwrap_or(1) as usize;
+        detection.info.cpu_calibration = Some(advisor_hw::calibrate_cpu(array_bytes, threads));
+    }
     match format {
         ListFormat::Json => print_json(&detection_json(&detection)?),
         ListFormat::Text => print(&detection_text(&detection)),
@@ -81,7 +99,7 @@ fn detected(format: ListFormat) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "probe"))]
-fn detected(_: ListFormat) -> anyhow::Result<()> {
+fn detected(_: ListFormat, _: bool) -> anyhow::Result<()> {
     Err(crate::input_error(
         "this build has no hardware probing (build with the `probe` feature); `advisor hardware --list` still works",
     ))
@@ -101,6 +119,7 @@ fn detection_json(detection: &advisor_hw::Detection) -> anyhow::Result<Value> {
         "gpu_compute_capability": info.gpu_compute_capability.map(|capability| capability.to_string()),
         "system_memory_mb": info.system_memory_mb,
         "simd_capabilities": info.simd_capabilities,
+        "cpu_calibration": info.cpu_calibration,
         "cpu": serde_json::to_value(&detection.cpu)?,
         "memory": serde_json::to_value(detection.memory)?,
         "numa_nodes": serde_json::to_value(&detection.numa_nodes)?,
@@ -163,6 +182,15 @@ fn detection_text(detection: &advisor_hw::Detection) -> String {
             shown(&cpu.simd_capabilities.join(" "))
         }
     );
+    if let Some(calibration) = &detection.info.cpu_calibration {
+        let _ = writeln!(
+            out,
+            "Measured: clock {:.2} GHz under load; memory bandwidth {:.1} GB/s on one thread, {:.1} GB/s on all (STREAM triad)",
+            calibration.clock_ghz,
+            calibration.per_thread_bandwidth_gbps,
+            calibration.machine_bandwidth_gbps
+        );
+    }
     let memory = &detection.memory;
     let gib = |mb: u64| format!("{:.1} GiB", mb as f64 / 1024.0);
     let mut memory_line = memory.total_mb.map_or_else(unknown, gib);

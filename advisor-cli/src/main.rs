@@ -56,8 +56,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
         /// List the deployment targets with their figures and sources instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "calibrate")]
         list: bool,
+        /// Also measure the CPU's clock and memory bandwidth (a few seconds), so CPU
+        /// predictions rest on measured figures; save the JSON and pass it as --hardware FILE.
+        #[arg(long)]
+        calibrate: bool,
     },
     /// Print the JSON Schema of the analysis context (`--context` files).
     Schema,
@@ -104,7 +108,11 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Examples { format } => listing::examples(format),
         Command::Rules { format } => listing::rules(format),
-        Command::Hardware { format, list } => hardware::run(format, list),
+        Command::Hardware {
+            format,
+            list,
+            calibrate,
+        } => hardware::run(format, list, calibrate),
         Command::Schema => listing::schema(),
         Command::Plugins(args) => plugins::run(args),
         Command::Inspect(args) => inspect::run(args),

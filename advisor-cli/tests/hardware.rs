@@ -154,3 +154,35 @@ fn hardware_list_names_every_target_with_figures_and_sources() {
     assert!(h100["memory_bandwidth_bytes_per_second"].as_f64() > Some(3e12));
     assert!(h100["source"].as_str().expect("source").contains("H100"));
 }
+
+/// `--calibrate` measures the clock and bandwidth; the saved JSON, passed back as
+/// `--hardware FILE`, makes the CPU figures measured rather than assumed.
+#[test]
+fn calibration_is_measured_saved_and_used() {
+    let report = json(&["hardware", "--calibrate", "--format", "json"]);
+    let calibration = &report["cpu_calibration"];
+    let clock = calibration["clock_ghz"].as_f64().expect("clock");
+    let bandwidth = calibration["per_thread_bandwidth_gbps"]
+        .as_f64()
+        .expect("bandwidth");
+    assert!((0.3..7.0).contains(&clock), "{calibration}");
+    assert!(bandwidth > 0.1, "{calibration}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hardware.json");
+    std::fs::write(&path, report.to_string()).expect("write");
+    let analysis: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--example",
+        "all-minilm-l6-v2",
+        "--hardware",
+        path.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ]))
+    .expect("json");
+    let text = analysis.to_string();
+    assert!(
+        text.contains("advisor hardware --calibrate"),
+        "the measured figures are cited: {text}"
+    );
+}

@@ -39,6 +39,25 @@ pub struct HardwareInfo {
     /// CPU vector and matrix extensions, lowercase (`avx2`, `avx512f`, `amx-tile`, `neon`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simd_capabilities: Option<Vec<String>>,
+    /// The CPU's clock and memory bandwidth as measured by `advisor hardware --calibrate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_calibration: Option<CpuCalibration>,
+}
+
+/// CPU figures measured on the machine, so CPU predictions rest on measurements rather than
+/// assumptions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CpuCalibration {
+    /// Core clock under load, GHz.
+    pub clock_ghz: f64,
+    /// Memory bandwidth one thread reaches (STREAM triad), GB/s.
+    pub per_thread_bandwidth_gbps: f64,
+    /// Memory bandwidth all threads reach together, GB/s.
+    pub machine_bandwidth_gbps: f64,
+    /// How they were measured.
+    pub method: String,
 }
 
 /// A CUDA compute capability such as 8.6.

@@ -62,7 +62,7 @@ pub use crate::{
     graph::{
         Architecture, Dimension, FusionOpportunity, GraphEdge, GraphNode, ModelFacts, ModelGraph,
     },
-    hardware::{ComputeCapability, HardwareInfo},
+    hardware::{ComputeCapability, CpuCalibration, HardwareInfo},
     metrics::{LatencyMetrics, MemoryMetrics, ThroughputMetrics},
     plan::{PlanModel, combine_latency, combine_slack, compatible_changes},
     profile::{ProfileOperation, ProfileResults},

@@ -316,7 +316,12 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
     } else {
         8.0
     };
-    let hz = ASSUMED_CPU_GHZ * 1e9;
+    let calibration = hardware
+        .cpu_calibration
+        .as_ref()
+        .filter(|c| c.clock_ghz.is_finite() && c.clock_ghz > 0.1 && c.clock_ghz < 10.0);
+    let ghz = calibration.map_or(ASSUMED_CPU_GHZ, |c| c.clock_ghz);
+    let hz = ghz * 1e9;
     let bf16_per_cycle = if has("amx-bf16") {
         Some(1024.0)
     } else if has("avx512bf16") {
@@ -358,25 +363,49 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
         "no vector extension reported"
     };
     let cores = hardware.cpu_cores;
-    let machine_bandwidth = cores.map_or(ASSUMED_MACHINE_BANDWIDTH, |cores| {
-        (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH)
+    let measured_bandwidth = hardware.cpu_calibration.as_ref().filter(|c| {
+        c.per_thread_bandwidth_gbps.is_finite()
+            && c.per_thread_bandwidth_gbps > 0.0
+            && c.machine_bandwidth_gbps.is_finite()
+            && c.machine_bandwidth_gbps >= c.per_thread_bandwidth_gbps
     });
+    let per_thread_bandwidth = measured_bandwidth.map_or(ASSUMED_PER_THREAD_BANDWIDTH, |c| {
+        c.per_thread_bandwidth_gbps * 1e9
+    });
+    let machine_bandwidth = match measured_bandwidth {
+        Some(c) => c.machine_bandwidth_gbps * 1e9,
+        None => cores.map_or(ASSUMED_MACHINE_BANDWIDTH, |cores| {
+            (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH)
+        }),
+    };
     CpuFacts {
         model: hardware.cpu_model.clone(),
         cores,
         simd,
         memory_bytes: hardware.system_memory_bytes(),
         per_core_peak,
-        peak_source: Source::Assumed(format!(
-            "{widest} at {ASSUMED_CPU_GHZ} GHz: {fp32_per_cycle:.0} fp32 FLOPs per cycle and core (the clock is not reported; `advisor hardware` cannot measure it yet)"
-        )),
-        per_thread_bandwidth: ASSUMED_PER_THREAD_BANDWIDTH,
+        peak_source: match calibration {
+            Some(c) => Source::Measured(format!(
+                "{widest} at {ghz:.2} GHz ({}): {fp32_per_cycle:.0} fp32 FLOPs per cycle and core",
+                c.method
+            )),
+            None => Source::Assumed(format!(
+                "{widest} at {ASSUMED_CPU_GHZ} GHz: {fp32_per_cycle:.0} fp32 FLOPs per cycle and core (the clock is not reported; advisor hardware --calibrate measures it)"
+            )),
+        },
+        per_thread_bandwidth,
         machine_bandwidth,
-        bandwidth_source: Source::Assumed(format!(
-            "no measured bandwidth: {:.0} GB/s per thread up to {:.0} GB/s for the machine (typical STREAM figures)",
-            ASSUMED_PER_THREAD_BANDWIDTH / 1e9,
-            machine_bandwidth / 1e9
-        )),
+        bandwidth_source: match measured_bandwidth {
+            Some(c) => Source::Measured(format!(
+                "{:.1} GB/s per thread, {:.1} GB/s for the machine ({})",
+                c.per_thread_bandwidth_gbps, c.machine_bandwidth_gbps, c.method
+            )),
+            None => Source::Assumed(format!(
+                "no measured bandwidth: {:.0} GB/s per thread up to {:.0} GB/s for the machine (typical STREAM figures; advisor hardware --calibrate measures them)",
+                ASSUMED_PER_THREAD_BANDWIDTH / 1e9,
+                machine_bandwidth / 1e9
+            )),
+        },
     }
 }
 

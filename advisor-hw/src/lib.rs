@@ -41,6 +41,8 @@
 //! ```
 
 #[cfg(feature = "probe")]
+mod calibrate;
+#[cfg(feature = "probe")]
 mod cpuid;
 mod detection;
 mod gpu;
@@ -52,6 +54,8 @@ mod topology;
 #[cfg(feature = "wgpu")]
 mod wgpu_probe;
 
+#[cfg(feature = "probe")]
+pub use crate::calibrate::calibrate_cpu;
 #[cfg(all(feature = "probe", any(target_arch = "x86", target_arch = "x86_64")))]
 pub use crate::cpuid::NativeCpuid;
 #[cfg(feature = "nvml")]

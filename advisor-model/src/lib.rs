@@ -488,6 +488,12 @@ impl PlanModel for ModelPlan {
                 ": it does not fit"
             },
         ));
+        if let DeviceModel::Cpu(cpu) = &workload.device {
+            notes.push(format!(
+                "CPU figures: peak {}; bandwidth {}",
+                cpu.peak_source, cpu.bandwidth_source
+            ));
+        }
         notes
     }
 }

@@ -341,3 +341,41 @@ fn generation_reports_time_to_first_token_and_per_token() {
     let floor = advisor_model::weight_bytes_read(&simulation.before, 1.0) / 2039e9;
     assert!(times.per_token_seconds >= floor);
 }
+
+#[test]
+fn a_calibrated_cpu_is_modelled_with_its_measured_clock_and_bandwidth() {
+    let bert = r#"{ "architecture": "encoder", "parameters": 109482240, "layers": 12, "hidden_size": 768,
+        "attention_heads": 12, "vocab_size": 30522, "max_sequence_length": 512 }"#;
+    let context = |calibration: &str| {
+        format!(
+            r#"{{ "model_graph": {{ "facts": {bert} }},
+                  "hardware_info": {{ "cpu_cores": 2, "system_memory_mb": 24000,
+                      "simd_capabilities": ["avx2", "fma", "avx512f"] {calibration} }},
+                  "current_config": {{ "mode": "inference", "batch_size": "1", "seq_len": "128",
+                      "device": "cpu", "num_threads": "1" }} }}"#
+        )
+    };
+    let assumed = facts(&context(""));
+    let measured = facts(&context(
+        r#", "cpu_calibration": { "clock_ghz": 3.0, "per_thread_bandwidth_gbps": 15.0,
+              "machine_bandwidth_gbps": 30.0, "method": "test" }"#,
+    ));
+    let cpu = measured.cpu.as_ref().unwrap();
+    assert!(matches!(cpu.peak_source, advisor_core::Source::Measured(_)));
+    assert_eq!(cpu.per_thread_bandwidth, 15e9);
+    assert_eq!(cpu.per_core_peak.fp32, Some(64.0 * 3.0e9));
+    assert!(matches!(
+        assumed.cpu.as_ref().unwrap().peak_source,
+        advisor_core::Source::Assumed(_)
+    ));
+    // A faster clock and bandwidth make the same request faster.
+    let slow = advisor_model::predict_facts(&assumed)
+        .unwrap()
+        .range(|t| t.request_seconds)
+        .1;
+    let fast = advisor_model::predict_facts(&measured)
+        .unwrap()
+        .range(|t| t.request_seconds)
+        .1;
+    assert!(fast < slow, "{fast} vs {slow}");
+}
