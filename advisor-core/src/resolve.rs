@@ -53,10 +53,11 @@ pub(crate) fn resolve(
                 && spec.vendor != vendor
             {
                 warnings.push(format!(
-                    "config device = {} but the GPU is an {} {}",
+                    "config device = {} needs an {} GPU, but the GPU is the {} ({})",
                     device.as_str(),
-                    spec.vendor.name(),
-                    facts.name
+                    vendor.name(),
+                    spec.name,
+                    spec.vendor.name()
                 ));
             }
             Some(Fact::new(on, Source::Config("device".to_owned())))

@@ -379,3 +379,41 @@ fn a_calibrated_cpu_is_modelled_with_its_measured_clock_and_bandwidth() {
         .1;
     assert!(fast < slow, "{fast} vs {slow}");
 }
+
+#[test]
+fn contradictions_in_the_inputs_are_warned() {
+    let model = llama(6_738_415_616, 32, 4096, 32, 32);
+    let warned = |gpu: &str, config: &str| facts(&context(&model, gpu, config)).warnings;
+    let rocm = warned(
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "device": "rocm" }"#,
+    );
+    assert!(
+        rocm.iter().any(|w| w.contains("needs an AMD GPU")),
+        "{rocm:?}"
+    );
+    let long = warned(
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "seq_len": "8192" }"#,
+    );
+    assert!(
+        long.iter()
+            .any(|w| w.contains("longer than the model's 4096 positions")),
+        "{long:?}"
+    );
+    let fine = warned(
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "inference", "device": "cuda", "seq_len": "4096" }"#,
+    );
+    assert!(fine.is_empty(), "{fine:?}");
+    // `device=cuda` on a machine without a GPU.
+    let context = format!(
+        r#"{{ "model_graph": {{ "facts": {model} }}, "hardware_info": {{ "cpu_cores": 8 }},
+              "current_config": {{ "mode": "inference", "device": "cuda" }} }}"#
+    );
+    let none = facts(&context).warnings;
+    assert!(
+        none.iter().any(|w| w.contains("the hardware has no GPU")),
+        "{none:?}"
+    );
+}
