@@ -311,7 +311,7 @@ mod tests {
             evidence:
             - precision fp32 (config precision)
             - CPU extensions: avx2, fma, avx512f, avx512bf16, avx512vnni, amx-tile, amx-bf16, amx-int8
-            - CPU peak: assumed: AMX at 2.5 GHz: 64 fp32 FLOPs per cycle and core (the clock is not reported; `advisor hardware` cannot measure it yet)
+            - CPU peak: assumed: AMX at 2.5 GHz: 64 fp32 FLOPs per cycle and core (the clock is not reported; advisor hardware --calibrate measures it)
             steps:
             - Run under torch.autocast("cpu", dtype=torch.bfloat16), or cast the model with model.to(torch.bfloat16).
             - Compare outputs against fp32 on a sample of inputs.
