@@ -123,6 +123,14 @@ pub struct RunSettings {
     /// (the model's own window, or one a change introduces).
     #[serde(default)]
     pub sliding_window: Option<u64>,
+    /// Devices the weights, gradients and optimizer state are sharded across in training
+    /// (FSDP, ZeRO-3), each keeping its own batch.
+    #[serde(default = "one")]
+    pub parameter_shards: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// One change to the run a suggestion proposes.
@@ -159,6 +167,8 @@ pub enum Change {
     Lora(u64),
     /// Attend to at most this many positions (a sliding window; needs training with it).
     SlidingWindow(u64),
+    /// Shard weights, gradients and optimizer state over this many devices (FSDP, ZeRO-3).
+    ShardParameters(u64),
 }
 
 impl Change {
@@ -193,6 +203,7 @@ impl Change {
             Change::Optimizer(optimizer) => settings.optimizer = optimizer,
             Change::TensorParallel(degree) => settings.tensor_parallel = degree.max(1),
             Change::Lora(rank) => settings.lora_rank = rank,
+            Change::ShardParameters(shards) => settings.parameter_shards = shards.max(1),
             Change::SlidingWindow(window) => {
                 let window = window.max(1);
                 settings.sliding_window =
@@ -218,6 +229,7 @@ impl Change {
             Change::TensorParallel(_) => "tensor_parallel",
             Change::Lora(_) => "lora",
             Change::SlidingWindow(_) => "sliding_window",
+            Change::ShardParameters(_) => "parameter_shards",
         }
     }
 }
@@ -245,6 +257,7 @@ impl fmt::Display for Change {
             Change::Lora(0) => f.write_str("full fine-tuning"),
             Change::Lora(rank) => write!(f, "LoRA adapters of rank {rank}"),
             Change::SlidingWindow(w) => write!(f, "a {w}-token attention window"),
+            Change::ShardParameters(n) => write!(f, "FSDP / ZeRO-3 over {n} devices"),
         }
     }
 }
@@ -320,6 +333,7 @@ mod tests {
             tensor_parallel: 1,
             lora_rank: 0,
             sliding_window: None,
+            parameter_shards: 1,
         }
     }
 

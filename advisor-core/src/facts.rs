@@ -513,6 +513,7 @@ impl ResolvedFacts {
             tensor_parallel: 1,
             lora_rank: 0,
             sliding_window: self.model.as_ref().and_then(|m| m.sliding_window),
+            parameter_shards: 1,
         })
     }
 }

@@ -305,7 +305,18 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
         .clone()
         .unwrap_or_default()
         .into_iter()
-        .map(|s| s.to_ascii_lowercase())
+        // The probe's spelling (`avx512bf16`, `amx-bf16`); Linux's /proc/cpuinfo writes
+        // `avx512_bf16` and `amx_bf16`.
+        .map(|s| {
+            let lower = s.to_ascii_lowercase();
+            if let Some(rest) = lower.strip_prefix("amx_") {
+                format!("amx-{rest}")
+            } else if lower == "avx_vnni" {
+                "avx-vnni".to_owned()
+            } else {
+                lower.replace('_', "")
+            }
+        })
         .collect();
     let has = |name: &str| simd.iter().any(|s| s == name);
     let fp32_per_cycle = if has("avx512f") {
@@ -352,9 +363,7 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
         fp8: None,
         int8: int8_per_cycle.map(|f| f * hz),
     };
-    let widest = if has("amx-bf16") {
-        "AMX"
-    } else if has("avx512f") {
+    let widest = if has("avx512f") {
         "AVX-512"
     } else if has("avx2") {
         "AVX2"
@@ -379,21 +388,48 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
             (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH)
         }),
     };
+    let peak_source = {
+        let per_cycle = |name: &str, value: Option<f64>, unit: &str| {
+            value.map(|v| format!(", {name} {v:.0} {unit}"))
+        };
+        let rates = format!(
+            "fp32 {fp32_per_cycle:.0} FLOPs per cycle and core ({widest}){}{}{}",
+            per_cycle(
+                if has("amx-bf16") {
+                    "bf16 (AMX)"
+                } else {
+                    "bf16"
+                },
+                bf16_per_cycle,
+                "FLOPs"
+            )
+            .unwrap_or_default(),
+            per_cycle(
+                if has("amx-int8") {
+                    "int8 (AMX)"
+                } else {
+                    "int8"
+                },
+                int8_per_cycle,
+                "ops"
+            )
+            .unwrap_or_default(),
+            per_cycle("fp16", fp16_per_cycle, "FLOPs").unwrap_or_default(),
+        );
+        match calibration {
+            Some(c) => Source::Measured(format!("{rates} at {ghz:.2} GHz ({})", c.method)),
+            None => Source::Assumed(format!(
+                "{rates} at {ASSUMED_CPU_GHZ} GHz (the clock is not reported; advisor hardware --calibrate measures it)"
+            )),
+        }
+    };
     CpuFacts {
         model: hardware.cpu_model.clone(),
         cores,
         simd,
         memory_bytes: hardware.system_memory_bytes(),
         per_core_peak,
-        peak_source: match calibration {
-            Some(c) => Source::Measured(format!(
-                "{widest} at {ghz:.2} GHz ({}): {fp32_per_cycle:.0} fp32 FLOPs per cycle and core",
-                c.method
-            )),
-            None => Source::Assumed(format!(
-                "{widest} at {ASSUMED_CPU_GHZ} GHz: {fp32_per_cycle:.0} fp32 FLOPs per cycle and core (the clock is not reported; advisor hardware --calibrate measures it)"
-            )),
-        },
+        peak_source,
         per_thread_bandwidth,
         machine_bandwidth,
         bandwidth_source: match measured_bandwidth {

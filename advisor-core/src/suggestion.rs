@@ -203,11 +203,11 @@ pub(crate) fn describe_range(metric: ImprovementMetric, low: f64, high: f64) -> 
     };
     match metric {
         ImprovementMetric::Throughput => {
-            let gain = |r: f64| 1.0 / (1.0 - r);
-            if (gain(high) - gain(low)).abs() < 0.05 {
-                format!("throughput ×{:.1}", gain(high))
+            let gain = |r: f64| format!("{:.1}", 1.0 / (1.0 - r));
+            if gain(high) == gain(low) {
+                format!("throughput ×{}", gain(high))
             } else {
-                format!("throughput ×{:.1}–{:.1}", gain(low), gain(high))
+                format!("throughput ×{}–{}", gain(low), gain(high))
             }
         }
         _ => {

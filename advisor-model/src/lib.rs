@@ -44,9 +44,16 @@ use advisor_core::{
 
 pub use crate::{
     memory::{GPU_RUNTIME_BYTES, MemoryBreakdown, memory},
-    time::{Bound, Cost, Efficiency, Rates, SCENARIOS, Times, rates, seconds, times},
+    time::{
+        Bound, Cost, Efficiency, Rates, SCENARIOS, Times, rates, scenario_text, seconds, times,
+    },
     workload::{DeviceModel, Workload},
 };
+
+/// The share of a device's memory a run may plan to use: drivers report 5–7 % less than the
+/// datasheet (a "16 GB" T4 shows 15.0 GiB in `nvidia-smi`, a "24 GB" L4 22.5 GiB) and the
+/// caching allocator fragments.
+pub const USABLE_MEMORY: f64 = 0.93;
 
 /// What the model predicts for one workload.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,17 +71,22 @@ pub struct Prediction {
 }
 
 impl Prediction {
-    /// Whether the peak fits the device.
-    pub fn fits(&self) -> bool {
+    /// Memory a run may plan to use: [`USABLE_MEMORY`] of the device.
+    pub fn usable_bytes(&self) -> Option<f64> {
         self.capacity_bytes
-            .is_none_or(|capacity| self.memory.total() <= capacity as f64)
+            .map(|capacity| capacity as f64 * USABLE_MEMORY)
     }
 
-    /// Bytes by which the peak exceeds the device (0 when it fits).
+    /// Whether the peak fits the usable memory of the device.
+    pub fn fits(&self) -> bool {
+        self.usable_bytes()
+            .is_none_or(|usable| self.memory.total() <= usable)
+    }
+
+    /// Bytes by which the peak exceeds the usable memory (0 when it fits).
     pub fn overflow_bytes(&self) -> f64 {
-        self.capacity_bytes.map_or(0.0, |capacity| {
-            (self.memory.total() - capacity as f64).max(0.0)
-        })
+        self.usable_bytes()
+            .map_or(0.0, |usable| (self.memory.total() - usable).max(0.0))
     }
 
     /// The range of a time figure over the scenarios.
@@ -90,6 +102,13 @@ impl Prediction {
     /// What bounds the run in the most optimistic scenario.
     pub fn bound(&self) -> Bound {
         self.times.first().map_or(Bound::Memory, |t| t.bound)
+    }
+
+    /// What bounds the prefill (the first token) in the most optimistic scenario.
+    pub fn first_token_bound(&self) -> Bound {
+        self.times
+            .first()
+            .map_or(Bound::Memory, |t| t.first_token_bound)
     }
 }
 
@@ -322,6 +341,13 @@ impl Simulation {
     /// The improvement of a metric with its basis, when the changes improve it in every
     /// scenario; `None` when they do not improve it (see [`Simulation::regressions`]).
     pub fn improvement(&self, metric: ImprovementMetric) -> Option<ExpectedImprovement> {
+        // The stored size is a serving figure: under autocast a training run keeps fp32
+        // parameters whatever it computes in.
+        if metric == ImprovementMetric::ModelSize
+            && self.before.settings.mode == advisor_core::Mode::Training
+        {
+            return None;
+        }
         let (low, high) = self.reduction(metric)?;
         // Under half a percent is within the model's own rounding: not an improvement.
         if high < 0.005 {
@@ -357,16 +383,31 @@ impl Simulation {
             ImprovementMetric::Memory,
         ]
         .into_iter()
+        .filter(|metric| {
+            // In training a step's time per sample is its step time over the batch: one
+            // figure, said once as the step time.
+            !(self.before.settings.mode == advisor_core::Mode::Training
+                && self.before.settings.batch_size == self.after.settings.batch_size
+                && *metric == ImprovementMetric::Throughput)
+        })
         .filter_map(|metric| {
             let (low, _) = self.reduction(metric)?;
             (low < -0.01).then(|| {
-                let name = match metric {
-                    ImprovementMetric::Throughput => "time per sequence",
-                    ImprovementMetric::TimeToFirstToken => "time to first token",
-                    ImprovementMetric::TimePerToken => "time per token",
-                    other => other.as_str(),
+                let name = match (metric, self.before.settings.mode) {
+                    (ImprovementMetric::Latency, advisor_core::Mode::Training) => "step time",
+                    (ImprovementMetric::Throughput, advisor_core::Mode::Training) => {
+                        "step time per sample"
+                    }
+                    (ImprovementMetric::Throughput, _) => "time per sequence",
+                    (ImprovementMetric::TimeToFirstToken, _) => "time to first token",
+                    (ImprovementMetric::TimePerToken, _) => "time per token",
+                    (other, _) => other.as_str(),
                 };
-                format!("{name} +{:.0} % in the worst case", -low * 100.0)
+                if metric == ImprovementMetric::Memory {
+                    format!("{name} +{:.0} %", -low * 100.0)
+                } else {
+                    format!("{name} +{:.0} % in the worst case", -low * 100.0)
+                }
             })
         })
         .collect()
@@ -395,12 +436,17 @@ impl Simulation {
                     (_, ImprovementMetric::Latency) => "request",
                     _ => "request time per sequence",
                 };
+                let bound = |p: &Prediction| match metric {
+                    ImprovementMetric::TimeToFirstToken => p.first_token_bound(),
+                    _ => p.bound(),
+                };
                 format!(
-                    "model: {what} {} → {} ({} → {}); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead",
+                    "model: {what} {} → {} ({} → {}); {}",
                     seconds_range(b_low, b_high),
                     seconds_range(a_low, a_high),
-                    before.bound().as_str(),
-                    after.bound().as_str(),
+                    bound(before).as_str(),
+                    bound(after).as_str(),
+                    time::scenario_text(),
                 )
             }
             ImprovementMetric::Memory => format!(
@@ -410,16 +456,12 @@ impl Simulation {
                 parts_text(&after.memory),
             ),
             _ => format!(
-                "model: weights {} → {} ({} → {} bits per weight, embeddings and head at {})",
+                "model: weights {} → {} ({} → {} bits per weight, embeddings and head at {} bits)",
                 bytes_text(before.weight_bytes),
                 bytes_text(after.weight_bytes),
                 self.before.settings.weights.bits_per_weight(),
                 self.after.settings.weights.bits_per_weight(),
-                if self.after.settings.weights.is_integer() {
-                    "16-bit"
-                } else {
-                    "the same format"
-                },
+                weights::WeightSplit::of(&self.after).embedding_bits(),
             ),
         }
     }

@@ -28,6 +28,9 @@ pub struct MemoryBreakdown {
     pub gradients: f64,
     /// Optimizer state, with fp32 master weights in mixed precision.
     pub optimizer: f64,
+    /// The language-model head's logits in training, their fp32 upcast for the loss and
+    /// its gradient: `batch × tokens × vocab × (act + 4 + 4)` bytes.
+    pub logits: f64,
     /// The runtime: CUDA context and workspaces.
     pub runtime: f64,
 }
@@ -41,6 +44,7 @@ impl MemoryBreakdown {
             + self.activations
             + self.gradients
             + self.optimizer
+            + self.logits
             + self.runtime
     }
 
@@ -53,6 +57,7 @@ impl MemoryBreakdown {
             ("activations", self.activations),
             ("gradients", self.gradients),
             ("optimizer state", self.optimizer),
+            ("logits", self.logits),
             ("CUDA context and workspaces", self.runtime),
         ];
         parts.retain(|(_, bytes)| *bytes > 0.0);
@@ -130,7 +135,10 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                     } else {
                         prompt
                     };
-                    b * heads * longest * longest * act / tp
+                    // Hugging Face's eager attention holds the scores at the activation width
+                    // while its fp32 softmax is written, then the fp32 result while it is cast
+                    // back: `act + 4` bytes per score at the peak.
+                    b * heads * longest * longest * (act + 4.0) / tp
                 }
                 _ => 0.0,
             };
@@ -155,18 +163,20 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
             // master copy, two moments, the gradient: 16 B) for the adapters only (Hu et al.
             // 2021, "LoRA"; Dettmers et al. 2023, "QLoRA" with int4 base weights).
             let adapters = lora_parameters(workload);
-            let activations = training_activations(workload) / tp;
+            let activations = training_activations(workload);
             MemoryBreakdown {
                 weights: weights + adapters * bytes(s.compute),
                 gradients: adapters * 4.0,
                 optimizer: adapters * 12.0,
                 activations,
+                logits: training_logits(workload),
                 runtime,
                 ..MemoryBreakdown::default()
             }
         }
         Mode::Training => {
-            let parameters = model.parameters.unwrap_or(0) as f64 / tp;
+            let parameters =
+                model.parameters.unwrap_or(0) as f64 / tp / s.parameter_shards.max(1) as f64;
             let mixed = s.compute.bits() < 32;
             let (gradients, optimizer) = match (s.optimizer, mixed) {
                 // 16-bit weights and grads, fp32 master weights and moments.
@@ -177,12 +187,13 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 (OptimizerKind::SgdMomentum, true) => (2.0, 8.0),
                 (OptimizerKind::SgdMomentum, false) => (4.0, 4.0),
             };
-            let activations = training_activations(workload) / tp;
+            let activations = training_activations(workload);
             MemoryBreakdown {
                 weights: parameters * bytes(s.compute),
                 gradients: parameters * gradients,
                 optimizer: parameters * optimizer,
                 activations,
+                logits: training_logits(workload),
                 runtime,
                 ..MemoryBreakdown::default()
             }
@@ -199,7 +210,21 @@ pub(crate) fn lora_parameters(workload: &Workload) -> f64 {
     layers * 2.0 * 2.0 * hidden * workload.settings.lora_rank as f64
 }
 
-/// Activations a training step keeps for the backward pass (Korthikanti et al. 2022).
+/// Logits of a causal language model in training (the head over every position), their
+/// fp32 upcast for the cross-entropy and its gradient.
+fn training_logits(workload: &Workload) -> f64 {
+    let model = &workload.model;
+    let s = &workload.settings;
+    if !model.generates() {
+        return 0.0;
+    }
+    let vocab = model.vocab_size.unwrap_or(0) as f64;
+    s.batch_size as f64 * s.prompt_tokens as f64 * vocab * (activation_bytes(s.compute) + 8.0)
+}
+
+/// Activations a training step keeps for the backward pass, per device: Korthikanti et al.
+/// 2022, eq. 2 with tensor parallelism over `t` devices: `s·b·h·(10 + 24/t + 5·a·s/(h·t))`
+/// bytes per layer at 16-bit (the attention term gone under a fused kernel).
 fn training_activations(workload: &Workload) -> f64 {
     let model = &workload.model;
     let s = &workload.settings;
@@ -209,14 +234,15 @@ fn training_activations(workload: &Workload) -> f64 {
     let heads = model.attention_heads.unwrap_or(0) as f64;
     let act = activation_bytes(s.compute);
     let tokens = s.prompt_tokens as f64;
+    let t = s.tensor_parallel.max(1) as f64;
     let per_layer_full = if model.has_attention {
         let scores = match s.attention {
-            AttentionKernel::Eager => 5.0 * heads * tokens / h.max(1.0),
+            AttentionKernel::Eager => 5.0 * heads * tokens / (h.max(1.0) * t),
             AttentionKernel::Fused => 0.0,
         };
-        tokens * b * h * (34.0 + scores)
+        tokens * b * h * (10.0 + 24.0 / t + scores)
     } else {
-        tokens * b * h * 34.0
+        tokens * b * h * (10.0 + 24.0 / t)
     } * act
         / 2.0;
     if s.gradient_checkpointing {

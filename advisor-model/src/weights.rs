@@ -69,6 +69,11 @@ impl WeightSplit {
         }
     }
 
+    /// Bits per embedding weight, for people.
+    pub(crate) fn embedding_bits(&self) -> f64 {
+        self.embedding_bytes * 8.0
+    }
+
     /// Bytes the weights take in memory.
     pub(crate) fn stored_bytes(&self) -> f64 {
         self.body * self.body_bytes + self.embeddings * self.embedding_bytes

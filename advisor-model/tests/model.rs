@@ -77,8 +77,9 @@ fn eager_attention_at_32k_tokens_holds_64_gib_of_scores_in_one_layer() {
         r#"{ "mode": "inference", "batch_size": "1", "prompt_len": "32768", "new_tokens": "1", "flash_attention": "false" }"#,
     ));
     let memory = predict(&Workload::from_facts(&facts).unwrap()).memory;
-    // 32 heads × 32768² × 2 B.
-    assert_eq!(memory.attention_scores / GIB, 64.0);
+    // 32 heads × 32768² scores: 64 GiB at fp16, held while Hugging Face's fp32 softmax of
+    // them (128 GiB) is written.
+    assert_eq!(memory.attention_scores / GIB, 64.0 * 3.0);
 }
 
 #[test]

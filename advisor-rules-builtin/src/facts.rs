@@ -124,13 +124,53 @@ pub(crate) fn with_simulation(
         }
         suggestion = suggestion.improvement(improvement);
     }
-    for regression in simulation.regressions() {
-        suggestion = suggestion.warning(format!("The model predicts {regression}."));
+    if simulation.predicted_before.fits() {
+        for regression in simulation.regressions() {
+            suggestion = suggestion.warning(format!("The model predicts {regression}."));
+        }
+    } else if suggestion.rule_id != "feasibility" {
+        // Against a run that cannot start, "worse" means nothing; the before figures are
+        // still what the change removes from the work.
+        suggestion = suggestion.warning(
+            "As configured the run does not fit in memory (see the feasibility suggestion): the figures compare with a run that cannot start.",
+        );
     }
     if suggestion.impact != advisor_core::Impact::Critical {
         suggestion.impact = impact_from_reduction(best);
     }
     suggestion
+}
+
+/// Keeps only the warnings about the model's predicted regressions that pass `keep` (a rule
+/// whose change trades one metric for another by design says so itself).
+pub(crate) fn keep_regressions(
+    mut suggestion: advisor_core::OptimizationSuggestion,
+    keep: impl Fn(&str) -> bool,
+) -> advisor_core::OptimizationSuggestion {
+    suggestion
+        .warnings
+        .retain(|w| !w.starts_with("The model predicts ") || keep(w));
+    suggestion
+}
+
+/// The prompt and generated tokens for evidence, once: `prompt 512 + generated 512 tokens
+/// (assumed: ...)`.
+pub(crate) fn tokens_evidence(facts: &advisor_core::ResolvedFacts) -> Option<String> {
+    let prompt = facts.run.prompt_tokens.as_ref()?;
+    match &facts.run.generated_tokens {
+        Some(generated) if generated.source == prompt.source => Some(format!(
+            "prompt {} + generated {} tokens ({})",
+            prompt.value, generated.value, prompt.source
+        )),
+        Some(generated) => Some(format!(
+            "prompt {} tokens ({}) + generated {} ({})",
+            prompt.value, prompt.source, generated.value, generated.source
+        )),
+        None => Some(format!(
+            "{} tokens per sequence ({})",
+            prompt.value, prompt.source
+        )),
+    }
 }
 
 /// The model run before and after `changes`, or the facts it lacks.

@@ -469,10 +469,26 @@ fn gradient_checkpointing() {
                 "memory_metrics": { "peak_bytes": 75 * gib }, "current_config": training }),
         "gradient_checkpointing",
     );
-    // 75 GiB measured for BERT at batch 8: far more than the model's activations; the
-    // figures follow the measurement, and the saving stays below the measured peak.
+    // 75 GiB measured for BERT at batch 8: 40× what the model accounts for. That is not
+    // activations, so nothing is claimed and the report says to find what holds the memory.
+    assert!(s.expected_improvement.is_empty(), "{s:#?}");
+    assert!(s.changes.is_empty());
+    assert!(
+        s.warnings.iter().any(|w| w.contains("not activations")),
+        "{:?}",
+        s.warnings
+    );
+    // A peak within 3× of the model (BERT at batch 64 × 512 in bf16 on a 24 GB A10G, at
+    // 21 GiB measured): the figures follow the measurement.
+    let s = fires(
+        json!({ "model_graph": bert(), "hardware_info": gpu("NVIDIA A10G"),
+                "memory_metrics": { "peak_bytes": 21 * gib },
+                "current_config": { "mode": "training", "batch_size": "64", "seq_len": "512", "precision": "bf16" } }),
+        "gradient_checkpointing",
+    );
     let (low, high) = improvement(&s, ImprovementMetric::Memory);
-    assert!(high > low && low > 0.0 && high < 1.0);
+    assert!(high > low && low > 0.0 && high < 1.0, "{low}–{high}");
+    assert_eq!(s.changes, [Change::GradientCheckpointing(true)]);
     silent(
         json!({ "model_graph": bert(), "hardware_info": gpu("NVIDIA A100-SXM4-80GB"),
                 "memory_metrics": { "peak_bytes": 40 * gib }, "current_config": training }),

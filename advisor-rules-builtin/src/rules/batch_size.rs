@@ -159,6 +159,12 @@ impl OptimizationRule for BatchSize {
         suggestion
             .expected_improvement
             .retain(|i| i.metric != ImprovementMetric::Memory);
+        // A longer step that carries more samples is the trade, not a cost: in training keep
+        // no regression; in serving only the time per token, which continuous batching keeps
+        // (its prefill is chunked and interleaved, not one batch-wide prefill as modelled).
+        suggestion = facts::keep_regressions(suggestion, |warning| {
+            !training && warning.contains("time per token")
+        });
         suggestion = if training {
             suggestion
                 .step(format!("Raise the per-device batch to {chosen}; if it does not fit, use gradient accumulation to reach the same effective batch."))
@@ -260,20 +266,17 @@ mod tests {
             description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 64 fits in memory (3.3 GiB of 24.0 GiB) and is where doubling again stops paying.
             changes: batch size 64
             expected:
-            - throughput ×8.1–8.2 [0.876, 0.878]: model: request time per sequence 529.4 ms–795.2 ms → 64.9 ms–98.4 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×8.1–18.2 [0.876, 0.945]: model: request time per sequence 530.1 ms–1.86 s → 65.6 ms–102.0 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is memory-bound; at batch 64, memory-bound
-            - time per generated token at batch 64: up to 11.7 ms (hold it against your latency budget)
+            - time per generated token at batch 64: up to 11.9 ms (hold it against your latency budget)
             steps:
             - Serve with continuous batching (vLLM, TGI, TensorRT-LLM, SGLang) and let up to 64 sequences share each step; this is what the modelled gain assumes.
             - Static batches padded to the longest request lose part of the gain; bucket by length if you batch by hand.
             code: python
             warnings:
-            - The model predicts latency +693 % in the worst case.
-            - The model predicts time to first token +6300 % in the worst case.
-            - The model predicts time per token +657 % in the worst case.
-            - The model predicts memory +323 % in the worst case.
+            - The model predicts time per token +661 % in the worst case.
             - Per-request latency grows with the batch; keep it within your latency budget.
         "#]].assert_eq(&advise(
             "batch_size",
@@ -294,21 +297,18 @@ mod tests {
             description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 16 fits in memory (47.7 GiB of 80.0 GiB) and is where doubling again stops paying.
             changes: batch size 16
             expected:
-            - throughput ×4.0–4.6 [0.752, 0.781]: model: request time per sequence 4.47 s–6.87 s → 1.02 s–1.68 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×4.0–4.6 [0.750, 0.781]: model: request time per sequence 4.48 s–6.90 s → 1.02 s–1.71 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is memory-bound; at batch 16, memory-bound
             - modelled with fused (flash) attention applied, as the report's other suggestions recommend
-            - time per generated token at batch 16: up to 37.3 ms (hold it against your latency budget)
+            - time per generated token at batch 16: up to 37.4 ms (hold it against your latency budget)
             steps:
             - Serve with continuous batching (vLLM, TGI, TensorRT-LLM, SGLang) and let up to 16 sequences share each step; this is what the modelled gain assumes.
             - Static batches padded to the longest request lose part of the gain; bucket by length if you batch by hand.
             code: python
             warnings:
-            - The model predicts latency +296 % in the worst case.
-            - The model predicts time to first token +1500 % in the worst case.
-            - The model predicts time per token +199 % in the worst case.
-            - The model predicts memory +213 % in the worst case.
+            - The model predicts time per token +200 % in the worst case.
             - Per-request latency grows with the batch; keep it within your latency budget.
         "#]].assert_eq(&advise(
             "batch_size",
@@ -325,21 +325,19 @@ mod tests {
     fn roberta_fine_tuning_at_batch_1_on_an_a100_80gb() {
         expect![[r#"
             batch_size · compute · impact high · difficulty easy
-            title: Raise the batch size from 1 to 4
-            description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel, the optimizer step) for one sample's worth of work. By the model, batch 4 fits in memory (3.0 GiB of 80.0 GiB) and is where doubling again stops paying.
-            changes: batch size 4
+            title: Raise the batch size from 1 to 8
+            description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel, the optimizer step) for one sample's worth of work. By the model, batch 8 fits in memory (3.6 GiB of 80.0 GiB) and is where doubling again stops paying.
+            changes: batch size 8
             expected:
-            - throughput ×1.5–1.8 [0.332, 0.437]: model: step time per sample 3.6 ms–7.2 ms → 2.2 ms–4.2 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - throughput ×2.0–3.3 [0.499, 0.700]: model: step time per sample 4.3 ms–16.6 ms → 2.2 ms–5.0 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - config batch_size = 1
-            - at batch 1 the run is compute-bound; at batch 4, compute-bound
+            - at batch 1 the run is compute-bound; at batch 8, compute-bound
             steps:
-            - Raise the per-device batch to 4; if it does not fit, use gradient accumulation to reach the same effective batch.
+            - Raise the per-device batch to 8; if it does not fit, use gradient accumulation to reach the same effective batch.
             - Scale the learning rate with the batch (linear scaling with warm-up) and re-check convergence.
             code: python
             warnings:
-            - The model predicts latency +167 % in the worst case.
-            - The model predicts memory +18 % in the worst case.
             - A larger batch changes training dynamics: tune the learning rate and warm-up.
         "#]].assert_eq(&advise(
             "batch_size",

@@ -77,11 +77,14 @@ impl OptimizationRule for Feasibility {
             ),
         )
         .description(format!(
-            "By the model, the peak memory of this run is {} ({}), {} more than the {} of the {device}. \
-             It fails with out-of-memory as configured; the changes below make it fit.",
+            "By the model, the peak memory of this run is {} ({}), {} more than the {} a run can plan to use on the {device} \
+             ({:.0} % of its {}: the driver reserves some and the allocator fragments). It fails with out-of-memory as configured; \
+             the changes below make it fit.",
             bytes_text(peak),
             parts_text(&prediction.memory),
             bytes_text(over),
+            bytes_text(prediction.usable_bytes().unwrap_or(0.0)),
+            advisor_model::USABLE_MEMORY * 100.0,
             bytes_text(capacity.value as f64),
         ))
         .evidence(format!(
@@ -96,18 +99,68 @@ impl OptimizationRule for Feasibility {
             input.facts.run.weights.value,
             input.facts.run.weights.source
         ));
-        if let Some(prompt) = &input.facts.run.prompt_tokens {
-            let label = match workload.settings.mode {
-                Mode::Training => "tokens per sequence",
-                Mode::Inference => "prompt tokens",
-            };
-            suggestion = suggestion.evidence(facts::sourced(label, prompt));
-        }
-        if let Some(generated) = &input.facts.run.generated_tokens {
-            suggestion = suggestion.evidence(facts::sourced("generated tokens", generated));
+        if let Some(tokens) = facts::tokens_evidence(input.facts) {
+            suggestion = suggestion.evidence(tokens);
         }
         let mut chosen: Option<Vec<Change>> = None;
-        for remedy in remedies(&workload) {
+        let remedies = remedies(&workload);
+        // When no single change that keeps the workload (batch, context) fits, the cheapest
+        // pair of them may: the plan takes the first that fits, before shrinking the work.
+        let keeps_work = |r: &Remedy| {
+            !r.changes.iter().any(|c| {
+                matches!(
+                    c,
+                    Change::BatchSize(_)
+                        | Change::SequenceLength(_)
+                        | Change::TensorParallel(_)
+                        | Change::ShardParameters(_)
+                )
+            })
+        };
+        let single_fits = remedies.iter().filter(|r| keeps_work(r)).any(|r| {
+            advisor_model::simulate_workload(workload.clone(), &r.changes)
+                .predicted_after
+                .fits()
+        });
+        let mut pair: Option<Remedy> = None;
+        if !single_fits {
+            let keeping: Vec<&Remedy> = remedies.iter().filter(|r| keeps_work(r)).collect();
+            'search: for (i, first) in keeping.iter().enumerate() {
+                for second in &keeping[i + 1..] {
+                    let mut changes = first.changes.clone();
+                    changes.extend(second.changes.iter().copied());
+                    // Two weight formats are alternatives, not a pair.
+                    let weights = changes
+                        .iter()
+                        .filter(|c| matches!(c, Change::Weights(_)))
+                        .count();
+                    if weights > 1 {
+                        continue;
+                    }
+                    if advisor_model::simulate_workload(workload.clone(), &changes)
+                        .predicted_after
+                        .fits()
+                    {
+                        pair = Some(Remedy {
+                            changes,
+                            what: format!("{}, and {}", first.what, lowercase_first(&second.what)),
+                            cost: "both costs",
+                        });
+                        break 'search;
+                    }
+                }
+            }
+        }
+        let mut remedies = remedies;
+        if let Some(pair) = pair {
+            // Tried after the single changes that keep the work, before those that shrink it.
+            let position = remedies
+                .iter()
+                .position(|r| !keeps_work(r))
+                .unwrap_or(remedies.len());
+            remedies.insert(position, pair);
+        }
+        for remedy in remedies {
             let after = advisor_model::simulate_workload(workload.clone(), &remedy.changes);
             let total = after.predicted_after.memory.total();
             let fits = after.predicted_after.fits();
@@ -212,6 +265,21 @@ fn remedies(workload: &Workload) -> Vec<Remedy> {
             }
         }
     }
+    let total = s.prompt_tokens + s.generated_tokens;
+    if s.mode == Mode::Inference
+        && total > 1
+        && let Some(tokens) = largest_fitting(
+            workload,
+            |w, t| Change::SequenceLength(t).apply(&mut w.settings),
+            total,
+        )
+    {
+        remedies.push(Remedy {
+            changes: vec![Change::SequenceLength(tokens)],
+            what: format!("Shorten the context from {total} to {tokens} tokens"),
+            cost: "less context per request",
+        });
+    }
     if let Some(batch) = largest_fitting(workload, |w, b| w.settings.batch_size = b, s.batch_size) {
         remedies.push(Remedy {
             changes: vec![Change::BatchSize(batch)],
@@ -220,16 +288,23 @@ fn remedies(workload: &Workload) -> Vec<Remedy> {
         });
     }
     for degree in [2, 4, 8] {
-        let mut sharded = workload.clone();
-        sharded.settings.tensor_parallel = degree;
-        if advisor_model::predict(&sharded).fits() {
+        // Serving shards the weights and the cache by tensor parallelism; training shards
+        // weights, gradients and optimizer state (FSDP, ZeRO-3), each device keeping its
+        // own batch and activations.
+        let change = match s.mode {
+            Mode::Inference => Change::TensorParallel(degree),
+            Mode::Training => Change::ShardParameters(degree),
+        };
+        let sharded = advisor_model::simulate_workload(workload.clone(), &[change]);
+        if sharded.predicted_after.fits() {
             remedies.push(Remedy {
-                changes: vec![Change::TensorParallel(degree)],
+                changes: vec![change],
                 what: match s.mode {
                     Mode::Inference => format!("Shard the model over {degree} GPUs (tensor parallelism)"),
-                    Mode::Training => {
-                        format!("Shard weights, gradients and optimizer state over {degree} GPUs (FSDP / ZeRO-3)")
-                    }
+                    Mode::Training => format!(
+                        "Shard weights, gradients and optimizer state over {degree} GPUs (FSDP / ZeRO-3), each keeping batch {}",
+                        s.batch_size
+                    ),
                 },
                 cost: "more devices",
             });
@@ -265,6 +340,14 @@ fn largest_fitting(
     Some(low)
 }
 
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::expect;
@@ -277,24 +360,24 @@ mod tests {
         expect![[r#"
             feasibility · memory · impact critical · difficulty easy
             title: The run does not fit: it needs 77.6 GiB on a device of 40.0 GiB
-            description: By the model, the peak memory of this run is 77.6 GiB (KV cache 50.0 GiB + weights 24.2 GiB + activations 2.8 GiB + CUDA context and workspaces 512.0 MiB), 37.6 GiB more than the 40.0 GiB of the NVIDIA A100 40GB. It fails with out-of-memory as configured; the changes below make it fit.
-            changes: batch size 9
+            description: By the model, the peak memory of this run is 77.6 GiB (KV cache 50.0 GiB + weights 24.2 GiB + activations 2.8 GiB + CUDA context and workspaces 512.0 MiB), 40.4 GiB more than the 37.2 GiB a run can plan to use on the NVIDIA A100 40GB (93 % of its 40.0 GiB: the driver reserves some and the allocator fragments). It fails with out-of-memory as configured; the changes below make it fit.
+            changes: fp8 KV cache; int4 weights
             expected:
-            - memory −49 % [0.489, 0.489]: model: peak memory 77.6 GiB → 39.6 GiB (weights 24.2 GiB + KV cache 14.1 GiB + activations 810.0 MiB + CUDA context and workspaces 512.0 MiB)
+            - memory −55 % [0.546, 0.546]: model: peak memory 77.6 GiB → 35.2 GiB (KV cache 25.0 GiB + weights 6.9 GiB + activations 2.8 GiB + CUDA context and workspaces 512.0 MiB)
+            - model_size −72 % [0.716, 0.716]: model: weights 24.2 GiB → 6.9 GiB (16 → 4.25 bits per weight, embeddings and head at 16 bits)
             evidence:
             - device memory 40.0 GiB (hardware_info.gpu_memory_mb)
             - batch_size 32 (config batch_size)
             - weights 24.2 GiB at fp16 (derived: weights stored at the compute precision, fp16)
-            - prompt tokens 1536 (assumed: config seq_len = 2048 taken as the context: 1536 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
-            - generated tokens 512 (assumed: config seq_len = 2048 taken as the context: 1536 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            - prompt 1536 + generated 512 tokens (assumed: config seq_len = 2048 taken as the context: 1536 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
             steps:
             - Store the KV cache in fp8 (vLLM kv_cache_dtype="fp8"): peak 52.6 GiB — still does not fit (small quality cost)
             - Quantize the weights to int8: peak 65.7 GiB — still does not fit (usually within noise)
             - Quantize the weights to int4 (AWQ, GPTQ): peak 60.2 GiB — still does not fit (measurable quality cost)
-            - Lower the batch size from 32 to 9: peak 39.6 GiB — fits (less throughput per step)
+            - Store the KV cache in fp8 (vLLM kv_cache_dtype="fp8"), and quantize the weights to int4 (AWQ, GPTQ): peak 35.2 GiB — fits (both costs)
+            - Shorten the context from 2048 to 482 tokens: peak 37.2 GiB — fits (less context per request)
+            - Lower the batch size from 32 to 7: peak 36.3 GiB — fits (less throughput per step)
             - Shard the model over 4 GPUs (tensor parallelism): peak 21.9 GiB — fits (more devices)
-            warnings:
-            - The model predicts time per sequence +77 % in the worst case.
         "#]].assert_eq(&advise(
             "feasibility",
             context(
@@ -310,22 +393,22 @@ mod tests {
     fn a_full_fine_tune_of_llama_2_7b_on_one_a100_80gb() {
         expect![[r#"
             feasibility · memory · impact critical · difficulty easy
-            title: The run does not fit: it needs 117.9 GiB on a device of 80.0 GiB
-            description: By the model, the peak memory of this run is 117.9 GiB (optimizer state 75.3 GiB + activations 17.0 GiB + weights 12.6 GiB + gradients 12.6 GiB + CUDA context and workspaces 512.0 MiB), 37.9 GiB more than the 80.0 GiB of the NVIDIA A100 80GB SXM. It fails with out-of-memory as configured; the changes below make it fit.
+            title: The run does not fit: it needs 119.1 GiB on a device of 80.0 GiB
+            description: By the model, the peak memory of this run is 119.1 GiB (optimizer state 75.3 GiB + activations 17.0 GiB + weights 12.6 GiB + gradients 12.6 GiB + logits 1.2 GiB + CUDA context and workspaces 512.0 MiB), 44.7 GiB more than the 74.4 GiB a run can plan to use on the NVIDIA A100 80GB SXM (93 % of its 80.0 GiB: the driver reserves some and the allocator fragments). It fails with out-of-memory as configured; the changes below make it fit.
             changes: LoRA adapters of rank 16
             expected:
-            - memory −74 % [0.744, 0.744]: model: peak memory 117.9 GiB → 30.2 GiB (activations 17.0 GiB + weights 12.6 GiB + CUDA context and workspaces 512.0 MiB + optimizer state 96.0 MiB + gradients 32.0 MiB)
+            - memory −74 % [0.736, 0.736]: model: peak memory 119.1 GiB → 31.4 GiB (activations 17.0 GiB + weights 12.6 GiB + logits 1.2 GiB + CUDA context and workspaces 512.0 MiB + optimizer state 96.0 MiB + gradients 32.0 MiB)
             evidence:
             - device memory 80.0 GiB (hardware_info.gpu_memory_mb)
             - batch_size 4 (config batch_size)
             - weights 12.6 GiB at bf16 (derived: weights stored at the compute precision, bf16)
-            - tokens per sequence 1024 (config seq_len)
+            - 1024 tokens per sequence (config seq_len)
             steps:
-            - Turn on activation checkpointing: peak 102.4 GiB — still does not fit (about a third more compute per step)
-            - Use 8-bit Adam (bitsandbytes AdamW8bit): peak 80.3 GiB — still does not fit (no measurable quality cost in its paper)
-            - Fine-tune LoRA adapters of rank 16 on frozen weights (PEFT): peak 30.2 GiB — fits (adapters, not a full fine-tune)
-            - QLoRA: rank-16 adapters on 4-bit frozen weights (bitsandbytes NF4): peak 21.3 GiB — fits (adapters on quantized weights, slower steps)
-            - Shard weights, gradients and optimizer state over 2 GPUs (FSDP / ZeRO-3): peak 59.2 GiB — fits (more devices)
+            - Turn on activation checkpointing: peak 103.7 GiB — still does not fit (about a third more compute per step)
+            - Use 8-bit Adam (bitsandbytes AdamW8bit): peak 81.5 GiB — still does not fit (no measurable quality cost in its paper)
+            - Fine-tune LoRA adapters of rank 16 on frozen weights (PEFT): peak 31.4 GiB — fits (adapters, not a full fine-tune)
+            - QLoRA: rank-16 adapters on 4-bit frozen weights (bitsandbytes NF4): peak 22.6 GiB — fits (adapters on quantized weights, slower steps)
+            - Shard weights, gradients and optimizer state over 2 GPUs (FSDP / ZeRO-3), each keeping batch 4: peak 68.9 GiB — fits (more devices)
         "#]].assert_eq(&advise(
             "feasibility",
             context(
@@ -341,23 +424,23 @@ mod tests {
     fn llama_2_7b_at_32k_tokens_with_eager_attention() {
         expect![[r#"
             feasibility · memory · impact critical · difficulty easy
-            title: The run does not fit: it needs 92.5 GiB on a device of 80.0 GiB
-            description: By the model, the peak memory of this run is 92.5 GiB (attention scores 62.0 GiB + KV cache 16.0 GiB + weights 12.6 GiB + activations 1.5 GiB + CUDA context and workspaces 512.0 MiB), 12.5 GiB more than the 80.0 GiB of the NVIDIA A100 80GB SXM. It fails with out-of-memory as configured; the changes below make it fit.
+            title: The run does not fit: it needs 216.6 GiB on a device of 80.0 GiB
+            description: By the model, the peak memory of this run is 216.6 GiB (attention scores 186.0 GiB + KV cache 16.0 GiB + weights 12.6 GiB + activations 1.5 GiB + CUDA context and workspaces 512.0 MiB), 142.2 GiB more than the 74.4 GiB a run can plan to use on the NVIDIA A100 80GB SXM (93 % of its 80.0 GiB: the driver reserves some and the allocator fragments). It fails with out-of-memory as configured; the changes below make it fit.
             changes: fused (flash) attention
             expected:
-            - memory −67 % [0.670, 0.670]: model: peak memory 92.5 GiB → 30.5 GiB (KV cache 16.0 GiB + weights 12.6 GiB + activations 1.5 GiB + CUDA context and workspaces 512.0 MiB)
+            - memory −86 % [0.859, 0.859]: model: peak memory 216.6 GiB → 30.5 GiB (KV cache 16.0 GiB + weights 12.6 GiB + activations 1.5 GiB + CUDA context and workspaces 512.0 MiB)
             evidence:
             - device memory 80.0 GiB (hardware_info.gpu_memory_mb)
             - batch_size 1 (config batch_size)
             - weights 12.6 GiB at fp16 (derived: weights stored at the compute precision, fp16)
-            - prompt tokens 32256 (assumed: config seq_len = 32768 taken as the context: 32256 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
-            - generated tokens 512 (assumed: config seq_len = 32768 taken as the context: 32256 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            - prompt 32256 + generated 512 tokens (assumed: config seq_len = 32768 taken as the context: 32256 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
             steps:
             - Use flash attention (attn_implementation="flash_attention_2" or "sdpa"): peak 30.5 GiB — fits (no quality cost)
-            - Store the KV cache in fp8 (vLLM kv_cache_dtype="fp8"): peak 84.5 GiB — still does not fit (small quality cost)
-            - Quantize the weights to int8: peak 86.5 GiB — still does not fit (usually within noise)
-            - Quantize the weights to int4 (AWQ, GPTQ): peak 83.7 GiB — still does not fit (measurable quality cost)
-            - Shard the model over 2 GPUs (tensor parallelism): peak 47.3 GiB — fits (more devices)
+            - Store the KV cache in fp8 (vLLM kv_cache_dtype="fp8"): peak 208.6 GiB — still does not fit (small quality cost)
+            - Quantize the weights to int8: peak 210.5 GiB — still does not fit (usually within noise)
+            - Quantize the weights to int4 (AWQ, GPTQ): peak 207.7 GiB — still does not fit (measurable quality cost)
+            - Shorten the context from 32768 to 17339 tokens: peak 74.4 GiB — fits (less context per request)
+            - Shard the model over 4 GPUs (tensor parallelism): peak 55.6 GiB — fits (more devices)
             diagnostic Warning inputs: the sequence (32768 tokens) is longer than the model's 4096 positions
         "#]].assert_eq(&advise(
             "feasibility",

@@ -174,10 +174,11 @@ mod tests {
             description: The NVIDIA A100 80GB SXM (Ampere) runs FlashAttention-2, which computes exact attention in on-chip tiles instead of writing the full score matrix to memory: less memory, less traffic, same results.
             changes: fused (flash) attention
             expected:
-            - latency −1 % [0.008, 0.008]: model: request 4.51 s–6.92 s → 4.47 s–6.87 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.0 [0.008, 0.008]: model: request time per sequence 4.51 s–6.92 s → 4.47 s–6.87 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_to_first_token −8–14 % [0.077, 0.143]: model: time to first token 249.3 ms–533.7 ms → 220.7 ms–490.7 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - memory −5 % [0.048, 0.048]: model: peak memory 16.0 GiB → 15.2 GiB (weights 12.6 GiB + KV cache 2.0 GiB + CUDA context and workspaces 512.0 MiB + activations 168.0 MiB)
+            - latency −2–3 % [0.020, 0.032]: model: request 4.57 s–7.12 s → 4.48 s–6.90 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.0 [0.020, 0.032]: model: request time per sequence 4.57 s–7.12 s → 4.48 s–6.90 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_to_first_token −22–28 % [0.225, 0.281]: model: time to first token 299.4 ms–688.8 ms → 225.6 ms–516.8 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_per_token −0–1 % [0.005, 0.008]: model: time per generated token 8.3 ms–12.6 ms → 8.3 ms–12.5 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - memory −13 % [0.131, 0.131]: model: peak memory 17.5 GiB → 15.2 GiB (weights 12.6 GiB + KV cache 2.0 GiB + CUDA context and workspaces 512.0 MiB + activations 168.0 MiB)
             evidence:
             - attention eager (config flash_attention)
             - NVIDIA A100 80GB SXM (Ampere)
@@ -197,14 +198,14 @@ mod tests {
     #[test]
     fn qwen2_1_5b_fine_tuning_at_4096_tokens_with_eager_attention_on_an_h100() {
         expect![[r#"
-            flash_attention · compute · impact medium · difficulty easy
+            flash_attention · compute · impact high · difficulty easy
             title: Use FlashAttention
             description: The NVIDIA H100 SXM (Hopper) runs FlashAttention-2, which computes exact attention in on-chip tiles instead of writing the full score matrix to memory: less memory, less traffic, same results.
             changes: fused (flash) attention
             expected:
-            - latency −18–29 % [0.182, 0.285]: model: step 365.4 ms–715.9 ms → 275.6 ms–581.3 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.2–1.4 [0.182, 0.285]: model: step time per sample 91.3 ms–179.0 ms → 68.9 ms–145.3 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - memory −70 % [0.696, 0.696]: model: peak memory 150.8 GiB → 45.8 GiB (activations 22.3 GiB + optimizer state 17.3 GiB + weights 2.9 GiB + gradients 2.9 GiB + CUDA context and workspaces 512.0 MiB)
+            - latency −42–48 % [0.416, 0.476]: model: step 524.2 ms–1.21 s → 293.3 ms–674.3 ms (memory-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.7–1.9 [0.416, 0.476]: model: step time per sample 131.0 ms–303.2 ms → 73.3 ms–168.6 ms (memory-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - memory −60 % [0.603, 0.603]: model: peak memory 174.0 GiB → 69.0 GiB (logits 23.2 GiB + activations 22.3 GiB + optimizer state 17.3 GiB + weights 2.9 GiB + gradients 2.9 GiB + CUDA context and workspaces 512.0 MiB)
             evidence:
             - attention eager (config flash_attention)
             - NVIDIA H100 SXM (Hopper)
@@ -214,6 +215,7 @@ mod tests {
             - Check the flash kernel is used: torch.backends.cuda.sdp_kernel or the profiler's kernel names (flash_fwd...).
             code: python, python
             warnings:
+            - As configured the run does not fit in memory (see the feasibility suggestion): the figures compare with a run that cannot start.
             - Custom attention masks other than causal or padding may force a slower kernel.
         "#]].assert_eq(&advise(
             "flash_attention",
@@ -234,10 +236,11 @@ mod tests {
             description: The NVIDIA T4 (Turing) runs SDPA's memory-efficient kernel (FlashAttention-2 needs Ampere; FlashAttention-1 runs on Turing), which computes exact attention in on-chip tiles instead of writing the full score matrix to memory: less memory, less traffic, same results.
             changes: fused (flash) attention
             expected:
-            - latency −1 % [0.013, 0.013]: model: request 6.04 s–9.24 s → 5.96 s–9.12 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.0 [0.013, 0.013]: model: request time per sequence 6.04 s–9.24 s → 5.96 s–9.12 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_to_first_token −13–22 % [0.127, 0.218]: model: time to first token 330.4 ms–679.5 ms → 270.4 ms–589.6 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - memory −7 % [0.075, 0.075]: model: peak memory 3.8 GiB → 3.5 GiB (weights 2.9 GiB + CUDA context and workspaces 512.0 MiB + KV cache 112.0 MiB + activations 63.0 MiB)
+            - latency −3–5 % [0.031, 0.049]: model: request 6.17 s–9.66 s → 5.97 s–9.19 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.0–1.1 [0.031, 0.049]: model: request time per sequence 6.17 s–9.66 s → 5.97 s–9.19 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_to_first_token −33–39 % [0.329, 0.393]: model: time to first token 435.0 ms–1.00 s → 280.8 ms–644.2 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_per_token −1 % [0.008, 0.013]: model: time per generated token 11.2 ms–16.9 ms → 11.1 ms–16.7 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - memory −20 % [0.195, 0.195]: model: peak memory 4.4 GiB → 3.5 GiB (weights 2.9 GiB + CUDA context and workspaces 512.0 MiB + KV cache 112.0 MiB + activations 63.0 MiB)
             evidence:
             - attention eager (config flash_attention)
             - NVIDIA T4 (Turing)
@@ -261,10 +264,11 @@ mod tests {
             title: Check that attention runs a fused (flash) kernel
             description: The NVIDIA A100 80GB SXM (Ampere) runs FlashAttention-2, which computes exact attention in on-chip tiles instead of writing the full score matrix to memory: less memory, less traffic, same results.
             expected:
-            - latency −1 % [0.008, 0.008]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: request 4.51 s–6.92 s → 4.47 s–6.87 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.0 [0.008, 0.008]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: request time per sequence 4.51 s–6.92 s → 4.47 s–6.87 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_to_first_token −8–14 % [0.077, 0.143]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: time to first token 249.3 ms–533.7 ms → 220.7 ms–490.7 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - memory −5 % [0.048, 0.048]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: peak memory 16.0 GiB → 15.2 GiB (weights 12.6 GiB + KV cache 2.0 GiB + CUDA context and workspaces 512.0 MiB + activations 168.0 MiB)
+            - latency −2–3 % [0.020, 0.032]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: request 4.57 s–7.12 s → 4.48 s–6.90 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.0 [0.020, 0.032]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: request time per sequence 4.57 s–7.12 s → 4.48 s–6.90 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_to_first_token −22–28 % [0.225, 0.281]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: time to first token 299.4 ms–688.8 ms → 225.6 ms–516.8 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_per_token −0–1 % [0.005, 0.008]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: time per generated token 8.3 ms–12.6 ms → 8.3 ms–12.5 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - memory −13 % [0.131, 0.131]: if the model runs eager attention (attn_implementation="eager", or SDPA falling back): model: peak memory 17.5 GiB → 15.2 GiB (weights 12.6 GiB + KV cache 2.0 GiB + CUDA context and workspaces 512.0 MiB + activations 168.0 MiB)
             evidence:
             - attention fused (assumed: flash_attention not set; Hugging Face models default to PyTorch SDPA, which picks a fused kernel when it can)
             - NVIDIA A100 80GB SXM (Ampere)

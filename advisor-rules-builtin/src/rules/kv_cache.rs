@@ -91,10 +91,9 @@ impl OptimizationRule for KvCache {
         )
         .evidence("config kv_cache = false in inference")
         .evidence(format!("the model is a {} and generates token by token", architecture.as_str()));
-        if let Some(prompt) = &input.facts.run.prompt_tokens {
-            suggestion = suggestion.evidence(facts::sourced("prompt tokens", prompt));
+        if let Some(tokens) = facts::tokens_evidence(input.facts) {
+            suggestion = suggestion.evidence(tokens);
         }
-        suggestion = suggestion.evidence(facts::sourced("generated tokens", generated));
         let after = &simulation.predicted_after.memory;
         suggestion = suggestion.warning(format!(
             "The cache holds {} for batch {} at {} ({} in all by the model): budget it in device memory; \
@@ -127,21 +126,20 @@ mod tests {
             description: Without a key/value cache, every generated token runs the whole prefix through the model again, so generation cost grows quadratically with length. The cache stores each layer's keys and values once and reuses them.
             changes: KV cache on
             expected:
-            - latency −76–83 % [0.757, 0.826]: model: request 5.63 s–7.63 s → 1.06 s–1.59 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×4.1–5.8 [0.757, 0.826]: model: request time per sequence 5.63 s–7.63 s → 1.06 s–1.59 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_per_token −76–83 % [0.758, 0.827]: model: time per generated token 11.0 ms–14.9 ms → 2.1 ms–3.1 ms (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −78–86 % [0.776, 0.859]: model: request 6.16 s–10.38 s → 1.06 s–1.87 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×4.5–7.1 [0.776, 0.859]: model: request time per sequence 6.16 s–10.38 s → 1.06 s–1.87 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_per_token −78–86 % [0.777, 0.860]: model: time per generated token 12.0 ms–20.2 ms → 2.1 ms–3.6 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - config kv_cache = false in inference
             - the model is a decoder and generates token by token
-            - prompt tokens 512 (assumed: config seq_len = 1024 taken as the context: 512 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
-            - generated tokens 512 (assumed: config seq_len = 1024 taken as the context: 512 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
+            - prompt 512 + generated 512 tokens (assumed: config seq_len = 1024 taken as the context: 512 prompt tokens and 512 generated (at most 512, a long answer; set prompt_len and new_tokens to say))
             steps:
             - Pass use_cache=True to generate() (the Hugging Face default) or leave past_key_values threaded through your loop.
             - For serving many requests, use a server with a paged KV cache (vLLM, TensorRT-LLM, TGI).
             code: python
             warnings:
             - The cache holds 72.0 MiB for batch 1 at fp32 (1.0 GiB in all by the model): budget it in device memory; paged caches such as vLLM's allocate it on demand.
-            - The model predicts memory +6 % in the worst case.
+            - The model predicts memory +6 %.
         "#]].assert_eq(&advise(
             "kv_cache",
             context(
@@ -161,21 +159,20 @@ mod tests {
             description: Without a key/value cache, every generated token runs the whole prefix through the model again, so generation cost grows quadratically with length. The cache stores each layer's keys and values once and reuses them.
             changes: KV cache on
             expected:
-            - latency −75–87 % [0.745, 0.870]: model: request 9.61 s–21.34 s → 1.92 s–2.90 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×3.9–7.7 [0.745, 0.870]: model: request time per sequence 9.61 s–21.34 s → 1.92 s–2.90 s (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_per_token −75–87 % [0.747, 0.873]: model: time per generated token 37.4 ms–83.1 ms → 7.4 ms–11.1 ms (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −75–88 % [0.750, 0.875]: model: request 9.84 s–22.54 s → 1.92 s–2.91 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×4.0–8.0 [0.750, 0.875]: model: request time per sequence 9.84 s–22.54 s → 1.92 s–2.91 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_per_token −75–88 % [0.753, 0.878]: model: time per generated token 38.3 ms–87.8 ms → 7.4 ms–11.1 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - config kv_cache = false in inference
             - the model is a decoder and generates token by token
-            - prompt tokens 512 (config prompt_len)
-            - generated tokens 256 (config new_tokens)
+            - prompt 512 tokens (config prompt_len) + generated 256 (config new_tokens)
             steps:
             - Pass use_cache=True to generate() (the Hugging Face default) or leave past_key_values threaded through your loop.
             - For serving many requests, use a server with a paged KV cache (vLLM, TensorRT-LLM, TGI).
             code: python
             warnings:
             - The cache holds 384.0 MiB for batch 1 at fp16 (13.4 GiB in all by the model): budget it in device memory; paged caches such as vLLM's allocate it on demand.
-            - The model predicts memory +3 % in the worst case.
+            - The model predicts memory +3 %.
         "#]].assert_eq(&advise(
             "kv_cache",
             context(

@@ -55,39 +55,53 @@ impl OptimizationRule for MixedPrecision {
         if let Some((gpu, spec)) = gpu {
             let capability = gpu.compute_capability.as_ref().map(|c| c.value);
             // Precisions the GPU has no fast path for.
-            let warn = match precision {
-                Precision::Bf16 if spec.peak.bf16.is_none() => Some(format!(
-                    "The {} has no bf16 tensor cores ({}): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.",
+            if precision == Precision::Fp8 && spec.peak.fp8.is_none() {
+                // fp8 checkpoints still run here, weight-only: what they buy is the memory and
+                // the decode bandwidth of 8-bit weights, not fp8 matmuls.
+                let suggestion = OptimizationSuggestion::new(
+                    self.id(),
+                    Category::Hardware,
+                    Impact::Low,
+                    Difficulty::Easy,
+                    "fp8 runs weight-only on this GPU: expect 16-bit matmul speed",
+                )
+                .description(format!(
+                    "The {} ({}) has no fp8 tensor cores (those need Ada or Hopper, sm89+, or MI300). fp8 weights run \
+                     weight-only there (W8A16, vLLM's Marlin kernels): 8-bit weights in memory and at decode, matmuls at \
+                     16-bit speed. The model prices the run that way.",
                     spec.name, spec.architecture
-                )),
-                Precision::Fp8 if spec.peak.fp8.is_none() => Some(format!(
-                    "The {} has no fp8 units ({}): fp8 needs Ada or Hopper (sm89+) or MI300. Use bf16, or int8 weights.",
-                    spec.name, spec.architecture
-                )),
-                _ => None,
-            };
-            if let Some(text) = warn {
-                let target = if spec.peak.bf16.is_some() {
-                    Precision::Bf16
-                } else {
-                    Precision::Fp16
-                };
-                let changes = [Change::Precision(target)];
+                ))
+                .evidence(facts::sourced("precision", &facts.run.compute))
+                .evidence(format!("{} ({})", spec.name, spec.architecture))
+                .step("Keep fp8 weights for their memory and decode bandwidth, served with W8A16 kernels (vLLM picks Marlin on Ampere).")
+                .step("For compute-bound prefill or large batches, int8 W8A8 (SmoothQuant) runs on this GPU's int8 tensor cores.");
+                found.push(suggestion);
+                return Ok(found);
+            }
+            if precision == Precision::Bf16 && spec.peak.bf16.is_none() {
+                let changes = [Change::Precision(Precision::Fp16)];
                 let simulation = facts::simulate(input, &changes)?;
                 let suggestion = OptimizationSuggestion::new(
                     self.id(),
                     Category::Hardware,
                     Impact::High,
                     Difficulty::Easy,
-                    format!("{precision} is not supported well by this GPU: compute in {target}"),
+                    "This GPU has no bf16 tensor cores: compute in fp16",
                 )
-                .description(text.clone())
+                .description(format!(
+                    "The {} ({}) has no bf16 tensor cores: bf16 matmuls fall back to the fp32 rate there. fp16 runs on \
+                     its tensor cores; in training it needs a GradScaler for fp16's narrower range.",
+                    spec.name, spec.architecture
+                ))
                 .evidence(facts::sourced("precision", &facts.run.compute))
-                .evidence(format!("{} ({})", spec.name, spec.architecture))
-                .warning(text);
+                .evidence(format!(
+                    "{}: {:.0} TFLOP/s dense at fp16, no bf16 tensor-core figure",
+                    spec.name,
+                    spec.peak.fp16.unwrap_or(0.0) / 1e12
+                ));
                 let mut suggestion = facts::with_simulation(suggestion, &changes, &simulation);
-                suggestion.impact = Impact::High;
-                found.push(suggestion);
+                suggestion.impact = suggestion.impact.min(Impact::High);
+                found.push(steps(suggestion, Precision::Fp16, training));
                 return Ok(found);
             }
             if precision != Precision::Fp32 || !spec.matrix_units {
@@ -214,15 +228,15 @@ mod tests {
             description: The run computes in fp32 on the NVIDIA L4 (Ada Lovelace), whose matrix units run bf16 matmuls far faster than fp32 and move half the bytes.
             changes: compute in bf16
             expected:
-            - latency −50–63 % [0.500, 0.627]: model: request 11.4 ms–15.7 ms → 4.2 ms–7.8 ms (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×2.0–2.7 [0.500, 0.627]: model: request time per sequence 1.4 ms–2.0 ms → 531 µs–980 µs (compute-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −50–61 % [0.500, 0.614]: model: request 12.8 ms–22.8 ms → 4.9 ms–11.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×2.0–2.6 [0.500, 0.614]: model: request time per sequence 1.6 ms–2.8 ms → 616 µs–1.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             - memory −23 % [0.230, 0.230]: model: peak memory 947.6 MiB → 729.8 MiB (CUDA context and workspaces 512.0 MiB + weights 208.8 MiB + activations 9.0 MiB)
-            - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at the same format)
+            - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at 16 bits)
             evidence:
             - precision fp32 (config precision)
             - NVIDIA L4: 121 TFLOP/s dense at bf16, 30.3 at fp32
             steps:
-            - First, one line: torch.set_float32_matmul_precision("high") runs fp32 matmuls as TF32 (60 TFLOP/s): latency −0–25 % by the model, no other change.
+            - First, one line: torch.set_float32_matmul_precision("high") runs fp32 matmuls as TF32 (60 TFLOP/s): latency −0–22 % by the model, no other change.
             - Load or cast the model to bf16 and run inference under torch.inference_mode().
             - Compare outputs against fp32 on a sample of inputs.
             code: python
@@ -243,17 +257,23 @@ mod tests {
     fn roberta_fine_tuning_in_bf16_on_a_t4() {
         expect![[r#"
             mixed_precision · hardware · impact high · difficulty easy
-            title: bf16 is not supported well by this GPU: compute in fp16
-            description: The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+            title: This GPU has no bf16 tensor cores: compute in fp16
+            description: The NVIDIA T4 (Turing) has no bf16 tensor cores: bf16 matmuls fall back to the fp32 rate there. fp16 runs on its tensor cores; in training it needs a GradScaler for fp16's narrower range.
             changes: compute in fp16
             expected:
-            - latency −77–82 % [0.767, 0.820]: model: step 401.2 ms–886.4 ms → 84.0 ms–161.5 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×4.3–5.6 [0.767, 0.820]: model: step time per sample 50.1 ms–110.8 ms → 10.5 ms–20.2 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −75–78 % [0.749, 0.781]: model: step 412.3 ms–944.7 ms → 95.1 ms–219.8 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×4.0–4.6 [0.749, 0.781]: model: step time per sample 51.5 ms–118.1 ms → 11.9 ms–27.5 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - precision bf16 (config precision)
-            - NVIDIA T4 (Turing)
+            - NVIDIA T4: 65 TFLOP/s dense at fp16, no bf16 tensor-core figure
+            steps:
+            - Wrap the forward pass and loss in torch.autocast("cuda", dtype=torch.float16).
+            - Keep the master weights and optimizer state in fp32 (autocast does this); activation memory halves.
+            - Use a GradScaler: fp16's narrow range underflows small gradients without loss scaling.
+            code: python
             warnings:
-            - The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+            - fp16 overflows above 65504: watch for inf/NaN losses; the GradScaler skips those steps.
+            - Autocast keeps precision-sensitive ops (softmax, norms, reductions) in fp32; custom kernels may need the same care.
         "#]].assert_eq(&advise(
             "mixed_precision",
             context(
@@ -269,18 +289,22 @@ mod tests {
     fn qwen2_1_5b_serving_in_bf16_on_a_t4() {
         expect![[r#"
             mixed_precision · hardware · impact high · difficulty easy
-            title: bf16 is not supported well by this GPU: compute in fp16
-            description: The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+            title: This GPU has no bf16 tensor cores: compute in fp16
+            description: The NVIDIA T4 (Turing) has no bf16 tensor cores: bf16 matmuls fall back to the fp32 rate there. fp16 runs on its tensor cores; in training it needs a GradScaler for fp16's narrower range.
             changes: compute in fp16
             expected:
-            - latency −8–16 % [0.082, 0.156]: model: request 6.38 s–10.18 s → 5.72 s–8.65 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.1–1.2 [0.082, 0.156]: model: request time per sequence 6.38 s–10.18 s → 5.72 s–8.65 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_to_first_token −84–86 % [0.837, 0.857]: model: time to first token 789.8 ms–1.78 s → 121.7 ms–257.3 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −8–15 % [0.082, 0.155]: model: request 6.42 s–10.29 s → 5.75 s–8.77 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.1–1.2 [0.082, 0.155]: model: request time per sequence 6.42 s–10.29 s → 5.75 s–8.77 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_to_first_token −81–83 % [0.812, 0.829]: model: time to first token 811.6 ms–1.86 s → 143.5 ms–330.3 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - precision bf16 (config precision)
-            - NVIDIA T4 (Turing)
+            - NVIDIA T4: 65 TFLOP/s dense at fp16, no bf16 tensor-core figure
+            steps:
+            - Load or cast the model to fp16 and run inference under torch.inference_mode().
+            - Compare outputs against fp32 on a sample of inputs.
+            code: python
             warnings:
-            - The NVIDIA T4 has no bf16 tensor cores (Turing): bf16 runs far slower there. Use fp16 with a GradScaler in training, or fp16 weights for inference.
+            - A model cast to 16 bits runs its norms and softmax in 16 bits too (autocast would keep them in fp32): compare outputs before switching traffic.
         "#]].assert_eq(&advise(
             "mixed_precision",
             context(
@@ -304,14 +328,14 @@ mod tests {
             description: The CPU has bf16 dot-product instructions (AVX512-BF16 or AMX), which run bf16 matmuls at least twice as fast as fp32 and move half the bytes.
             changes: compute in bf16
             expected:
-            - latency −35–39 % [0.353, 0.391]: model: request 7.9 ms–10.7 ms → 5.1 ms–6.5 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.5–1.6 [0.353, 0.391]: model: request time per sequence 7.9 ms–10.7 ms → 5.1 ms–6.5 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −26–33 % [0.257, 0.328]: model: request 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.3–1.5 [0.257, 0.328]: model: request time per sequence 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             - memory −50 % [0.500, 0.500]: model: peak memory 419.9 MiB → 209.9 MiB (weights 208.8 MiB + activations 1.1 MiB)
-            - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at the same format)
+            - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at 16 bits)
             evidence:
             - precision fp32 (config precision)
             - CPU extensions: avx2, fma, avx512f, avx512bf16, avx512vnni, amx-tile, amx-bf16, amx-int8
-            - CPU peak: assumed: AMX at 2.5 GHz: 64 fp32 FLOPs per cycle and core (the clock is not reported; advisor hardware --calibrate measures it)
+            - CPU peak: assumed: fp32 64 FLOPs per cycle and core (AVX-512), bf16 (AMX) 1024 FLOPs, int8 (AMX) 2048 ops at 2.5 GHz (the clock is not reported; advisor hardware --calibrate measures it)
             steps:
             - Run under torch.autocast("cpu", dtype=torch.bfloat16), or cast the model with model.to(torch.bfloat16).
             - Compare outputs against fp32 on a sample of inputs.

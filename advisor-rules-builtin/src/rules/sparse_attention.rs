@@ -128,10 +128,10 @@ mod tests {
             title: Train with a 1024-token sliding attention window for 4096-token sequences
             description: At 4096 tokens, dense attention computes a score for every pair of positions. A sliding window of 1024 positions makes attention linear in the sequence length and caps the KV cache at 1024 tokens.
             expected:
-            - latency −9 % [0.092, 0.094]: model: request 4.47 s–6.87 s → 4.05 s–6.23 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.1 [0.092, 0.094]: model: request time per sequence 4.47 s–6.87 s → 4.05 s–6.23 s (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_to_first_token −3 % [0.030, 0.032]: model: time to first token 220.7 ms–490.7 ms → 213.8 ms–474.9 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - time_per_token −10 % [0.097, 0.097]: model: time per generated token 8.3 ms–12.5 ms → 7.5 ms–11.2 ms (memory-bound → memory-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −9 % [0.092, 0.094]: model: request 4.48 s–6.90 s → 4.06 s–6.26 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.1 [0.092, 0.094]: model: request time per sequence 4.48 s–6.90 s → 4.06 s–6.26 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_to_first_token −3 % [0.030, 0.031]: model: time to first token 225.6 ms–516.8 ms → 218.7 ms–501.0 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - time_per_token −10 % [0.097, 0.097]: model: time per generated token 8.3 ms–12.5 ms → 7.5 ms–11.3 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             - memory −10 % [0.099, 0.099]: model: peak memory 15.2 GiB → 13.7 GiB (weights 12.6 GiB + KV cache 512.0 MiB + CUDA context and workspaces 512.0 MiB + activations 168.0 MiB)
             evidence:
             - 4096 tokens per sequence
@@ -163,8 +163,8 @@ mod tests {
             description: At 16384 tokens, dense attention computes a score for every pair of positions. A sliding window of 4096 positions makes attention linear in the sequence length and caps the KV cache at 4096 tokens.
             changes: a 4096-token attention window
             expected:
-            - latency −14–16 % [0.138, 0.156]: model: step 450.2 ms–967.8 ms → 384.6 ms–817.8 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
-            - throughput ×1.2 [0.138, 0.156]: model: step time per sample 450.2 ms–967.8 ms → 384.6 ms–817.8 ms (compute-bound → compute-bound); range over kernel efficiency (bandwidth 60–90 %, compute 50–80 %) and host overhead
+            - latency −13–14 % [0.133, 0.143]: model: step 472.5 ms–1.08 s → 406.8 ms–934.7 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×1.2 [0.133, 0.143]: model: step time per sample 472.5 ms–1.08 s → 406.8 ms–934.7 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
             evidence:
             - 16384 tokens per sequence
             - the model has no sliding window of its own (model sliding_window)
