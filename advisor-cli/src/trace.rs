@@ -5,8 +5,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use advisor_profile::{TraceOptions, TraceSummary};
 use advisor_report::{escape_control, escape_json_controls};
+use advisor_trace::{TraceOptions, TraceSummary};
 use clap::Args;
 
 use crate::{ListFormat, input_error};
@@ -45,7 +45,7 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TraceSummary> {
         let bar = bar.clone();
         options = options.progress(move |bytes| bar.set_position(bytes));
     }
-    let result = advisor_profile::read_trace_file(path, options);
+    let result = advisor_trace::read_trace_file(path, options);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -1,6 +1,6 @@
 //! Facts read from a PyTorch profiler (Kineto) trace, in the shape the rules act on.
 //!
-//! `advisor-profile` reads the trace and fills these; the rules only read them. Every field
+//! `advisor-trace` reads the trace and fills these; the rules only read them. Every field
 //! is optional: a CPU-only trace has no GPU breakdown, a trace without `ProfilerStep#N`
 //! annotations has no step facts. Times are microseconds, shares are percentages (0–100).
 

@@ -5,7 +5,8 @@
 //! write it under `target/` or `/tmp`, never into the repository.
 //!
 //! `cargo xtask bench-trace [FILE]` generates `target/trace-bench/large.trace.json` (500 MB)
-//! when no file is given, then runs the `trace_peak` bench, which reports MB/s and peak RSS.
+//! when no file is given, then runs `advisor-trace`'s `trace_peak` bench, which reports MB/s
+//! and peak RSS.
 
 use std::{
     fs::File,
@@ -80,11 +81,11 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
         .canonicalize()
         .with_context(|| format!("{}", file.display()))?;
     eprintln!(
-        "$ ADVISOR_BENCH_TRACE={} cargo bench -p advisor-profile --bench trace_peak",
+        "$ ADVISOR_BENCH_TRACE={} cargo bench -p advisor-trace --bench trace_peak",
         file.display()
     );
     let status = std::process::Command::new("cargo")
-        .args(["bench", "-p", "advisor-profile", "--bench", "trace_peak"])
+        .args(["bench", "-p", "advisor-trace", "--bench", "trace_peak"])
         .env("ADVISOR_BENCH_TRACE", &file)
         .current_dir(crate::root())
         .status()

@@ -12,6 +12,8 @@ mod tests {
         ("advisor-hw-table", &["advisor-core"]),
         ("advisor-hw", &["advisor-core", "advisor-hw-table"]),
         ("advisor-graph", &["advisor-core"]),
+        // The trace importer, a peer of the model importers: file in, facts out.
+        ("advisor-trace", &["advisor-core"]),
         ("advisor-profile", &["advisor-core"]),
         // The workload model is pure: core only (GPU figures arrive in the resolved facts).
         ("advisor-model", &["advisor-core"]),
@@ -75,6 +77,31 @@ mod tests {
                     "`{crate_name}` depends on `{target}`, which docs/architecture.md does not allow"
                 );
             }
+        }
+        for (crate_name, _) in ALLOWED {
+            assert!(
+                ours.contains(crate_name),
+                "`{crate_name}` is in the layering but not a workspace member"
+            );
+        }
+        // The Kineto trace reader lives in advisor-trace alone: advisor-profile (our own
+        // profiler) has no trace module and none of the reader's decoding dependencies.
+        let profile = packages
+            .iter()
+            .find(|package| package["name"] == "advisor-profile")
+            .expect("advisor-profile is a workspace member");
+        for dependency in profile["dependencies"].as_array().into_iter().flatten() {
+            let name = dependency["name"].as_str().unwrap_or_default();
+            assert!(
+                !["flate2", "memchr", "foldhash", "advisor-trace"].contains(&name),
+                "advisor-profile depends on `{name}`: trace reading belongs in advisor-trace"
+            );
+        }
+        for stale in ["src/trace", "src/trace.rs"] {
+            assert!(
+                !crate::root().join("advisor-profile").join(stale).exists(),
+                "advisor-profile/{stale} exists: trace reading belongs in advisor-trace"
+            );
         }
         // advisor-hw-table has no probing code to switch on: no features, and no optional
         // dependency that a feature could pull in.

@@ -7,7 +7,8 @@ use std::{
 };
 
 use advisor_core::ProfileOperation;
-use advisor_profile::{TraceOptions, TrackingAllocator, read_trace};
+use advisor_profile::TrackingAllocator;
+use advisor_trace::{TraceOptions, read_trace};
 
 // Counts heap bytes, so the tests can bound what reading costs.
 #[global_allocator]
@@ -262,7 +263,7 @@ fn a_fifo_is_refused_before_it_is_opened() {
     let (send, receive) = std::sync::mpsc::channel();
     let path = fifo.clone();
     std::thread::spawn(move || {
-        let _ = send.send(advisor_profile::read_trace_file(
+        let _ = send.send(advisor_trace::read_trace_file(
             &path,
             TraceOptions::default(),
         ));

@@ -7,7 +7,7 @@
 
 use std::{io::Read, path::PathBuf, time::Duration};
 
-use advisor_profile::{TraceOptions, read_trace};
+use advisor_trace::{TraceOptions, read_trace};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn fixture() -> Option<Vec<u8>> {

@@ -1,13 +1,7 @@
-//! Reading PyTorch profiler (Kineto) Chrome traces, streamed, into a [`TraceSummary`].
-//!
-//! The file (`.json` or gzip-compressed, detected by content) is split element by element
-//! (`scan`), each event is deserialized into a small borrowed struct (`event`) and folded
-//! into the accumulators (`summary`); no document tree is ever built. What real traces get
-//! wrong is repaired and counted, and each repair is reported as a warning.
-
-mod event;
-mod scan;
-mod summary;
+//! Opening and decompressing a trace and running the scanner over it into a [`TraceSummary`]:
+//! the file (`.json` or gzip-compressed, detected by content) is refused unless it is a
+//! regular file, a gzip stream is bounded against decompression bombs, and what real traces
+//! get wrong is repaired and counted, each repair reported as a warning.
 
 use std::{
     fs::File,
@@ -17,10 +11,13 @@ use std::{
 
 use serde::Serialize;
 
-pub use summary::{
-    CommunicationSummary, CpuOpStat, CpuSummary, DataLoaderSummary, DeviceSummary,
-    DistributedSummary, GpuBreakdown, HostSyncSummary, KernelStat, LaunchSummary, MemcpyDirection,
-    MemcpySummary, MemorySummary, NamedTime, StepSummary, TensorCoreSummary,
+use crate::{
+    scan,
+    summary::{
+        self, CommunicationSummary, CpuOpStat, CpuSummary, DataLoaderSummary, DeviceSummary,
+        DistributedSummary, GpuBreakdown, HostSyncSummary, KernelStat, LaunchSummary,
+        MemcpySummary, MemorySummary, StepSummary, TensorCoreSummary,
+    },
 };
 
 /// A trace that cannot be read.

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use super::TraceError;
+use crate::read::TraceError;
 
 /// What the splitter found, handed to a [`Sink`].
 pub(crate) trait Sink {

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use advisor_core::{ComputeCapability, ProfileOperation};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    TraceSummary,
+use crate::{
     event::{Num, RawEvent, repair},
+    read::TraceSummary,
     scan::{MAX_ELEMENT_BYTES, MAX_STRING_BYTES, Prefix, Sink, StructureRepairs},
 };
 

@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use advisor_profile::{TraceOptions, read_trace_file};
+use advisor_trace::{TraceOptions, read_trace_file};
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

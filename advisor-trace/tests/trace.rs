@@ -3,7 +3,7 @@
 
 use std::{io::Write, path::PathBuf};
 
-use advisor_profile::{TraceError, TraceOptions, TraceSummary, read_trace, read_trace_file};
+use advisor_trace::{TraceError, TraceOptions, TraceSummary, read_trace, read_trace_file};
 use proptest::prelude::*;
 
 /// A trace in the repository's `testdata/traces` folder.

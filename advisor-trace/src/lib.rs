@@ -1,0 +1,44 @@
+//! Reads the Chrome traces PyTorch's profiler (Kineto) writes: file in, facts out.
+//!
+//! [`read_trace_file`] (or [`read_trace`] on any reader) streams a Kineto trace, `.json` or
+//! gzip-compressed, into a [`TraceSummary`]: devices, steps, the GPU time breakdown as Holistic
+//! Trace Analysis defines it, top kernels and CPU ops, launch, memcpy, communication,
+//! tensor-core, data-loader, host-sync and memory statistics, and a warning for each repair
+//! made to the file. [`TraceSummary::to_facts`] gives advisor-core's `TraceFacts`, which the
+//! rules read; [`TraceSummary::to_profile_results`] the whole profile for an analysis.
+//!
+//! The file is split element by element (`scan`), each event is deserialized into a small
+//! borrowed struct (`event`) and folded into the accumulators (`summary`); no document tree is
+//! ever built. This crate depends on `advisor-core` only: it is a peer of the model importers
+//! (`advisor-graph`), not of the in-process profiler (`advisor-profile`).
+//!
+//! ```
+//! use advisor_trace::{TraceOptions, read_trace};
+//!
+//! let trace = r#"{"traceEvents": [
+//!   {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 0, "dur": 5,
+//!    "args": {"correlation": 1}},
+//!   {"ph": "X", "cat": "kernel", "name": "gemm", "ts": 10, "dur": 30, "args": {"correlation": 1}},
+//!   {"ph": "X", "cat": "kernel", "name": "relu", "ts": 50, "dur": 10, "args": {"correlation": 2}},
+//! "#; // cut off: the missing `]}` is repaired and reported
+//! let summary = read_trace(trace.as_bytes(), "example", TraceOptions::default())?;
+//! let breakdown = summary.breakdown.as_ref().unwrap();
+//! assert_eq!(breakdown.idle_us, 10.0);
+//! assert_eq!(breakdown.compute_pct, 80.0);
+//! assert!(summary.warnings.iter().any(|w| w.contains("missing closing")));
+//! # Ok::<(), advisor_trace::TraceError>(())
+//! ```
+
+mod event;
+mod read;
+mod scan;
+mod summary;
+
+pub use crate::{
+    read::{TraceError, TraceOptions, TraceSummary, read_trace, read_trace_file},
+    summary::{
+        CommunicationSummary, CpuOpStat, CpuSummary, DataLoaderSummary, DeviceSummary,
+        DistributedSummary, GpuBreakdown, HostSyncSummary, KernelStat, LaunchSummary,
+        MemcpyDirection, MemcpySummary, MemorySummary, NamedTime, StepSummary, TensorCoreSummary,
+    },
+};
