@@ -40,17 +40,28 @@ pub fn attention_flops_per_token(layers: u64, attention_width: u64, context: f64
     4.0 * layers as f64 * attention_width as f64 * context
 }
 
-/// Mean positions a token of a causal prompt of `prompt` tokens attends to, `(p + 1) / 2`,
+/// Forward FLOPs of one token: 2 per parameter it multiplies with (the active parameters,
+/// less the embedding tables that are looked up, plus the head), and attention over
+/// `context` positions. The one formula `inspect`'s FLOPs per token and the performance
+/// model both use.
+pub fn forward_flops_per_token(
+    multiplied_parameters: f64,
+    layers: u64,
+    attention_width: u64,
+    context: f64,
+) -> f64 {
+    2.0 * multiplied_parameters + attention_flops_per_token(layers, attention_width, context)
+}
+
+/// Mean positions a token of a causal prefix of `tokens` tokens attends to, `(p + 1) / 2`,
 /// capped by a sliding window.
-pub fn causal_mean_context(prompt: u64, sliding_window: Option<u64>) -> f64 {
-    let p = prompt as f64;
+pub fn causal_mean_context(tokens: f64, sliding_window: Option<f64>) -> f64 {
     match sliding_window {
-        Some(window) if window < prompt => {
+        Some(w) if w < tokens => {
             // Tokens before the window fills attend to i positions, the rest to the window.
-            let w = window as f64;
-            (w * (w + 1.0) / 2.0 + (p - w) * w) / p
+            (w * (w + 1.0) / 2.0 + (tokens - w) * w) / tokens
         }
-        _ => (p + 1.0) / 2.0,
+        _ => (tokens + 1.0) / 2.0,
     }
 }
 
@@ -74,8 +85,8 @@ mod tests {
 
     #[test]
     fn sliding_window_caps_the_mean_context() {
-        assert_eq!(causal_mean_context(4, None), 2.5);
+        assert_eq!(causal_mean_context(4.0, None), 2.5);
         // Window 2 over 4 tokens: 1, 2, 2, 2 positions.
-        assert_eq!(causal_mean_context(4, Some(2)), 7.0 / 4.0);
+        assert_eq!(causal_mean_context(4.0, Some(2.0)), 7.0 / 4.0);
     }
 }

@@ -97,29 +97,31 @@ pub(crate) fn complete(graph: &mut ModelGraph, lookup_parameters: Option<u64>) {
         _ => 0,
     };
     let multiplied = parameters.saturating_sub(lookup).saturating_add(tied_extra);
-    let weights = multiplied.checked_mul(2);
-    let attention = layers
-        .checked_mul(heads)
-        .and_then(|v| v.checked_mul(head_dim));
-    let (Some(weights), Some(attention)) = (weights, attention) else {
+    let Some(width) = heads.checked_mul(head_dim) else {
         return;
     };
+    // The one forward-FLOPs formula (`advisor_core::formulas`), which the performance model
+    // uses too: a causal prompt attends to (S + 1) / 2 positions on average, an encoder to
+    // all S, a decoded token to the whole cache.
     let causal = facts.architecture != Some(Architecture::Encoder);
-    let prefill_attention = if causal {
-        attention
-            .checked_mul(2)
-            .and_then(|v| v.checked_mul(context.saturating_add(1)))
+    let prefill_context = if causal {
+        advisor_core::formulas::causal_mean_context(context as f64, None)
     } else {
-        attention
-            .checked_mul(4)
-            .and_then(|v| v.checked_mul(context))
+        context as f64
     };
-    facts.prefill_flops_per_token = prefill_attention.and_then(|a| a.checked_add(weights));
+    let per_token = |mean_context: f64| {
+        let flops = advisor_core::formulas::forward_flops_per_token(
+            multiplied as f64,
+            layers,
+            width,
+            mean_context,
+        );
+        // Within u64 for any real model; an absurd shape gives no figure.
+        (flops.is_finite() && flops < u64::MAX as f64).then(|| flops.round() as u64)
+    };
+    facts.prefill_flops_per_token = per_token(prefill_context);
     if generates {
-        facts.decode_flops_per_token = attention
-            .checked_mul(4)
-            .and_then(|v| v.checked_mul(context))
-            .and_then(|a| a.checked_add(weights));
+        facts.decode_flops_per_token = per_token(context as f64);
     }
 }
 

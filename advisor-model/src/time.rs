@@ -273,12 +273,17 @@ pub(crate) fn forward(
     let tp = s.tensor_parallel.max(1) as f64;
     // FLOPs: 2 per parameter a token multiplies with, plus attention's 4 · L · d · context
     // (Kaplan et al. 2020, table 1, with both attention matmuls).
-    let matmul = 2.0 * split.matmul_parameters(split.active_body()) * tokens;
-    let attention = if model.has_attention {
-        4.0 * layers * width * mean_context * tokens
+    let attention_layers = if model.has_attention {
+        model.layers.unwrap_or(0)
     } else {
-        0.0
+        0
     };
+    let flops = advisor_core::formulas::forward_flops_per_token(
+        split.matmul_parameters(split.active_body()),
+        attention_layers,
+        width as u64,
+        mean_context,
+    ) * tokens;
     let kv = kv_bytes_per_token(workload);
     let cache_read = batch * cache_tokens * kv;
     let cache_write = if model.generates() { tokens * kv } else { 0.0 };
@@ -298,18 +303,17 @@ pub(crate) fn forward(
     Cost {
         bytes: (split.read_bytes(tokens) + cache_read + cache_write) / tp,
         stream_bytes: (scores + activations) / tp,
-        flops: (matmul + attention) / tp,
+        flops: flops / tp,
         ops: layers * OPS_PER_LAYER + 2.0,
     }
 }
 
 /// Mean positions a token of a causal prefix of `tokens` attends to.
 fn causal_context(workload: &Workload, tokens: f64) -> f64 {
-    let window = workload.settings.sliding_window.map(|w| w as f64);
-    match window {
-        Some(w) if w < tokens => (w * (w + 1.0) / 2.0 + (tokens - w) * w) / tokens,
-        _ => (tokens + 1.0) / 2.0,
-    }
+    advisor_core::formulas::causal_mean_context(
+        tokens,
+        workload.settings.sliding_window.map(|w| w as f64),
+    )
 }
 
 /// Time figures of one scenario.
