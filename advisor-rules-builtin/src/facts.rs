@@ -55,20 +55,9 @@ pub(crate) fn bytes_text(bytes: u64) -> String {
     float_bytes_text(bytes as f64)
 }
 
-/// Bytes given as a float, for estimates.
+/// Bytes given as a float, for estimates (the model's formatting, one for the workspace).
 pub(crate) fn float_bytes_text(bytes: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    advisor_model::bytes_text(bytes)
 }
 
 /// A count for people: `6.74 B`, `124 M`.
