@@ -67,6 +67,9 @@ pub struct TraceDevice {
     /// Compute capability, `"7.0"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_capability: Option<String>,
+    /// Architecture of that compute capability, `Volta`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
     /// Streaming multiprocessors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sm_count: Option<u64>,
@@ -119,6 +122,9 @@ pub struct KernelLaunchFacts {
     pub matched: u64,
     /// Matched kernels that ran for less time than their launch call took on the CPU.
     pub shorter_than_launch: u64,
+    /// `shorter_than_launch` as a share of `matched`.
+    #[serde(default)]
+    pub shorter_than_launch_pct: f64,
     /// Kernels shorter than `short_kernel_threshold_us`.
     pub short_kernels: u64,
     /// The threshold for a short kernel.
@@ -216,6 +222,9 @@ pub struct CpuOpFacts {
     pub small_calls: u64,
     /// The threshold for a small call.
     pub small_threshold_us: f64,
+    /// `small_calls` as a share of `calls`.
+    #[serde(default)]
+    pub small_calls_pct: f64,
     /// Total self time of the small calls.
     pub small_self_time_us: f64,
     /// Total self time of all calls.
@@ -239,6 +248,9 @@ pub struct TensorCoreFacts {
     /// Architecture the patterns were chosen for (`Volta`), from `deviceProperties`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
+    /// The kernel-name fragments (lowercase) that marked tensor-core use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<String>,
 }
 
 /// Peak memory seen in the profiler's `[memory]` events.

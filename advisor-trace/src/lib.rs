@@ -8,8 +8,9 @@
 //! rules read; [`TraceSummary::to_profile_results`] the whole profile for an analysis.
 //!
 //! The file is split element by element (`scan`), each event is deserialized into a small
-//! borrowed struct (`event`) and folded into the accumulators (`summary`); no document tree is
-//! ever built. This crate depends on `advisor-core` only: it is a peer of the model importers
+//! borrowed struct (`event`) and kept as a compact record (`accumulate`); no document tree is
+//! ever built. The analyses (`analysis/`, one module per fact) then fill advisor-core's fact
+//! types, which the summary holds directly (`summary`). This crate depends on `advisor-core` only: it is a peer of the model importers
 //! (`advisor-graph`), not of the in-process profiler (`advisor-profile`).
 //!
 //! ```
@@ -29,16 +30,21 @@
 //! # Ok::<(), advisor_trace::TraceError>(())
 //! ```
 
+mod accumulate;
+mod analysis;
 mod event;
 mod read;
 mod scan;
 mod summary;
 
 pub use crate::{
-    read::{TraceError, TraceOptions, TraceSummary, read_trace, read_trace_file},
-    summary::{
-        CommunicationSummary, CpuOpStat, CpuSummary, DataLoaderSummary, DeviceSummary,
-        DistributedSummary, GpuBreakdown, HostSyncSummary, KernelStat, LaunchSummary,
-        MemcpyDirection, MemcpySummary, MemorySummary, NamedTime, StepSummary, TensorCoreSummary,
+    analysis::{
+        cpu_ops::CpuOpStat,
+        devices::DistributedSummary,
+        kernels::KernelStat,
+        memcpy::{MemcpyDirection, MemcpySummary},
+        steps::StepSummary,
     },
+    read::{TraceError, TraceOptions, read_trace, read_trace_file},
+    summary::TraceSummary,
 };

@@ -9,15 +9,10 @@ use std::{
     path::Path,
 };
 
-use serde::Serialize;
-
 use crate::{
+    accumulate::Accumulator,
     scan,
-    summary::{
-        self, CommunicationSummary, CpuOpStat, CpuSummary, DataLoaderSummary, DeviceSummary,
-        DistributedSummary, GpuBreakdown, HostSyncSummary, KernelStat, LaunchSummary,
-        MemcpySummary, MemorySummary, StepSummary, TensorCoreSummary,
-    },
+    summary::{self, TraceSummary},
 };
 
 /// A trace that cannot be read.
@@ -92,71 +87,6 @@ impl TraceOptions {
         self.min_inflate_limit = bytes;
         self
     }
-}
-
-/// What a trace says, ready for a performance engineer and for the rules.
-///
-/// Times are microseconds. Shares are percentages (0–100). In JSON, `breakdown`, `launch`
-/// and `memcpy` are always present (`null` for a trace without GPU activity), so readers of
-/// `advisor trace --format json` find every documented key.
-#[derive(Debug, Clone, Default, Serialize)]
-#[non_exhaustive]
-pub struct TraceSummary {
-    /// Where the trace came from.
-    pub source: String,
-    /// Bytes of JSON read (after decompression).
-    pub bytes_read: u64,
-    /// Events read, by category (`cat`, or `ph` when there is none).
-    pub event_counts: std::collections::BTreeMap<String, u64>,
-    /// Devices from `deviceProperties`.
-    pub devices: Vec<DeviceSummary>,
-    /// `distributedInfo`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub distributed: Option<DistributedSummary>,
-    /// `baseTimeNanoseconds`: when set, event timestamps are relative to it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_time_ns: Option<u64>,
-    /// Whether timestamps are absolute (Unix epoch microseconds) or relative.
-    pub timestamps: &'static str,
-    /// Profiler steps (`ProfilerStep#N`), in time order, each with its GPU breakdown.
-    pub steps: Vec<StepSummary>,
-    /// GPU time breakdown over the analyzed window (Holistic Trace Analysis's temporal
-    /// breakdown: with two or more steps, the GPU work launched before the last step starts).
-    pub breakdown: Option<GpuBreakdown>,
-    /// Kernels by total time, longest first (at most 10).
-    pub top_kernels: Vec<KernelStat>,
-    /// CPU operators by self time, longest first (at most 10).
-    pub top_cpu_ops: Vec<CpuOpStat>,
-    /// Kernel launch statistics.
-    pub launch: Option<LaunchSummary>,
-    /// Memory copies and sets.
-    pub memcpy: Option<MemcpySummary>,
-    /// Communication kernels and their overlap with computation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub communication: Option<CommunicationSummary>,
-    /// Tensor-core kernel share.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tensor_cores: Option<TensorCoreSummary>,
-    /// Data-loader time share.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_loader: Option<DataLoaderSummary>,
-    /// Synchronizing host calls.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_syncs: Option<HostSyncSummary>,
-    /// CPU operator statistics (small ops in particular).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<CpuSummary>,
-    /// Peak memory from `[memory]` events.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory: Option<MemorySummary>,
-    /// Repairs made and anything that limits the analysis.
-    pub warnings: Vec<String>,
-    /// The CPU operators as a tree merged by name path (for `profile_results`).
-    #[serde(skip)]
-    pub operations: Vec<advisor_core::ProfileOperation>,
-    /// Wall time the operations cover, in milliseconds.
-    #[serde(skip)]
-    pub operations_total_ms: f64,
 }
 
 /// Reads and summarizes a trace file (`.json` or `.json.gz`, detected by content).
@@ -377,7 +307,7 @@ fn summarize(
     progress: Option<Box<dyn FnMut(u64) + 'static>>,
 ) -> Result<TraceSummary, TraceError> {
     let mut scanner = scan::Scanner::new(reader, progress);
-    let mut accumulator = summary::Accumulator::default();
+    let mut accumulator = Accumulator::default();
     let found_events = scanner.run(&mut accumulator)?;
     if !found_events {
         return Err(TraceError::NotATrace(
@@ -388,43 +318,10 @@ fn summarize(
         return Err(TraceError::NotATrace(message));
     }
     let bytes_read = scanner.offset();
-    Ok(accumulator.finish(source, bytes_read, scanner.repairs))
-}
-
-impl TraceSummary {
-    /// The facts the rules read.
-    pub fn to_facts(&self) -> advisor_core::TraceFacts {
-        summary::facts(self)
-    }
-
-    /// A profile for the analysis context: the CPU operator tree and the trace facts.
-    pub fn to_profile_results(&self) -> advisor_core::ProfileResults {
-        advisor_core::ProfileResults {
-            total_ms: self.operations_total_ms,
-            operations: self.operations.clone(),
-            trace: Some(self.to_facts()),
-        }
-    }
-
-    /// Hardware facts from `deviceProperties`: the first GPU's name, memory, compute
-    /// capability and the number of GPUs of that name. `None` without devices.
-    pub fn hardware_info(&self) -> Option<advisor_core::HardwareInfo> {
-        let first = self.devices.first()?;
-        let name = first.name.clone()?;
-        let count = self
-            .devices
-            .iter()
-            .filter(|d| d.name.as_deref() == Some(name.as_str()))
-            .count();
-        Some(advisor_core::HardwareInfo {
-            gpu_model: Some(name),
-            gpu_memory_mb: first.memory_bytes.map(|b| b / (1024 * 1024)),
-            gpu_count: u32::try_from(count).ok(),
-            gpu_compute_capability: first
-                .compute_capability
-                .as_deref()
-                .and_then(|c| c.parse().ok()),
-            ..Default::default()
-        })
-    }
+    Ok(summary::build(
+        accumulator,
+        source,
+        bytes_read,
+        scanner.repairs,
+    ))
 }

@@ -1,0 +1,483 @@
+//! The streaming pass: folds each trace event into compact records (one per GPU activity,
+//! correlated runtime call, synchronizing call, CPU operator or annotation and step) and a few
+//! counters. The analyses (`analysis/`) derive the summary from these records afterwards.
+//!
+//! What is kept per event, and why: the interval sweeps (GPU breakdown, idle time, overlap)
+//! and the CPU self times need every interval, sorted, and Kineto writes events out of time
+//! order, so they cannot be folded as they stream by. The records are small and fixed-size,
+//! names interned once per distinct name: 56 bytes per GPU activity (kernel, memcpy, memset),
+//! 32 per runtime or driver call with a correlation id (its map entry, plus one control byte),
+//! 32 per CPU operator or user annotation, 24 per synchronizing call, 16 per data-loader call
+//! and 24 per step, never the event's JSON. Containers add their spare capacity (a `Vec` up
+//! to twice its length, the map up to about 2.3 times its entries). The tests below keep the
+//! sizes true.
+
+use std::collections::{BTreeMap, HashMap};
+
+use advisor_core::TraceDevice;
+
+use crate::{
+    analysis::{
+        data_loader,
+        devices::{self, DistributedSummary},
+        host_syncs,
+        memory::MemoryPeaks,
+    },
+    event::{RawEvent, repair},
+    scan::{MAX_STRING_BYTES, Prefix, Sink},
+};
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Timestamps and durations at or beyond this many microseconds (about 3,000 years) are
+/// corrupt: they are left out, which also keeps the integer sweep far from overflow.
+const MAX_ABS_US: f64 = 1.0e17;
+
+/// GPU activity kind, as Holistic Trace Analysis classifies kernel names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Compute,
+    Communication,
+    Memory,
+}
+
+impl Kind {
+    pub(crate) fn of(category: GpuCategory, name: &str) -> Kind {
+        // HTA: communication if the name starts with `nccl` or contains `gloo:`; memory if it
+        // contains `Memcpy` or `Memset`; otherwise computation.
+        if name.starts_with("nccl") || name.contains("gloo:") {
+            Kind::Communication
+        } else if category != GpuCategory::Kernel
+            || name.contains("Memcpy")
+            || name.contains("Memset")
+        {
+            Kind::Memory
+        } else {
+            Kind::Compute
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Compute => "computation",
+            Kind::Communication => "communication",
+            Kind::Memory => "memory",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GpuCategory {
+    Kernel,
+    Memcpy,
+    Memset,
+}
+
+/// One GPU activity, compact: kept for the interval sweep.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GpuActivity {
+    /// `ceil(ts)` and `floor(ts + dur)` in µs, as HTA rounds float timestamps.
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) ts: f64,
+    pub(crate) dur: f64,
+    /// The correlation id of the runtime call that launched it (-1 without one).
+    pub(crate) correlation: i64,
+    pub(crate) bytes: f64,
+    pub(crate) name: u32,
+    pub(crate) kind: Kind,
+    pub(crate) category: GpuCategory,
+}
+
+/// A CUDA runtime or driver call that carries a correlation id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RuntimeCall {
+    pub(crate) ts: f64,
+    pub(crate) dur: f64,
+    pub(crate) is_launch: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuSpan {
+    pub(crate) start: f64,
+    pub(crate) end: f64,
+    /// Thread and process, folded into one key.
+    pub(crate) thread: u64,
+    pub(crate) name: u32,
+    /// A CPU operator (`cpu_op`), not a user annotation.
+    pub(crate) is_op: bool,
+}
+
+/// A synchronizing runtime call (`cudaStreamSynchronize`, ...).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SyncCall {
+    pub(crate) ts: f64,
+    pub(crate) dur: f64,
+    pub(crate) name: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    /// `N` of `ProfilerStep#N` (-1 when it is not a number).
+    pub(crate) number: i64,
+    pub(crate) ts: f64,
+    pub(crate) dur: f64,
+}
+
+#[derive(Default)]
+pub(crate) struct Interner {
+    ids: FastMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+    /// Names longer than [`MAX_STRING_BYTES`] cut, and the longest one's length.
+    pub(crate) cut: u64,
+    pub(crate) longest_cut: usize,
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+pub(crate) fn cut_to(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if name.len() > MAX_STRING_BYTES {
+            self.cut += 1;
+            self.longest_cut = self.longest_cut.max(name.len());
+        }
+        let name = cut_to(name, MAX_STRING_BYTES);
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    pub(crate) fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("?", |n| n)
+    }
+}
+
+/// Everything kept while streaming.
+#[derive(Default)]
+pub(crate) struct Accumulator {
+    pub(crate) names: Interner,
+    pub(crate) gpu: Vec<GpuActivity>,
+    /// Runtime and driver calls by correlation id.
+    pub(crate) runtime: FastMap<i64, RuntimeCall>,
+    pub(crate) syncs: Vec<SyncCall>,
+    pub(crate) cpu: Vec<CpuSpan>,
+    pub(crate) steps: Vec<Step>,
+    /// Data-loader calls: start and end.
+    pub(crate) data_loader: Vec<(f64, f64)>,
+    pub(crate) counts: BTreeMap<String, u64>,
+    pub(crate) unknown_categories: BTreeMap<String, u64>,
+    pub(crate) devices: Vec<TraceDevice>,
+    pub(crate) distributed: Option<DistributedSummary>,
+    pub(crate) base_time_ns: Option<u64>,
+    pub(crate) first_ts: Option<f64>,
+    pub(crate) memory: MemoryPeaks,
+    pub(crate) non_finite_repairs: u64,
+    pub(crate) comma_repairs: u64,
+    pub(crate) without_dur: u64,
+    pub(crate) without_ts: u64,
+    pub(crate) malformed: u64,
+    pub(crate) first_malformed: Option<String>,
+}
+
+const KNOWN_CATEGORIES: [&str; 22] = [
+    "kernel",
+    "gpu_memcpy",
+    "gpu_memset",
+    "memcpy",
+    "memset",
+    "cuda_runtime",
+    "cuda_driver",
+    "runtime",
+    "driver",
+    "cpu_op",
+    "operator",
+    "user_annotation",
+    "gpu_user_annotation",
+    "python_function",
+    "fwdbwd",
+    "ac2g",
+    "trace",
+    "cpu_instant_event",
+    "overhead",
+    "cuda_profiler_range",
+    "python",
+    "cuda_sync",
+];
+
+/// Distinct categories counted by name; the others are counted under [`OTHER_CATEGORIES`].
+const MAX_CATEGORIES: usize = 256;
+/// Where categories past [`MAX_CATEGORIES`] are counted.
+const OTHER_CATEGORIES: &str = "(other categories)";
+/// Longest category name kept.
+const MAX_CATEGORY_BYTES: usize = 256;
+
+/// Counts `key` in a map of a bounded number of bounded names: a trace with a million
+/// distinct categories does not keep a million strings.
+fn count_bounded(counts: &mut BTreeMap<String, u64>, key: &str) {
+    let key = cut_to(key, MAX_CATEGORY_BYTES);
+    if let Some(count) = counts.get_mut(key) {
+        *count += 1;
+        return;
+    }
+    let key = if counts.len() < MAX_CATEGORIES {
+        key
+    } else {
+        OTHER_CATEGORIES
+    };
+    *counts.entry(key.to_owned()).or_default() += 1;
+}
+
+impl Sink for Accumulator {
+    fn metadata(&mut self, key: &str, value: &[u8], _offset: u64) {
+        let repaired;
+        let value = match repair(value) {
+            Some((fixed, non_finite, commas)) => {
+                self.non_finite_repairs += non_finite;
+                self.comma_repairs += commas;
+                repaired = fixed;
+                &repaired[..]
+            }
+            None => value,
+        };
+        match key {
+            "deviceProperties" => {
+                if let Some(devices) = devices::parse_devices(value) {
+                    self.devices = devices;
+                }
+            }
+            "distributedInfo" => {
+                if let Some(info) = devices::parse_distributed(value) {
+                    self.distributed = Some(info);
+                }
+            }
+            "baseTimeNanoseconds" => {
+                if let Ok(crate::event::Num(Some(base))) =
+                    serde_json::from_slice::<crate::event::Num>(value)
+                    && base >= 0.0
+                {
+                    self.base_time_ns = Some(base as u64);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn event_prefix(&mut self, data: &[u8]) -> Prefix {
+        let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<RawEvent<'_>>();
+        match stream.next() {
+            Some(Ok(event)) => {
+                let len = stream.byte_offset();
+                self.add(event);
+                Prefix::Parsed(len)
+            }
+            Some(Err(error)) if error.is_eof() => Prefix::NeedMore,
+            None => Prefix::NeedMore,
+            Some(Err(_)) => Prefix::Invalid,
+        }
+    }
+
+    fn event(&mut self, element: &[u8], offset: u64) {
+        match serde_json::from_slice::<RawEvent<'_>>(element) {
+            Ok(event) => self.add(event),
+            Err(first_error) => match repair(element) {
+                Some((fixed, non_finite, commas)) => {
+                    match serde_json::from_slice::<RawEvent<'_>>(&fixed) {
+                        Ok(event) => {
+                            self.non_finite_repairs += non_finite;
+                            self.comma_repairs += commas;
+                            self.add(event);
+                        }
+                        Err(error) => self.malformed(offset, &error),
+                    }
+                }
+                None => self.malformed(offset, &first_error),
+            },
+        }
+    }
+}
+
+impl Accumulator {
+    /// When `traceEvents` held elements and not one of them was an event object: why this is
+    /// not a trace.
+    pub(crate) fn nothing_but_malformed(&self) -> Option<String> {
+        (self.malformed > 0 && self.counts.is_empty()).then(|| {
+            format!(
+                "none of the {} element(s) of `traceEvents` is an event; first at {}",
+                self.malformed,
+                self.first_malformed.as_deref().unwrap_or("?")
+            )
+        })
+    }
+
+    fn malformed(&mut self, offset: u64, error: &serde_json::Error) {
+        self.malformed += 1;
+        if self.first_malformed.is_none() {
+            // serde_json quotes the offending value, which may be a long string.
+            let message = error.to_string();
+            let shown = cut_to(&message, 200);
+            let more = if shown.len() < message.len() {
+                "…"
+            } else {
+                ""
+            };
+            self.first_malformed = Some(format!("byte {offset}: {shown}{more}"));
+        }
+    }
+
+    fn count(&mut self, key: &str) {
+        count_bounded(&mut self.counts, key);
+    }
+
+    fn add(&mut self, event: RawEvent<'_>) {
+        let ph = event.ph.as_ref().map_or("", |p| p.0.as_ref());
+        let cat = event.cat.as_ref().map_or("", |c| c.0.as_ref());
+        let name = event.name.as_ref().map_or("", |n| n.0.as_ref());
+        let category_key = if cat.is_empty() { ph } else { cat };
+        self.count(category_key);
+        if ph == "M" {
+            return;
+        }
+        let Some(ts) = event.ts.0.filter(|ts| ts.abs() < MAX_ABS_US) else {
+            self.without_ts += 1;
+            return;
+        };
+        if !cat.is_empty()
+            && !KNOWN_CATEGORIES
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(cat))
+        {
+            count_bounded(&mut self.unknown_categories, cat);
+        }
+        if ph == "i" || ph == "I" {
+            if name == "[memory]"
+                && let Some(args) = &event.args
+            {
+                self.memory.add(
+                    args.device_type.int() == Some(1),
+                    args.total_allocated.0,
+                    args.total_reserved.0,
+                );
+            }
+            return;
+        }
+        if ph != "X" {
+            return;
+        }
+        let dur = match event.dur.0 {
+            Some(dur) if (0.0..MAX_ABS_US).contains(&dur) => dur,
+            _ => {
+                self.without_dur += 1;
+                return;
+            }
+        };
+        if cat.eq_ignore_ascii_case("trace") {
+            return;
+        }
+        self.first_ts = Some(self.first_ts.map_or(ts, |first| first.min(ts)));
+        let gpu_category = if cat.eq_ignore_ascii_case("kernel") {
+            Some(GpuCategory::Kernel)
+        } else if cat.eq_ignore_ascii_case("gpu_memcpy") || cat.eq_ignore_ascii_case("memcpy") {
+            Some(GpuCategory::Memcpy)
+        } else if cat.eq_ignore_ascii_case("gpu_memset") || cat.eq_ignore_ascii_case("memset") {
+            Some(GpuCategory::Memset)
+        } else {
+            None
+        };
+        if let Some(category) = gpu_category {
+            let args = event.args.as_ref();
+            let id = self.names.intern(name);
+            self.gpu.push(GpuActivity {
+                start: ts.ceil() as i64,
+                end: (ts + dur).floor() as i64,
+                ts,
+                dur,
+                correlation: args.and_then(|a| a.correlation.int()).unwrap_or(-1),
+                bytes: args.and_then(|a| a.bytes.0).unwrap_or(0.0),
+                name: id,
+                kind: Kind::of(category, name),
+                category,
+            });
+            return;
+        }
+        let is_runtime = cat.eq_ignore_ascii_case("cuda_runtime")
+            || cat.eq_ignore_ascii_case("cuda_driver")
+            || cat.eq_ignore_ascii_case("runtime")
+            || cat.eq_ignore_ascii_case("driver");
+        if is_runtime {
+            if let Some(correlation) = event.args.as_ref().and_then(|a| a.correlation.int()) {
+                self.runtime.insert(
+                    correlation,
+                    RuntimeCall {
+                        ts,
+                        dur,
+                        is_launch: name.contains("Launch"),
+                    },
+                );
+            }
+            if host_syncs::is_sync_call(name) {
+                let id = self.names.intern(name);
+                self.syncs.push(SyncCall { ts, dur, name: id });
+            }
+            return;
+        }
+        let is_op = cat.eq_ignore_ascii_case("cpu_op") || cat.eq_ignore_ascii_case("operator");
+        let is_annotation = cat.eq_ignore_ascii_case("user_annotation");
+        if !(is_op || is_annotation) {
+            return;
+        }
+        if let Some(number) = name.strip_prefix("ProfilerStep#") {
+            self.steps.push(Step {
+                number: number.trim().parse().unwrap_or(-1),
+                ts,
+                dur,
+            });
+        }
+        if data_loader::is_data_loader(name) {
+            self.data_loader.push((ts, ts + dur));
+        }
+        let stored_name = if name.starts_with("ProfilerStep#") {
+            "ProfilerStep"
+        } else {
+            name
+        };
+        let id = self.names.intern(stored_name);
+        self.cpu.push(CpuSpan {
+            start: ts,
+            end: ts + dur,
+            thread: event.tid.map_or(0, |t| t.0) ^ event.pid.map_or(0, |p| p.0.rotate_left(32)),
+            name: id,
+            is_op,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the module documentation (and docs/architecture.md) says each record costs.
+    #[test]
+    fn records_are_as_small_as_documented() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<GpuActivity>(), 56);
+        assert_eq!(size_of::<(i64, RuntimeCall)>(), 32);
+        assert_eq!(size_of::<CpuSpan>(), 32);
+        assert_eq!(size_of::<SyncCall>(), 24);
+        assert_eq!(size_of::<(f64, f64)>(), 16);
+        assert_eq!(size_of::<Step>(), 24);
+    }
+}

@@ -1,0 +1,157 @@
+//! Profiler steps (`ProfilerStep#N`), the analyzed window, and each step's GPU breakdown.
+
+use serde::Serialize;
+
+use advisor_core::GpuTimeBreakdown;
+
+use crate::accumulate::{Accumulator, GpuActivity};
+
+use super::{breakdown::sweep, step_index};
+
+/// One profiler step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepSummary {
+    /// `N` of `ProfilerStep#N`.
+    pub step: i64,
+    /// Start, relative to the trace's first event.
+    pub start_us: f64,
+    /// Wall time.
+    pub duration_us: f64,
+    /// Breakdown of the GPU work launched in this step.
+    pub gpu_breakdown: Option<GpuTimeBreakdown>,
+}
+
+/// The GPU activities of the analyzed window. Holistic Trace Analysis keeps, with two or more
+/// steps, only the GPU work launched by runtime calls that start before the last step starts;
+/// otherwise everything. `steps` must be sorted.
+pub(crate) fn analyzed_window(accumulator: &Accumulator) -> Vec<GpuActivity> {
+    let window_end = if accumulator.steps.len() >= 2 {
+        accumulator.steps.last().map(|s| s.ts.ceil() as i64)
+    } else {
+        None
+    };
+    match window_end {
+        Some(end) => accumulator
+            .gpu
+            .iter()
+            .filter(|a| {
+                accumulator
+                    .runtime
+                    .get(&a.correlation)
+                    .is_some_and(|call| (call.ts.ceil() as i64) < end)
+            })
+            .copied()
+            .collect(),
+        None => accumulator.gpu.clone(),
+    }
+}
+
+/// The steps in time order, each with the breakdown of the GPU work launched in it (a GPU
+/// activity belongs to the step its launching call started in, as in HTA). `steps` must be
+/// sorted; `origin` is the trace's first timestamp.
+pub(crate) fn step_summaries(accumulator: &Accumulator, origin: f64) -> Vec<StepSummary> {
+    let steps = &accumulator.steps;
+    let mut per_step: Vec<Vec<GpuActivity>> = vec![Vec::new(); steps.len()];
+    for activity in &accumulator.gpu {
+        let Some(call) = accumulator.runtime.get(&activity.correlation) else {
+            continue;
+        };
+        if let Some(index) = step_index(steps, call.ts) {
+            per_step[index].push(*activity);
+        }
+    }
+    steps
+        .iter()
+        .zip(per_step)
+        .map(|(step, activities)| StepSummary {
+            step: step.number,
+            start_us: step.ts - origin,
+            duration_us: step.dur,
+            gpu_breakdown: sweep(&activities).map(|(b, _)| b),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::summary_of;
+
+    fn step(n: u32, ts: u32, dur: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#{n}", "ts": {ts}, "dur": {dur}}}"#
+        )
+    }
+    fn launch(correlation: u32, ts: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": {ts}, "dur": 2, "args": {{"correlation": {correlation}}}}}"#
+        )
+    }
+    fn kernel(correlation: u32, ts: u32, dur: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "kernel", "name": "k", "ts": {ts}, "dur": {dur}, "args": {{"correlation": {correlation}}}}}"#
+        )
+    }
+
+    #[test]
+    fn steps_and_the_analyzed_window() {
+        // (events, steps as (number, start, duration, GPU span), whole-trace GPU span)
+        type Case = (Vec<String>, Vec<(i64, f64, f64, Option<f64>)>, Option<f64>);
+        let cases: Vec<Case> = vec![
+            // No steps: the whole trace is the window.
+            (vec![launch(1, 0), kernel(1, 5, 10)], vec![], Some(10.0)),
+            // One step: still the whole trace.
+            (
+                vec![
+                    step(7, 0, 100),
+                    launch(1, 1),
+                    kernel(1, 5, 10),
+                    kernel(2, 200, 10),
+                ],
+                vec![(7, 0.0, 100.0, Some(10.0))],
+                Some(205.0),
+            ),
+            // Two steps, written out of order: the window ends where the last step starts;
+            // kernels belong to the step their launch started in, wherever they run.
+            (
+                vec![
+                    step(2, 100, 100),
+                    step(1, 0, 100),
+                    launch(1, 10),
+                    kernel(1, 90, 20),
+                    launch(2, 150),
+                    kernel(2, 160, 10),
+                ],
+                vec![(1, 0.0, 100.0, Some(20.0)), (2, 100.0, 100.0, Some(10.0))],
+                Some(20.0),
+            ),
+            // A step not numbered: -1.
+            (
+                vec![step(0, 0, 1).replace("#0", "#x")],
+                vec![(-1, 0.0, 1.0, None)],
+                None,
+            ),
+        ];
+        for (events, expected_steps, span) in cases {
+            let events: Vec<&str> = events.iter().map(String::as_str).collect();
+            let summary = summary_of("", &events);
+            let steps: Vec<(i64, f64, f64, Option<f64>)> = summary
+                .steps
+                .iter()
+                .map(|s| {
+                    (
+                        s.step,
+                        s.start_us,
+                        s.duration_us,
+                        s.gpu_breakdown.as_ref().map(|b| b.kernel_time_us),
+                    )
+                })
+                .collect();
+            assert_eq!(steps, expected_steps, "{events:?}");
+            assert_eq!(
+                summary.breakdown.map(|b| b.kernel_time_us),
+                span,
+                "{events:?}"
+            );
+        }
+    }
+}
