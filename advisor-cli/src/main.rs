@@ -73,6 +73,13 @@ enum Command {
     /// Summarize a PyTorch profiler (Kineto) trace: steps, GPU time breakdown, top kernels
     /// and CPU ops, launches, memcpy, communication.
     Trace(trace::TraceArgs),
+    /// Load one plugin library in this process and print a one-line JSON report: the child
+    /// process in which `advisor` vets each plugin before loading it itself.
+    #[command(name = "__vet-plugin", hide = true)]
+    VetPlugin {
+        /// The checked, resolved path of the library.
+        file: std::path::PathBuf,
+    },
 }
 
 /// Format of listings.
@@ -117,6 +124,7 @@ fn main() -> ExitCode {
         Command::Plugins(args) => plugins::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::VetPlugin { file } => plugins::vet(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use advisor_core::OptimizationAdvisor;
-use advisor_plugin_host::{PluginReport, PluginRules};
+use advisor_plugin_host::{PluginReport, PluginRules, Vetting};
 use advisor_report::{escape_control, escape_json_controls};
 use advisor_rules_builtin::BuiltinRules;
 use clap::Args;
@@ -33,11 +33,32 @@ pub(crate) fn plugin_dir(flag: Option<&Path>) -> Option<PathBuf> {
     })
 }
 
+/// The hidden subcommand that vets each plugin in a child process (`main.rs`).
+const VET_SUBCOMMAND: &str = "__vet-plugin";
+
 /// Loads a plugin folder into an advisor; a folder that cannot be used is bad input.
+///
+/// Each library is vetted first by this same binary run as `advisor __vet-plugin FILE`, so
+/// a library whose startup code aborts, faults, hangs or exits is refused instead of taking
+/// the advisor down.
 pub(crate) fn load(advisor: &mut OptimizationAdvisor, dir: &Path) -> anyhow::Result<PluginReport> {
+    let program = std::env::current_exe().map_err(|error| {
+        anyhow::anyhow!("finding the advisor's own binary, to vet plugins with: {error}")
+    })?;
     advisor
-        .load_plugins(dir)
+        .load_plugins(dir, &Vetting::in_child(program, [VET_SUBCOMMAND]))
         .map_err(|error| input_error(error.to_string()))
+}
+
+/// `advisor __vet-plugin FILE`: loads one library in this process and prints the one-line
+/// report the parent reads. Whatever the library does wrong, the parent sees it, not the user.
+pub(crate) fn vet(file: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let report = advisor_plugin_host::vet_in_this_process(file);
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", report.to_line())?;
+    stdout.flush()?;
+    Ok(())
 }
 
 pub(crate) fn run(args: PluginsArgs) -> anyhow::Result<()> {

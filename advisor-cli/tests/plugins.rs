@@ -154,3 +154,110 @@ fn an_unusable_folder_is_bad_input() {
         "error: no plugin folder: pass DIR or set ADVISOR_PLUGIN_DIR\n"
     );
 }
+
+#[test]
+fn plugins_that_would_kill_the_advisor_are_refused_and_the_rest_runs() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    stage(
+        dir.path(),
+        &[
+            "advisor-plugin-serving",
+            "advisor-plugin-fail-abort",
+            "advisor-plugin-fail-exit",
+            "advisor-plugin-fail-hang",
+            "advisor-plugin-fail-header",
+            "advisor-plugin-fail-segfault",
+        ],
+        Profile::Debug,
+    )
+    .expect("plugins staged");
+    let shown = dir.path().display().to_string();
+    let started = std::time::Instant::now();
+    let output = advisor(&["plugins", &shown], None);
+    assert!(output.status.success(), "{output:?}");
+    // The hanging plugin's vetting process is killed after 10 s, not waited for.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!(
+            "plugin folder {shown}\n\nloaded (1):\n  libadvisor_plugin_serving.so: advisor-plugin-serving 0.1.0, rules: speculative_decoding\n\nrefused (5):\n  libadvisor_plugin_fail_abort.so: loading it aborted the vetting process (signal 6, SIGABRT)\n  libadvisor_plugin_fail_exit.so: the vetting process exited with status 0 before reporting\n  libadvisor_plugin_fail_hang.so: loading it did not finish within 10 s; the vetting process was killed\n  libadvisor_plugin_fail_header.so: loading it crashed the vetting process (signal 11, SIGSEGV)\n  libadvisor_plugin_fail_segfault.so: loading it crashed the vetting process (signal 11, SIGSEGV)\n"
+        )
+    );
+    // Nothing the failing libraries printed reached the user.
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+
+    // `analyze` without the hanging one: the report is written, with the plugin's rule.
+    std::fs::remove_file(dir.path().join("libadvisor_plugin_fail_hang.so")).unwrap();
+    let context = dir.path().join("context.json");
+    std::fs::write(&context, CONTEXT).unwrap();
+    let output = advisor(
+        &[
+            "analyze",
+            "--context",
+            &context.display().to_string(),
+            "--format",
+            "json",
+        ],
+        Some(dir.path()),
+    );
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = report["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"speculative_decoding"), "{ids:?}");
+    let plugin_messages: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["source"] == "plugin")
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    assert_eq!(
+        plugin_messages,
+        [
+            format!(
+                "{shown}/libadvisor_plugin_fail_abort.so: refused: loading it aborted the vetting process (signal 6, SIGABRT)"
+            ),
+            format!(
+                "{shown}/libadvisor_plugin_fail_exit.so: refused: the vetting process exited with status 0 before reporting"
+            ),
+            format!(
+                "{shown}/libadvisor_plugin_fail_header.so: refused: loading it crashed the vetting process (signal 11, SIGSEGV)"
+            ),
+            format!(
+                "{shown}/libadvisor_plugin_fail_segfault.so: refused: loading it crashed the vetting process (signal 11, SIGSEGV)"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_plugin_folder_below_a_folder_others_can_write_is_bad_input() {
+    let root = tempfile::tempdir().unwrap();
+    let open = root.path().join("open");
+    let plugins = open.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    advisor_plugin_testkit::set_mode(&plugins, 0o755).unwrap();
+    advisor_plugin_testkit::set_mode(&open, 0o777).unwrap();
+    let output = advisor(&["plugins", &plugins.display().to_string()], None);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: plugin folder {}: the folder {} on its path is writable by group or others (mode 0777)\n",
+            plugins.display(),
+            open.display()
+        )
+    );
+}
+
+#[test]
+fn the_vetting_subcommand_is_hidden() {
+    let output = advisor(&["--help"], None);
+    assert!(output.status.success());
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("vet"));
+}

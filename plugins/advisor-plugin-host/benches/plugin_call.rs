@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use advisor_core::{AnalysisContext, OptimizationAdvisor, OptimizationRule, RuleInput};
-use advisor_plugin_host::PluginRules;
+use advisor_plugin_host::{PluginRules, Vetting};
 use advisor_plugin_testkit::{Profile, stage};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         panic!("{error}");
     }
     let mut advisor = OptimizationAdvisor::empty();
-    match advisor.load_plugins(dir.path()) {
+    match advisor.load_plugins(dir.path(), &Vetting::unvetted()) {
         Ok(report) if report.loaded.len() == 1 => {}
         other => panic!("loading the serving plugin: {other:?}"),
     }

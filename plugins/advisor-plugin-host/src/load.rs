@@ -1,5 +1,5 @@
-//! Loading the checked files: abi_stable's header, version and feature negotiation, and
-//! registering the rules with the advisor.
+//! Loading the checked and vetted files: abi_stable's header, version and feature
+//! negotiation, and registering the rules with the advisor.
 
 use std::{
     collections::HashMap,
@@ -18,29 +18,53 @@ use crate::{
     checks::{self, CheckedFile},
     limits::{MAX_ID_CHARS, MAX_LINE_CHARS, MAX_TEXT_CHARS},
     report::{LoadedPlugin, PluginDirError, PluginReport, RefusedPlugin, RefusedRule},
+    vet::{self, Vetting},
 };
 
 /// Adds `load_plugins(dir)` to [`OptimizationAdvisor`].
 pub trait PluginRules {
     /// Loads every plugin library in `dir` (in file-name order) and registers its rules.
     ///
-    /// Fails only when the folder itself cannot be used (missing, not a folder, writable by
-    /// group or others, owned by another user); nothing is loaded then. Every problem with
-    /// one file or one rule is recorded in the report and the rest still loads.
-    fn load_plugins(&mut self, dir: &Path) -> Result<PluginReport, PluginDirError>;
+    /// Each library that passes the file checks is vetted as `vetting` says (normally in a
+    /// child process, [`Vetting::in_child`]) before it is loaded into this process.
+    ///
+    /// Fails only when the folder itself cannot be used (missing, not a folder, it or a
+    /// folder on its path writable by group or others or owned by another user); nothing is
+    /// loaded then. Every problem with one file or one rule is recorded in the report and
+    /// the rest still loads.
+    fn load_plugins(
+        &mut self,
+        dir: &Path,
+        vetting: &Vetting,
+    ) -> Result<PluginReport, PluginDirError>;
 }
 
 impl PluginRules for OptimizationAdvisor {
-    fn load_plugins(&mut self, dir: &Path) -> Result<PluginReport, PluginDirError> {
+    fn load_plugins(
+        &mut self,
+        dir: &Path,
+        vetting: &Vetting,
+    ) -> Result<PluginReport, PluginDirError> {
         let mut report = PluginReport {
             dir: dir.to_path_buf(),
             ..PluginReport::default()
         };
+        let candidates = checks::scan(dir)?;
+        let checked: Vec<&CheckedFile> = candidates
+            .iter()
+            .filter_map(|candidate| candidate.verdict.as_ref().ok())
+            .collect();
+        let mut vetted = vet::vet_all(&checked, vetting).into_iter();
         // Which plugin registered each id, to say what a clash is with.
         let mut owners: HashMap<String, PathBuf> = HashMap::new();
-        for candidate in checks::scan(dir)? {
+        for candidate in candidates {
             let file = candidate.file;
-            let opened = candidate.verdict.and_then(|checked| open(&checked));
+            let opened = candidate.verdict.and_then(|checked| {
+                vetted
+                    .next()
+                    .unwrap_or_else(|| Err("it was not vetted".to_owned()))?;
+                open(&checked)
+            });
             let plugin = match opened {
                 Ok(plugin) => plugin,
                 Err(reason) => {
@@ -85,14 +109,14 @@ impl PluginRules for OptimizationAdvisor {
 }
 
 /// A plugin whose root module loaded and negotiated.
-struct OpenedPlugin {
-    name: String,
-    version: String,
-    rules: Vec<PluginRuleBox>,
+pub(crate) struct OpenedPlugin {
+    pub name: String,
+    pub version: String,
+    pub rules: Vec<PluginRuleBox>,
 }
 
 /// Loads one checked file and asks it for its rules.
-fn open(checked: &CheckedFile) -> Result<OpenedPlugin, String> {
+pub(crate) fn open(checked: &CheckedFile) -> Result<OpenedPlugin, String> {
     let header = load_header(checked)?;
     let expected = <AdvisorPluginRef as RootModule>::VERSION_STRINGS;
     let module = header
@@ -159,19 +183,37 @@ fn open(checked: &CheckedFile) -> Result<OpenedPlugin, String> {
     }
 }
 
-/// Opens the library and reads abi_stable's header, after making sure the path still
-/// names the file that was checked. Nobody else can swap it in between: the folder's checks
-/// leave that to root and the current user.
+/// Opens the library and reads abi_stable's header, loading exactly the file that was
+/// checked: on Linux it is opened, its device and inode compared with the checked ones, and
+/// the dynamic loader is given `/proc/self/fd/N` for that open file, so no path can be
+/// swapped in between. Elsewhere the checked path is loaded after the same comparison
+/// (nobody but root and the current user can swap it: the folder's checks see to that).
 fn load_header(checked: &CheckedFile) -> Result<&'static LibHeader, String> {
-    let meta = std::fs::metadata(&checked.path).map_err(|error| error.to_string())?;
+    let opened = std::fs::File::open(&checked.path).map_err(|error| error.to_string())?;
+    let meta = opened.metadata().map_err(|error| error.to_string())?;
     if checks::identity(&meta) != checked.identity {
         return Err("the file changed between the checks and loading".to_owned());
     }
-    let load_path = &checked.path;
-    lib_header_from_path(load_path).map_err(|error| match error {
+    let (load_path, opened) = by_descriptor(&checked.path, opened);
+    let header = lib_header_from_path(&load_path);
+    if header.is_ok()
+        && let Some(opened) = opened
+    {
+        // The dynamic loader knows the library by the name `/proc/self/fd/N` and would hand
+        // back this library for that name; the descriptor stays open so that N is never
+        // reused. abi_stable never unloads libraries either.
+        std::mem::forget(opened);
+    }
+    let shown = |text: String| {
+        text.replace(
+            &*load_path.to_string_lossy(),
+            &checked.path.to_string_lossy(),
+        )
+    };
+    header.map_err(|error| match error {
         LibraryError::OpenError { err, .. } => format!(
             "not a loadable library ({})",
-            first_line(&err.to_string())
+            first_line(&shown(err.to_string()))
         ),
         LibraryError::GetSymbolError { .. } => {
             "not an advisor plugin: it exports no abi_stable root module (`_as_root_module_loader`); build it with `advisor_plugin_api::export_plugin!`".to_owned()
@@ -179,8 +221,32 @@ fn load_header(checked: &CheckedFile) -> Result<&'static LibHeader, String> {
         LibraryError::InvalidAbiHeader(header) => format!(
             "built with an incompatible abi_stable (header {header:?})"
         ),
-        other => first_line(&other.to_string()),
+        other => first_line(&shown(other.to_string())),
     })
+}
+
+/// The path to give the dynamic loader for an open file, and the file if the path depends on
+/// it staying open.
+#[cfg(target_os = "linux")]
+fn by_descriptor(path: &Path, opened: std::fs::File) -> (PathBuf, Option<std::fs::File>) {
+    use std::os::fd::AsRawFd;
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd()));
+    // Without /proc mounted, the checked path.
+    match std::fs::metadata(&by_fd) {
+        Ok(meta)
+            if opened
+                .metadata()
+                .is_ok_and(|own| checks::identity(&own) == checks::identity(&meta)) =>
+        {
+            (by_fd, Some(opened))
+        }
+        _ => (path.to_path_buf(), None),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn by_descriptor(path: &Path, _opened: std::fs::File) -> (PathBuf, Option<std::fs::File>) {
+    (path.to_path_buf(), None)
 }
 
 /// Checks a piece of text a plugin hands over.

@@ -1,11 +1,14 @@
 //! Loads every plugin built to fail, next to the example plugin, and asserts the exact
 //! diagnostic for each and that the run still succeeds with the built-in rules and the
-//! good plugin's rules.
+//! good plugin's rules. The plugins whose startup code aborts, exits, hangs or faults are
+//! vetted in a child process and refused; this test process survives them.
 
 use std::path::Path;
 
 use advisor_core::{AnalysisContext, DiagnosticSeverity, OptimizationAdvisor};
-use advisor_plugin_host::{PluginReport, PluginRules, RefusedPlugin, RefusedRule};
+use std::time::Duration;
+
+use advisor_plugin_host::{PluginReport, PluginRules, RefusedPlugin, RefusedRule, Vetting};
 use advisor_plugin_testkit::{Profile, plugin_packages, stage};
 use advisor_rules_builtin::BuiltinRules;
 
@@ -16,6 +19,13 @@ const CONTEXT: &str = r#"{
     "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "seq_len": "2048" }
 }"#;
 
+/// Vetting by this crate's own vetting binary, with a short time limit for the plugin that
+/// hangs.
+fn vetting() -> Vetting {
+    Vetting::in_child(env!("CARGO_BIN_EXE_advisor-plugin-vet"), None::<&str>)
+        .with_time_limit(Duration::from_secs(3))
+}
+
 fn load_all(dir: &Path) -> (OptimizationAdvisor, PluginReport) {
     let packages = plugin_packages().expect("plugin packages");
     let names: Vec<&str> = packages.iter().map(String::as_str).collect();
@@ -24,7 +34,9 @@ fn load_all(dir: &Path) -> (OptimizationAdvisor, PluginReport) {
     let text = "this is a text file named like a plugin library; it is not one.\n".repeat(4);
     std::fs::write(dir.join("not-a-library.so"), text).expect("text file written");
     let mut advisor = OptimizationAdvisor::new();
-    let report = advisor.load_plugins(dir).expect("the folder loads");
+    let report = advisor
+        .load_plugins(dir, &vetting())
+        .expect("the folder loads");
     (advisor, report)
 }
 
@@ -37,12 +49,33 @@ fn each_failure_is_refused_with_its_cause_and_the_rest_loads() {
         report.refused,
         [
             RefusedPlugin {
+                file: file("libadvisor_plugin_fail_abort.so"),
+                reason: "loading it aborted the vetting process (signal 6, SIGABRT)".into(),
+            },
+            RefusedPlugin {
+                file: file("libadvisor_plugin_fail_exit.so"),
+                reason: "the vetting process exited with status 0 before reporting".into(),
+            },
+            RefusedPlugin {
+                file: file("libadvisor_plugin_fail_hang.so"),
+                reason: "loading it did not finish within 3 s; the vetting process was killed"
+                    .into(),
+            },
+            RefusedPlugin {
+                file: file("libadvisor_plugin_fail_header.so"),
+                reason: "loading it crashed the vetting process (signal 11, SIGSEGV)".into(),
+            },
+            RefusedPlugin {
                 file: file("libadvisor_plugin_fail_loader.so"),
                 reason: "the root module loader panicked".into(),
             },
             RefusedPlugin {
                 file: file("libadvisor_plugin_fail_no_root.so"),
                 reason: "not an advisor plugin: it exports no abi_stable root module (`_as_root_module_loader`); build it with `advisor_plugin_api::export_plugin!`".into(),
+            },
+            RefusedPlugin {
+                file: file("libadvisor_plugin_fail_segfault.so"),
+                reason: "loading it crashed the vetting process (signal 11, SIGSEGV)".into(),
             },
             RefusedPlugin {
                 file: file("libadvisor_plugin_fail_version.so"),
@@ -139,17 +172,24 @@ fn each_failure_is_refused_with_its_cause_and_the_rest_loads() {
     );
     // The load report's own diagnostics name each refused file and rule.
     let load_diagnostics = report.diagnostics();
-    assert_eq!(load_diagnostics.len(), 5);
+    assert_eq!(load_diagnostics.len(), 10);
     assert!(load_diagnostics.iter().all(|d| d.source == "plugin"));
     assert_eq!(
-        load_diagnostics[2].message,
+        load_diagnostics[0].message,
+        format!(
+            "{}: refused: loading it aborted the vetting process (signal 6, SIGABRT)",
+            file("libadvisor_plugin_fail_abort.so").display()
+        )
+    );
+    assert_eq!(
+        load_diagnostics[7].message,
         format!(
             "{}: refused: built for plugin API 2, expected plugin API 1",
             file("libadvisor_plugin_fail_version.so").display()
         )
     );
     assert_eq!(
-        load_diagnostics[4].message,
+        load_diagnostics[9].message,
         format!("{output}: rule `kv_cache` refused: the id clashes with a built-in rule")
     );
 }
@@ -162,7 +202,7 @@ fn a_plugin_loaded_twice_clashes_with_itself_only_by_id() {
     let files = stage(first.path(), &["advisor-plugin-serving"], Profile::Debug).unwrap();
     std::fs::copy(&files[0], first.path().join("zz-copy.so")).unwrap();
     let mut advisor = OptimizationAdvisor::empty();
-    let report = advisor.load_plugins(first.path()).unwrap();
+    let report = advisor.load_plugins(first.path(), &vetting()).unwrap();
     assert_eq!(report.loaded.len(), 2);
     assert_eq!(
         report.loaded[1].refused_rules,
