@@ -172,26 +172,32 @@ pub fn vet_in_this_process(file: &Path) -> VetReport {
 /// The most of a vetting process's stdout that is kept.
 const MAX_OUTPUT_BYTES: u64 = 1 << 20;
 
-/// Vets the checked files, all at once, one child each. Returns, in order, `Ok` for a file
-/// the host may load and the reason for one it must refuse.
+/// How many vetting processes run at once.
+const MAX_CHILDREN_AT_ONCE: usize = 8;
+
+/// Vets the checked files, one child each, [`MAX_CHILDREN_AT_ONCE`] at a time. Returns, in
+/// order, `Ok` for a file the host may load and the reason for one it must refuse.
 pub(crate) fn vet_all(files: &[&CheckedFile], vetting: &Vetting) -> Vec<Result<(), String>> {
     let Mode::Child { program, args } = &vetting.mode else {
         return files.iter().map(|_| Ok(())).collect();
     };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .iter()
-            .map(|file| scope.spawn(move || vet_one(program, args, &file.path, vetting.time_limit)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
+    let mut verdicts = Vec::with_capacity(files.len());
+    for batch in files.chunks(MAX_CHILDREN_AT_ONCE) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|file| {
+                    scope.spawn(move || vet_one(program, args, &file.path, vetting.time_limit))
+                })
+                .collect();
+            verdicts.extend(handles.into_iter().map(|handle| {
                 handle
                     .join()
                     .unwrap_or_else(|_| Err("vetting it failed unexpectedly".to_owned()))
-            })
-            .collect()
-    })
+            }));
+        });
+    }
+    verdicts
 }
 
 fn vet_one(

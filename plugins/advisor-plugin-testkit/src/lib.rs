@@ -7,6 +7,10 @@
 //! a no-op when they are current. Cargo releases the build lock before it runs tests, so
 //! the nested build shares the workspace's target folder and its compiled dependencies.
 //!
+//! Some of the plugins built to fail end the process that loads them (their static
+//! constructors abort, exit or fault): load a folder holding them only with vetting in a
+//! child (`advisor_plugin_host::Vetting::in_child`), never unvetted in a test process.
+//!
 //! ```no_run
 //! use advisor_plugin_testkit::{Profile, stage};
 //!
