@@ -127,6 +127,10 @@ pub struct RunSettings {
     /// (FSDP, ZeRO-3), each keeping its own batch.
     #[serde(default = "one")]
     pub parameter_shards: u64,
+    /// torch.compile with CUDA graphs: fused element-wise kernels and a graph replay instead
+    /// of one host launch per operator.
+    #[serde(default)]
+    pub compiled: bool,
 }
 
 fn one() -> u64 {
@@ -169,6 +173,8 @@ pub enum Change {
     SlidingWindow(u64),
     /// Shard weights, gradients and optimizer state over this many devices (FSDP, ZeRO-3).
     ShardParameters(u64),
+    /// torch.compile with CUDA graphs on or off.
+    Compile(bool),
 }
 
 impl Change {
@@ -189,7 +195,9 @@ impl Change {
                 if let WeightFormat::Float(_) = settings.weights {
                     settings.weights = WeightFormat::Float(precision);
                 }
-                if settings.kv_cache_dtype.bits() > precision.bits() || precision.bits() >= 16 {
+                // A 16- or 32-bit cache follows the compute precision; a quantized one (fp8,
+                // int8) was chosen on its own and stays.
+                if settings.kv_cache_dtype.bits() >= 16 && precision.bits() >= 16 {
                     settings.kv_cache_dtype = precision;
                 }
             }
@@ -204,6 +212,7 @@ impl Change {
             Change::TensorParallel(degree) => settings.tensor_parallel = degree.max(1),
             Change::Lora(rank) => settings.lora_rank = rank,
             Change::ShardParameters(shards) => settings.parameter_shards = shards.max(1),
+            Change::Compile(on) => settings.compiled = on,
             Change::SlidingWindow(window) => {
                 let window = window.max(1);
                 settings.sliding_window =
@@ -230,6 +239,7 @@ impl Change {
             Change::Lora(_) => "lora",
             Change::SlidingWindow(_) => "sliding_window",
             Change::ShardParameters(_) => "parameter_shards",
+            Change::Compile(_) => "compile",
         }
     }
 }
@@ -258,6 +268,8 @@ impl fmt::Display for Change {
             Change::Lora(rank) => write!(f, "LoRA adapters of rank {rank}"),
             Change::SlidingWindow(w) => write!(f, "a {w}-token attention window"),
             Change::ShardParameters(n) => write!(f, "FSDP / ZeRO-3 over {n} devices"),
+            Change::Compile(true) => f.write_str("torch.compile with CUDA graphs"),
+            Change::Compile(false) => f.write_str("eager PyTorch"),
         }
     }
 }
@@ -334,6 +346,7 @@ mod tests {
             lora_rank: 0,
             sliding_window: None,
             parameter_shards: 1,
+            compiled: false,
         }
     }
 

@@ -14,6 +14,8 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("precision", &["torch_dtype", "dtype"]),
     ("quantization", &[]),
     ("kv_cache", &["use_cache"]),
+    ("kv_cache_dtype", &["cache_dtype"]),
+    ("compile", &["torch_compile"]),
     ("flash_attention", &["use_flash_attention"]),
     ("gradient_checkpointing", &[]),
     ("num_threads", &[]),
@@ -207,6 +209,10 @@ pub struct RunConfig {
     pub quantization: Option<Quantization>,
     /// `kv_cache` (alias `use_cache`).
     pub kv_cache: Option<bool>,
+    /// `kv_cache_dtype`: the KV cache's element type (`fp8` in vLLM).
+    pub kv_cache_dtype: Option<Precision>,
+    /// `compile`: torch.compile with CUDA graphs (`mode="reduce-overhead"`) or not.
+    pub compile: Option<bool>,
     /// `flash_attention`.
     pub flash_attention: Option<bool>,
     /// `gradient_checkpointing`.
@@ -334,6 +340,14 @@ impl RunConfig {
                 })
             }
             "kv_cache" => self.kv_cache = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?),
+            "kv_cache_dtype" => {
+                self.kv_cache_dtype = Some(
+                    Precision::parse(value)
+                        .filter(|p| !matches!(p, Precision::Int4))
+                        .ok_or_else(|| invalid("one of fp32, fp16, bf16, fp8, int8"))?,
+                )
+            }
+            "compile" => self.compile = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?),
             "flash_attention" => {
                 self.flash_attention = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?)
             }

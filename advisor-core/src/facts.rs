@@ -390,6 +390,8 @@ pub struct ResolvedRun {
     pub threads: Option<Fact<u64>>,
     /// Optimizer in training.
     pub optimizer: Fact<OptimizerKind>,
+    /// torch.compile with CUDA graphs.
+    pub compiled: Fact<bool>,
 }
 
 /// Everything the rules know, resolved once per analysis.
@@ -514,6 +516,7 @@ impl ResolvedFacts {
             lora_rank: 0,
             sliding_window: self.model.as_ref().and_then(|m| m.sliding_window),
             parameter_shards: 1,
+            compiled: run.compiled.value,
         })
     }
 }

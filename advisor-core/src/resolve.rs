@@ -154,13 +154,25 @@ pub(crate) fn resolve(
             )),
         )
     });
-    let kv_cache_dtype = Fact::new(
-        formulas::default_kv_dtype(Some(compute.value)),
-        Source::Derived(format!(
-            "the KV cache is kept at the compute precision, {}",
-            compute.value
-        )),
-    );
+    let kv_cache_dtype = match config.kv_cache_dtype {
+        Some(dtype) => Fact::new(dtype, Source::Config("kv_cache_dtype".to_owned())),
+        None => Fact::new(
+            formulas::default_kv_dtype(Some(compute.value)),
+            Source::Derived(format!(
+                "the KV cache is kept at the compute precision, {}",
+                compute.value
+            )),
+        ),
+    };
+    let compiled = match config.compile {
+        Some(on) => Fact::new(on, Source::Config("compile".to_owned())),
+        None => Fact::new(
+            false,
+            Source::Assumed(
+                "compile not set; PyTorch runs eagerly unless torch.compile is called".to_owned(),
+            ),
+        ),
+    };
     let kv_cache = match config.kv_cache {
         Some(on) => Fact::new(on, Source::Config("kv_cache".to_owned())),
         None => Fact::new(
@@ -248,6 +260,7 @@ pub(crate) fn resolve(
             gradient_checkpointing,
             threads,
             optimizer,
+            compiled,
         },
         measured,
         warnings,

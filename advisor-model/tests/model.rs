@@ -138,7 +138,11 @@ fn the_kv_cache_gain_is_a_time_ratio() {
     let (low, high) = simulation.reduction(ImprovementMetric::Latency).unwrap();
     // Far from the 1 − 2/257 (×128) a count of token-forwards would claim: the cached step
     // still reads every weight, and the uncached forward over a short prefix is no dearer.
-    assert!(low > 0.0 && high < 1.0 - 1.0 / 128.0, "{low}–{high}");
+    // When eager host overhead binds both (the slowest scenario), the cache buys nothing.
+    assert!(
+        low >= 0.0 && high > 0.2 && high < 1.0 - 1.0 / 128.0,
+        "{low}–{high}"
+    );
     assert!(1.0 / (1.0 - high) < 40.0, "{high}");
 }
 

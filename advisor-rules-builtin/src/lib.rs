@@ -39,12 +39,14 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::host_sync::HostSync),
         Box::new(rules::kernel_fusion::KernelFusion),
         Box::new(rules::kv_cache::KvCache),
+        Box::new(rules::kv_cache_quantization::KvCacheQuantization),
         Box::new(rules::launch_overhead::LaunchOverhead),
         Box::new(rules::memory_fragmentation::MemoryFragmentation),
         Box::new(rules::mixed_precision::MixedPrecision),
         Box::new(rules::parallelization::Parallelization),
         Box::new(rules::quantization::Quantization),
         Box::new(rules::sparse_attention::SparseAttention),
+        Box::new(rules::torch_compile::TorchCompile),
     ]
 }
 

@@ -125,12 +125,14 @@ fn every_builtin_rule_is_registered_once() {
             "host_sync",
             "kernel_fusion",
             "kv_cache",
+            "kv_cache_quantization",
             "launch_overhead",
             "memory_fragmentation",
             "mixed_precision",
             "parallelization",
             "quantization",
-            "sparse_attention"
+            "sparse_attention",
+            "torch_compile"
         ]
     );
 }

@@ -266,7 +266,7 @@ mod tests {
             description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 64 fits in memory (3.3 GiB of 24.0 GiB) and is where doubling again stops paying.
             changes: batch size 64
             expected:
-            - throughput ×8.1–18.2 [0.876, 0.945]: model: request time per sequence 530.1 ms–1.86 s → 65.6 ms–102.0 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×8.1–36.4 [0.876, 0.973]: model: request time per sequence 530.1 ms–3.71 s → 65.6 ms–102.0 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is memory-bound; at batch 64, memory-bound
@@ -297,7 +297,7 @@ mod tests {
             description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 16 fits in memory (47.7 GiB of 80.0 GiB) and is where doubling again stops paying.
             changes: batch size 16
             expected:
-            - throughput ×4.0–4.6 [0.750, 0.781]: model: request time per sequence 4.48 s–6.90 s → 1.02 s–1.71 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×4.0–6.1 [0.750, 0.835]: model: request time per sequence 4.48 s–10.37 s → 1.02 s–1.71 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is memory-bound; at batch 16, memory-bound
@@ -329,7 +329,7 @@ mod tests {
             description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel, the optimizer step) for one sample's worth of work. By the model, batch 8 fits in memory (3.6 GiB of 80.0 GiB) and is where doubling again stops paying.
             changes: batch size 8
             expected:
-            - throughput ×2.0–3.3 [0.499, 0.700]: model: step time per sample 4.3 ms–16.6 ms → 2.2 ms–5.0 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - throughput ×2.0–5.5 [0.499, 0.819]: model: step time per sample 4.3 ms–27.4 ms → 2.2 ms–5.0 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is compute-bound; at batch 8, compute-bound

@@ -126,9 +126,9 @@ mod tests {
             description: Without a key/value cache, every generated token runs the whole prefix through the model again, so generation cost grows quadratically with length. The cache stores each layer's keys and values once and reuses them.
             changes: KV cache on
             expected:
-            - latency −78–86 % [0.776, 0.859]: model: request 6.16 s–10.38 s → 1.06 s–1.87 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×4.5–7.1 [0.776, 0.859]: model: request time per sequence 6.16 s–10.38 s → 1.06 s–1.87 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_per_token −78–86 % [0.777, 0.860]: model: time per generated token 12.0 ms–20.2 ms → 2.1 ms–3.6 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −64–86 % [0.641, 0.859]: model: request 6.16 s–10.38 s → 1.06 s–3.72 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×2.8–7.1 [0.641, 0.859]: model: request time per sequence 6.16 s–10.38 s → 1.06 s–3.72 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_per_token −64–86 % [0.642, 0.860]: model: time per generated token 12.0 ms–20.2 ms → 2.1 ms–7.2 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config kv_cache = false in inference
             - the model is a decoder and generates token by token
@@ -159,9 +159,9 @@ mod tests {
             description: Without a key/value cache, every generated token runs the whole prefix through the model again, so generation cost grows quadratically with length. The cache stores each layer's keys and values once and reuses them.
             changes: KV cache on
             expected:
-            - latency −75–88 % [0.750, 0.875]: model: request 9.84 s–22.54 s → 1.92 s–2.91 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×4.0–8.0 [0.750, 0.875]: model: request time per sequence 9.84 s–22.54 s → 1.92 s–2.91 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_per_token −75–88 % [0.753, 0.878]: model: time per generated token 38.3 ms–87.8 ms → 7.4 ms–11.1 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −75–88 % [0.750, 0.875]: model: request 9.84 s–22.54 s → 1.92 s–5.00 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×4.0–8.0 [0.750, 0.875]: model: request time per sequence 9.84 s–22.54 s → 1.92 s–5.00 s (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_per_token −75–88 % [0.753, 0.878]: model: time per generated token 38.3 ms–87.8 ms → 7.4 ms–19.2 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config kv_cache = false in inference
             - the model is a decoder and generates token by token

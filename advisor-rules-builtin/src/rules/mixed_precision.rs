@@ -228,8 +228,8 @@ mod tests {
             description: The run computes in fp32 on the NVIDIA L4 (Ada Lovelace), whose matrix units run bf16 matmuls far faster than fp32 and move half the bytes.
             changes: compute in bf16
             expected:
-            - latency −50–61 % [0.500, 0.614]: model: request 12.8 ms–22.8 ms → 4.9 ms–11.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×2.0–2.6 [0.500, 0.614]: model: request time per sequence 1.6 ms–2.8 ms → 616 µs–1.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −50–61 % [0.500, 0.614]: model: request 12.8 ms–22.8 ms → 4.9 ms–11.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×2.0–2.6 [0.500, 0.614]: model: request time per sequence 1.6 ms–2.8 ms → 616 µs–1.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −23 % [0.230, 0.230]: model: peak memory 947.6 MiB → 729.8 MiB (CUDA context and workspaces 512.0 MiB + weights 208.8 MiB + activations 9.0 MiB)
             - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at 16 bits)
             evidence:
@@ -261,8 +261,8 @@ mod tests {
             description: The NVIDIA T4 (Turing) has no bf16 tensor cores: bf16 matmuls fall back to the fp32 rate there. fp16 runs on its tensor cores; in training it needs a GradScaler for fp16's narrower range.
             changes: compute in fp16
             expected:
-            - latency −75–78 % [0.749, 0.781]: model: step 412.3 ms–944.7 ms → 95.1 ms–219.8 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×4.0–4.6 [0.749, 0.781]: model: step time per sample 51.5 ms–118.1 ms → 11.9 ms–27.5 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −75–78 % [0.749, 0.781]: model: step 412.3 ms–944.7 ms → 95.1 ms–219.8 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×4.0–4.6 [0.749, 0.781]: model: step time per sample 51.5 ms–118.1 ms → 11.9 ms–27.5 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - precision bf16 (config precision)
             - NVIDIA T4: 65 TFLOP/s dense at fp16, no bf16 tensor-core figure
@@ -293,9 +293,9 @@ mod tests {
             description: The NVIDIA T4 (Turing) has no bf16 tensor cores: bf16 matmuls fall back to the fp32 rate there. fp16 runs on its tensor cores; in training it needs a GradScaler for fp16's narrower range.
             changes: compute in fp16
             expected:
-            - latency −8–15 % [0.082, 0.155]: model: request 6.42 s–10.29 s → 5.75 s–8.77 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×1.1–1.2 [0.082, 0.155]: model: request time per sequence 6.42 s–10.29 s → 5.75 s–8.77 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_to_first_token −81–83 % [0.812, 0.829]: model: time to first token 811.6 ms–1.86 s → 143.5 ms–330.3 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −8–15 % [0.082, 0.155]: model: request 6.42 s–10.48 s → 5.75 s–8.95 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.1–1.2 [0.082, 0.155]: model: request time per sequence 6.42 s–10.48 s → 5.75 s–8.95 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_to_first_token −81–83 % [0.812, 0.829]: model: time to first token 811.6 ms–1.86 s → 143.5 ms–330.3 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - precision bf16 (config precision)
             - NVIDIA T4: 65 TFLOP/s dense at fp16, no bf16 tensor-core figure
@@ -328,8 +328,8 @@ mod tests {
             description: The CPU has bf16 dot-product instructions (AVX512-BF16 or AMX), which run bf16 matmuls at least twice as fast as fp32 and move half the bytes.
             changes: compute in bf16
             expected:
-            - latency −26–33 % [0.257, 0.328]: model: request 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×1.3–1.5 [0.257, 0.328]: model: request time per sequence 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −26–33 % [0.257, 0.328]: model: request 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.3–1.5 [0.257, 0.328]: model: request time per sequence 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −50 % [0.500, 0.500]: model: peak memory 419.9 MiB → 209.9 MiB (weights 208.8 MiB + activations 1.1 MiB)
             - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at 16 bits)
             evidence:

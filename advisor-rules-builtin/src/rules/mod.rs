@@ -10,12 +10,14 @@ pub(crate) mod gradient_checkpointing;
 pub(crate) mod host_sync;
 pub(crate) mod kernel_fusion;
 pub(crate) mod kv_cache;
+pub(crate) mod kv_cache_quantization;
 pub(crate) mod launch_overhead;
 pub(crate) mod memory_fragmentation;
 pub(crate) mod mixed_precision;
 pub(crate) mod parallelization;
 pub(crate) mod quantization;
 pub(crate) mod sparse_attention;
+pub(crate) mod torch_compile;
 
 #[cfg(test)]
 pub(crate) mod test_support {

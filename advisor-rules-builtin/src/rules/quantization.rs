@@ -160,16 +160,16 @@ mod tests {
             description: The model holds 6.74 B parameters at fp16: 12.6 GiB of weights. Stored at int4 they take 3.7 GiB.
             changes: int4 weights
             expected:
-            - latency −16–66 % [0.164, 0.656]: model: request 4.05 s–6.15 s → 1.39 s–5.14 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×1.2–2.9 [0.164, 0.656]: model: request time per sequence 4.05 s–6.15 s → 1.39 s–5.14 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_per_token −17–67 % [0.170, 0.671]: model: time per generated token 7.7 ms–11.6 ms → 2.5 ms–9.6 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −0–66 % [0.000, 0.656]: model: request 4.05 s–10.06 s → 1.39 s–10.06 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.0–2.9 [0.000, 0.656]: model: request time per sequence 4.05 s–10.06 s → 1.39 s–10.06 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_per_token −0–67 % [0.000, 0.671]: model: time per generated token 7.7 ms–19.2 ms → 2.5 ms–19.2 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −63 % [0.627, 0.627]: model: peak memory 14.1 GiB → 5.3 GiB (weights 3.7 GiB + KV cache 1.0 GiB + CUDA context and workspaces 512.0 MiB + activations 72.0 MiB)
             - model_size −71 % [0.706, 0.706]: model: weights 12.6 GiB → 3.7 GiB (16 → 4.25 bits per weight, embeddings and head at 16 bits)
             evidence:
             - 6.74 B parameters > 100 M
             - weights fp16 (derived: weights stored at the compute precision, fp16)
             - as configured the run is memory-bound
-            - int8 instead: latency −16–45 % (6.5 GiB)
+            - int8 instead: latency −0–45 % (6.5 GiB)
             steps:
             - Serve an AWQ or GPTQ int4 checkpoint with fast kernels (vLLM or TGI with Marlin/ExLlama kernels).
             - For int8 weight-only instead, use torchao's int8_weight_only with torch.compile.
@@ -197,8 +197,8 @@ mod tests {
             description: The model holds 109 M parameters at fp32: 417.6 MiB of weights. Stored at int8 they take 171.5 MiB.
             changes: int8 weights
             expected:
-            - latency −0–39 % [0.000, 0.394]: model: request 43.6 ms–76.6 ms → 26.4 ms–76.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×1.0–1.7 [0.000, 0.394]: model: request time per sequence 43.6 ms–76.6 ms → 26.4 ms–76.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −0–39 % [0.000, 0.394]: model: request 43.6 ms–76.6 ms → 26.4 ms–76.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.0–1.7 [0.000, 0.394]: model: request time per sequence 43.6 ms–76.6 ms → 26.4 ms–76.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −59 % [0.586, 0.586]: model: peak memory 419.9 MiB → 173.7 MiB (weights 171.5 MiB + activations 2.2 MiB)
             - model_size −59 % [0.589, 0.589]: model: weights 417.6 MiB → 171.5 MiB (32 → 8 bits per weight, embeddings and head at 32 bits)
             evidence:
@@ -230,9 +230,9 @@ mod tests {
             description: The model holds 124 M parameters at fp32: 474.7 MiB of weights. Stored at int4 they take 117.1 MiB.
             changes: int4 weights
             expected:
-            - latency −0–67 % [0.000, 0.669]: model: request 1.06 s–1.87 s → 351.3 ms–1.87 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×1.0–3.0 [0.000, 0.669]: model: request time per sequence 1.06 s–1.87 s → 351.3 ms–1.87 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_per_token −0–67 % [0.000, 0.674]: model: time per generated token 2.1 ms–3.6 ms → 671 µs–3.6 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −0–67 % [0.000, 0.669]: model: request 1.06 s–3.72 s → 351.3 ms–3.72 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.0–3.0 [0.000, 0.669]: model: request time per sequence 1.06 s–3.72 s → 351.3 ms–3.72 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_per_token −0–67 % [0.000, 0.674]: model: time per generated token 2.1 ms–7.2 ms → 671 µs–7.2 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −33 % [0.335, 0.335]: model: peak memory 1.0 GiB → 710.1 MiB (CUDA context and workspaces 512.0 MiB + weights 117.1 MiB + KV cache 72.0 MiB + activations 9.0 MiB)
             - model_size −75 % [0.753, 0.753]: model: weights 474.7 MiB → 117.1 MiB (32 → 4.25 bits per weight, embeddings and head at 16 bits)
             evidence:
@@ -266,10 +266,10 @@ mod tests {
             description: The model holds 124 M parameters at fp32: 474.7 MiB of weights. Stored at int8 they take 229.1 MiB.
             changes: int8 weights
             expected:
-            - latency −39–43 % [0.393, 0.427]: model: request 2.37 s–3.40 s → 1.40 s–2.03 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - throughput ×1.6–1.7 [0.393, 0.427]: model: request time per sequence 2.37 s–3.40 s → 1.40 s–2.03 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_to_first_token −0–41 % [0.000, 0.411]: model: time to first token 119.9 ms–211.3 ms → 70.6 ms–211.3 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
-            - time_per_token −41–43 % [0.407, 0.431]: model: time per generated token 8.8 ms–12.5 ms → 5.2 ms–7.1 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–10 µs per operator)
+            - latency −39–43 % [0.393, 0.427]: model: request 2.37 s–3.40 s → 1.40 s–2.03 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.6–1.7 [0.393, 0.427]: model: request time per sequence 2.37 s–3.40 s → 1.40 s–2.03 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_to_first_token −0–41 % [0.000, 0.411]: model: time to first token 119.9 ms–211.3 ms → 70.6 ms–211.3 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_per_token −41–43 % [0.407, 0.431]: model: time per generated token 8.8 ms–12.5 ms → 5.2 ms–7.1 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −48 % [0.477, 0.477]: model: peak memory 515.2 MiB → 269.6 MiB (weights 229.1 MiB + KV cache 36.0 MiB + activations 4.5 MiB)
             - model_size −52 % [0.517, 0.517]: model: weights 474.7 MiB → 229.1 MiB (32 → 8 bits per weight, embeddings and head at 32 bits)
             evidence:
