@@ -135,6 +135,23 @@ fn render_text(s: &TraceSummary) -> String {
             b.idle_pct, b.compute_pct, b.non_compute_pct, b.communication_pct, b.memory_pct
         );
     }
+    if !s.idle_breakdown.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nIdle time by stream (host wait: the CPU launched late; kernel wait: back-to-back \
+             launches; other: waiting on another stream or a dependency)"
+        );
+        for row in &s.idle_breakdown {
+            let _ = writeln!(
+                out,
+                "  stream {:<4} host wait {:>10}  kernel wait {:>10}  other {:>10}",
+                row.stream,
+                ms(row.host_wait_us),
+                ms(row.kernel_wait_us),
+                ms(row.other_us)
+            );
+        }
+    }
     if !s.steps.is_empty() {
         let _ = writeln!(out, "\nSteps");
         for step in &s.steps {

@@ -38,6 +38,7 @@ fn trace_json_has_the_documented_keys_and_hta_figures() {
         "top_cpu_ops",
         "launch",
         "memcpy",
+        "idle_breakdown",
         "warnings",
     ] {
         assert!(json.get(key).is_some(), "missing `{key}` in {json:#}");
@@ -67,6 +68,19 @@ fn trace_json_has_the_documented_keys_and_hta_figures() {
     close("non_compute_pct", 0.62);
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(5));
     assert_eq!(json["devices"][0]["name"], "Tesla V100-SXM2-32GB");
+    // HTA's get_idle_time_breakdown() on this trace: stream 7, host wait 1,709 us, kernel
+    // wait 8,404 us, other 0.
+    assert_eq!(
+        json["idle_breakdown"],
+        serde_json::json!([
+            { "stream": 7, "host_wait_us": 1709.0, "kernel_wait_us": 8404.0, "other_us": 0.0 }
+        ])
+    );
+    let text = ok(&["trace", &v100_trace()]);
+    assert!(
+        text.contains("stream 7    host wait    1.71 ms  kernel wait    8.40 ms  other    0.00 ms"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -82,6 +96,7 @@ fn trace_text_summarizes_a_cpu_only_trace() {
     for key in ["breakdown", "launch", "memcpy"] {
         assert_eq!(json.get(key), Some(&Value::Null), "`{key}` in {json:#}");
     }
+    assert_eq!(json["idle_breakdown"], serde_json::json!([]));
     assert_eq!(json["top_cpu_ops"][0]["name"], "aten::addmm");
 }
 

@@ -77,6 +77,7 @@ pub use crate::{
     },
     trace::{
         CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostSyncFacts,
-        KernelLaunchFacts, NamedCount, TensorCoreFacts, TraceDevice, TraceFacts, TraceMemoryFacts,
+        KernelLaunchFacts, NamedCount, StreamIdleBreakdown, TensorCoreFacts, TraceDevice,
+        TraceFacts, TraceMemoryFacts,
     },
 };

@@ -48,6 +48,37 @@ pub struct TraceFacts {
     /// Peak memory from the profiler's memory events (`profile_memory=True`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<TraceMemoryFacts>,
+    /// Why each GPU stream is idle, as Holistic Trace Analysis's idle-time breakdown splits
+    /// it, by stream number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idle_breakdown: Vec<StreamIdleBreakdown>,
+}
+
+/// The idle time of one GPU stream, split by cause, as Holistic Trace Analysis's
+/// `get_idle_time_breakdown` defines it.
+///
+/// On each stream, in start order, the gap between one GPU activity's end and the next one's
+/// start is idle time, and it is:
+/// - host wait when the runtime call that launched the next activity started after the
+///   previous one ended: the GPU waited for the CPU to launch work;
+/// - kernel wait when the next activity was already launched and the gap is shorter than
+///   30 µs: the cost of starting back-to-back kernels;
+/// - other when it was launched and waited longer: on another stream, an event or a
+///   collective, or anything else it depended on.
+///
+/// Times are whole microseconds, starts rounded up and ends down, as HTA rounds them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StreamIdleBreakdown {
+    /// The stream number (`args.stream` of the GPU activities).
+    pub stream: i64,
+    /// Idle time waiting for the host to launch the next activity.
+    pub host_wait_us: f64,
+    /// Idle time between back-to-back activities already launched (gaps under 30 µs).
+    pub kernel_wait_us: f64,
+    /// Idle time waiting on something else (another stream, an event, a collective).
+    pub other_us: f64,
 }
 
 /// A device from `deviceProperties`.

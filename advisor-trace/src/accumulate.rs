@@ -5,7 +5,7 @@
 //! What is kept per event, and why: the interval sweeps (GPU breakdown, idle time, overlap)
 //! and the CPU self times need every interval, sorted, and Kineto writes events out of time
 //! order, so they cannot be folded as they stream by. The records are small and fixed-size,
-//! names interned once per distinct name: 56 bytes per GPU activity (kernel, memcpy, memset),
+//! names interned once per distinct name: 64 bytes per GPU activity (kernel, memcpy, memset),
 //! 32 per runtime or driver call with a correlation id (its map entry, plus one control byte),
 //! 32 per CPU operator or user annotation, 24 per synchronizing call, 16 per data-loader call
 //! and 24 per step, never the event's JSON. Containers add their spare capacity (a `Vec` up
@@ -85,6 +85,8 @@ pub(crate) struct GpuActivity {
     pub(crate) correlation: i64,
     pub(crate) bytes: f64,
     pub(crate) name: u32,
+    /// `args.stream` (-1 without one).
+    pub(crate) stream: i32,
     pub(crate) kind: Kind,
     pub(crate) category: GpuCategory,
 }
@@ -408,6 +410,10 @@ impl Accumulator {
                 correlation: args.and_then(|a| a.correlation.int()).unwrap_or(-1),
                 bytes: args.and_then(|a| a.bytes.0).unwrap_or(0.0),
                 name: id,
+                stream: args
+                    .and_then(|a| a.stream.int())
+                    .and_then(|s| i32::try_from(s).ok())
+                    .unwrap_or(-1),
                 kind: Kind::of(category, name),
                 category,
             });
@@ -473,7 +479,7 @@ mod tests {
     #[test]
     fn records_are_as_small_as_documented() {
         use std::mem::size_of;
-        assert_eq!(size_of::<GpuActivity>(), 56);
+        assert_eq!(size_of::<GpuActivity>(), 64);
         assert_eq!(size_of::<(i64, RuntimeCall)>(), 32);
         assert_eq!(size_of::<CpuSpan>(), 32);
         assert_eq!(size_of::<SyncCall>(), 24);

@@ -161,6 +161,8 @@ pub(crate) struct RawArgs {
     #[serde(default)]
     pub correlation: Num,
     #[serde(default)]
+    pub stream: Num,
+    #[serde(default)]
     pub bytes: Num,
     #[serde(default, rename = "Total Allocated")]
     pub total_allocated: Num,

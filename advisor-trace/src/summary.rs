@@ -3,8 +3,8 @@
 
 use advisor_core::{
     CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HardwareInfo, HostSyncFacts,
-    KernelLaunchFacts, ProfileOperation, ProfileResults, TensorCoreFacts, TraceDevice, TraceFacts,
-    TraceMemoryFacts,
+    KernelLaunchFacts, ProfileOperation, ProfileResults, StreamIdleBreakdown, TensorCoreFacts,
+    TraceDevice, TraceFacts, TraceMemoryFacts,
 };
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ use crate::{
         cpu_ops::{self, CpuOpStat},
         data_loader, devices,
         devices::DistributedSummary,
-        host_syncs,
+        host_syncs, idle,
         kernels::{self, KernelStat},
         launches,
         memcpy::{self, MemcpySummary},
@@ -83,6 +83,9 @@ pub struct TraceSummary {
     /// Peak memory from `[memory]` events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<TraceMemoryFacts>,
+    /// Idle time per GPU stream by cause (host wait, kernel wait, other), as Holistic Trace
+    /// Analysis's idle-time breakdown splits it, over the same window as `breakdown`.
+    pub idle_breakdown: Vec<StreamIdleBreakdown>,
     /// Repairs made and anything that limits the analysis.
     pub warnings: Vec<String>,
     /// The CPU operators as a tree merged by name path (for `profile_results`).
@@ -162,6 +165,7 @@ pub(crate) fn build(
         top_kernels: kernels::top_kernels(&kept, names),
         top_cpu_ops: cpu.top,
         launch: launches::launch_summary(&kept, &accumulator.runtime),
+        idle_breakdown: idle::idle_breakdown(&kept, &accumulator.runtime),
         memcpy: memcpy::memcpy_table(&kept, names),
         communication,
         tensor_cores: tensor_cores::tensor_cores(&kept, names, &accumulator.devices),
@@ -280,6 +284,7 @@ impl TraceSummary {
             cpu_ops: self.cpu.clone(),
             tensor_cores: self.tensor_cores.clone(),
             memory: self.memory.clone(),
+            idle_breakdown: self.idle_breakdown.clone(),
         }
     }
 

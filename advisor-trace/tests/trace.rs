@@ -355,3 +355,76 @@ proptest! {
         prop_assert_eq!(total, durations.iter().map(|&d| f64::from(d)).sum::<f64>());
     }
 }
+
+/// Holistic Trace Analysis 0.5's `get_idle_time_breakdown(ranks=[r])` on each fixture, from
+/// `testdata/traces/README.md`: (file, stream, host wait, kernel wait, other) in µs. Streams
+/// HTA lists with no idle time at all (a single kernel) are left out of the README's table;
+/// we report them with zeros.
+const HTA_IDLE_BREAKDOWN: &[(&str, i64, f64, f64, f64)] = &[
+    (
+        "hta/sampled_rank-0.json.gz",
+        7,
+        213_825.0,
+        1_985.0,
+        261_740.0,
+    ),
+    ("hta/sampled_rank-0.json.gz", 23, 596_037.0, 70.0, 34.0),
+    ("hta/sampled_rank-0.json.gz", 25, 0.0, 9.0, 47_865.0),
+    ("hta/sampled_rank-0.json.gz", 84, 148_934.0, 6.0, 0.0),
+    (
+        "hta/sampled_rank-1.json.gz",
+        7,
+        156_827.0,
+        1_816.0,
+        281_064.0,
+    ),
+    ("hta/sampled_rank-1.json.gz", 23, 596_313.0, 100.0, 0.0),
+    ("hta/sampled_rank-1.json.gz", 25, 0.0, 9.0, 53_028.0),
+    ("hta/sampled_rank-1.json.gz", 84, 251_860.0, 0.0, 23_247.0),
+    (
+        "hta/v100-2rank-rank1.json.gz",
+        7,
+        791_330.0,
+        16_727.0,
+        73_829.0,
+    ),
+    (
+        "hta/v100-2rank-rank1.json.gz",
+        14,
+        933_139.0,
+        5_568.0,
+        4_444.0,
+    ),
+    ("hta/a100-nccl-rank0.json.gz", 7, 357_247.0, 2_155.0, 0.0),
+    ("hta/a100-nccl-rank0.json.gz", 40, 381_499.0, 0.0, 0.0),
+    ("hta/mi250-minitoy.json.gz", 0, 8_780.0, 0.0, 0.0),
+    (
+        "v100-training-rank0.trace.json.gz",
+        7,
+        1_709.0,
+        8_404.0,
+        0.0,
+    ),
+];
+
+#[test]
+fn idle_breakdown_matches_holistic_trace_analysis_exactly() {
+    let mut files: Vec<&str> = HTA_IDLE_BREAKDOWN.iter().map(|row| row.0).collect();
+    files.dedup();
+    for file in files {
+        let summary = read_trace_file(&trace(file), TraceOptions::default()).expect("reads");
+        let expected: Vec<(i64, f64, f64, f64)> = HTA_IDLE_BREAKDOWN
+            .iter()
+            .filter(|row| row.0 == file)
+            .map(|&(_, stream, host, kernel, other)| (stream, host, kernel, other))
+            .collect();
+        let found: Vec<(i64, f64, f64, f64)> = summary
+            .idle_breakdown
+            .iter()
+            .filter(|r| r.host_wait_us + r.kernel_wait_us + r.other_us != 0.0)
+            .map(|r| (r.stream, r.host_wait_us, r.kernel_wait_us, r.other_us))
+            .collect();
+        assert_eq!(found, expected, "{file}");
+        assert_eq!(summary.to_facts().idle_breakdown, summary.idle_breakdown);
+    }
+}

@@ -9,6 +9,7 @@ pub(crate) mod cpu_ops;
 pub(crate) mod data_loader;
 pub(crate) mod devices;
 pub(crate) mod host_syncs;
+pub(crate) mod idle;
 pub(crate) mod kernels;
 pub(crate) mod launches;
 pub(crate) mod memcpy;
