@@ -320,4 +320,5 @@ fn memory_per_event_is_the_documented_bound() {
         summary.bytes_read / pairs > 400,
         "{} bytes",
         summary.bytes_read / pairs
-    );}
+    );
+}
