@@ -152,6 +152,78 @@ fn render_text(s: &TraceSummary) -> String {
             );
         }
     }
+    if !s.queue_length.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nQueue length by stream (GPU activities launched and not finished)"
+        );
+        for row in &s.queue_length {
+            let _ = writeln!(
+                out,
+                "  stream {:<4} mean {:>7.1}  max {:>5}  ≥1 queued {:>5.1} % of its span",
+                row.stream, row.mean, row.max, row.busy_pct
+            );
+        }
+    }
+    if let Some(h) = &s.host_blocked {
+        let _ = writeln!(
+            out,
+            "\nHost blocked in steps: {} calls, {} ({:.1} % of step time)",
+            h.calls,
+            ms(h.time_us),
+            h.pct_of_step
+        );
+        for cause in &h.by_cause {
+            let _ = writeln!(
+                out,
+                "  {:<17} {:>6} calls {:>12} ({:.1} %)",
+                cause.cause.as_str(),
+                cause.calls,
+                ms(cause.time_us),
+                cause.pct_of_step
+            );
+        }
+        for site in &h.by_site {
+            let kind = site
+                .copy_kind
+                .as_deref()
+                .map_or(String::new(), |k| format!(" {}", short(k)));
+            let _ = writeln!(
+                out,
+                "  {:>10} ({:.1} %) {}{kind} in {} under {} ({} calls)",
+                ms(site.time_us),
+                site.pct_of_step,
+                short(&site.call),
+                site.op.as_deref().map_or("-".to_owned(), short),
+                site.annotation.as_deref().map_or("-".to_owned(), short),
+                site.calls
+            );
+        }
+    }
+    if !s.memcpy_kinds.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nCopies by kind (GPU time; pageable host memory blocks the host)"
+        );
+        for kind in &s.memcpy_kinds {
+            let sides = match (&kind.source, &kind.destination) {
+                (Some(source), Some(destination)) => {
+                    format!(" ({} -> {})", short(source), short(destination))
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}{sides}: {} copies, {:.1} MB in {}{}",
+                short(&kind.direction),
+                kind.count,
+                kind.bytes / 1e6,
+                ms(kind.time_us),
+                kind.bandwidth_gb_per_s
+                    .map_or(String::new(), |b| format!(", {b:.2} GB/s"))
+            );
+        }
+    }
     if !s.steps.is_empty() {
         let _ = writeln!(out, "\nSteps");
         for step in &s.steps {

@@ -39,6 +39,9 @@ fn trace_json_has_the_documented_keys_and_hta_figures() {
         "launch",
         "memcpy",
         "idle_breakdown",
+        "host_blocked",
+        "memcpy_kinds",
+        "queue_length",
         "warnings",
     ] {
         assert!(json.get(key).is_some(), "missing `{key}` in {json:#}");
@@ -79,6 +82,21 @@ fn trace_json_has_the_documented_keys_and_hta_figures() {
     let text = ok(&["trace", &v100_trace()]);
     assert!(
         text.contains("stream 7    host wait    1.71 ms  kernel wait    8.40 ms  other    0.00 ms"),
+        "{text}"
+    );
+    // Its launch queue is full (1,023 kernels), so the launch calls wait for room.
+    assert_eq!(json["queue_length"][0]["max"], 1023);
+    assert_eq!(json["host_blocked"]["by_cause"][0]["cause"], "outlier");
+    assert_eq!(
+        json["host_blocked"]["by_site"][0]["call"],
+        "cudaLaunchKernel"
+    );
+    assert!(
+        text.contains("Host blocked in steps: 144 calls, 86.91 ms (22.1 % of step time)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stream 7    mean   838.7  max  1023"),
         "{text}"
     );
 }

@@ -76,8 +76,9 @@ pub use crate::{
         OptimizationSuggestion,
     },
     trace::{
-        CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostSyncFacts,
-        KernelLaunchFacts, NamedCount, StreamIdleBreakdown, TensorCoreFacts, TraceDevice,
-        TraceFacts, TraceMemoryFacts,
+        CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostBlockCause,
+        HostBlockedByCause, HostBlockedFacts, HostBlockedSite, HostSyncFacts, KernelLaunchFacts,
+        MemcpyKindFacts, NamedCount, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts,
+        TraceDevice, TraceFacts, TraceMemoryFacts,
     },
 };

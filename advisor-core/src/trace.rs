@@ -52,6 +52,157 @@ pub struct TraceFacts {
     /// it, by stream number.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_breakdown: Vec<StreamIdleBreakdown>,
+    /// Runtime calls that block the host (blocking copies, synchronizations, event waits,
+    /// outliers), by cause and by the operator and annotation that issued them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_blocked: Option<HostBlockedFacts>,
+    /// GPU memory copies by kind (direction, source and destination memory), with their
+    /// achieved bandwidth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memcpy_kinds: Vec<MemcpyKindFacts>,
+    /// How many launched GPU activities wait on each stream (Holistic Trace Analysis's
+    /// queue-length counter), summarised per stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue_length: Vec<StreamQueueLength>,
+}
+
+/// Why a runtime call blocked the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HostBlockCause {
+    /// A copy to or from pageable host memory (`cudaMemcpyAsync` with a `Device -> Pageable`
+    /// copy): the driver stages it and the host waits, `non_blocking` or not.
+    PageableCopy,
+    /// A synchronous copy or set (`cudaMemcpy`, `cudaMemset`).
+    SynchronousCopy,
+    /// A device, context or stream synchronization (`cudaStreamSynchronize`).
+    Synchronize,
+    /// A wait for an event (`cudaEventSynchronize`).
+    EventWait,
+    /// Any other runtime call that took far longer than its usual time (at least 100 µs and
+    /// ten times the mean of the other calls of its name).
+    Outlier,
+}
+
+impl HostBlockCause {
+    /// The cause as written in JSON, `pageable_copy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostBlockCause::PageableCopy => "pageable_copy",
+            HostBlockCause::SynchronousCopy => "synchronous_copy",
+            HostBlockCause::Synchronize => "synchronize",
+            HostBlockCause::EventWait => "event_wait",
+            HostBlockCause::Outlier => "outlier",
+        }
+    }
+}
+
+/// Host time inside the profiler steps spent in runtime calls that block the CPU.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HostBlockedFacts {
+    /// Blocking calls inside steps.
+    pub calls: u64,
+    /// Their CPU time.
+    pub time_us: f64,
+    /// Wall time of the steps.
+    pub step_time_us: f64,
+    /// `time_us` as a share of `step_time_us`.
+    pub pct_of_step: f64,
+    /// The time by cause, longest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_cause: Vec<HostBlockedByCause>,
+    /// The time by where it was issued (cause, call, operator, annotation), longest first (at
+    /// most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_site: Vec<HostBlockedSite>,
+}
+
+/// Blocked time of one cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HostBlockedByCause {
+    /// The cause.
+    pub cause: HostBlockCause,
+    /// Calls.
+    pub calls: u64,
+    /// Their CPU time.
+    pub time_us: f64,
+    /// `time_us` as a share of the steps' wall time.
+    pub pct_of_step: f64,
+}
+
+/// Blocked time issued from one place: the call, the innermost CPU operator around it
+/// (`aten::item`, `aten::copy_`) and the innermost user annotation (`## sparse_data_dist ##`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HostBlockedSite {
+    /// The cause.
+    pub cause: HostBlockCause,
+    /// The runtime call, `cudaMemcpyAsync`.
+    pub call: String,
+    /// For a copy, its kind, `DtoH (Device -> Pageable)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_kind: Option<String>,
+    /// The innermost CPU operator on the same thread around the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<String>,
+    /// The innermost user annotation on the same thread around the call (steps excluded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<String>,
+    /// Calls.
+    pub calls: u64,
+    /// Their CPU time.
+    pub time_us: f64,
+    /// `time_us` as a share of the steps' wall time.
+    pub pct_of_step: f64,
+}
+
+/// GPU copies of one kind, `Memcpy DtoH (Device -> Pageable)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemcpyKindFacts {
+    /// `HtoD`, `DtoH`, `DtoD`, `HtoH`, `PtoP`.
+    pub direction: String,
+    /// Source memory: `Device`, `Pageable`, `Pinned`, `Managed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Destination memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Whether one side is pageable host memory (the copy blocks the host).
+    pub pageable: bool,
+    /// Copies.
+    pub count: u64,
+    /// Bytes copied.
+    pub bytes: f64,
+    /// GPU time of the copies.
+    pub time_us: f64,
+    /// Achieved bandwidth, bytes over GPU time, GB/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_gb_per_s: Option<f64>,
+}
+
+/// How many launched activities wait or run on one GPU stream over time: a kernel counts from
+/// its launch call's start until it ends (HTA's augmented counters).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StreamQueueLength {
+    /// The stream number.
+    pub stream: i64,
+    /// Time-weighted mean queue length over the stream's span (first launch to last end).
+    pub mean: f64,
+    /// Largest queue length.
+    pub max: u64,
+    /// Share of the span with at least one activity queued or running.
+    pub busy_pct: f64,
 }
 
 /// The idle time of one GPU stream, split by cause, as Holistic Trace Analysis's

@@ -7,8 +7,9 @@
 //! order, so they cannot be folded as they stream by. The records are small and fixed-size,
 //! names interned once per distinct name: 64 bytes per GPU activity (kernel, memcpy, memset),
 //! 32 per runtime or driver call with a correlation id (its map entry, plus one control byte),
-//! 32 per CPU operator or user annotation, 24 per synchronizing call, 16 per data-loader call
-//! and 24 per step, never the event's JSON. Containers add their spare capacity (a `Vec` up
+//! 32 per CPU operator or user annotation, 40 per runtime call that may block the host
+//! (synchronizations, copies, sets, event waits, calls of 100 µs or more; a few per step),
+//! 24 per distinct runtime-call name, 16 per data-loader call and 24 per step, never the event's JSON. Containers add their spare capacity (a `Vec` up
 //! to twice its length, the map up to about 2.3 times its entries). The tests below keep the
 //! sizes true.
 
@@ -20,7 +21,7 @@ use crate::{
     analysis::{
         data_loader,
         devices::{self, DistributedSummary},
-        host_syncs,
+        host_blocked,
         memory::MemoryPeaks,
     },
     event::{RawEvent, repair},
@@ -110,11 +111,17 @@ pub(crate) struct CpuSpan {
     pub(crate) is_op: bool,
 }
 
-/// A synchronizing runtime call (`cudaStreamSynchronize`, ...).
+/// A runtime call that may block the host: a synchronization, an event wait, a copy or set
+/// (whose kind the GPU activity of the same correlation tells), or a long call (a candidate
+/// outlier).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SyncCall {
     pub(crate) ts: f64,
     pub(crate) dur: f64,
+    /// Correlation id (-1 without one): finds the copy's GPU activity.
+    pub(crate) correlation: i64,
+    /// Thread and process, folded as in [`CpuSpan`]: finds the operator that issued it.
+    pub(crate) thread: u64,
     pub(crate) name: u32,
 }
 
@@ -176,6 +183,8 @@ pub(crate) struct Accumulator {
     /// Runtime and driver calls by correlation id.
     pub(crate) runtime: FastMap<i64, RuntimeCall>,
     pub(crate) syncs: Vec<SyncCall>,
+    /// Runtime and driver calls by interned name: count and total time, for outliers.
+    pub(crate) runtime_by_name: FastMap<u32, (u64, f64)>,
     pub(crate) cpu: Vec<CpuSpan>,
     pub(crate) steps: Vec<Step>,
     /// Data-loader calls: start and end.
@@ -434,9 +443,22 @@ impl Accumulator {
                     },
                 );
             }
-            if host_syncs::is_sync_call(name) {
-                let id = self.names.intern(name);
-                self.syncs.push(SyncCall { ts, dur, name: id });
+            let id = self.names.intern(name);
+            let entry = self.runtime_by_name.entry(id).or_default();
+            entry.0 += 1;
+            entry.1 += dur;
+            if host_blocked::may_block(name) || dur >= host_blocked::OUTLIER_MIN_US {
+                self.syncs.push(SyncCall {
+                    ts,
+                    dur,
+                    correlation: event
+                        .args
+                        .as_ref()
+                        .and_then(|a| a.correlation.int())
+                        .unwrap_or(-1),
+                    thread: thread_key(&event),
+                    name: id,
+                });
             }
             return;
         }
@@ -464,11 +486,16 @@ impl Accumulator {
         self.cpu.push(CpuSpan {
             start: ts,
             end: ts + dur,
-            thread: event.tid.map_or(0, |t| t.0) ^ event.pid.map_or(0, |p| p.0.rotate_left(32)),
+            thread: thread_key(&event),
             name: id,
             is_op,
         });
     }
+}
+
+/// Thread and process of an event, folded into one key.
+fn thread_key(event: &RawEvent<'_>) -> u64 {
+    event.tid.map_or(0, |t| t.0) ^ event.pid.map_or(0, |p| p.0.rotate_left(32))
 }
 
 #[cfg(test)]
@@ -482,7 +509,7 @@ mod tests {
         assert_eq!(size_of::<GpuActivity>(), 64);
         assert_eq!(size_of::<(i64, RuntimeCall)>(), 32);
         assert_eq!(size_of::<CpuSpan>(), 32);
-        assert_eq!(size_of::<SyncCall>(), 24);
+        assert_eq!(size_of::<SyncCall>(), 40);
         assert_eq!(size_of::<(f64, f64)>(), 16);
         assert_eq!(size_of::<Step>(), 24);
     }

@@ -2,9 +2,10 @@
 //! for each repair and limit, and the facts for the rules.
 
 use advisor_core::{
-    CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HardwareInfo, HostSyncFacts,
-    KernelLaunchFacts, ProfileOperation, ProfileResults, StreamIdleBreakdown, TensorCoreFacts,
-    TraceDevice, TraceFacts, TraceMemoryFacts,
+    CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HardwareInfo,
+    HostBlockedFacts, HostSyncFacts, KernelLaunchFacts, MemcpyKindFacts, ProfileOperation,
+    ProfileResults, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice,
+    TraceFacts, TraceMemoryFacts,
 };
 use serde::Serialize;
 
@@ -15,10 +16,11 @@ use crate::{
         cpu_ops::{self, CpuOpStat},
         data_loader, devices,
         devices::DistributedSummary,
-        host_syncs, idle,
+        host_blocked, host_syncs, idle,
         kernels::{self, KernelStat},
         launches,
         memcpy::{self, MemcpySummary},
+        memcpy_kinds, queue,
         steps::{self, StepSummary},
         tensor_cores,
     },
@@ -86,6 +88,15 @@ pub struct TraceSummary {
     /// Idle time per GPU stream by cause (host wait, kernel wait, other), as Holistic Trace
     /// Analysis's idle-time breakdown splits it, over the same window as `breakdown`.
     pub idle_breakdown: Vec<StreamIdleBreakdown>,
+    /// Runtime calls inside the steps that block the host, by cause and by the operator and
+    /// annotation that issued them (`null` without steps).
+    pub host_blocked: Option<HostBlockedFacts>,
+    /// GPU copies by kind (direction, pageable or pinned host memory) with their bandwidth,
+    /// over the same window as `breakdown`.
+    pub memcpy_kinds: Vec<MemcpyKindFacts>,
+    /// Queue length per GPU stream (activities launched and not finished), over the same
+    /// window as `breakdown`.
+    pub queue_length: Vec<StreamQueueLength>,
     /// Repairs made and anything that limits the analysis.
     pub warnings: Vec<String>,
     /// The CPU operators as a tree merged by name path (for `profile_results`).
@@ -166,6 +177,16 @@ pub(crate) fn build(
         top_cpu_ops: cpu.top,
         launch: launches::launch_summary(&kept, &accumulator.runtime),
         idle_breakdown: idle::idle_breakdown(&kept, &accumulator.runtime),
+        queue_length: queue::queue_length(&kept, &accumulator.runtime),
+        memcpy_kinds: memcpy_kinds::memcpy_kinds(&kept, names),
+        host_blocked: host_blocked::host_blocked(
+            &accumulator.steps,
+            &accumulator.syncs,
+            &accumulator.runtime_by_name,
+            &accumulator.gpu,
+            &accumulator.cpu,
+            names,
+        ),
         memcpy: memcpy::memcpy_table(&kept, names),
         communication,
         tensor_cores: tensor_cores::tensor_cores(&kept, names, &accumulator.devices),
@@ -285,6 +306,9 @@ impl TraceSummary {
             tensor_cores: self.tensor_cores.clone(),
             memory: self.memory.clone(),
             idle_breakdown: self.idle_breakdown.clone(),
+            host_blocked: self.host_blocked.clone(),
+            memcpy_kinds: self.memcpy_kinds.clone(),
+            queue_length: self.queue_length.clone(),
         }
     }
 

@@ -428,3 +428,137 @@ fn idle_breakdown_matches_holistic_trace_analysis_exactly() {
         assert_eq!(summary.to_facts().idle_breakdown, summary.idle_breakdown);
     }
 }
+
+/// Host-blocked time, copy kinds and queue length on the real traces: (file, blocked calls,
+/// blocked ms, its share of step time in tenths of a percent, the causes, the first site's
+/// call, operator and annotation, the deepest queue).
+#[test]
+fn host_blocked_time_and_queue_length_on_the_real_traces() {
+    use advisor_core::HostBlockCause::{self, *};
+    type Row<'a> = (
+        &'a str,
+        u64,
+        f64,
+        f64,
+        &'a [HostBlockCause],
+        (&'a str, Option<&'a str>, Option<&'a str>),
+        u64,
+    );
+    let rows: &[Row] = &[
+        (
+            "hta/sampled_rank-0.json.gz",
+            24,
+            1.27,
+            0.1,
+            &[PageableCopy],
+            (
+                "cudaMemcpyAsync",
+                Some("aten::copy_"),
+                Some("## KJTAllToAllTensorsAwaitable wait() ##"),
+            ),
+            77,
+        ),
+        (
+            "hta/sampled_rank-1.json.gz",
+            24,
+            0.32,
+            0.0,
+            &[PageableCopy],
+            (
+                "cudaMemcpyAsync",
+                Some("aten::copy_"),
+                Some("## sdd_preprocess_splits ##"),
+            ),
+            75,
+        ),
+        (
+            "hta/a100-nccl-rank0.json.gz",
+            25,
+            2.47,
+            0.4,
+            &[Outlier, EventWait],
+            (
+                "cudaStreamGetPriority",
+                Some("aten::cudnn_batch_norm_backward"),
+                None,
+            ),
+            11,
+        ),
+        (
+            "hta/v100-2rank-rank1.json.gz",
+            1,
+            1.51,
+            0.1,
+            &[Outlier],
+            ("cudaMemsetAsync", Some("aten::mm"), None),
+            74,
+        ),
+        // A launch queue of 1,023: the launch calls wait for room, the GPU is the bottleneck.
+        (
+            "v100-training-rank0.trace.json.gz",
+            144,
+            86.91,
+            22.1,
+            &[Outlier],
+            ("cudaLaunchKernel", Some("aten::convolution_backward"), None),
+            1023,
+        ),
+    ];
+    for &(file, calls, blocked_ms, pct, causes, site, max_queue) in rows {
+        let summary = read_trace_file(&trace(file), TraceOptions::default()).expect("reads");
+        let blocked = summary.host_blocked.as_ref().expect("steps");
+        let found_causes: Vec<HostBlockCause> = blocked.by_cause.iter().map(|c| c.cause).collect();
+        let first = &blocked.by_site[0];
+        assert_eq!(
+            (
+                blocked.calls,
+                (blocked.time_us / 10.0).round() / 100.0,
+                (blocked.pct_of_step * 10.0).round() / 10.0,
+                found_causes.as_slice(),
+                (
+                    first.call.as_str(),
+                    first.op.as_deref(),
+                    first.annotation.as_deref()
+                ),
+            ),
+            (calls, blocked_ms, pct, causes, site),
+            "{file}"
+        );
+        let deepest = summary.queue_length.iter().map(|q| q.max).max();
+        assert_eq!(deepest, Some(max_queue), "{file}");
+        let facts = summary.to_facts();
+        assert_eq!(facts.host_blocked.as_ref(), Some(blocked));
+        assert_eq!(facts.queue_length, summary.queue_length);
+        assert_eq!(facts.memcpy_kinds, summary.memcpy_kinds);
+    }
+    // The TorchRec ranks copy to and from pageable memory: the copy kinds say which.
+    let summary = read_trace_file(
+        &trace("hta/sampled_rank-0.json.gz"),
+        TraceOptions::default(),
+    )
+    .expect("reads");
+    // (direction, source, destination, pageable, count)
+    type Kind<'a> = (&'a str, Option<&'a str>, Option<&'a str>, bool, u64);
+    let kinds: Vec<Kind> = summary
+        .memcpy_kinds
+        .iter()
+        .map(|k| {
+            (
+                k.direction.as_str(),
+                k.source.as_deref(),
+                k.destination.as_deref(),
+                k.pageable,
+                k.count,
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("HtoD", Some("Pinned"), Some("Device"), false, 4),
+            ("DtoD", Some("Device"), Some("Device"), false, 4),
+            ("HtoD", Some("Pageable"), Some("Device"), true, 8),
+            ("DtoH", Some("Device"), Some("Pageable"), true, 4),
+        ]
+    );
+}

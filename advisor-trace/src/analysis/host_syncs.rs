@@ -39,7 +39,7 @@ pub(crate) fn host_syncs(
     let mut by_name: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
     let (mut calls, mut time) = (0u64, 0.0);
     for sync in syncs {
-        if step_index(steps, sync.ts).is_some() {
+        if is_sync_call(names.name(sync.name)) && step_index(steps, sync.ts).is_some() {
             calls += 1;
             time += sync.dur;
             let entry = by_name.entry(names.name(sync.name)).or_default();

@@ -8,12 +8,15 @@ pub(crate) mod communication;
 pub(crate) mod cpu_ops;
 pub(crate) mod data_loader;
 pub(crate) mod devices;
+pub(crate) mod host_blocked;
 pub(crate) mod host_syncs;
 pub(crate) mod idle;
 pub(crate) mod kernels;
 pub(crate) mod launches;
 pub(crate) mod memcpy;
+pub(crate) mod memcpy_kinds;
 pub(crate) mod memory;
+pub(crate) mod queue;
 pub(crate) mod steps;
 pub(crate) mod tensor_cores;
 
