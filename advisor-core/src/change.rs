@@ -131,6 +131,10 @@ pub struct RunSettings {
     /// of one host launch per operator.
     #[serde(default)]
     pub compiled: bool,
+    /// A paged KV cache with continuous batching (vLLM, TGI, TensorRT-LLM, SGLang): each
+    /// sequence holds cache blocks for the tokens it has, not the batch's full length.
+    #[serde(default)]
+    pub paged_kv_cache: bool,
 }
 
 fn one() -> u64 {
@@ -175,6 +179,8 @@ pub enum Change {
     ShardParameters(u64),
     /// torch.compile with CUDA graphs on or off.
     Compile(bool),
+    /// A serving engine's paged KV cache with continuous batching on or off.
+    PagedKvCache(bool),
 }
 
 impl Change {
@@ -213,6 +219,7 @@ impl Change {
             Change::Lora(rank) => settings.lora_rank = rank,
             Change::ShardParameters(shards) => settings.parameter_shards = shards.max(1),
             Change::Compile(on) => settings.compiled = on,
+            Change::PagedKvCache(on) => settings.paged_kv_cache = on,
             Change::SlidingWindow(window) => {
                 let window = window.max(1);
                 settings.sliding_window =
@@ -240,6 +247,7 @@ impl Change {
             Change::SlidingWindow(_) => "sliding_window",
             Change::ShardParameters(_) => "parameter_shards",
             Change::Compile(_) => "compile",
+            Change::PagedKvCache(_) => "paged_kv_cache",
         }
     }
 }
@@ -270,6 +278,8 @@ impl fmt::Display for Change {
             Change::ShardParameters(n) => write!(f, "FSDP / ZeRO-3 over {n} devices"),
             Change::Compile(true) => f.write_str("torch.compile with CUDA graphs"),
             Change::Compile(false) => f.write_str("eager PyTorch"),
+            Change::PagedKvCache(true) => f.write_str("a paged KV cache with continuous batching"),
+            Change::PagedKvCache(false) => f.write_str("a KV cache sized for the whole batch"),
         }
     }
 }
@@ -347,6 +357,7 @@ mod tests {
             sliding_window: None,
             parameter_shards: 1,
             compiled: false,
+            paged_kv_cache: false,
         }
     }
 

@@ -16,6 +16,7 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("kv_cache", &["use_cache"]),
     ("kv_cache_dtype", &["cache_dtype"]),
     ("compile", &["torch_compile"]),
+    ("engine", &["serving_engine"]),
     ("flash_attention", &["use_flash_attention"]),
     ("gradient_checkpointing", &[]),
     ("num_threads", &[]),
@@ -151,6 +152,88 @@ pub enum Quantization {
     Fp8,
 }
 
+/// What runs the model's forward passes: Hugging Face (PyTorch eager `generate()` or a plain
+/// forward), a serving engine with continuous batching and a paged KV cache, or an inference
+/// runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Engine {
+    /// Hugging Face Transformers on PyTorch (`model.generate()`, `pipeline`, a plain forward).
+    Hf,
+    /// vLLM (PagedAttention, continuous batching).
+    Vllm,
+    /// Hugging Face Text Generation Inference.
+    Tgi,
+    /// NVIDIA TensorRT-LLM (in-flight batching, paged KV cache).
+    TensorrtLlm,
+    /// SGLang (RadixAttention, continuous batching).
+    Sglang,
+    /// LMDeploy (TurboMind, persistent batching, paged KV cache).
+    Lmdeploy,
+    /// llama.cpp (GGUF; its server batches slots).
+    LlamaCpp,
+    /// ONNX Runtime.
+    Onnxruntime,
+    /// NVIDIA TensorRT.
+    Tensorrt,
+    /// Intel OpenVINO.
+    Openvino,
+}
+
+impl Engine {
+    /// Parses the config value and its common spellings.
+    pub fn parse(text: &str) -> Option<Engine> {
+        let lower = text.trim().to_ascii_lowercase().replace(['_', ' '], "-");
+        Some(match lower.as_str() {
+            "hf" | "transformers" | "huggingface" | "hugging-face" | "pytorch" | "torch"
+            | "eager" => Engine::Hf,
+            "vllm" => Engine::Vllm,
+            "tgi" | "text-generation-inference" => Engine::Tgi,
+            "tensorrt-llm" | "trt-llm" | "trtllm" => Engine::TensorrtLlm,
+            "sglang" => Engine::Sglang,
+            "lmdeploy" => Engine::Lmdeploy,
+            "llama.cpp" | "llamacpp" | "llama-cpp" => Engine::LlamaCpp,
+            "onnxruntime" | "onnx-runtime" | "ort" | "onnx" => Engine::Onnxruntime,
+            "tensorrt" | "trt" => Engine::Tensorrt,
+            "openvino" => Engine::Openvino,
+            _ => return None,
+        })
+    }
+
+    /// The config value: `hf`, `vllm`, `tensorrt-llm`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Hf => "hf",
+            Engine::Vllm => "vllm",
+            Engine::Tgi => "tgi",
+            Engine::TensorrtLlm => "tensorrt-llm",
+            Engine::Sglang => "sglang",
+            Engine::Lmdeploy => "lmdeploy",
+            Engine::LlamaCpp => "llama.cpp",
+            Engine::Onnxruntime => "onnxruntime",
+            Engine::Tensorrt => "tensorrt",
+            Engine::Openvino => "openvino",
+        }
+    }
+
+    /// Whether the engine serves generation with continuous batching over a paged KV cache
+    /// (blocks allocated as sequences grow, freed when they finish).
+    pub fn pages_kv_cache(self) -> bool {
+        matches!(
+            self,
+            Engine::Vllm | Engine::Tgi | Engine::TensorrtLlm | Engine::Sglang | Engine::Lmdeploy
+        )
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
@@ -213,6 +296,8 @@ pub struct RunConfig {
     pub kv_cache_dtype: Option<Precision>,
     /// `compile`: torch.compile with CUDA graphs (`mode="reduce-overhead"`) or not.
     pub compile: Option<bool>,
+    /// `engine`: what serves the model (`hf`, `vllm`, `tgi`, `tensorrt-llm`, `sglang`, ...).
+    pub engine: Option<Engine>,
     /// `flash_attention`.
     pub flash_attention: Option<bool>,
     /// `gradient_checkpointing`.
@@ -348,6 +433,11 @@ impl RunConfig {
                 )
             }
             "compile" => self.compile = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?),
+            "engine" => {
+                self.engine = Some(Engine::parse(value).ok_or_else(|| {
+                    invalid("one of hf, vllm, tgi, tensorrt-llm, sglang, lmdeploy, llama.cpp, onnxruntime, tensorrt, openvino")
+                })?)
+            }
             "flash_attention" => {
                 self.flash_attention = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?)
             }

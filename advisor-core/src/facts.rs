@@ -392,6 +392,8 @@ pub struct ResolvedRun {
     pub optimizer: Fact<OptimizerKind>,
     /// torch.compile with CUDA graphs.
     pub compiled: Fact<bool>,
+    /// What serves the model.
+    pub engine: Fact<crate::config::Engine>,
 }
 
 /// Everything the rules know, resolved once per analysis.
@@ -517,6 +519,7 @@ impl ResolvedFacts {
             sliding_window: self.model.as_ref().and_then(|m| m.sliding_window),
             parameter_shards: 1,
             compiled: run.compiled.value,
+            paged_kv_cache: run.engine.value.pages_kv_cache(),
         })
     }
 }

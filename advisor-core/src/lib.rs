@@ -49,8 +49,8 @@ pub use crate::{
         AttentionKernel, Change, OptimizerKind, RunSettings, SlackClaim, SlackPool, WeightFormat,
     },
     config::{
-        ConfigError, ConfigWarning, Device, KNOWN_CONFIG_KEYS, Mode, Precision, Quantization,
-        RunConfig,
+        ConfigError, ConfigWarning, Device, Engine, KNOWN_CONFIG_KEYS, Mode, Precision,
+        Quantization, RunConfig,
     },
     context::{AnalysisContext, ContextError},
     device::{AcceleratorCatalog, EmptyCatalog, GpuSpec, GpuVendor, PeakThroughput},

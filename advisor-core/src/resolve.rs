@@ -164,8 +164,26 @@ pub(crate) fn resolve(
             )),
         ),
     };
+    let engine = match config.engine {
+        Some(engine) => Fact::new(engine, Source::Config("engine".to_owned())),
+        None => Fact::new(
+            crate::config::Engine::Hf,
+            Source::Assumed(
+                "engine not set; taken as Hugging Face Transformers on PyTorch (generate() or a plain forward)"
+                    .to_owned(),
+            ),
+        ),
+    };
     let compiled = match config.compile {
         Some(on) => Fact::new(on, Source::Config("compile".to_owned())),
+        // Serving engines capture the decode step in CUDA graphs by default.
+        None if engine.value.pages_kv_cache() => Fact::new(
+            true,
+            Source::Derived(format!(
+                "{} captures decode steps in CUDA graphs by default",
+                engine.value
+            )),
+        ),
         None => Fact::new(
             false,
             Source::Assumed(
@@ -261,6 +279,7 @@ pub(crate) fn resolve(
             threads,
             optimizer,
             compiled,
+            engine,
         },
         measured,
         warnings,

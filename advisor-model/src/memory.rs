@@ -17,7 +17,8 @@ pub const GPU_RUNTIME_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
 pub struct MemoryBreakdown {
     /// Weights as stored (the compute copy in training).
     pub weights: f64,
-    /// The KV cache of every sequence at its full length.
+    /// The KV cache of every sequence at the peak: its full length, or with a paged cache
+    /// and continuous batching the mean it holds.
     pub kv_cache: f64,
     /// One layer's attention score matrix when attention is eager (inference); in training
     /// every layer's are part of `activations`.
@@ -76,6 +77,26 @@ pub(crate) fn cached_tokens(workload: &Workload) -> f64 {
     }
 }
 
+/// Tokens of cache a paged KV cache allocates at once: vLLM's default block size.
+pub(crate) const KV_BLOCK_TOKENS: f64 = 16.0;
+
+/// Tokens of KV cache one sequence holds at the peak. A batch without paging (Hugging Face
+/// `generate()`) grows every sequence of the batch together to its full length (the static
+/// cache allocates it up front). With a paged cache and continuous batching a finished
+/// sequence frees its blocks and a new one takes its place, so at steady state the sequences
+/// are spread evenly over their generation: each holds its prompt, half its generated tokens
+/// and half a block of rounding on average (Kwon et al. 2023, "Efficient Memory Management
+/// for Large Language Model Serving with PagedAttention", §4).
+pub(crate) fn held_tokens(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    let full = cached_tokens(workload);
+    if !s.paged_kv_cache {
+        return full;
+    }
+    let mean = s.prompt_tokens as f64 + s.generated_tokens as f64 / 2.0 + KV_BLOCK_TOKENS / 2.0;
+    mean.min(full)
+}
+
 /// KV-cache bytes per token at the run's cache dtype.
 pub(crate) fn kv_bytes_per_token(workload: &Workload) -> f64 {
     workload
@@ -94,7 +115,7 @@ pub(crate) fn activation_bytes(precision: Precision) -> f64 {
 
 /// Peak memory of the run.
 ///
-/// - Inference: weights + KV cache (`batch × cached tokens × 2 · layers · kv_heads · head_dim ·
+/// - Inference: weights + KV cache (`batch × held tokens × 2 · layers · kv_heads · head_dim ·
 ///   bytes`) + one layer's eager score matrix (`batch × heads × prompt²`) + one layer's
 ///   activations + the runtime.
 /// - Training: weights + gradients + optimizer state (AdamW in mixed precision: 2 + 2 + 12 =
@@ -122,7 +143,7 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
         Mode::Inference => {
             let prompt = s.prompt_tokens as f64;
             let kv_cache = if model.generates() && s.kv_cache {
-                b * cached_tokens(workload) * kv_bytes_per_token(workload) / tp
+                b * held_tokens(workload) * kv_bytes_per_token(workload) / tp
             } else {
                 0.0
             };

@@ -45,6 +45,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::mixed_precision::MixedPrecision),
         Box::new(rules::parallelization::Parallelization),
         Box::new(rules::quantization::Quantization),
+        Box::new(rules::serving_engine::ServingEngine),
         Box::new(rules::sparse_attention::SparseAttention),
         Box::new(rules::torch_compile::TorchCompile),
     ]

@@ -131,6 +131,7 @@ fn every_builtin_rule_is_registered_once() {
             "mixed_precision",
             "parallelization",
             "quantization",
+            "serving_engine",
             "sparse_attention",
             "torch_compile"
         ]

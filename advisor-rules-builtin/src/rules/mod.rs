@@ -16,6 +16,7 @@ pub(crate) mod memory_fragmentation;
 pub(crate) mod mixed_precision;
 pub(crate) mod parallelization;
 pub(crate) mod quantization;
+pub(crate) mod serving_engine;
 pub(crate) mod sparse_attention;
 pub(crate) mod torch_compile;
 
