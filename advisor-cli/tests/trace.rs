@@ -86,7 +86,10 @@ fn trace_json_has_the_documented_keys_and_hta_figures() {
     );
     // Its launch queue is full (1,023 kernels), so the launch calls wait for room.
     assert_eq!(json["queue_length"][0]["max"], 1023);
-    assert_eq!(json["host_blocked"]["by_cause"][0]["cause"], "outlier");
+    assert_eq!(
+        json["host_blocked"]["by_cause"][0]["cause"],
+        "launch_backpressure"
+    );
     assert_eq!(
         json["host_blocked"]["by_site"][0]["call"],
         "cudaLaunchKernel"
@@ -260,4 +263,56 @@ fn tempfile_dir() -> PathBuf {
     let folder = std::env::temp_dir().join(format!("advisor-trace-memory-{}", std::process::id()));
     std::fs::create_dir_all(&folder).expect("temp dir");
     folder
+}
+
+/// The trace rules on the real HTA traces: (file, the suggestions that must not be there,
+/// those that must).
+#[test]
+fn trace_rules_on_the_real_traces_follow_the_idle_breakdown_and_the_queue() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        // TorchRec ranks: the main stream's idle mostly waits on other streams and
+        // collectives (HTA's "other"), not on the host: no batch advice. Their pageable copies
+        // (12 per step, 0.0–0.1 % of it) get host_sync's pinned-memory advice, at low impact.
+        (
+            "hta/sampled_rank-0.json.gz",
+            &["batch_size"],
+            &["host_sync"],
+        ),
+        (
+            "hta/sampled_rank-1.json.gz",
+            &["batch_size"],
+            &["host_sync"],
+        ),
+        // A deep launch queue (1,023): GPU-bound, no launch advice, and the launch calls that
+        // waited for room are not host_sync's to claim.
+        (
+            "v100-training-rank0.trace.json.gz",
+            &["launch_overhead", "host_sync"],
+            &[],
+        ),
+    ];
+    for &(file, absent, present) in cases {
+        let report: Value = serde_json::from_str(&ok(&[
+            "analyze",
+            "--trace",
+            &trace(file),
+            "--set",
+            "mode=training",
+            "--format",
+            "json",
+        ]))
+        .expect("json");
+        let ids: Vec<&str> = report["suggestions"]
+            .as_array()
+            .expect("suggestions")
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        for id in absent {
+            assert!(!ids.contains(id), "{file}: {id} in {ids:?}");
+        }
+        for id in present {
+            assert!(ids.contains(id), "{file}: {id} missing from {ids:?}");
+        }
+    }
 }

@@ -81,6 +81,11 @@ pub enum HostBlockCause {
     Synchronize,
     /// A wait for an event (`cudaEventSynchronize`).
     EventWait,
+    /// An asynchronous enqueue (a kernel or graph launch, a `cudaMemcpyAsync` between device
+    /// buffers or pinned memory, a `cudaMemsetAsync`) that took far longer than its usual time
+    /// (as an outlier): the queue was full, so the host waited for the GPU to make room (the
+    /// GPU is the bottleneck), or the first launch loaded its module.
+    LaunchBackpressure,
     /// Any other runtime call that took far longer than its usual time (at least 100 µs and
     /// ten times the mean of the other calls of its name).
     Outlier,
@@ -94,6 +99,7 @@ impl HostBlockCause {
             HostBlockCause::SynchronousCopy => "synchronous_copy",
             HostBlockCause::Synchronize => "synchronize",
             HostBlockCause::EventWait => "event_wait",
+            HostBlockCause::LaunchBackpressure => "launch_backpressure",
             HostBlockCause::Outlier => "outlier",
         }
     }
@@ -203,6 +209,9 @@ pub struct StreamQueueLength {
     pub max: u64,
     /// Share of the span with at least one activity queued or running.
     pub busy_pct: f64,
+    /// Total time of the stream's own activities: the busiest stream is the main one.
+    #[serde(default)]
+    pub gpu_time_us: f64,
 }
 
 /// The idle time of one GPU stream, split by cause, as Holistic Trace Analysis's

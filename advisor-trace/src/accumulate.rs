@@ -439,7 +439,8 @@ impl Accumulator {
                     RuntimeCall {
                         ts,
                         dur,
-                        is_launch: name.contains("Launch"),
+                        // One graph launch runs many kernels: not a per-kernel launch.
+                        is_launch: name.contains("Launch") && !name.contains("GraphLaunch"),
                     },
                 );
             }

@@ -186,8 +186,14 @@ impl OptimizationRule for BatchSize {
 const LOW_COMPUTE_PCT: f64 = 50.0;
 
 /// A PyTorch profiler trace whose GPU computes less than half the time, with many short
-/// kernels: the batch is too small to keep the GPU busy (any configured batch size).
+/// kernels, and whose idle is host starvation: the batch is too small to keep the GPU busy
+/// (any configured batch size). Idle that is mostly the main stream waiting on other streams
+/// or collectives (HTA's idle-time breakdown: kernel wait and other, not host wait) is not a
+/// small batch, and the claim is at most the host-wait idle.
 fn low_utilization_from_trace(context: &AnalysisContext) -> Option<OptimizationSuggestion> {
+    /// Under this share of the main stream's idle spent waiting for the host, the idle is not
+    /// starvation (HTA's idle-time breakdown).
+    const HOST_WAIT_SHARE: f64 = 0.5;
     let trace = context.profile_results.as_ref()?.trace.as_ref()?;
     let breakdown = trace.gpu_breakdown.as_ref()?;
     let launches = trace.kernel_launches.as_ref()?;
@@ -201,7 +207,12 @@ fn low_utilization_from_trace(context: &AnalysisContext) -> Option<OptimizationS
     if short_share < 0.5 {
         return None;
     }
-    let idle = breakdown.idle_pct / 100.0;
+    let host_wait_share = super::gpu_idle::host_wait_share_of_idle(trace);
+    if host_wait_share.is_some_and(|share| share < HOST_WAIT_SHARE) {
+        return None;
+    }
+    let pool = (breakdown.idle_pct / 100.0).clamp(0.0, 1.0);
+    let idle = super::gpu_idle::host_wait_pool(trace).unwrap_or(pool);
     let source = trace.source.as_deref().unwrap_or("the trace");
     Some(
         OptimizationSuggestion::new(
@@ -224,9 +235,18 @@ fn low_utilization_from_trace(context: &AnalysisContext) -> Option<OptimizationS
             facts::percent(short_share),
             launches.short_kernel_threshold_us
         ))
+        .evidence(host_wait_share.map_or_else(
+            || "the trace has no idle-time breakdown to say what the GPU waits for".to_owned(),
+            |share| {
+                format!(
+                    "{} of the main stream's idle time waits for the host to launch work (HTA's idle-time breakdown)",
+                    facts::percent(share)
+                )
+            },
+        ))
         .slack(SlackClaim {
             pool: SlackPool::GpuIdle,
-            pool_fraction: idle,
+            pool_fraction: pool,
             min_fraction: 0.0,
             max_fraction: idle,
         })
@@ -234,10 +254,18 @@ fn low_utilization_from_trace(context: &AnalysisContext) -> Option<OptimizationS
             ImprovementMetric::Throughput,
             0.0,
             idle,
-            format!(
-                "upper bound: a larger batch does more work per kernel and can fill the GPU idle share of the trace ({}); a claim on the GPU-idle pool, shared with the other trace rules",
-                facts::percent(idle)
-            ),
+            if host_wait_share.is_some() {
+                format!(
+                    "upper bound: a larger batch does more work per kernel and can fill the GPU idle time spent waiting for the host ({} of the span, of {} idle); a claim on the GPU-idle pool, shared with the other trace rules",
+                    facts::percent(idle),
+                    facts::percent(pool)
+                )
+            } else {
+                format!(
+                    "upper bound: a larger batch does more work per kernel and can fill the GPU idle share of the trace ({}); a claim on the GPU-idle pool, shared with the other trace rules",
+                    facts::percent(idle)
+                )
+            },
         ))
         .description(
             "The trace shows short kernels and a GPU that is often idle: each step gives it too little work. \
@@ -370,6 +398,7 @@ mod tests {
             evidence:
             - step.json: the GPU computes 35.0 % and idles 55.0 % of 100.0 ms
             - 9000 of 12000 kernels (75.0 %) run under 20 µs: each does little work
+            - the trace has no idle-time breakdown to say what the GPU waits for
             steps:
             - Double the batch size while memory allows, and re-profile the GPU idle and compute shares.
             - For training, scale the learning rate with the batch (or keep the batch and accumulate gradients).
@@ -377,5 +406,52 @@ mod tests {
             - A larger batch raises per-request latency in serving and changes training dynamics.
             slack: SlackClaim { pool: GpuIdle, pool_fraction: 0.55, min_fraction: 0.0, max_fraction: 0.55 }
         "#]].assert_eq(&advise("batch_size", context));
+    }
+
+    /// A trace of short kernels at 55 % idle whose main stream (7) idles `host_wait` ms
+    /// waiting for the host and `other` ms on other streams and collectives.
+    fn starved_trace(host_wait: f64, other: f64) -> serde_json::Value {
+        let mut context = with_trace(json!({
+            "gpu_breakdown": breakdown(55.0, 35.0, 0.0, 10.0),
+            "kernel_launches": { "kernels": 12_000, "matched": 12_000, "shorter_than_launch": 6_000,
+                                 "short_kernels": 9_000, "short_kernel_threshold_us": 20.0,
+                                 "short_kernel_time_us": 60_000.0, "kernel_time_us": 90_000.0 },
+            "queue_length": [ { "stream": 7, "mean": 3.0, "max": 40, "busy_pct": 90.0, "gpu_time_us": 40_000.0 } ],
+            "idle_breakdown": [ { "stream": 7, "host_wait_us": host_wait * 1000.0, "kernel_wait_us": 0.0,
+                                  "other_us": other * 1000.0 } ],
+        }));
+        context["current_config"] = json!({ "mode": "training", "batch_size": "8" });
+        context
+    }
+
+    #[test]
+    fn idle_waiting_on_other_streams_is_not_a_small_batch() {
+        // 55 % idle, but the main stream mostly waits on other streams and collectives.
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise("batch_size", starved_trace(10.0, 45.0)));
+    }
+
+    #[test]
+    fn host_starvation_claims_the_host_wait_idle() {
+        expect![[r#"
+            batch_size · compute · impact high · difficulty easy
+            title: Raise the batch size: the GPU is underused
+            description: The trace shows short kernels and a GPU that is often idle: each step gives it too little work. A larger batch amortizes launch and framework overhead over more samples.
+            expected:
+            - throughput ×1.0–1.7 [0.000, 0.400]: upper bound: a larger batch does more work per kernel and can fill the GPU idle time spent waiting for the host (40.0 % of the span, of 55.0 % idle); a claim on the GPU-idle pool, shared with the other trace rules
+            evidence:
+            - the trace: the GPU computes 35.0 % and idles 55.0 % of 100.0 ms
+            - 9000 of 12000 kernels (75.0 %) run under 20 µs: each does little work
+            - 72.7 % of the main stream's idle time waits for the host to launch work (HTA's idle-time breakdown)
+            steps:
+            - Double the batch size while memory allows, and re-profile the GPU idle and compute shares.
+            - For training, scale the learning rate with the batch (or keep the batch and accumulate gradients).
+            warnings:
+            - A larger batch raises per-request latency in serving and changes training dynamics.
+            slack: SlackClaim { pool: GpuIdle, pool_fraction: 0.55, min_fraction: 0.0, max_fraction: 0.4 }
+        "#]]
+        .assert_eq(&advise("batch_size", starved_trace(40.0, 15.0)));
     }
 }

@@ -23,7 +23,8 @@
 
 use advisor_core::{
     Category, Difficulty, ExpectedImprovement, ImprovementMetric, OptimizationRule,
-    OptimizationSuggestion, RuleError, RuleInput, SlackClaim, SlackPool, TraceFacts,
+    OptimizationSuggestion, RuleError, RuleInput, SlackClaim, SlackPool, StreamQueueLength,
+    TraceFacts,
 };
 
 use crate::facts;
@@ -37,6 +38,56 @@ pub(crate) fn idle_pool(trace: &TraceFacts) -> Option<f64> {
     let breakdown = trace.gpu_breakdown.as_ref()?;
     (breakdown.kernel_time_us > 0.0 && breakdown.idle_pct.is_finite())
         .then(|| (breakdown.idle_pct / 100.0).clamp(0.0, 1.0))
+}
+
+/// The trace's main GPU stream: the one whose own activities take the most GPU time (from
+/// the queue-length facts).
+pub(crate) fn main_stream(trace: &TraceFacts) -> Option<&StreamQueueLength> {
+    trace
+        .queue_length
+        .iter()
+        .filter(|q| q.gpu_time_us.is_finite())
+        .max_by(|a, b| a.gpu_time_us.total_cmp(&b.gpu_time_us))
+}
+
+/// The main stream's idle split as HTA's idle-time breakdown splits it:
+/// `(host wait, all idle)` in microseconds, when the trace has both facts.
+fn main_stream_idle(trace: &TraceFacts) -> Option<(f64, f64)> {
+    let main = main_stream(trace)?;
+    let row = trace
+        .idle_breakdown
+        .iter()
+        .find(|r| r.stream == main.stream)?;
+    let parts = [row.host_wait_us, row.kernel_wait_us, row.other_us];
+    parts.iter().all(|p| p.is_finite()).then(|| {
+        let host = row.host_wait_us.max(0.0);
+        (host, parts.iter().map(|p| p.max(0.0)).sum())
+    })
+}
+
+/// The share of the main stream's idle time that is host wait (the GPU waited for the CPU to
+/// launch), as a fraction; `None` without an idle-time breakdown or queue-length facts.
+pub(crate) fn host_wait_share_of_idle(trace: &TraceFacts) -> Option<f64> {
+    let (host, all) = main_stream_idle(trace)?;
+    Some(if all > 0.0 { host / all } else { 0.0 })
+}
+
+/// The part of the GPU idle pool that is host-wait idle: the main stream's host wait as a
+/// share of the GPU span, at most the idle pool. Idle spent waiting on other streams or on
+/// collectives is not in it: launching sooner cannot fill it. Falls back to the whole idle
+/// pool without an idle-time breakdown.
+pub(crate) fn host_wait_pool(trace: &TraceFacts) -> Option<f64> {
+    let idle = idle_pool(trace)?;
+    let span = trace.gpu_breakdown.as_ref()?.kernel_time_us;
+    Some(match main_stream_idle(trace) {
+        Some((host, _)) if span > 0.0 => (host / span).clamp(0.0, idle),
+        _ => idle,
+    })
+}
+
+/// The mean queue length of the main stream: how far the host runs ahead of the GPU.
+pub(crate) fn main_queue_mean(trace: &TraceFacts) -> Option<f64> {
+    main_stream(trace).map(|q| q.mean).filter(|m| m.is_finite())
 }
 
 /// The host-blocked pool of a trace without a GPU time breakdown: the step time the host

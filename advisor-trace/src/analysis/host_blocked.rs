@@ -60,7 +60,14 @@ fn cause(
     }
     let (count, time) = others;
     let outlier = dur >= OUTLIER_MIN_US && count > 0 && dur >= OUTLIER_FACTOR * time / count as f64;
-    outlier.then_some(HostBlockCause::Outlier)
+    if !outlier {
+        None
+    } else if name.contains("Launch") || name.contains("Async") {
+        // An enqueue that waited: the queue was full.
+        Some(HostBlockCause::LaunchBackpressure)
+    } else {
+        Some(HostBlockCause::Outlier)
+    }
 }
 
 /// The kind of a copy or set from its GPU activity's name: `Memcpy DtoH (Device -> Pageable)`
@@ -297,13 +304,34 @@ mod tests {
                 (950, 700.0),
                 Some(Outlier),
             ),
-            ("cudaLaunchKernel", None, 150.0, (10, 100.0), Some(Outlier)),
+            (
+                "cudaLaunchKernel",
+                None,
+                150.0,
+                (10, 100.0),
+                Some(LaunchBackpressure),
+            ),
+            (
+                "cudaGraphLaunch",
+                None,
+                5000.0,
+                (10, 100.0),
+                Some(LaunchBackpressure),
+            ),
             ("cudaLaunchKernel", None, 150.0, (10, 200.0), None),
             ("cudaLaunchKernel", None, 99.0, (10, 10.0), None),
             ("cudaMalloc", None, 5000.0, (0, 0.0), None),
+            // Any enqueue that waited is back-pressure; another long call is an outlier.
             (
                 "cudaMemcpyAsync",
                 Some("DtoD (Device -> Device)"),
+                500.0,
+                (10, 100.0),
+                Some(LaunchBackpressure),
+            ),
+            (
+                "cudaStreamGetPriority",
+                None,
                 500.0,
                 (10, 100.0),
                 Some(Outlier),

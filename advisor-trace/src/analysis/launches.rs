@@ -1,5 +1,7 @@
 //! Kernel launches: kernels matched to their launch call by correlation id, kernels shorter
-//! than their launch, short kernels, and the delay from launch to start.
+//! than their launch, short kernels, and the delay from launch to start. The kernels of a CUDA
+//! graph share their `cudaGraphLaunch`'s correlation id; one launch runs them all, so they
+//! are not matched to it (a 5 µs graph kernel is not "shorter than" a 600 µs graph launch).
 
 use advisor_core::KernelLaunchFacts;
 
@@ -74,6 +76,12 @@ mod tests {
                 ],
                 &[(1, 20.0, 5.0), (2, 30.0, 50.0)],
                 Some((2, 2, 1, 1, Some(6.0), Some(20.0))),
+            ),
+            // A graph's kernels are not compared with the whole `cudaGraphLaunch`.
+            (
+                &[("cudaGraphLaunch", 1, 0.0, 600.0)],
+                &[(1, 20.0, 5.0), (1, 30.0, 5.0)],
+                Some((2, 0, 0, 2, None, None)),
             ),
             // A copy's runtime call is not a launch.
             (

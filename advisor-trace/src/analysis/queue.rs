@@ -16,7 +16,9 @@ pub(crate) fn queue_length(
 ) -> Vec<StreamQueueLength> {
     // (stream, time, +1 on launch or -1 on end)
     let mut changes: Vec<(i32, f64, i32)> = Vec::with_capacity(kept.len() * 2);
+    let mut gpu_time: FastMap<i32, f64> = FastMap::default();
     for activity in kept.iter().filter(|a| a.stream >= 0) {
+        *gpu_time.entry(activity.stream).or_default() += activity.dur;
         let end = activity.ts + activity.dur;
         let launched = runtime
             .get(&activity.correlation)
@@ -52,6 +54,7 @@ pub(crate) fn queue_length(
             mean: if span > 0.0 { area / span } else { 0.0 },
             max: max.max(0) as u64,
             busy_pct: pct(busy, span),
+            gpu_time_us: gpu_time.get(&stream).copied().unwrap_or(0.0),
         });
     }
     rows
@@ -73,8 +76,8 @@ mod tests {
                 r#"{{"ph": "X", "cat": "kernel", "name": "k", "ts": {ts}, "dur": {dur}, "args": {{"correlation": {correlation}, "stream": {stream}}}}}"#
             )
         };
-        // (events) -> rows (stream, mean, max, busy %)
-        type Case = (Vec<String>, Vec<(i64, f64, u64, f64)>);
+        // (events) -> rows (stream, mean, max, busy %, GPU time)
+        type Case = (Vec<String>, Vec<(i64, f64, u64, f64, f64)>);
         let cases: Vec<Case> = vec![
             (vec![], vec![]),
             // Two kernels launched together at 0, running 10..20 and 20..30: the queue is 2
@@ -86,7 +89,7 @@ mod tests {
                     kernel(10, 10, 7, 1),
                     kernel(20, 10, 7, 2),
                 ],
-                vec![(7, (2.0 * 20.0 + 10.0) / 30.0, 2, 100.0)],
+                vec![(7, (2.0 * 20.0 + 10.0) / 30.0, 2, 100.0, 20.0)],
             ),
             // Without a launch call a kernel counts from its start; a gap empties the queue.
             (
@@ -95,15 +98,15 @@ mod tests {
                     kernel(30, 10, 3, 2),
                     kernel(0, 40, 4, 3),
                 ],
-                vec![(3, 0.5, 1, 50.0), (4, 1.0, 1, 100.0)],
+                vec![(3, 0.5, 1, 50.0, 20.0), (4, 1.0, 1, 100.0, 40.0)],
             ),
         ];
         for (events, expected) in cases {
             let events: Vec<&str> = events.iter().map(String::as_str).collect();
-            let found: Vec<(i64, f64, u64, f64)> = summary_of("", &events)
+            let found: Vec<(i64, f64, u64, f64, f64)> = summary_of("", &events)
                 .queue_length
                 .iter()
-                .map(|q| (q.stream, q.mean, q.max, q.busy_pct))
+                .map(|q| (q.stream, q.mean, q.max, q.busy_pct, q.gpu_time_us))
                 .collect();
             assert_eq!(found, expected, "{events:?}");
         }
