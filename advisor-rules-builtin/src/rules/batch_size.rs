@@ -16,8 +16,10 @@
 //! it. The per-token latency at that batch is stated, to hold against a latency budget.
 //!
 //! Independently of the configured batch size, a PyTorch profiler trace where the GPU computes
-//! less than half of the time and at least half of the kernels are short (under 20 µs) also
-//! fires; its gain is a claim on the trace's GPU-idle pool, which other trace rules share.
+//! less than half of the time, at least half of the kernels are short (under 20 µs) and at
+//! least half of the main stream's idle is the GPU waiting for the host (HTA's host-wait idle,
+//! not cross-stream or collective waits) also fires; its gain is a claim on that host-wait
+//! idle, which other trace rules share.
 //!
 //! ## When it stays silent
 //! Batch size unset or above 1, a CPU run, no larger batch that fits, or one that buys under
