@@ -86,6 +86,13 @@ pub struct GpuSpec {
     pub peak: PeakThroughput,
     /// Whether it has matrix units (NVIDIA tensor cores, AMD matrix cores).
     pub matrix_units: bool,
+    /// The link between devices of one machine (`NVLink 3 (12 links)`, `PCIe 4.0 x16`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub link: String,
+    /// Peak bandwidth of that link per device, both directions together, bytes per second, as
+    /// datasheets quote it; `None` when not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_bandwidth_bytes_per_second: Option<f64>,
     /// Architecture family as the vendor names it (`Ampere`, `Hopper`, `CDNA 3`).
     pub architecture: String,
     /// The datasheet the figures come from.

@@ -71,6 +71,11 @@ pub struct Accelerator {
     pub fp8_tflops: Option<f64>,
     /// Peak INT8 on tensor cores, TOP/s.
     pub int8_tops: Option<f64>,
+    /// The link between devices of one machine: NVLink, Infinity Fabric or PCIe.
+    pub link: &'static str,
+    /// Peak bandwidth of that link per device, both directions together, bytes per second,
+    /// as datasheets quote it (NVLink 600 GB/s on an A100 SXM; PCIe 4.0 x16 64 GB/s).
+    pub link_bandwidth_bytes_per_second: f64,
     /// Whether it has matrix-multiply units: NVIDIA tensor cores or AMD matrix cores.
     pub tensor_cores: bool,
     /// The datasheet or whitepaper the figures come from.
@@ -145,6 +150,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: None,
         fp8_tflops: None,
         int8_tops: None,
+        // V100 datasheet: NVLink 300 GB/s.
+        link: "NVLink 2 (6 links)",
+        link_bandwidth_bytes_per_second: 300.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: V100_DATASHEET,
     },
@@ -162,6 +170,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: None,
         fp8_tflops: None,
         int8_tops: None,
+        // V100 datasheet: NVLink 300 GB/s.
+        link: "NVLink 2 (6 links)",
+        link_bandwidth_bytes_per_second: 300.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: V100_DATASHEET,
     },
@@ -179,6 +190,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: None,
         fp8_tflops: None,
         int8_tops: None,
+        // V100 datasheet: PCIe interconnect 32 GB/s.
+        link: "PCIe 3.0 x16",
+        link_bandwidth_bytes_per_second: 32.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: V100_DATASHEET,
     },
@@ -196,6 +210,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: None,
         fp8_tflops: None,
         int8_tops: None,
+        // V100 datasheet: PCIe interconnect 32 GB/s.
+        link: "PCIe 3.0 x16",
+        link_bandwidth_bytes_per_second: 32.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: V100_DATASHEET,
     },
@@ -214,6 +231,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: None,
         fp8_tflops: None,
         int8_tops: Some(130.0),
+        // T4 datasheet: PCIe Gen3 x16, 32 GB/s.
+        link: "PCIe 3.0 x16",
+        link_bandwidth_bytes_per_second: 32.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA T4 Tensor Core GPU datasheet, \
                  https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/tesla-t4/t4-tensor-core-datasheet-951643.pdf",
@@ -235,6 +255,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(70.0),
         fp8_tflops: None,
         int8_tops: None,
+        // PCIe Gen4 x16, 64 GB/s (no NVLink on G5 instances).
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "AWS EC2 G5 instance specifications, compiled in Baseten, \"NVIDIA A10 vs A10G for ML \
                  model inference\", https://www.baseten.co/blog/nvidia-a10-vs-a10g-for-ml-model-inference/",
@@ -254,6 +277,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(125.0),
         fp8_tflops: None,
         int8_tops: Some(250.0),
+        // A10 datasheet: PCIe Gen4 64 GB/s.
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA A10 Tensor Core GPU datasheet (2021)",
     },
@@ -272,6 +298,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(121.0),
         fp8_tflops: Some(242.5),
         int8_tops: Some(242.5),
+        // L4 datasheet: PCIe Gen4 x16 64 GB/s.
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA L4 Tensor Core GPU datasheet (2023)",
     },
@@ -290,6 +319,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(362.05),
         fp8_tflops: Some(733.0),
         int8_tops: Some(733.0),
+        // L40S datasheet: PCIe Gen4 x16 64 GB/s bidirectional.
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA L40S GPU for AI and Graphics Performance datasheet (2023)",
     },
@@ -308,6 +340,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(312.0),
         fp8_tflops: None,
         int8_tops: Some(624.0),
+        // A100 datasheet: NVLink 600 GB/s.
+        link: "NVLink 3 (12 links)",
+        link_bandwidth_bytes_per_second: 600.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: A100_DATASHEET,
     },
@@ -325,6 +360,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(312.0),
         fp8_tflops: None,
         int8_tops: Some(624.0),
+        // A100 datasheet: NVLink 600 GB/s.
+        link: "NVLink 3 (12 links)",
+        link_bandwidth_bytes_per_second: 600.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: A100_DATASHEET,
     },
@@ -342,6 +380,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(312.0),
         fp8_tflops: None,
         int8_tops: Some(624.0),
+        // A100 datasheet, PCIe column: PCIe Gen4 64 GB/s (an NVLink bridge joins pairs only).
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: A100_DATASHEET,
     },
@@ -360,6 +401,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(989.5),
         fp8_tflops: Some(1979.0),
         int8_tops: Some(1979.0),
+        // H100 datasheet: NVLink 900 GB/s.
+        link: "NVLink 4 (18 links)",
+        link_bandwidth_bytes_per_second: 900.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: H100_DATASHEET,
     },
@@ -378,6 +422,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(756.5),
         fp8_tflops: Some(1513.0),
         int8_tops: Some(1513.0),
+        // H100 datasheet, PCIe column: PCIe Gen5 128 GB/s (an NVLink bridge joins pairs only).
+        link: "PCIe 5.0 x16",
+        link_bandwidth_bytes_per_second: 128.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: H100_DATASHEET,
     },
@@ -396,6 +443,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(989.5),
         fp8_tflops: Some(1979.0),
         int8_tops: Some(1979.0),
+        // H200 datasheet: NVLink 900 GB/s.
+        link: "NVLink 4 (18 links)",
+        link_bandwidth_bytes_per_second: 900.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA H200 Tensor Core GPU datasheet (2024)",
     },
@@ -414,6 +464,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(71.0),
         fp8_tflops: None,
         int8_tops: Some(284.0),
+        // GA102 whitepaper: PCIe Gen4 x16, 64 GB/s (its NVLink bridge joins pairs only).
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA Ampere GA102 GPU Architecture whitepaper, appendix A, \
                  https://www.nvidia.com/content/PDF/nvidia-ampere-ga-102-gpu-architecture-whitepaper-v2.pdf",
@@ -434,6 +487,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(165.2),
         fp8_tflops: Some(330.3),
         int8_tops: Some(660.6),
+        // Ada whitepaper: PCIe Gen4 x16, 64 GB/s; no NVLink.
+        link: "PCIe 4.0 x16",
+        link_bandwidth_bytes_per_second: 64.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "NVIDIA Ada GPU Architecture whitepaper, appendix A, \
                  https://images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf",
@@ -453,6 +509,9 @@ static ACCELERATORS: &[Accelerator] = &[
         bf16_tflops: Some(1307.4),
         fp8_tflops: Some(2614.9),
         int8_tops: Some(2614.9),
+        // MI300X datasheet: 7 Infinity Fabric links of 128 GB/s, 896 GB/s peer to peer.
+        link: "Infinity Fabric (7 links)",
+        link_bandwidth_bytes_per_second: 896.0 * GB_PER_SECOND,
         tensor_cores: true,
         source: "AMD Instinct MI300X accelerator datasheet, \
                  https://www.amd.com/content/dam/amd/en/documents/instinct-tech-docs/data-sheets/amd-instinct-mi300x-data-sheet.pdf",

@@ -65,6 +65,8 @@ impl Accelerator {
                 int8: self.int8_tops.and_then(flops),
             },
             matrix_units: self.tensor_cores,
+            link: self.link.to_owned(),
+            link_bandwidth_bytes_per_second: Some(self.link_bandwidth_bytes_per_second),
             architecture,
             source: self.source.to_owned(),
         }

@@ -95,6 +95,11 @@ pub struct Cost {
     pub flops: f64,
     /// Operators issued.
     pub ops: f64,
+    /// Bytes each device sends over its link to the others (tensor parallelism's
+    /// all-reduces): sequential with the kernels around them.
+    pub link_bytes: f64,
+    /// The fixed latency of those all-reduces, seconds.
+    pub link_latency_seconds: f64,
 }
 
 impl Cost {
@@ -104,6 +109,8 @@ impl Cost {
             stream_bytes: self.stream_bytes * factor,
             flops: self.flops * factor,
             ops: self.ops * factor,
+            link_bytes: self.link_bytes * factor,
+            link_latency_seconds: self.link_latency_seconds * factor,
         }
     }
 }
@@ -117,6 +124,8 @@ pub enum Bound {
     Compute,
     /// The host issuing operators.
     Host,
+    /// The link between devices (tensor parallelism's all-reduces).
+    Communication,
 }
 
 impl Bound {
@@ -126,6 +135,7 @@ impl Bound {
             Bound::Memory => "memory-bound",
             Bound::Compute => "compute-bound",
             Bound::Host => "bound by the host issuing operators",
+            Bound::Communication => "bound by communication between GPUs",
         }
     }
 }
@@ -147,6 +157,9 @@ pub struct Rates {
     pub tf32: bool,
     /// Whether the step runs compiled with CUDA graphs.
     pub compiled: bool,
+    /// Bytes per second one device sends (or receives) over its link to the others at 100 %
+    /// efficiency: half the datasheet's bidirectional figure.
+    pub link_bandwidth: f64,
 }
 
 /// The rates a workload computes at: on a GPU, integer weight-only formats dequantize to the
@@ -180,6 +193,13 @@ pub fn rates(workload: &Workload) -> Rates {
                 cpu: false,
                 tf32: s.tf32 && spec.peak.tf32.is_some(),
                 compiled: s.compiled,
+                // Without a table figure, PCIe 4.0 x16 (32 GB/s each way): what any recent
+                // server slot gives.
+                link_bandwidth: spec
+                    .link_bandwidth_bytes_per_second
+                    .filter(|b| b.is_finite() && *b > 0.0)
+                    .unwrap_or(64e9)
+                    / 2.0,
             }
         }
         DeviceModel::Cpu(cpu) => {
@@ -204,6 +224,7 @@ pub fn rates(workload: &Workload) -> Rates {
                 cpu: true,
                 tf32: false,
                 compiled: s.compiled,
+                link_bandwidth: 0.0,
             }
         }
     }
@@ -226,6 +247,13 @@ pub fn seconds(cost: Cost, rates: &Rates, efficiency: &Efficiency) -> (f64, Boun
         rates.threads.max(1.0)
     };
     let compute = cost.flops / (rates.peak / rates.threads.max(1.0) * scaling * compute_efficiency);
+    // NCCL's ring all-reduce comes as close to the link's peak as streaming kernels come to
+    // memory's.
+    let link = if cost.link_bytes > 0.0 && rates.link_bandwidth > 0.0 {
+        cost.link_bytes / (rates.link_bandwidth * efficiency.bandwidth) + cost.link_latency_seconds
+    } else {
+        cost.link_latency_seconds
+    };
     let host = if rates.cpu {
         if rates.threads > 1.0 {
             cost.ops * (FORK_JOIN_SECONDS + FORK_JOIN_PER_THREAD_SECONDS * rates.threads)
@@ -250,10 +278,13 @@ pub fn seconds(cost: Cost, rates: &Rates, efficiency: &Efficiency) -> (f64, Boun
         };
         (device + host, bound)
     } else {
-        // The GPU runs while the host issues the next operators: the slower of the two.
-        let device = memory.max(compute) + stream;
+        // The GPU runs while the host issues the next operators: the slower of the two. The
+        // all-reduces wait for the matmul before them and hold up the one after.
+        let device = memory.max(compute) + stream + link;
         if host > device {
             (host, Bound::Host)
+        } else if link > memory.max(compute) + stream {
+            (device, Bound::Communication)
         } else if memory + stream >= compute {
             (device, Bound::Memory)
         } else {
@@ -317,11 +348,37 @@ pub(crate) fn forward(
     } else {
         (OPS_PER_LAYER, 1.0)
     };
+    // Tensor parallelism (Megatron-LM's split, Shoeybi et al. 2019, §3) all-reduces the
+    // hidden states twice per layer, after attention and after the MLP: `tokens × hidden ×
+    // act` bytes each, of which a ring all-reduce sends `2(t − 1)/t` over each device's link
+    // (Patarasuk and Yuan 2009). Each is one more kernel to issue.
+    // Each also pays NCCL's latency: its tuning model (src/graph/tuning.cc) gives a ring
+    // all-reduce in the low-latency protocol a base of 6.6 µs plus 0.6 µs per step over
+    // NVLink (1.0 µs over PCIe), and a ring has `2(t − 1)` steps.
+    let (link_bytes, all_reduces) = if tp > 1.0 {
+        (
+            2.0 * layers * tokens * hidden * act * 2.0 * (tp - 1.0) / tp,
+            2.0 * layers,
+        )
+    } else {
+        (0.0, 0.0)
+    };
+    let step_latency = match &workload.device {
+        crate::workload::DeviceModel::Gpu { spec, .. }
+            if !spec.link.starts_with("PCIe") && !spec.link.is_empty() =>
+        {
+            0.6e-6
+        }
+        _ => 1.0e-6,
+    };
+    let link_latency_seconds = all_reduces * (6.6e-6 + 2.0 * (tp - 1.0) * step_latency);
     Cost {
         bytes: (split.read_bytes(tokens) + cache_read + cache_write) / tp,
         stream_bytes: (scores + activations) * stream_share / tp,
         flops: flops / tp,
-        ops: layers * ops_per_layer + 2.0,
+        ops: layers * ops_per_layer + 2.0 + all_reduces,
+        link_bytes,
+        link_latency_seconds,
     }
 }
 
@@ -376,7 +433,13 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             // Recomputation adds one more forward with checkpointing.
             let backward = if s.lora_rank > 0 { 1.0 } else { 2.0 };
             let passes = 1.0 + backward + if s.gradient_checkpointing { 1.0 } else { 0.0 };
-            let (fwd_bwd, bound) = run(forward.scale(passes));
+            // The backward all-reduces the input gradients twice per layer, as the forward does
+            // its outputs; weight gradients need none.
+            let mut passes_cost = forward.scale(passes);
+            let all_reduce_passes = 2.0 + if s.gradient_checkpointing { 1.0 } else { 0.0 };
+            passes_cost.link_bytes = forward.link_bytes * all_reduce_passes;
+            passes_cost.link_latency_seconds = forward.link_latency_seconds * all_reduce_passes;
+            let (fwd_bwd, bound) = run(passes_cost);
             let optimizer_bytes_per_parameter = match s.optimizer {
                 advisor_core::OptimizerKind::AdamW => 28.0,
                 advisor_core::OptimizerKind::Adam8bit => 16.0,
@@ -392,6 +455,8 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                 stream_bytes: parameters * optimizer_bytes_per_parameter,
                 flops: parameters * 10.0,
                 ops: 4.0,
+                link_bytes: 0.0,
+                link_latency_seconds: 0.0,
             });
             let step = fwd_bwd + optimizer;
             Times {
@@ -416,7 +481,7 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             let segments = SEGMENTS.min(s.generated_tokens).max(1);
             let per_segment = generated / segments as f64;
             let mut decode = 0.0;
-            let mut bound_time = (0.0, 0.0, 0.0);
+            let mut bound_time = (0.0, 0.0, 0.0, 0.0);
             for k in 0..segments {
                 // Midpoint of this segment's contexts.
                 let position = prompt + (k as f64 + 0.5) * per_segment;
@@ -442,14 +507,22 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                     Bound::Memory => bound_time.0 += step,
                     Bound::Compute => bound_time.1 += step,
                     Bound::Host => bound_time.2 += step,
+                    Bound::Communication => bound_time.3 += step,
                 }
             }
-            let bound = if bound_time.0 >= bound_time.1 && bound_time.0 >= bound_time.2 {
+            let largest = bound_time
+                .0
+                .max(bound_time.1)
+                .max(bound_time.2)
+                .max(bound_time.3);
+            let bound = if bound_time.0 >= largest {
                 Bound::Memory
-            } else if bound_time.1 >= bound_time.2 {
+            } else if bound_time.1 >= largest {
                 Bound::Compute
-            } else {
+            } else if bound_time.2 >= largest {
                 Bound::Host
+            } else {
+                Bound::Communication
             };
             let request = prefill + decode;
             Times {

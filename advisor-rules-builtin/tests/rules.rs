@@ -133,6 +133,7 @@ fn every_builtin_rule_is_registered_once() {
             "quantization",
             "serving_engine",
             "sparse_attention",
+            "tensor_parallelism",
             "torch_compile"
         ]
     );
