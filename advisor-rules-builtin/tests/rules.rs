@@ -118,6 +118,7 @@ fn every_builtin_rule_is_registered_once() {
             "batch_size",
             "communication_overlap",
             "data_loader",
+            "encoder_serving",
             "feasibility",
             "flash_attention",
             "gpu_idle",
