@@ -93,7 +93,7 @@ fn analyze_runs_plugin_rules_and_reports_refusals() {
         .filter_map(|s| s["id"].as_str())
         .collect();
     assert!(ids.contains(&"speculative_decoding"), "{ids:?}");
-    assert!(ids.contains(&"batch_size"), "{ids:?}");
+    assert!(ids.contains(&"serving_engine"), "{ids:?}");
     let plugin_messages: Vec<&str> = report["diagnostics"]
         .as_array()
         .unwrap()

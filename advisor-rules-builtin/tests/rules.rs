@@ -348,9 +348,16 @@ fn kv_cache() {
 #[test]
 fn batch_size() {
     let context = json!({ "model_graph": gpt2(), "hardware_info": gpu("NVIDIA L4"),
-        "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "1024", "precision": "fp16" } });
+        "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "1024", "precision": "fp16", "engine": "vllm" } });
     let report = analyze(context);
     let suggestion = find(&report, "batch_size").expect("batch_size fires");
+    // On Hugging Face generate() the batch comes from serving_engine, once.
+    let hf = analyze(
+        json!({ "model_graph": gpt2(), "hardware_info": gpu("NVIDIA L4"),
+        "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "1024", "precision": "fp16" } }),
+    );
+    assert!(find(&hf, "batch_size").is_none());
+    assert!(find(&hf, "serving_engine").is_some());
     let Some(Change::BatchSize(batch)) = suggestion.changes.first().copied() else {
         panic!("a batch change: {:?}", suggestion.changes)
     };

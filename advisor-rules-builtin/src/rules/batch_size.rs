@@ -23,7 +23,9 @@
 //!
 //! ## When it stays silent
 //! Batch size unset or above 1, a CPU run, no larger batch that fits, or one that buys under
-//! 5 %. Without the device or the model it says what it needs.
+//! 5 %; generation on Hugging Face `generate()` (the `engine` unset or `hf`), whose batch
+//! `serving_engine` recommends together with the engine that reaches it. Without the device or
+//! the model it says what it needs.
 //!
 //! ## Example
 //! GPT-2 decoding at batch 1 on an L4: the weights use 2 % of memory and decode is
@@ -71,6 +73,16 @@ impl OptimizationRule for BatchSize {
         }
         let workload = Workload::from_facts(input.facts)?;
         let training = workload.settings.mode == Mode::Training;
+        // Generation on Hugging Face generate() gets its batch from `serving_engine`, with the
+        // engine that reaches it: one suggestion, not two naming the same batch.
+        if !training
+            && workload.model.generates()
+            && workload.settings.kv_cache
+            && workload.settings.generated_tokens >= 2
+            && input.facts.run.engine.value == advisor_core::Engine::Hf
+        {
+            return Ok(Vec::new());
+        }
         // The batch must fit after the report's other changes: the KV cache on and fused
         // attention, which `kv_cache` and `flash_attention` recommend when they are off.
         let mut prerequisites = Vec::new();
@@ -293,27 +305,27 @@ mod tests {
         expect![[r#"
             batch_size · compute · impact high · difficulty easy
             title: Raise the batch size from 1 to 64
-            description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 64 fits in memory (3.3 GiB of 24.0 GiB) and is where doubling again stops paying.
+            description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 64 fits in memory (2.7 GiB of 24.0 GiB) and is where doubling again stops paying.
             changes: batch size 64
             expected:
-            - throughput ×8.1–36.4 [0.876, 0.973]: model: request time per sequence 530.1 ms–3.71 s → 65.6 ms–102.0 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×8.1–8.3 [0.876, 0.880]: model: request time per sequence 528.6 ms–795.2 ms → 64.0 ms–98.4 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is memory-bound; at batch 64, memory-bound
-            - time per generated token at batch 64: up to 11.9 ms (hold it against your latency budget)
+            - time per generated token at batch 64: up to 11.7 ms (hold it against your latency budget)
             steps:
             - Serve with continuous batching (vLLM, TGI, TensorRT-LLM, SGLang) and let up to 64 sequences share each step; this is what the modelled gain assumes.
             - Static batches padded to the longest request lose part of the gain; bucket by length if you batch by hand.
             code: python
             warnings:
-            - The model predicts time per token +661 % in the worst case.
+            - The model predicts time per token +657 % in the worst case.
             - Per-request latency grows with the batch; keep it within your latency budget.
         "#]].assert_eq(&advise(
             "batch_size",
             context(
                 gpt2(),
                 target("nvidia-l4"),
-                json!({ "mode": "inference", "batch_size": "1", "seq_len": "1024",
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "1024", "engine": "vllm",
                         "precision": "fp16" }),
             ),
         ));
@@ -324,28 +336,28 @@ mod tests {
         expect![[r#"
             batch_size · compute · impact high · difficulty easy
             title: Raise the batch size from 1 to 16
-            description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 16 fits in memory (47.7 GiB of 80.0 GiB) and is where doubling again stops paying.
+            description: At batch size 1 every step pays its fixed costs (reading every weight, launching every kernel) for one sample's worth of work. By the model, batch 16 fits in memory (45.7 GiB of 80.0 GiB) and is where doubling again stops paying.
             changes: batch size 16
             expected:
-            - throughput ×4.0–6.1 [0.750, 0.835]: model: request time per sequence 4.48 s–10.37 s → 1.02 s–1.71 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×4.0–4.6 [0.753, 0.783]: model: request time per sequence 4.46 s–6.87 s → 1.01 s–1.68 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config batch_size = 1
             - at batch 1 the run is memory-bound; at batch 16, memory-bound
             - modelled with fused (flash) attention applied, as the report's other suggestions recommend
-            - time per generated token at batch 16: up to 37.4 ms (hold it against your latency budget)
+            - time per generated token at batch 16: up to 37.3 ms (hold it against your latency budget)
             steps:
             - Serve with continuous batching (vLLM, TGI, TensorRT-LLM, SGLang) and let up to 16 sequences share each step; this is what the modelled gain assumes.
             - Static batches padded to the longest request lose part of the gain; bucket by length if you batch by hand.
             code: python
             warnings:
-            - The model predicts time per token +200 % in the worst case.
+            - The model predicts time per token +199 % in the worst case.
             - Per-request latency grows with the batch; keep it within your latency budget.
         "#]].assert_eq(&advise(
             "batch_size",
             context(
                 llama_2_7b(),
                 target("nvidia-a100-80gb"),
-                json!({ "mode": "inference", "batch_size": "1", "seq_len": "4096",
+                json!({ "mode": "inference", "batch_size": "1", "seq_len": "4096", "engine": "vllm",
                         "precision": "fp16", "flash_attention": "false" }),
             ),
         ));

@@ -132,7 +132,7 @@ fn each_failure_is_refused_with_its_cause_and_the_rest_loads() {
     let ids: Vec<&str> = analysis.suggestions.iter().map(|s| s.id.as_str()).collect();
     assert!(ids.contains(&"speculative_decoding"), "{ids:?}");
     assert!(ids.contains(&"fail_output_ok"), "{ids:?}");
-    assert!(ids.contains(&"batch_size"), "{ids:?}");
+    assert!(ids.contains(&"serving_engine"), "{ids:?}");
     let plugin_errors: Vec<(&str, &str)> = analysis
         .diagnostics
         .iter()
