@@ -260,15 +260,28 @@ pub fn simulate(facts: &ResolvedFacts, changes: &[Change]) -> Result<Simulation,
     Ok(simulate_workload(before, changes))
 }
 
-/// Runs the model on a workload before and after `changes`.
-pub fn simulate_workload(before: Workload, changes: &[Change]) -> Simulation {
-    let mut after = before.clone();
+/// The workload with `changes` applied. The measurement is of the run as configured, so the
+/// changed run has none; its calibration (the unexplained time) travels with it.
+pub fn changed(workload: &Workload, changes: &[Change]) -> Workload {
+    let mut after = workload.clone();
     for change in changes {
         change.apply(&mut after.settings);
     }
-    // The measurement is of the run as configured; its calibration (the unexplained
-    // time) travels with the workload.
     after.measured = None;
+    after
+}
+
+/// Whether a workload's peak memory fits the usable memory of its device: the memory half of
+/// [`Prediction::fits`], without the time simulation, for searches over settings.
+pub fn fits(workload: &Workload) -> bool {
+    workload
+        .capacity_bytes()
+        .is_none_or(|capacity| memory::memory(workload).total() <= capacity as f64 * USABLE_MEMORY)
+}
+
+/// Runs the model on a workload before and after `changes`.
+pub fn simulate_workload(before: Workload, changes: &[Change]) -> Simulation {
+    let after = changed(&before, changes);
     Simulation {
         predicted_before: predict(&before),
         predicted_after: predict(&after),

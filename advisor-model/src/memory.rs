@@ -141,7 +141,13 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
     let weights = split.stored_bytes() / tp;
     match s.mode {
         Mode::Inference => {
-            let prompt = s.prompt_tokens as f64;
+            // The longest forward: the prompt, or the whole sequence when generation re-runs
+            // it without a cache.
+            let longest = if model.generates() && !s.kv_cache {
+                (s.prompt_tokens + s.generated_tokens) as f64
+            } else {
+                s.prompt_tokens as f64
+            };
             let kv_cache = if model.generates() && s.kv_cache {
                 b * held_tokens(workload) * kv_bytes_per_token(workload) / tp
             } else {
@@ -149,13 +155,7 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
             };
             let attention_scores = match s.attention {
                 AttentionKernel::Eager if model.has_attention => {
-                    // Scores and probabilities of one layer, for the longest forward: the
-                    // prompt, or the whole sequence when generation re-runs it without a cache.
-                    let longest = if model.generates() && !s.kv_cache {
-                        (s.prompt_tokens + s.generated_tokens) as f64
-                    } else {
-                        prompt
-                    };
+                    // Scores and probabilities of one layer, for the longest forward.
                     // Hugging Face's eager attention holds the scores at the activation width
                     // while its fp32 softmax is written, then the fp32 result while it is cast
                     // back: `act + 4` bytes per score at the peak.
@@ -164,11 +164,6 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 _ => 0.0,
             };
             // One layer's hidden states and MLP intermediate, as the forward streams through.
-            let longest = if model.generates() && !s.kv_cache {
-                (s.prompt_tokens + s.generated_tokens) as f64
-            } else {
-                prompt
-            };
             let activations = b * longest * h * 6.0 * act;
             MemoryBreakdown {
                 weights,

@@ -117,11 +117,12 @@ impl OptimizationRule for Feasibility {
                 )
             })
         };
-        let single_fits = remedies.iter().filter(|r| keeps_work(r)).any(|r| {
-            advisor_model::simulate_workload(workload.clone(), &r.changes)
-                .predicted_after
-                .fits()
-        });
+        let fits =
+            |changes: &[Change]| advisor_model::fits(&advisor_model::changed(&workload, changes));
+        let single_fits = remedies
+            .iter()
+            .filter(|r| keeps_work(r))
+            .any(|r| fits(&r.changes));
         let mut pair: Option<Remedy> = None;
         if !single_fits {
             let keeping: Vec<&Remedy> = remedies.iter().filter(|r| keeps_work(r)).collect();
@@ -137,10 +138,7 @@ impl OptimizationRule for Feasibility {
                     if weights > 1 {
                         continue;
                     }
-                    if advisor_model::simulate_workload(workload.clone(), &changes)
-                        .predicted_after
-                        .fits()
-                    {
+                    if fits(&changes) {
                         pair = Some(Remedy {
                             changes,
                             what: format!("{}, and {}", first.what, lowercase_first(&second.what)),
@@ -161,9 +159,10 @@ impl OptimizationRule for Feasibility {
             remedies.insert(position, pair);
         }
         for remedy in remedies {
-            let after = advisor_model::simulate_workload(workload.clone(), &remedy.changes);
-            let total = after.predicted_after.memory.total();
-            let fits = after.predicted_after.fits();
+            // Each remedy's peak is all a step needs: memory, not the time simulation.
+            let after = advisor_model::changed(&workload, &remedy.changes);
+            let total = advisor_model::memory(&after).total();
+            let fits = advisor_model::fits(&after);
             suggestion = suggestion.step(format!(
                 "{}: peak {} — {}{}",
                 remedy.what,
@@ -295,8 +294,7 @@ fn remedies(workload: &Workload) -> Vec<Remedy> {
             Mode::Inference => Change::TensorParallel(degree),
             Mode::Training => Change::ShardParameters(degree),
         };
-        let sharded = advisor_model::simulate_workload(workload.clone(), &[change]);
-        if sharded.predicted_after.fits() {
+        if advisor_model::fits(&advisor_model::changed(workload, &[change])) {
             remedies.push(Remedy {
                 changes: vec![change],
                 what: match s.mode {
@@ -323,7 +321,7 @@ fn largest_fitting(
     let fits = |value: u64| {
         let mut trial = workload.clone();
         set(&mut trial, value);
-        advisor_model::predict(&trial).fits()
+        advisor_model::fits(&trial)
     };
     if current <= 1 || !fits(1) {
         return None;
