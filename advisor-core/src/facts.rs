@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     change::{AttentionKernel, OptimizerKind, RunSettings, WeightFormat},
-    config::{Device, Mode, Precision, Quantization, RunConfig},
+    config::{Mode, Precision, Quantization, RunConfig},
     context::AnalysisContext,
     device::{AcceleratorCatalog, GpuSpec, PeakThroughput},
     graph::{Architecture, ModelGraph},
@@ -522,11 +522,6 @@ impl ResolvedFacts {
             paged_kv_cache: run.engine.value.pages_kv_cache(),
         })
     }
-}
-
-/// Whether a device kind is a GPU the hardware can have.
-pub(crate) fn device_is_gpu(device: Device) -> bool {
-    device.is_gpu()
 }
 
 /// The weight format a `quantization` setting means.

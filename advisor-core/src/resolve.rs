@@ -8,7 +8,7 @@ use crate::{
     device::{AcceleratorCatalog, PeakThroughput},
     facts::{
         CpuFacts, Fact, GpuFacts, GpuState, Measured, ModelShape, ResolvedFacts, ResolvedRun,
-        Source, device_is_gpu, quantized_weights,
+        Source, quantized_weights,
     },
     formulas,
 };
@@ -41,7 +41,7 @@ pub(crate) fn resolve(
         .map(|mode| Fact::new(mode, Source::Config("mode".to_owned())));
     let on_gpu = match (config.device, &gpu) {
         (Some(device), gpu) => {
-            let on = device_is_gpu(device);
+            let on = device.is_gpu();
             if on && matches!(gpu, GpuState::Absent) {
                 warnings.push(format!(
                     "config device = {} but the hardware has no GPU: the analysis follows the config",

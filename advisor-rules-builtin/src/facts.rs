@@ -1,53 +1,12 @@
-//! Helpers the rules share: the device a run uses as the context states it, the trace,
-//! the model, text formatting, and attaching a simulated change to a suggestion. Numbers come
+//! Helpers the rules share: the trace, text formatting, and attaching a simulated change to a
+//! suggestion. Numbers come
 //! from the resolved facts (`RuleInput::facts`) and the performance model (`advisor-model`).
 
-use advisor_core::{AcceleratorCatalog as _, AnalysisContext, ModelGraph, RuleError, RunConfig};
-
-/// Whether the model runs on a GPU: the config's `device`, else whether the hardware has
-/// one. Returns the answer and the evidence for it; `None` when neither is known.
-pub(crate) fn runs_on_gpu(context: &AnalysisContext, config: &RunConfig) -> Option<(bool, String)> {
-    if let Some(device) = config.device {
-        return Some((
-            device.is_gpu(),
-            format!("config device = {}", device.as_str()),
-        ));
-    }
-    let hardware = context.hardware_info.as_ref()?;
-    match hardware.gpu_model.as_deref().map(str::trim) {
-        Some(name) if !name.is_empty() && !advisor_core::EmptyCatalog.is_software_adapter(name) => {
-            Some((
-                true,
-                format!("device not set; the run is assumed to use the {name}"),
-            ))
-        }
-        _ => Some((false, "no GPU in hardware_info".to_owned())),
-    }
-}
+use advisor_core::{AnalysisContext, RuleError};
 
 /// The facts of a PyTorch profiler trace, or the missing-facts error saying how to give one.
 pub(crate) fn trace(context: &AnalysisContext) -> Result<&advisor_core::TraceFacts, RuleError> {
-    context
-        .profile_results
-        .as_ref()
-        .and_then(|profile| profile.trace.as_ref())
-        .ok_or_else(|| {
-            RuleError::MissingFacts(
-                "profile_results.trace (a PyTorch profiler trace: `advisor analyze --trace FILE`)"
-                    .to_owned(),
-            )
-        })
-}
-
-/// The model, or the missing-facts error naming what is needed.
-pub(crate) fn model<'a>(
-    context: &'a AnalysisContext,
-    why: &str,
-) -> Result<&'a ModelGraph, RuleError> {
-    context
-        .model_graph
-        .as_ref()
-        .ok_or_else(|| RuleError::MissingFacts(format!("model_graph ({why})")))
+    advisor_core::trace_facts(context).map_err(RuleError::from)
 }
 
 /// Bytes for people: `13.5 GiB`.

@@ -108,7 +108,6 @@ impl OptimizationRule for KernelFusion {
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let context = input.context;
-        context.run_config()?;
         let opportunities = context
             .model_graph
             .as_ref()

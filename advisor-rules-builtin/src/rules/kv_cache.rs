@@ -45,8 +45,7 @@ impl OptimizationRule for KvCache {
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
-        let context = input.context;
-        let config = context.run_config()?;
+        let config = input.config;
         if config.kv_cache != Some(false) {
             return Ok(Vec::new());
         }
@@ -59,8 +58,8 @@ impl OptimizationRule for KvCache {
                 ));
             }
         }
-        let model = facts::model(context, "to know whether it generates autoregressively")?;
-        let architecture = model.facts.architecture.ok_or_else(|| {
+        let model = input.facts.model()?;
+        let architecture = model.architecture.ok_or_else(|| {
             RuleError::MissingFacts(
                 "the model's architecture (encoder, decoder, encoder-decoder)".to_owned(),
             )

@@ -48,7 +48,6 @@ impl OptimizationRule for MemoryFragmentation {
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let context = input.context;
-        let config = context.run_config()?;
         let missing = || {
             RuleError::MissingFacts(
                 "memory_metrics.peak_bytes and memory_metrics.current_bytes".to_owned(),
@@ -61,7 +60,7 @@ impl OptimizationRule for MemoryFragmentation {
         if peak <= current.saturating_mul(2) {
             return Ok(Vec::new());
         }
-        let on_gpu = facts::runs_on_gpu(context, &config).map(|(on_gpu, _)| on_gpu);
+        let on_gpu = input.facts.on_gpu().ok();
         let ratio = if current == 0 {
             "nothing is in use now".to_owned()
         } else {

@@ -60,7 +60,7 @@ impl OptimizationRule for SpeculativeDecoding {
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let context = input.context;
-        let config = context.run_config()?;
+        let config = input.config;
         let model = context.model_graph.as_ref().ok_or_else(|| {
             RuleError::MissingFacts("model_graph (architecture and parameters)".into())
         })?;
