@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::{
     change::{Change, SlackClaim, SlackPool},
     facts::ResolvedFacts,
-    suggestion::{ExpectedImprovement, ImprovementMetric, OptimizationSuggestion},
+    suggestion::{ExpectedImprovement, OptimizationSuggestion},
 };
 
 /// A performance model that can run a set of changes together. `advisor-model` implements
@@ -79,16 +79,6 @@ pub fn combine_latency(model: Option<(f64, f64)>, slack: Option<(f64, f64, f64)>
         1.0 - after(model_high, slack_high),
     )
 }
-
-/// Metrics the combination knows how to report.
-pub(crate) const PLAN_METRICS: [ImprovementMetric; 6] = [
-    ImprovementMetric::Latency,
-    ImprovementMetric::Throughput,
-    ImprovementMetric::TimeToFirstToken,
-    ImprovementMetric::TimePerToken,
-    ImprovementMetric::Memory,
-    ImprovementMetric::ModelSize,
-];
 
 #[cfg(test)]
 mod tests {

@@ -251,7 +251,7 @@ fn summarize(
         &[crate::change::Change],
     ) -> Option<Vec<crate::suggestion::ExpectedImprovement>>,
 ) -> ReportSummary {
-    use crate::plan::{PLAN_METRICS, combine_latency, combine_slack, compatible_changes};
+    use crate::plan::{combine_latency, combine_slack, compatible_changes};
 
     let mut by_impact = BTreeMap::new();
     for suggestion in suggestions {
@@ -289,7 +289,7 @@ fn summarize(
             .count()
     };
     let mut combined = Vec::new();
-    for metric in PLAN_METRICS {
+    for metric in ImprovementMetric::ALL {
         let model = modelled(metric);
         let slack_here = if matches!(
             metric,

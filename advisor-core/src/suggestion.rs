@@ -131,6 +131,16 @@ pub enum ImprovementMetric {
 }
 
 impl ImprovementMetric {
+    /// Every metric, in report order.
+    pub const ALL: [ImprovementMetric; 6] = [
+        ImprovementMetric::Latency,
+        ImprovementMetric::Throughput,
+        ImprovementMetric::TimeToFirstToken,
+        ImprovementMetric::TimePerToken,
+        ImprovementMetric::Memory,
+        ImprovementMetric::ModelSize,
+    ];
+
     /// The JSON name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -373,57 +373,46 @@ impl Simulation {
 
     /// Every metric the changes improve.
     pub fn improvements(&self) -> Vec<ExpectedImprovement> {
-        [
-            ImprovementMetric::Latency,
-            ImprovementMetric::Throughput,
-            ImprovementMetric::TimeToFirstToken,
-            ImprovementMetric::TimePerToken,
-            ImprovementMetric::Memory,
-            ImprovementMetric::ModelSize,
-        ]
-        .into_iter()
-        .filter_map(|metric| self.improvement(metric))
-        .collect()
+        ImprovementMetric::ALL
+            .into_iter()
+            .filter_map(|metric| self.improvement(metric))
+            .collect()
     }
 
     /// Metrics the changes make worse, for warnings: `latency +35 %`.
     pub fn regressions(&self) -> Vec<String> {
-        [
-            ImprovementMetric::Latency,
-            ImprovementMetric::Throughput,
-            ImprovementMetric::TimeToFirstToken,
-            ImprovementMetric::TimePerToken,
-            ImprovementMetric::Memory,
-        ]
-        .into_iter()
-        .filter(|metric| {
-            // In training a step's time per sample is its step time over the batch: one
-            // figure, said once as the step time.
-            !(self.before.settings.mode == advisor_core::Mode::Training
-                && self.before.settings.batch_size == self.after.settings.batch_size
-                && *metric == ImprovementMetric::Throughput)
-        })
-        .filter_map(|metric| {
-            let (low, _) = self.reduction(metric)?;
-            (low < -0.01).then(|| {
-                let name = match (metric, self.before.settings.mode) {
-                    (ImprovementMetric::Latency, advisor_core::Mode::Training) => "step time",
-                    (ImprovementMetric::Throughput, advisor_core::Mode::Training) => {
-                        "step time per sample"
-                    }
-                    (ImprovementMetric::Throughput, _) => "time per sequence",
-                    (ImprovementMetric::TimeToFirstToken, _) => "time to first token",
-                    (ImprovementMetric::TimePerToken, _) => "time per token",
-                    (other, _) => other.as_str(),
-                };
-                if metric == ImprovementMetric::Memory {
-                    format!("{name} +{:.0} %", -low * 100.0)
-                } else {
-                    format!("{name} +{:.0} % in the worst case", -low * 100.0)
-                }
+        // A smaller stored size is never worse: every metric but the model size.
+        ImprovementMetric::ALL
+            .into_iter()
+            .filter(|metric| *metric != ImprovementMetric::ModelSize)
+            .filter(|metric| {
+                // In training a step's time per sample is its step time over the batch: one
+                // figure, said once as the step time.
+                !(self.before.settings.mode == advisor_core::Mode::Training
+                    && self.before.settings.batch_size == self.after.settings.batch_size
+                    && *metric == ImprovementMetric::Throughput)
             })
-        })
-        .collect()
+            .filter_map(|metric| {
+                let (low, _) = self.reduction(metric)?;
+                (low < -0.01).then(|| {
+                    let name = match (metric, self.before.settings.mode) {
+                        (ImprovementMetric::Latency, advisor_core::Mode::Training) => "step time",
+                        (ImprovementMetric::Throughput, advisor_core::Mode::Training) => {
+                            "step time per sample"
+                        }
+                        (ImprovementMetric::Throughput, _) => "time per sequence",
+                        (ImprovementMetric::TimeToFirstToken, _) => "time to first token",
+                        (ImprovementMetric::TimePerToken, _) => "time per token",
+                        (other, _) => other.as_str(),
+                    };
+                    if metric == ImprovementMetric::Memory {
+                        format!("{name} +{:.0} %", -low * 100.0)
+                    } else {
+                        format!("{name} +{:.0} % in the worst case", -low * 100.0)
+                    }
+                })
+            })
+            .collect()
     }
 
     fn basis(&self, metric: ImprovementMetric) -> String {

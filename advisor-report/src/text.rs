@@ -100,7 +100,7 @@ fn push_escaped(out: &mut String, ch: char) {
 /// Spells the characters serde_json leaves raw and a terminal would act on (DEL, C1 controls,
 /// bidi controls, U+2028/U+2029) as JSON `\u` escapes. The document parses to the same values;
 /// serde_json already escapes C0 controls. Structure is ASCII, so these characters can only
-/// stand inside strings, where `\uXXXX` means the same character.
+/// stand inside strings, where an escape such as `\u009b` means the same character.
 ///
 /// ```
 /// use advisor_report::escape_json_controls;
