@@ -279,6 +279,35 @@ pub fn fits(workload: &Workload) -> bool {
         .is_none_or(|capacity| memory::memory(workload).total() <= capacity as f64 * USABLE_MEMORY)
 }
 
+/// The batch a run should grow to: doubling from `start` while the run still fits and each
+/// doubling still makes the time per sequence (in the slowest scenario) at least
+/// `min_speedup` times faster, up to `limit`. Returns `start` when the first doubling does
+/// not pay.
+pub fn doubling_batch(workload: &Workload, start: u64, limit: u64, min_speedup: f64) -> u64 {
+    let per_sample = |batch: u64| {
+        let mut trial = workload.clone();
+        trial.settings.batch_size = batch;
+        let prediction = predict(&trial);
+        (
+            prediction.fits(),
+            prediction.range(|t| t.per_sample_seconds).1,
+        )
+    };
+    let mut chosen = start;
+    let (_, mut best_time) = per_sample(start);
+    let mut batch = start.saturating_mul(2);
+    while batch <= limit {
+        let (fits, time) = per_sample(batch);
+        if !fits || best_time / time < min_speedup {
+            break;
+        }
+        chosen = batch;
+        best_time = time;
+        batch = batch.saturating_mul(2);
+    }
+    chosen
+}
+
 /// Runs the model on a workload before and after `changes`.
 pub fn simulate_workload(before: Workload, changes: &[Change]) -> Simulation {
     let after = changed(&before, changes);

@@ -95,40 +95,13 @@ impl OptimizationRule for BatchSize {
         {
             prerequisites.push(Change::Attention(AttentionKernel::Fused));
         }
-        let base = advisor_model::simulate_workload(workload.clone(), &prerequisites).after;
-        let per_sample = |batch: u64| {
-            let mut trial = base.clone();
-            trial.settings.batch_size = batch;
-            let prediction = advisor_model::predict(&trial);
-            (
-                prediction.fits(),
-                prediction.range(|t| t.per_sample_seconds).1,
-                prediction,
-            )
-        };
-        let (_, mut best_time, _) = per_sample(1);
-        let mut chosen = 1;
-        let mut batch = 2;
-        while batch <= MAX_SUGGESTED_BATCH {
-            let (fits, time, _) = per_sample(batch);
-            if !fits || best_time / time < DOUBLING_GAIN {
-                break;
-            }
-            chosen = batch;
-            best_time = time;
-            batch *= 2;
-        }
+        let base = advisor_model::changed(&workload, &prerequisites);
+        let chosen = advisor_model::doubling_batch(&base, 1, MAX_SUGGESTED_BATCH, DOUBLING_GAIN);
         if chosen == 1 {
             return Ok(Vec::new());
         }
-        let mut changes = prerequisites.clone();
-        changes.push(Change::BatchSize(chosen));
-        let with_prerequisites = advisor_model::simulate_workload(workload.clone(), &prerequisites);
-        let simulation = advisor_model::simulate_workload(
-            with_prerequisites.after.clone(),
-            &[Change::BatchSize(chosen)],
-        );
-        let (_, _, at_batch) = per_sample(chosen);
+        let simulation = advisor_model::simulate_workload(base, &[Change::BatchSize(chosen)]);
+        let at_batch = &simulation.predicted_after;
         let mut suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Compute,

@@ -85,27 +85,8 @@ impl OptimizationRule for ServingEngine {
         let base = advisor_model::simulate_workload(workload, &prerequisites).after;
         let paged = advisor_model::simulate_workload(base.clone(), &[Change::PagedKvCache(true)]);
         // The batch where doubling stops paying, among those that fit with the paged cache.
-        let per_sample = |batch: u64| {
-            let mut trial = paged.after.clone();
-            trial.settings.batch_size = batch;
-            let prediction = advisor_model::predict(&trial);
-            (
-                prediction.fits(),
-                prediction.range(|t| t.per_sample_seconds).1,
-            )
-        };
-        let mut chosen = configured;
-        let (_, mut best_time) = per_sample(configured);
-        let mut batch = configured.saturating_mul(2);
-        while batch <= MAX_SEQUENCES {
-            let (fits, time) = per_sample(batch);
-            if !fits || best_time / time < DOUBLING_GAIN {
-                break;
-            }
-            chosen = batch;
-            best_time = time;
-            batch = batch.saturating_mul(2);
-        }
+        let chosen =
+            advisor_model::doubling_batch(&paged.after, configured, MAX_SEQUENCES, DOUBLING_GAIN);
         let mut changes = vec![Change::PagedKvCache(true)];
         if chosen > configured {
             changes.push(Change::BatchSize(chosen));
