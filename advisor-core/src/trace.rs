@@ -255,10 +255,15 @@ pub struct TraceDevice {
     /// Total memory in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
-    /// Compute capability, `"7.0"`.
+    /// Who made it: `NVIDIA` or `AMD` (from the name and the warp width; `None` when
+    /// neither tells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// CUDA compute capability, `"7.0"` (NVIDIA only: an AMD device's `computeMajor.Minor` is
+    /// its GCN/CDNA architecture number, read into `architecture` instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_capability: Option<String>,
-    /// Architecture of that compute capability, `Volta`.
+    /// Architecture, `Volta`, `AMD CDNA 2 (gfx90a)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
     /// Streaming multiprocessors.

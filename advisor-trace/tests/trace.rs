@@ -562,3 +562,26 @@ fn host_blocked_time_and_queue_length_on_the_real_traces() {
         ]
     );
 }
+
+/// HTA's MI250 trace: ROCm's Kineto writes HIP's `9.0` (gfx90a) where CUDA writes a compute
+/// capability; it is an AMD CDNA 2 GPU, never "Hopper", and its rocBLAS MFMA kernels count
+/// as matrix-core kernels.
+#[test]
+fn amd_traces_name_amd_architectures() {
+    let summary = read_trace_file(&trace("hta/mi250-minitoy.json.gz"), TraceOptions::default())
+        .expect("reads");
+    assert!(!summary.devices.is_empty());
+    for device in &summary.devices {
+        assert_eq!(device.vendor.as_deref(), Some("AMD"));
+        assert_eq!(device.architecture.as_deref(), Some("AMD CDNA 2 (gfx90a)"));
+        assert_eq!(device.compute_capability, None);
+    }
+    let hardware = summary.hardware_info().expect("named devices");
+    assert_eq!(hardware.gpu_compute_capability, None);
+    let tensor = summary.tensor_cores.as_ref().expect("compute kernels");
+    assert_eq!(tensor.architecture.as_deref(), Some("AMD CDNA 2 (gfx90a)"));
+    assert!(
+        tensor.time_us > 0.0,
+        "the Cijk_..._MI16x16x1 GEMMs use MFMA"
+    );
+}

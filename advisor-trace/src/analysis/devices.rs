@@ -22,6 +22,8 @@ struct RawDevice {
     compute_minor: Num,
     #[serde(default)]
     num_sms: Num,
+    #[serde(default)]
+    warp_size: Num,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,23 +54,93 @@ pub(crate) fn parse_devices(value: &[u8]) -> Option<Vec<TraceDevice>> {
 }
 
 fn device(raw: RawDevice) -> TraceDevice {
-    let capability = match (raw.compute_major.int(), raw.compute_minor.int()) {
+    let version = match (raw.compute_major.int(), raw.compute_minor.int()) {
         (Some(major), Some(minor)) => u32::try_from(major)
             .ok()
             .zip(u32::try_from(minor).ok())
             .map(|(major, minor)| ComputeCapability::new(major, minor)),
         _ => None,
     };
+    let name = raw
+        .name
+        .map(|name| cut_to(&name, MAX_STRING_BYTES).to_owned());
+    let sm_count = raw.num_sms.int().and_then(|n| u64::try_from(n).ok());
+    let vendor = vendor(name.as_deref(), raw.warp_size.int());
+    let (compute_capability, architecture) = match vendor {
+        // ROCm's Kineto writes HIP's `major.minor`, the GCN/CDNA architecture number, where
+        // CUDA writes the compute capability: 9.0 on an MI250 is gfx90a, not Hopper.
+        Some(Vendor::Amd) => (None, version.map(|v| amd_architecture(v, sm_count))),
+        _ => (
+            version.map(|c| format!("{}.{}", c.major, c.minor)),
+            version.map(|c| c.architecture().to_owned()),
+        ),
+    };
     TraceDevice {
         id: raw.id.int(),
-        name: raw
-            .name
-            .map(|name| cut_to(&name, MAX_STRING_BYTES).to_owned()),
+        name,
         memory_bytes: raw.total_global_mem.0.map(|b| b as u64),
-        compute_capability: capability.map(|c| format!("{}.{}", c.major, c.minor)),
-        architecture: capability.map(|c| c.architecture().to_owned()),
-        sm_count: raw.num_sms.int().and_then(|n| u64::try_from(n).ok()),
+        vendor: vendor.map(|v| v.as_str().to_owned()),
+        compute_capability,
+        architecture,
+        sm_count,
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vendor {
+    Nvidia,
+    Amd,
+}
+
+impl Vendor {
+    fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Nvidia => "NVIDIA",
+            Vendor::Amd => "AMD",
+        }
+    }
+}
+
+/// The vendor from the device name, else from the warp width: AMD's CDNA GPUs run 64-wide
+/// wavefronts, NVIDIA's warps are 32 wide (CUDA C++ Programming Guide, "SIMT Architecture";
+/// AMD CDNA 2 ISA guide, "Wavefronts").
+fn vendor(name: Option<&str>, warp_size: Option<i64>) -> Option<Vendor> {
+    let lower = name.unwrap_or("").to_ascii_lowercase();
+    if ["amd", "radeon", "instinct"]
+        .iter()
+        .any(|mark| lower.contains(mark))
+    {
+        return Some(Vendor::Amd);
+    }
+    if ["nvidia", "tesla", "geforce", "quadro"]
+        .iter()
+        .any(|mark| lower.contains(mark))
+    {
+        return Some(Vendor::Nvidia);
+    }
+    match warp_size {
+        Some(64) => Some(Vendor::Amd),
+        Some(32) => Some(Vendor::Nvidia),
+        _ => None,
+    }
+}
+
+/// An AMD architecture from HIP's `major.minor` (the gfx number: gfx90a is 9.0, gfx942 is
+/// 9.4; ROCm's "GPU architecture hardware specifications" table) and, where one number
+/// covers two generations, the compute-unit count (MI100, gfx908, has 120; MI200s, gfx90a,
+/// 104 or 110).
+fn amd_architecture(version: ComputeCapability, compute_units: Option<u64>) -> String {
+    let name = match (version.major, version.minor) {
+        (9, 0) if compute_units == Some(120) => "CDNA (gfx908)",
+        (9, 0) => "CDNA 2 (gfx90a)",
+        (9, 4) => "CDNA 3 (gfx942)",
+        (9, 5) => "CDNA 4 (gfx950)",
+        (10, _) => "RDNA or RDNA 2 (gfx10)",
+        (11, _) => "RDNA 3 (gfx11)",
+        (12, _) => "RDNA 4 (gfx12)",
+        (major, minor) => return format!("AMD gfx {major}.{minor}"),
+    };
+    format!("AMD {name}")
 }
 
 /// A `distributedInfo` value; `None` when it is not an object.
@@ -126,6 +198,29 @@ mod tests {
                 r#""deviceProperties": [{"id": "0", "name": "NVIDIA H100", "computeMajor": "9", "computeMinor": 0, "totalGlobalMem": 1e10}],
                    "distributedInfo": {"backend": "nccl", "rank": 3, "world_size": 8}"#,
                 (&[("NVIDIA H100", "9.0", "Hopper", 10_000_000_000)], Some(8)),
+            ),
+            // AMD (ROCm's Kineto, as in HTA's MI250 trace): HIP's 9.0 is gfx90a, not a
+            // CUDA compute capability; told by the name or, unnamed, the 64-wide wavefront.
+            (
+                r#""deviceProperties": [
+                    {"id": 0, "name": "AMD Radeon Graphics", "computeMajor": 9, "computeMinor": 0, "totalGlobalMem": 68702699520, "warpSize": 64, "numSms": 104},
+                    {"id": 1, "name": "", "computeMajor": 9, "computeMinor": 0, "warpSize": 64, "numSms": 120},
+                    {"id": 2, "name": "", "computeMajor": 9, "computeMinor": 4, "warpSize": 64, "numSms": 304},
+                    {"id": 3, "name": "", "computeMajor": 8, "computeMinor": 0, "warpSize": 32}]"#,
+                (
+                    &[
+                        (
+                            "AMD Radeon Graphics",
+                            "",
+                            "AMD CDNA 2 (gfx90a)",
+                            68_702_699_520,
+                        ),
+                        ("", "", "AMD CDNA (gfx908)", 0),
+                        ("", "", "AMD CDNA 3 (gfx942)", 0),
+                        ("", "8.0", "Ampere", 0),
+                    ],
+                    None,
+                ),
             ),
             // Not a list: no devices, the rest is still read.
             (

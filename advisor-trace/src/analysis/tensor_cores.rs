@@ -7,6 +7,11 @@ use crate::accumulate::{FastMap, GpuActivity, Interner, Kind};
 
 use super::pct;
 
+/// Kernel-name fragments that mark AMD matrix-core kernels: MFMA instructions, which
+/// rocBLAS/Tensile kernel names spell as the instruction shape (`_MI16x16x1_`, `_MI32x32x8_`),
+/// and composable-kernel or FlashAttention kernels.
+const AMD: &[&str] = &["mfma", "_mi16x16", "_mi32x32", "_mi4x4", "flash"];
+
 /// Kernel-name fragments that mark tensor-core kernels, per architecture.
 fn tensor_core_patterns(capability: Option<ComputeCapability>) -> &'static [&'static str] {
     const VOLTA: &[&str] = &["884", "hmma", "wmma", "tensorop"];
@@ -77,7 +82,11 @@ pub(crate) fn tensor_cores(
             .as_deref()
             .and_then(|c| c.parse::<ComputeCapability>().ok())
     });
-    let patterns = tensor_core_patterns(capability);
+    let amd = devices.iter().find(|d| d.vendor.as_deref() == Some("AMD"));
+    let patterns = match amd {
+        Some(_) => AMD,
+        None => tensor_core_patterns(capability),
+    };
     let mut is_tensor_core: FastMap<u32, bool> = FastMap::default();
     let (mut tensor_core_us, mut compute_us) = (0.0, 0.0);
     for activity in kept.iter().filter(|a| a.kind == Kind::Compute) {
@@ -94,7 +103,10 @@ pub(crate) fn tensor_cores(
         time_us: tensor_core_us,
         compute_kernel_time_us: compute_us,
         pct_of_compute: pct(tensor_core_us, compute_us),
-        architecture: capability.map(|c| c.architecture().to_owned()),
+        architecture: match amd {
+            Some(device) => device.architecture.clone(),
+            None => capability.map(|c| c.architecture().to_owned()),
+        },
         patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
     })
 }
@@ -141,6 +153,15 @@ mod tests {
                 device(7),
                 &[("sm80_xmma_gemm_f16f16", 10.0)],
                 Some((0.0, 10.0, 0.0, Some("Volta"))),
+            ),
+            // AMD: rocBLAS/Tensile names spell the MFMA shape; HIP's 9.0 is not Hopper.
+            (
+                r#""deviceProperties": [{"id": 0, "name": "AMD Radeon Graphics", "computeMajor": 9, "computeMinor": 0, "warpSize": 64, "numSms": 104}]"#.to_owned(),
+                &[
+                    ("Cijk_Alik_Bljk_SB_MT64x16x32_MI16x16x1_SN_ISA90a", 30.0),
+                    ("sm90_gemm", 10.0),
+                ],
+                Some((30.0, 40.0, 75.0, Some("AMD CDNA 2 (gfx90a)"))),
             ),
             // Unknown architecture: every pattern.
             (
