@@ -225,14 +225,33 @@ fn render_text(s: &TraceSummary) -> String {
         }
     }
     if !s.steps.is_empty() {
-        let _ = writeln!(out, "\nSteps");
+        let _ = writeln!(
+            out,
+            "\nSteps (the analyzed window cut where each step starts: the GPU work as it ran)"
+        );
         for step in &s.steps {
-            let gpu = step.gpu_breakdown.as_ref().map_or(String::new(), |b| {
-                format!(
-                    ": GPU idle {:.1} %, compute {:.1} %, non-compute {:.1} %",
-                    b.idle_pct, b.compute_pct, b.non_compute_pct
-                )
-            });
+            let gpu = step.gpu_breakdown.as_ref().map_or_else(
+                || ": no GPU work of the analyzed window ran in it".to_owned(),
+                |b| {
+                    let (host, kernel, other) =
+                        step.idle_breakdown
+                            .iter()
+                            .fold((0.0, 0.0, 0.0), |(h, k, o), r| {
+                                (h + r.host_wait_us, k + r.kernel_wait_us, o + r.other_us)
+                            });
+                    format!(
+                        " ({} of GPU span): GPU idle {:.1} %, compute {:.1} %, non-compute {:.1} %; \
+                         stream idle: host wait {}, kernel wait {}, other {}",
+                        ms(b.kernel_time_us),
+                        b.idle_pct,
+                        b.compute_pct,
+                        b.non_compute_pct,
+                        ms(host),
+                        ms(kernel),
+                        ms(other)
+                    )
+                },
+            );
             let _ = writeln!(
                 out,
                 "  ProfilerStep#{} {}{gpu}",

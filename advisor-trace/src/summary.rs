@@ -171,7 +171,7 @@ pub(crate) fn build(
     TraceSummary {
         source: source.to_owned(),
         bytes_read,
-        steps: steps::step_summaries(&accumulator, origin),
+        steps: steps::step_summaries(&accumulator, &kept, origin),
         breakdown: swept.map(|(b, _)| b),
         top_kernels: kernels::top_kernels(&kept, names),
         top_cpu_ops: cpu.top,

@@ -170,13 +170,14 @@ fn small_trace_statistics() {
             .and_then(|m| m.gpu_peak_reserved_bytes),
         Some(4096)
     );
-    assert_eq!(
-        summary.steps[1]
-            .gpu_breakdown
-            .as_ref()
-            .map(|b| b.kernel_time_us),
-        Some(5.0)
-    );
+    // The steps tile the window by when the work ran: all of it runs in step 1, none of
+    // the window's work in step 2 (its own kernel is past the window, as in HTA).
+    let step_spans: Vec<Option<f64>> = summary
+        .steps
+        .iter()
+        .map(|s| s.gpu_breakdown.as_ref().map(|b| b.kernel_time_us))
+        .collect();
+    assert_eq!(step_spans, [Some(40.0), None]);
     assert!(
         summary
             .warnings
@@ -584,4 +585,53 @@ fn amd_traces_name_amd_architectures() {
         tensor.time_us > 0.0,
         "the Cijk_..._MI16x16x1 GEMMs use MFMA"
     );
+}
+
+/// The steps tile the analyzed window: on every real trace with steps, the per-step GPU
+/// breakdowns and per-step idle breakdowns add up to the whole window's exactly (whole
+/// microseconds), and no step is idler than its share allows.
+#[test]
+fn per_step_breakdowns_sum_to_the_whole_trace() {
+    for file in [
+        "hta/sampled_rank-0.json.gz",
+        "hta/sampled_rank-1.json.gz",
+        "hta/v100-2rank-rank1.json.gz",
+        "hta/a100-nccl-rank0.json.gz",
+        "v100-training-rank0.trace.json.gz",
+    ] {
+        let summary = read_trace_file(&trace(file), TraceOptions::default()).expect("reads");
+        assert!(summary.steps.len() >= 2, "{file}");
+        let whole = summary.breakdown.as_ref().expect("GPU work");
+        let sum = |field: fn(&advisor_core::GpuTimeBreakdown) -> f64| -> f64 {
+            summary
+                .steps
+                .iter()
+                .filter_map(|s| s.gpu_breakdown.as_ref())
+                .map(field)
+                .sum()
+        };
+        assert_eq!(sum(|b| b.kernel_time_us), whole.kernel_time_us, "{file}");
+        assert_eq!(sum(|b| b.idle_us), whole.idle_us, "{file}");
+        assert_eq!(sum(|b| b.compute_us), whole.compute_us, "{file}");
+        assert_eq!(
+            sum(|b| b.communication_us),
+            whole.communication_us,
+            "{file}"
+        );
+        assert_eq!(sum(|b| b.memory_us), whole.memory_us, "{file}");
+        for row in &summary.idle_breakdown {
+            let parts: Vec<&advisor_core::StreamIdleBreakdown> = summary
+                .steps
+                .iter()
+                .flat_map(|s| s.idle_breakdown.iter())
+                .filter(|r| r.stream == row.stream)
+                .collect();
+            let total = |f: fn(&advisor_core::StreamIdleBreakdown) -> f64| -> f64 {
+                parts.iter().map(|r| f(r)).sum()
+            };
+            assert_eq!(total(|r| r.host_wait_us), row.host_wait_us, "{file}");
+            assert_eq!(total(|r| r.kernel_wait_us), row.kernel_wait_us, "{file}");
+            assert_eq!(total(|r| r.other_us), row.other_us, "{file}");
+        }
+    }
 }

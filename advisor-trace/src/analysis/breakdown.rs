@@ -20,6 +20,60 @@ pub(crate) struct Overlap {
 /// The breakdown of a set of GPU activities and the communication overlap; `None` without
 /// activities. Times are whole microseconds, as HTA rounds them (start up, end down).
 pub(crate) fn sweep(activities: &[GpuActivity]) -> Option<(GpuTimeBreakdown, Overlap)> {
+    let (first, last) = span_of(activities)?;
+    let mut pieces = sweep_pieces(activities, &[]);
+    let (totals, overlap) = pieces.pop()?;
+    debug_assert_eq!(totals.span, last - first);
+    Some((totals.breakdown(), overlap))
+}
+
+/// The first start and last end of the activities, whole microseconds.
+fn span_of(activities: &[GpuActivity]) -> Option<(i64, i64)> {
+    let first = activities.iter().map(|a| a.start).min()?;
+    let last = activities.iter().map(|a| a.end.max(a.start)).max()?;
+    Some((first, last))
+}
+
+/// Whole-microsecond totals of one stretch of the sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub(crate) span: i64,
+    busy: i64,
+    compute: i64,
+    communication_only: i64,
+    memory_only: i64,
+}
+
+impl Totals {
+    pub(crate) fn breakdown(self) -> GpuTimeBreakdown {
+        let span = self.span as f64;
+        let idle = span - self.busy as f64;
+        let compute_us = self.compute as f64;
+        let non_compute = span - compute_us - idle;
+        GpuTimeBreakdown {
+            kernel_time_us: span,
+            idle_us: idle,
+            compute_us,
+            communication_us: self.communication_only as f64,
+            memory_us: self.memory_only as f64,
+            non_compute_us: non_compute,
+            idle_pct: pct(idle, span),
+            compute_pct: pct(compute_us, span),
+            communication_pct: pct(self.communication_only as f64, span),
+            memory_pct: pct(self.memory_only as f64, span),
+            non_compute_pct: pct(non_compute, span),
+        }
+    }
+}
+
+/// One sweep over the activities' span, cut at `cuts` (sorted; whole microseconds): the
+/// totals of each stretch `[first, cuts[0])`, `[cuts[0], cuts[1])`, ..., `[cuts[n-1], last]`,
+/// with cuts clamped into the span, so the stretches tile it and their totals add up to the
+/// whole span's exactly. Empty without activities.
+pub(crate) fn sweep_pieces(activities: &[GpuActivity], cuts: &[i64]) -> Vec<(Totals, Overlap)> {
+    let Some((first, last)) = span_of(activities) else {
+        return Vec::new();
+    };
     let mut points: Vec<(i64, i8, Kind)> = Vec::with_capacity(activities.len() * 2);
     for activity in activities {
         // A zero-length or rounded-away activity still bounds the span.
@@ -27,38 +81,47 @@ pub(crate) fn sweep(activities: &[GpuActivity]) -> Option<(GpuTimeBreakdown, Ove
         points.push((activity.start, 1, activity.kind));
         points.push((end, -1, activity.kind));
     }
-    if points.is_empty() {
-        return None;
-    }
     // Ends before starts at the same time: touching intervals leave no gap either way.
     points.sort_unstable_by_key(|&(t, delta, _)| (t, delta));
-    let first = points.first().map(|p| p.0)?;
-    let last = points.last().map(|p| p.0)?;
+    let bounds: Vec<i64> = cuts.iter().map(|&c| c.clamp(first, last)).collect();
+    let mut pieces = vec![(Totals::default(), (0i64, 0i64)); bounds.len() + 1];
     let (mut compute, mut comm, mut memory) = (0i64, 0i64, 0i64);
-    let (mut busy, mut compute_time, mut comm_only, mut mem_only, mut comm_time, mut overlap) =
-        (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
+    let mut piece = 0usize;
     let mut previous = first;
-    for (time, delta, kind) in points {
-        let length = time - previous;
-        if length > 0 {
-            if compute > 0 || comm > 0 || memory > 0 {
-                busy += length;
-            }
+    // Adds the stretch [from, to), which lies in one piece, with the running counters.
+    let mut add = |piece: usize, length: i64, compute: i64, comm: i64, memory: i64| {
+        let (totals, (comm_time, overlap)) = &mut pieces[piece];
+        if compute > 0 || comm > 0 || memory > 0 {
+            totals.busy += length;
+        }
+        if compute > 0 {
+            totals.compute += length;
+        } else if comm > 0 {
+            totals.communication_only += length;
+        } else if memory > 0 {
+            totals.memory_only += length;
+        }
+        if comm > 0 {
+            *comm_time += length;
             if compute > 0 {
-                compute_time += length;
-            } else if comm > 0 {
-                comm_only += length;
-            } else if memory > 0 {
-                mem_only += length;
-            }
-            if comm > 0 {
-                comm_time += length;
-                if compute > 0 {
-                    overlap += length;
-                }
+                *overlap += length;
             }
         }
-        previous = time;
+    };
+    for (time, delta, kind) in points {
+        // Split the stretch since the previous point at every cut inside it.
+        while piece < bounds.len() && bounds[piece] <= time {
+            let cut = bounds[piece].max(previous);
+            if cut > previous {
+                add(piece, cut - previous, compute, comm, memory);
+                previous = cut;
+            }
+            piece += 1;
+        }
+        if time > previous {
+            add(piece, time - previous, compute, comm, memory);
+        }
+        previous = previous.max(time);
         let counter = match kind {
             Kind::Compute => &mut compute,
             Kind::Communication => &mut comm,
@@ -66,29 +129,24 @@ pub(crate) fn sweep(activities: &[GpuActivity]) -> Option<(GpuTimeBreakdown, Ove
         };
         *counter += i64::from(delta);
     }
-    let span = (last - first) as f64;
-    let idle = span - busy as f64;
-    let compute_us = compute_time as f64;
-    let non_compute = span - compute_us - idle;
-    Some((
-        GpuTimeBreakdown {
-            kernel_time_us: span,
-            idle_us: idle,
-            compute_us,
-            communication_us: comm_only as f64,
-            memory_us: mem_only as f64,
-            non_compute_us: non_compute,
-            idle_pct: pct(idle, span),
-            compute_pct: pct(compute_us, span),
-            communication_pct: pct(comm_only as f64, span),
-            memory_pct: pct(mem_only as f64, span),
-            non_compute_pct: pct(non_compute, span),
-        },
-        Overlap {
-            communication_us: comm_time as f64,
-            overlapped_us: overlap as f64,
-        },
-    ))
+    let mut starts = vec![first];
+    starts.extend(bounds.iter().copied());
+    let mut ends = bounds;
+    ends.push(last);
+    pieces
+        .into_iter()
+        .zip(starts.into_iter().zip(ends))
+        .map(|((mut totals, (communication, overlap)), (start, end))| {
+            totals.span = end - start;
+            (
+                totals,
+                Overlap {
+                    communication_us: communication as f64,
+                    overlapped_us: overlap as f64,
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

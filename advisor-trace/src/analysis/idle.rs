@@ -9,12 +9,101 @@ use crate::accumulate::{FastMap, GpuActivity, RuntimeCall};
 /// kernels when it is shorter than this (HTA's `consecutive_kernel_delay` default).
 pub(crate) const KERNEL_WAIT_US: i64 = 30;
 
+/// Why a stream waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Host,
+    Kernel,
+    Other,
+}
+
+/// One gap on a stream: from the previous activity's end to this one's start (negative when
+/// they overlap), whole microseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gap {
+    stream: i32,
+    from: i64,
+    to: i64,
+    cause: Cause,
+}
+
+impl Gap {
+    fn add_to(&self, row: &mut StreamIdleBreakdown, length: f64) {
+        match self.cause {
+            Cause::Host => row.host_wait_us += length,
+            Cause::Kernel => row.kernel_wait_us += length,
+            Cause::Other => row.other_us += length,
+        }
+    }
+}
+
 /// The idle-time breakdown of the window's GPU activities, one row per stream, by stream
 /// number. Activities without a stream are left out, as HTA leaves them out.
 pub(crate) fn idle_breakdown(
     kept: &[GpuActivity],
     runtime: &FastMap<i64, RuntimeCall>,
 ) -> Vec<StreamIdleBreakdown> {
+    let (streams, gaps) = gaps(kept, runtime);
+    let mut rows: Vec<StreamIdleBreakdown> = streams
+        .iter()
+        .map(|&stream| StreamIdleBreakdown {
+            stream: i64::from(stream),
+            ..StreamIdleBreakdown::default()
+        })
+        .collect();
+    for gap in &gaps {
+        if let Ok(index) = streams.binary_search(&gap.stream) {
+            gap.add_to(&mut rows[index], (gap.to - gap.from) as f64);
+        }
+    }
+    rows
+}
+
+/// The idle-time breakdown cut into the stretches `[.., cuts[0])`, `[cuts[0], cuts[1])`, ...,
+/// `[cuts[n-1], ..)` (sorted, whole microseconds): one list of stream rows per stretch. A gap
+/// that crosses a cut is split at it, and an overlap (a negative gap) counts where the
+/// activity that overlaps starts, so the stretches' rows add up to [`idle_breakdown`]'s.
+pub(crate) fn idle_breakdown_pieces(
+    kept: &[GpuActivity],
+    runtime: &FastMap<i64, RuntimeCall>,
+    cuts: &[i64],
+) -> Vec<Vec<StreamIdleBreakdown>> {
+    let (streams, gaps) = gaps(kept, runtime);
+    let empty: Vec<StreamIdleBreakdown> = streams
+        .iter()
+        .map(|&stream| StreamIdleBreakdown {
+            stream: i64::from(stream),
+            ..StreamIdleBreakdown::default()
+        })
+        .collect();
+    let mut pieces = vec![empty; cuts.len() + 1];
+    let piece_of = |t: i64| cuts.partition_point(|&c| c <= t);
+    for gap in &gaps {
+        let Ok(row) = streams.binary_search(&gap.stream) else {
+            continue;
+        };
+        if gap.to <= gap.from {
+            gap.add_to(
+                &mut pieces[piece_of(gap.to)][row],
+                (gap.to - gap.from) as f64,
+            );
+            continue;
+        }
+        let mut from = gap.from;
+        let mut piece = piece_of(from);
+        while from < gap.to {
+            let end = cuts.get(piece).map_or(gap.to, |&c| c.min(gap.to));
+            gap.add_to(&mut pieces[piece][row], (end - from) as f64);
+            from = end;
+            piece += 1;
+        }
+    }
+    pieces
+}
+
+/// The streams (sorted) and the gaps between consecutive activities on each, classified as
+/// HTA classifies them.
+fn gaps(kept: &[GpuActivity], runtime: &FastMap<i64, RuntimeCall>) -> (Vec<i32>, Vec<Gap>) {
     // (stream, start, end, when the launching call started), whole microseconds.
     let mut activities: Vec<(i32, i64, i64, Option<i64>)> = kept
         .iter()
@@ -27,37 +116,34 @@ pub(crate) fn idle_breakdown(
         })
         .collect();
     activities.sort_unstable_by_key(|&(stream, start, end, _)| (stream, start, end));
-    let mut rows: Vec<StreamIdleBreakdown> = Vec::new();
+    let mut streams: Vec<i32> = Vec::new();
+    let mut gaps = Vec::new();
     let mut previous: Option<(i32, i64)> = None;
     for (stream, start, end, launched) in activities {
-        let row = match rows.last_mut() {
-            Some(row) if row.stream == i64::from(stream) => row,
-            _ => {
-                rows.push(StreamIdleBreakdown {
-                    stream: i64::from(stream),
-                    ..StreamIdleBreakdown::default()
+        match previous {
+            Some((previous_stream, previous_end)) if previous_stream == stream => {
+                // As in HTA, the gap is measured from the previous activity's end, even when
+                // it overlaps this one (the gap is then negative): the three parts still add
+                // up to the stream's busy-to-busy span minus its activities.
+                let cause = if launched.is_some_and(|launched| launched > previous_end) {
+                    Cause::Host
+                } else if start - previous_end < KERNEL_WAIT_US {
+                    Cause::Kernel
+                } else {
+                    Cause::Other
+                };
+                gaps.push(Gap {
+                    stream,
+                    from: previous_end,
+                    to: start,
+                    cause,
                 });
-                previous = None;
-                let Some(row) = rows.last_mut() else { break };
-                row
             }
-        };
-        if let Some((_, previous_end)) = previous {
-            // As in HTA, the gap is measured from the previous activity's end, even when it
-            // overlaps this one (the gap is then negative): the three parts still add up to
-            // the stream's busy-to-busy span minus its activities.
-            let gap = (start - previous_end) as f64;
-            if launched.is_some_and(|launched| launched > previous_end) {
-                row.host_wait_us += gap;
-            } else if start - previous_end < KERNEL_WAIT_US {
-                row.kernel_wait_us += gap;
-            } else {
-                row.other_us += gap;
-            }
+            _ => streams.push(stream),
         }
         previous = Some((stream, end));
     }
-    rows
+    (streams, gaps)
 }
 
 #[cfg(test)]

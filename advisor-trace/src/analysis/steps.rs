@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
-use advisor_core::GpuTimeBreakdown;
+use advisor_core::{GpuTimeBreakdown, StreamIdleBreakdown};
 
 use crate::accumulate::{Accumulator, GpuActivity};
 
-use super::{breakdown::sweep, step_index};
+use super::{breakdown::sweep_pieces, idle::idle_breakdown_pieces};
 
 /// One profiler step.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -17,8 +17,15 @@ pub struct StepSummary {
     pub start_us: f64,
     /// Wall time.
     pub duration_us: f64,
-    /// Breakdown of the GPU work launched in this step.
+    /// The GPU time breakdown of this step's stretch of the analyzed window, by when the GPU
+    /// work ran: the window's span is cut where each step starts (the first step's stretch
+    /// also holds any work before it, the last one's the work that spills into it), so the
+    /// steps' breakdowns add up to the whole window's exactly. `None` when no GPU work of the
+    /// window runs in the step.
     pub gpu_breakdown: Option<GpuTimeBreakdown>,
+    /// The idle-time breakdown per stream in the same stretch (HTA's host wait, kernel wait,
+    /// other); the steps' rows add up to the whole window's `idle_breakdown`.
+    pub idle_breakdown: Vec<StreamIdleBreakdown>,
 }
 
 /// The GPU activities of the analyzed window. Holistic Trace Analysis keeps, with two or more
@@ -46,28 +53,34 @@ pub(crate) fn analyzed_window(accumulator: &Accumulator) -> Vec<GpuActivity> {
     }
 }
 
-/// The steps in time order, each with the breakdown of the GPU work launched in it (a GPU
-/// activity belongs to the step its launching call started in, as in HTA). `steps` must be
-/// sorted; `origin` is the trace's first timestamp.
-pub(crate) fn step_summaries(accumulator: &Accumulator, origin: f64) -> Vec<StepSummary> {
+/// The steps in time order, each with the breakdown of its stretch of the analyzed window
+/// (`kept`), by when the GPU work ran. Attributing work to the step whose call launched it
+/// instead would count a step's idle while the GPU still runs the previous step's queue: every
+/// step would look idler than the whole. `steps` must be sorted; `origin` is the trace's first
+/// timestamp.
+pub(crate) fn step_summaries(
+    accumulator: &Accumulator,
+    kept: &[GpuActivity],
+    origin: f64,
+) -> Vec<StepSummary> {
     let steps = &accumulator.steps;
-    let mut per_step: Vec<Vec<GpuActivity>> = vec![Vec::new(); steps.len()];
-    for activity in &accumulator.gpu {
-        let Some(call) = accumulator.runtime.get(&activity.correlation) else {
-            continue;
-        };
-        if let Some(index) = step_index(steps, call.ts) {
-            per_step[index].push(*activity);
-        }
-    }
+    let cuts: Vec<i64> = steps.iter().skip(1).map(|s| s.ts.ceil() as i64).collect();
+    let breakdowns = sweep_pieces(kept, &cuts);
+    let mut idle = idle_breakdown_pieces(kept, &accumulator.runtime, &cuts);
+    idle.resize(steps.len(), Vec::new());
     steps
         .iter()
-        .zip(per_step)
-        .map(|(step, activities)| StepSummary {
+        .enumerate()
+        .zip(idle)
+        .map(|((index, step), idle_breakdown)| StepSummary {
             step: step.number,
             start_us: step.ts - origin,
             duration_us: step.dur,
-            gpu_breakdown: sweep(&activities).map(|(b, _)| b),
+            gpu_breakdown: breakdowns
+                .get(index)
+                .filter(|(totals, _)| totals.span > 0)
+                .map(|(totals, _)| totals.breakdown()),
+            idle_breakdown,
         })
         .collect()
 }
@@ -99,7 +112,7 @@ mod tests {
         let cases: Vec<Case> = vec![
             // No steps: the whole trace is the window.
             (vec![launch(1, 0), kernel(1, 5, 10)], vec![], Some(10.0)),
-            // One step: still the whole trace.
+            // One step: still the whole trace, which the step's breakdown covers.
             (
                 vec![
                     step(7, 0, 100),
@@ -107,11 +120,12 @@ mod tests {
                     kernel(1, 5, 10),
                     kernel(2, 200, 10),
                 ],
-                vec![(7, 0.0, 100.0, Some(10.0))],
+                vec![(7, 0.0, 100.0, Some(205.0))],
                 Some(205.0),
             ),
-            // Two steps, written out of order: the window ends where the last step starts;
-            // kernels belong to the step their launch started in, wherever they run.
+            // Two steps, written out of order: the window holds the work launched before the
+            // last step starts; each step has the stretch of it that ran within the step (the
+            // kernel launched in step 1 runs 90–110: 10 µs in each).
             (
                 vec![
                     step(2, 100, 100),
@@ -121,7 +135,7 @@ mod tests {
                     launch(2, 150),
                     kernel(2, 160, 10),
                 ],
-                vec![(1, 0.0, 100.0, Some(20.0)), (2, 100.0, 100.0, Some(10.0))],
+                vec![(1, 0.0, 100.0, Some(10.0)), (2, 100.0, 100.0, Some(10.0))],
                 Some(20.0),
             ),
             // A step not numbered: -1.
