@@ -15,7 +15,7 @@ const CONTEXT: &str = r#"{
                      "facts": { "architecture": "decoder", "parameters": 6738415616, "layers": 32,
                                 "hidden_size": 4096, "attention_heads": 32, "dtype": "fp16" } },
     "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB", "gpu_memory_mb": 81920 },
-    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "seq_len": "2048" }
+    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "seq_len": "2048", "slo_tpot_ms": "5" }
 }"#;
 
 fn advisor(args: &[&str], plugin_dir_variable: Option<&Path>) -> Output {
@@ -51,14 +51,14 @@ fn plugins_lists_what_loads_and_what_was_refused() {
     assert_eq!(
         text,
         format!(
-            "plugin folder {shown}\n\nloaded (1):\n  libadvisor_plugin_serving.so: advisor-plugin-serving 0.1.0, rules: speculative_decoding\n\nrefused (2):\n  libadvisor_plugin_fail_version.so: built for plugin API 2, expected plugin API 1\n  notes.so: not a loadable library ({shown}/notes.so: invalid ELF header)\n"
+            "plugin folder {shown}\n\nloaded (1):\n  libadvisor_plugin_serving.so: advisor-plugin-serving 0.1.0, rules: serving_slo\n\nrefused (2):\n  libadvisor_plugin_fail_version.so: built for plugin API 2, expected plugin API 1\n  notes.so: not a loadable library ({shown}/notes.so: invalid ELF header)\n"
         )
     );
     // The same from $ADVISOR_PLUGIN_DIR, as JSON.
     let output = advisor(&["plugins", "--format", "json"], Some(dir.path()));
     assert!(output.status.success(), "{output:?}");
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["loaded"][0]["rules"][0], "speculative_decoding");
+    assert_eq!(json["loaded"][0]["rules"][0], "serving_slo");
     assert_eq!(json["loaded"][0]["version"], "0.1.0");
     assert_eq!(
         json["refused"][0]["reason"],
@@ -92,7 +92,7 @@ fn analyze_runs_plugin_rules_and_reports_refusals() {
         .iter()
         .filter_map(|s| s["id"].as_str())
         .collect();
-    assert!(ids.contains(&"speculative_decoding"), "{ids:?}");
+    assert!(ids.contains(&"serving_slo"), "{ids:?}");
     assert!(ids.contains(&"serving_engine"), "{ids:?}");
     let plugin_messages: Vec<&str> = report["diagnostics"]
         .as_array()
@@ -117,7 +117,7 @@ fn analyze_runs_plugin_rules_and_reports_refusals() {
             "--context",
             &context.display().to_string(),
             "--disable",
-            "speculative_decoding",
+            "serving_slo",
             "--format",
             "json",
         ],
@@ -130,7 +130,7 @@ fn analyze_runs_plugin_rules_and_reports_refusals() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|s| s["id"] != "speculative_decoding")
+            .all(|s| s["id"] != "serving_slo")
     );
 }
 
@@ -180,7 +180,7 @@ fn plugins_that_would_kill_the_advisor_are_refused_and_the_rest_runs() {
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         format!(
-            "plugin folder {shown}\n\nloaded (1):\n  libadvisor_plugin_serving.so: advisor-plugin-serving 0.1.0, rules: speculative_decoding\n\nrefused (5):\n  libadvisor_plugin_fail_abort.so: loading it aborted the vetting process (signal 6, SIGABRT)\n  libadvisor_plugin_fail_exit.so: the vetting process exited with status 0 before reporting\n  libadvisor_plugin_fail_hang.so: loading it did not finish within 10 s; the vetting process was killed\n  libadvisor_plugin_fail_header.so: loading it crashed the vetting process (signal 11, SIGSEGV)\n  libadvisor_plugin_fail_segfault.so: loading it crashed the vetting process (signal 11, SIGSEGV)\n"
+            "plugin folder {shown}\n\nloaded (1):\n  libadvisor_plugin_serving.so: advisor-plugin-serving 0.1.0, rules: serving_slo\n\nrefused (5):\n  libadvisor_plugin_fail_abort.so: loading it aborted the vetting process (signal 6, SIGABRT)\n  libadvisor_plugin_fail_exit.so: the vetting process exited with status 0 before reporting\n  libadvisor_plugin_fail_hang.so: loading it did not finish within 10 s; the vetting process was killed\n  libadvisor_plugin_fail_header.so: loading it crashed the vetting process (signal 11, SIGSEGV)\n  libadvisor_plugin_fail_segfault.so: loading it crashed the vetting process (signal 11, SIGSEGV)\n"
         )
     );
     // Nothing the failing libraries printed reached the user.
@@ -208,7 +208,7 @@ fn plugins_that_would_kill_the_advisor_are_refused_and_the_rest_runs() {
         .iter()
         .filter_map(|s| s["id"].as_str())
         .collect();
-    assert!(ids.contains(&"speculative_decoding"), "{ids:?}");
+    assert!(ids.contains(&"serving_slo"), "{ids:?}");
     let plugin_messages: Vec<&str> = report["diagnostics"]
         .as_array()
         .unwrap()

@@ -135,10 +135,43 @@ pub struct RunSettings {
     /// sequence holds cache blocks for the tokens it has, not the batch's full length.
     #[serde(default)]
     pub paged_kv_cache: bool,
+    /// Speculative decoding with a draft model, in generation.
+    #[serde(default)]
+    pub speculation: Option<Speculation>,
 }
 
 fn one() -> u64 {
     1
+}
+
+/// Speculative decoding: a small draft model proposes tokens and the target verifies them in
+/// one forward (Leviathan, Kalman and Matias 2023, "Fast Inference from Transformers via
+/// Speculative Decoding"; Chen et al. 2023, "Accelerating Large Language Model Decoding with
+/// Speculative Sampling").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Speculation {
+    /// Tokens the draft proposes per verification step (γ).
+    pub draft_tokens: u64,
+    /// The draft's parameters as a fraction of the target's (same family and tokenizer).
+    pub draft_share: f64,
+    /// The probability that the target accepts each drafted token (α).
+    pub acceptance: f64,
+}
+
+impl Speculation {
+    /// Expected tokens one verification step yields per sequence, the accepted drafts plus the
+    /// target's own token: `(1 − α^(γ+1)) / (1 − α)` (Leviathan et al. 2023, eq. 1), `γ + 1`
+    /// when every draft is accepted.
+    pub fn tokens_per_step(self) -> f64 {
+        let alpha = self.acceptance.clamp(0.0, 1.0);
+        let steps = self.draft_tokens as f64 + 1.0;
+        if alpha >= 1.0 - 1e-9 {
+            steps
+        } else {
+            (1.0 - alpha.powf(steps)) / (1.0 - alpha)
+        }
+    }
 }
 
 /// One change to the run a suggestion proposes.
@@ -181,6 +214,8 @@ pub enum Change {
     Compile(bool),
     /// A serving engine's paged KV cache with continuous batching on or off.
     PagedKvCache(bool),
+    /// Speculative decoding with a draft model.
+    Speculate(Speculation),
 }
 
 impl Change {
@@ -220,6 +255,7 @@ impl Change {
             Change::ShardParameters(shards) => settings.parameter_shards = shards.max(1),
             Change::Compile(on) => settings.compiled = on,
             Change::PagedKvCache(on) => settings.paged_kv_cache = on,
+            Change::Speculate(speculation) => settings.speculation = Some(speculation),
             Change::SlidingWindow(window) => {
                 let window = window.max(1);
                 settings.sliding_window =
@@ -248,6 +284,7 @@ impl Change {
             Change::ShardParameters(_) => "parameter_shards",
             Change::Compile(_) => "compile",
             Change::PagedKvCache(_) => "paged_kv_cache",
+            Change::Speculate(_) => "speculative_decoding",
         }
     }
 }
@@ -280,6 +317,13 @@ impl fmt::Display for Change {
             Change::Compile(false) => f.write_str("eager PyTorch"),
             Change::PagedKvCache(true) => f.write_str("a paged KV cache with continuous batching"),
             Change::PagedKvCache(false) => f.write_str("a KV cache sized for the whole batch"),
+            Change::Speculate(s) => write!(
+                f,
+                "speculative decoding ({} drafted tokens, a draft of {:.0} % of the parameters, acceptance {:.2})",
+                s.draft_tokens,
+                s.draft_share * 100.0,
+                s.acceptance
+            ),
         }
     }
 }
@@ -358,6 +402,7 @@ mod tests {
             parameter_shards: 1,
             compiled: false,
             paged_kv_cache: false,
+            speculation: None,
         }
     }
 

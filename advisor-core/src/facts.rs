@@ -520,6 +520,7 @@ impl ResolvedFacts {
             parameter_shards: 1,
             compiled: run.compiled.value,
             paged_kv_cache: run.engine.value.pages_kv_cache(),
+            speculation: None,
         })
     }
 }

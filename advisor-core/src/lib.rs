@@ -46,7 +46,8 @@ mod trace;
 
 pub use crate::{
     change::{
-        AttentionKernel, Change, OptimizerKind, RunSettings, SlackClaim, SlackPool, WeightFormat,
+        AttentionKernel, Change, OptimizerKind, RunSettings, SlackClaim, SlackPool, Speculation,
+        WeightFormat,
     },
     config::{
         ConfigError, ConfigWarning, Device, Engine, KNOWN_CONFIG_KEYS, Mode, Precision,
@@ -78,7 +79,8 @@ pub use crate::{
     trace::{
         CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostBlockCause,
         HostBlockedByCause, HostBlockedFacts, HostBlockedSite, HostSyncFacts, KernelLaunchFacts,
-        MemcpyKindFacts, NamedCount, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts,
-        TraceDevice, TraceFacts, TraceMemoryFacts,
+        KernelPrecision, MemcpyKindFacts, NamedCount, OptimizerImplementation, PrecisionShare,
+        StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice, TraceFacts,
+        TraceMemoryFacts, TraceOptimizer, TraceRunFacts,
     },
 };

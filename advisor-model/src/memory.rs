@@ -107,6 +107,15 @@ pub(crate) fn kv_bytes_per_token(workload: &Workload) -> f64 {
         })
 }
 
+/// A draft model's layers (and its width) as a share of the target's, when its parameters are
+/// `share` of them: parameters grow as `layers × width²`, and model families scale depth and
+/// width together at a near-constant aspect ratio (Kaplan et al. 2020, "Scaling Laws for
+/// Neural Language Models", §3.1, find the shape matters little at a given size), so each
+/// goes as the cube root of the parameters.
+pub(crate) fn draft_layer_share(share: f64) -> f64 {
+    share.max(0.0).cbrt()
+}
+
 /// Bytes per activation element: 16-bit or fp32 (the compute precision; 8-bit formats keep
 /// 16-bit activations).
 pub(crate) fn activation_bytes(precision: Precision) -> f64 {
@@ -152,6 +161,19 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 b * held_tokens(workload) * kv_bytes_per_token(workload) / tp
             } else {
                 0.0
+            };
+            // A draft model sits beside the target: its weights at the draft's share, and its
+            // own cache, which scales with layers × width: `share^(2/3)` of the target's (see
+            // [`draft_layer_share`]).
+            let (weights, kv_cache) = match s.speculation {
+                Some(speculation) if model.generates() && s.generated_tokens > 0 => {
+                    let share = speculation.draft_share.max(0.0);
+                    (
+                        weights * (1.0 + share),
+                        kv_cache * (1.0 + draft_layer_share(share).powi(2)),
+                    )
+                }
+                _ => (weights, kv_cache),
             };
             let attention_scores = match s.attention {
                 AttentionKernel::Eager if model.has_attention => {

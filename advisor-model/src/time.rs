@@ -382,6 +382,55 @@ pub(crate) fn forward(
     }
 }
 
+/// Seconds per generated token of one speculative decode step at a context of `cached`
+/// positions, and what bounds the verification.
+///
+/// The draft runs `γ` single-token forwards; the target verifies the `γ + 1` tokens of every
+/// sequence in one forward of `batch × (γ + 1)` tokens, which reads the weights and the cache
+/// once but multiplies `γ + 1` times as many tokens (and, in a mixture of experts, routes them
+/// to more experts). The step yields `(1 − α^(γ+1)) / (1 − α)` tokens per sequence (Leviathan
+/// et al. 2023, eq. 1). Where decoding is memory-bound the verification costs about one
+/// step; as the batch grows it turns compute-bound, costs up to `γ + 1` steps, and the gain
+/// goes.
+///
+/// The draft's step is the target's single-token step scaled to the draft: bytes and FLOPs by
+/// its share of the parameters, its cache and its operators by its share of the layers
+/// (and width), [`crate::memory::draft_layer_share`].
+fn speculative_step(
+    workload: &Workload,
+    split: &WeightSplit,
+    rates: &Rates,
+    efficiency: &Efficiency,
+    speculation: advisor_core::Speculation,
+    cached: f64,
+) -> (f64, Bound) {
+    let b = workload.settings.batch_size as f64;
+    let drafted = speculation.draft_tokens as f64;
+    let share = speculation.draft_share.max(0.0);
+    let layers = crate::memory::draft_layer_share(share);
+    let single = forward(workload, split, b, 1.0, cached, cached);
+    // The target's cache reads and writes scale with its layers × width, the weights' with
+    // its parameters: split the single-token step's bytes accordingly.
+    let cache_bytes = b * (cached + 1.0) * kv_bytes_per_token(workload)
+        / workload.settings.tensor_parallel.max(1) as f64;
+    let weight_bytes = (single.bytes - cache_bytes).max(0.0);
+    let draft = Cost {
+        bytes: weight_bytes * share + cache_bytes * layers * layers,
+        stream_bytes: single.stream_bytes * layers * layers,
+        flops: single.flops * share,
+        ops: single.ops * layers,
+        link_bytes: single.link_bytes * layers * layers,
+        link_latency_seconds: single.link_latency_seconds * layers,
+    };
+    let (draft_seconds, _) = seconds(draft, rates, efficiency);
+    let verify = forward(workload, split, b, drafted + 1.0, cached, cached);
+    let (verify_seconds, bound) = seconds(verify, rates, efficiency);
+    (
+        (drafted * draft_seconds + verify_seconds) / speculation.tokens_per_step(),
+        bound,
+    )
+}
+
 /// Mean positions a token of a causal prefix of `tokens` attends to.
 fn causal_context(workload: &Workload, tokens: f64) -> f64 {
     advisor_core::formulas::causal_mean_context(
@@ -490,7 +539,17 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                         Some(w) => position.min(w as f64),
                         None => position,
                     };
-                    run(forward(workload, &split, b, 1.0, cached, cached))
+                    match s.speculation {
+                        Some(speculation) => speculative_step(
+                            workload,
+                            &split,
+                            &rates,
+                            efficiency,
+                            speculation,
+                            cached,
+                        ),
+                        None => run(forward(workload, &split, b, 1.0, cached, cached)),
+                    }
                 } else {
                     // No cache: the whole prefix runs again in one batched forward.
                     run(forward(

@@ -134,6 +134,7 @@ fn every_builtin_rule_is_registered_once() {
             "quantization",
             "serving_engine",
             "sparse_attention",
+            "speculative_decoding",
             "tensor_parallelism",
             "torch_compile"
         ]

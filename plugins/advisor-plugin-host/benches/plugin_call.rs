@@ -10,19 +10,19 @@ use advisor_plugin_testkit::{Profile, stage};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 // The very source the serving plugin is built from, compiled into the bench.
-#[path = "../../examples/advisor-plugin-serving/src/speculative_decoding.rs"]
-mod speculative_decoding;
+#[path = "../../examples/advisor-plugin-serving/src/serving_slo.rs"]
+mod serving_slo;
 
-use speculative_decoding::SpeculativeDecoding;
+use serving_slo::ServingSlo;
 
 const CONTEXT: &str = r#"{
     "model_graph": { "name": "meta-llama/Llama-2-7b-hf",
                      "facts": { "architecture": "decoder", "parameters": 6738415616, "layers": 32,
                                 "hidden_size": 4096, "attention_heads": 32, "kv_heads": 32,
-                                "max_sequence_length": 4096, "dtype": "fp16" } },
+                                "vocab_size": 32000, "max_sequence_length": 4096, "dtype": "fp16" } },
     "latency_metrics": { "count": 200, "mean_ms": 41.9, "p50_ms": 41.2, "p99_ms": 52.3 },
     "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB", "gpu_memory_mb": 81920, "gpu_count": 1 },
-    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16" }
+    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "slo_tpot_ms": "5" }
 }"#;
 
 fn bench(c: &mut Criterion) {
@@ -42,13 +42,10 @@ fn bench(c: &mut Criterion) {
         Ok(report) if report.loaded.len() == 1 => {}
         other => panic!("loading the serving plugin: {other:?}"),
     }
-    let Some(plugin_rule) = advisor
-        .rules()
-        .find(|rule| rule.id() == "speculative_decoding")
-    else {
-        panic!("the serving plugin registered no speculative_decoding rule");
+    let Some(plugin_rule) = advisor.rules().find(|rule| rule.id() == "serving_slo") else {
+        panic!("the serving plugin registered no serving_slo rule");
     };
-    let built_in = SpeculativeDecoding;
+    let built_in = ServingSlo;
     let config = match context.run_config() {
         Ok(config) => config,
         Err(error) => panic!("bench config: {error}"),
@@ -69,7 +66,7 @@ fn bench(c: &mut Criterion) {
         plugin_rule.analyze(&input).ok(),
         built_in.analyze(&input).ok()
     );
-    let mut group = c.benchmark_group("speculative_decoding");
+    let mut group = c.benchmark_group("serving_slo");
     group.bench_function("built_in", |b| {
         b.iter(|| built_in.analyze(black_box(&input)))
     });
