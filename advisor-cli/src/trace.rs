@@ -101,16 +101,21 @@ fn render_text(s: &TraceSummary) -> String {
         s.timestamps
     );
     for device in &s.devices {
+        let capability = device
+            .compute_capability
+            .as_deref()
+            .map_or(String::new(), |c| {
+                format!("compute capability {}, ", escape_control(c))
+            });
         let _ = writeln!(
             out,
-            "  device {}: {} ({} GiB, compute capability {}, {})",
+            "  device {}: {} ({} GiB, {capability}{})",
             device.id.map_or("?".to_owned(), |i| i.to_string()),
             shown(device.name.as_deref(), "unknown"),
             device.memory_bytes.map_or("?".to_owned(), |b| format!(
                 "{:.0}",
                 b as f64 / f64::from(1u32 << 30)
             )),
-            shown(device.compute_capability.as_deref(), "?"),
             shown(device.architecture.as_deref(), "?")
         );
     }
@@ -122,6 +127,9 @@ fn render_text(s: &TraceSummary) -> String {
             d.rank.map_or("?".to_owned(), |r| r.to_string()),
             d.world_size.map_or("?".to_owned(), |w| w.to_string())
         );
+    }
+    if let Some(run) = &s.run {
+        render_run(&mut out, run);
     }
     if let Some(b) = &s.breakdown {
         let _ = writeln!(
@@ -395,4 +403,72 @@ fn render_text(s: &TraceSummary) -> String {
         }
     }
     out
+}
+
+/// What the run already uses, as the trace shows it.
+fn render_run(out: &mut String, run: &advisor_core::TraceRunFacts) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "\nWhat the run already uses (read from the trace)");
+    if let (Some(mode), Some(evidence)) = (run.mode, &run.mode_evidence) {
+        let _ = writeln!(out, "  {mode}: {}", escape_control(evidence));
+    }
+    if run.matmul_time_us > 0.0 {
+        let shares: Vec<String> = run
+            .matmul_by_precision
+            .iter()
+            .map(|p| format!("{} {:.1} %", p.precision.as_str(), p.pct))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  matmuls and convolutions: {} in {}{}",
+            ms(run.matmul_time_us),
+            shares.join(", "),
+            run.matmul_precision
+                .map_or(String::new(), |p| format!(" (computes in {})", p.as_str()))
+        );
+        if !run.matmul_examples.is_empty() {
+            let examples: Vec<String> = run.matmul_examples.iter().map(|n| short(n)).collect();
+            let _ = writeln!(out, "    longest: {}", examples.join(", "));
+        }
+    }
+    let names = |list: &[String]| list.iter().map(|n| short(n)).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(
+        out,
+        "  fused attention: {}",
+        if run.fused_attention.is_empty() {
+            "none seen".to_owned()
+        } else {
+            names(&run.fused_attention)
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  torch.compile: {}",
+        run.compiled.as_deref().map_or("not seen".to_owned(), short)
+    );
+    let _ = writeln!(
+        out,
+        "  CUDA graphs: {}",
+        if run.cuda_graph_launches == 0 {
+            "not used".to_owned()
+        } else {
+            format!("{} cudaGraphLaunch calls", run.cuda_graph_launches)
+        }
+    );
+    if let Some(o) = &run.optimizer {
+        let implementation = match o.implementation {
+            advisor_core::OptimizerImplementation::Fused => "fused",
+            advisor_core::OptimizerImplementation::Foreach => "foreach (multi-tensor)",
+            advisor_core::OptimizerImplementation::ForLoop => "a loop over parameters",
+        };
+        let _ = writeln!(
+            out,
+            "  optimizer: {} ({implementation}), {} step() calls, {} on the CPU, {} of GPU work ({:.1} %)",
+            o.name.as_deref().map_or("unnamed".to_owned(), short),
+            o.steps,
+            ms(o.cpu_time_us),
+            ms(o.gpu_time_us),
+            o.pct_of_gpu
+        );
+    }
 }

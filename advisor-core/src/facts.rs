@@ -375,6 +375,8 @@ pub struct ResolvedRun {
     pub generated_tokens: Option<Fact<u64>>,
     /// Compute precision.
     pub compute: Fact<Precision>,
+    /// fp32 matmuls on tensor cores as TF32.
+    pub tf32: Fact<bool>,
     /// Weight storage format.
     pub weights: Fact<WeightFormat>,
     /// KV-cache element type.
@@ -506,7 +508,7 @@ impl ResolvedFacts {
             prompt_tokens: prompt.value,
             generated_tokens: run.generated_tokens.as_ref().map_or(0, |f| f.value),
             compute: run.compute.value,
-            tf32: false,
+            tf32: run.tf32.value,
             weights: run.weights.value,
             kv_cache_dtype: run.kv_cache_dtype.value,
             kv_cache: run.kv_cache.value,

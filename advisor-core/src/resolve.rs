@@ -11,6 +11,7 @@ use crate::{
         Source, quantized_weights,
     },
     formulas,
+    trace::KernelPrecision,
 };
 
 /// Generated tokens assumed when only the sequence length is given: half of it, at most
@@ -36,9 +37,35 @@ pub(crate) fn resolve(
     let gpu = resolve_gpu(context, catalog);
     let cpu = context.hardware_info.as_ref().map(resolve_cpu);
 
-    let mode = config
-        .mode
-        .map(|mode| Fact::new(mode, Source::Config("mode".to_owned())));
+    // What the trace shows the run uses: a measured fact, used where the config is silent and
+    // warned about where the config says otherwise.
+    let traced = context
+        .profile_results
+        .as_ref()
+        .and_then(|p| p.trace.as_ref())
+        .and_then(|t| t.run.as_ref());
+    let traced_mode = traced.and_then(|run| {
+        let mode = run.mode?;
+        let evidence = run.mode_evidence.as_deref().unwrap_or("its operators");
+        Some(Fact::new(
+            mode,
+            Source::Measured(format!("trace: {evidence}")),
+        ))
+    });
+    let mode = match (config.mode, traced_mode) {
+        (Some(mode), traced) => {
+            if let Some(traced) = traced
+                && traced.value != mode
+            {
+                warnings.push(format!(
+                    "config mode = {mode} but the trace shows {} ({}): the analysis follows the config; check that the trace is of this run",
+                    traced.value, traced.source
+                ));
+            }
+            Some(Fact::new(mode, Source::Config("mode".to_owned())))
+        }
+        (None, traced) => traced,
+    };
     let on_gpu = match (config.device, &gpu) {
         (Some(device), gpu) => {
             let on = device.is_gpu();
@@ -120,11 +147,47 @@ pub(crate) fn resolve(
             _ => None,
         });
 
-    // Compute: a floating-point `precision`, else the model's float dtype, else fp32.
-    let compute = match config.precision {
-        Some(p) if !matches!(p, Precision::Int8 | Precision::Int4) => {
+    // Compute: a floating-point `precision`, else the precision the trace's matmul kernels
+    // ran in, else the model's float dtype, else fp32.
+    let traced_precision = traced.and_then(|run| {
+        let kernel = run.matmul_precision?;
+        let precision = kernel.precision()?;
+        let share = run
+            .matmul_by_precision
+            .iter()
+            .find(|s| s.precision == kernel)
+            .map_or(0.0, |s| s.pct);
+        let examples = run.matmul_examples.join(", ");
+        Some((
+            kernel,
+            Fact::new(
+                precision,
+                Source::Measured(format!(
+                    "trace: {share:.0} % of matmul and convolution kernel time is {} ({examples})",
+                    kernel.as_str()
+                )),
+            ),
+        ))
+    });
+    if let (Some(given), Some((kernel, traced))) = (config.precision, &traced_precision)
+        && given != traced.value
+        && !matches!(given, Precision::Int8 | Precision::Int4)
+    {
+        warnings.push(format!(
+            "config precision = {given} but the trace's matmuls run in {} ({}): the analysis follows the config; check that the trace is of this run",
+            kernel.as_str(),
+            traced.source
+        ));
+    }
+    let tf32 = match &traced_precision {
+        Some((KernelPrecision::Tf32, fact)) => Some(Fact::new(true, fact.source.clone())),
+        _ => None,
+    };
+    let compute = match (config.precision, traced_precision) {
+        (Some(p), _) if !matches!(p, Precision::Int8 | Precision::Int4) => {
             Fact::new(p, Source::Config("precision".to_owned()))
         }
+        (_, Some((_, traced))) if quantized.is_none() => traced,
         _ => match model_dtype {
             Some(p) if !matches!(p, Precision::Int8 | Precision::Int4) => {
                 Fact::new(p, Source::Model("dtype".to_owned()))
@@ -174,17 +237,38 @@ pub(crate) fn resolve(
             ),
         ),
     };
-    let compiled = match config.compile {
-        Some(on) => Fact::new(on, Source::Config("compile".to_owned())),
+    let traced_compile = traced.and_then(|run| {
+        let evidence = match (&run.compiled, run.cuda_graph_launches) {
+            (Some(compiled), 0) => compiled.clone(),
+            (Some(compiled), graphs) => format!("{compiled}, {graphs} cudaGraphLaunch calls"),
+            (None, 0) => return None,
+            (None, graphs) => format!("{graphs} cudaGraphLaunch calls"),
+        };
+        Some(Fact::new(
+            true,
+            Source::Measured(format!("trace: {evidence}")),
+        ))
+    });
+    let compiled = match (config.compile, traced_compile) {
+        (Some(on), traced) => {
+            if !on && let Some(traced) = traced {
+                warnings.push(format!(
+                    "config compile = false but the trace shows torch.compile or CUDA graphs ({}): the analysis follows the config",
+                    traced.source
+                ));
+            }
+            Fact::new(on, Source::Config("compile".to_owned()))
+        }
+        (None, Some(traced)) => traced,
         // Serving engines capture the decode step in CUDA graphs by default.
-        None if engine.value.pages_kv_cache() => Fact::new(
+        (None, None) if engine.value.pages_kv_cache() => Fact::new(
             true,
             Source::Derived(format!(
                 "{} captures decode steps in CUDA graphs by default",
                 engine.value
             )),
         ),
-        None => Fact::new(
+        (None, None) => Fact::new(
             false,
             Source::Assumed(
                 "compile not set; PyTorch runs eagerly unless torch.compile is called".to_owned(),
@@ -200,9 +284,26 @@ pub(crate) fn resolve(
             ),
         ),
     };
+    let traced_attention = traced
+        .filter(|run| !run.fused_attention.is_empty())
+        .map(|run| run.fused_attention.join(", "));
+    if config.flash_attention == Some(false)
+        && let Some(kernels) = &traced_attention
+    {
+        warnings.push(format!(
+            "config flash_attention = false but the trace shows fused attention ({kernels}): the analysis follows the config"
+        ));
+    }
     let attention = match config.flash_attention {
         Some(true) => Fact::new(AttentionKernel::Fused, Source::Config("flash_attention".to_owned())),
         Some(false) => Fact::new(AttentionKernel::Eager, Source::Config("flash_attention".to_owned())),
+        None if traced_attention.is_some() => Fact::new(
+            AttentionKernel::Fused,
+            Source::Measured(format!(
+                "trace: fused attention kernels ({})",
+                traced_attention.unwrap_or_default()
+            )),
+        ),
         None => Fact::new(
             AttentionKernel::Fused,
             Source::Assumed(
@@ -229,12 +330,43 @@ pub(crate) fn resolve(
         )),
         (None, None) => None,
     };
-    let optimizer = Fact::new(
-        OptimizerKind::AdamW,
-        Source::Assumed(
-            "the optimizer is not given; AdamW is the default of Hugging Face's Trainer".to_owned(),
-        ),
-    );
+    // The optimizer's state is what the memory model needs: Adam-family keeps two moments,
+    // SGD with momentum one buffer (Kingma & Ba 2015; PyTorch's `torch.optim` docs).
+    let traced_optimizer = traced
+        .and_then(|run| run.optimizer.as_ref())
+        .and_then(|o| o.name.as_deref())
+        .and_then(|name| {
+            let lower = name.to_ascii_lowercase();
+            let kind = if lower.starts_with("adam") {
+                OptimizerKind::AdamW
+            } else if lower == "sgd" {
+                OptimizerKind::SgdMomentum
+            } else {
+                return None;
+            };
+            Some(Fact::new(
+                kind,
+                Source::Measured(format!("trace: Optimizer.step#{name}.step")),
+            ))
+        });
+    let optimizer = traced_optimizer.unwrap_or_else(|| {
+        Fact::new(
+            OptimizerKind::AdamW,
+            Source::Assumed(
+                "the optimizer is not given; AdamW is the default of Hugging Face's Trainer"
+                    .to_owned(),
+            ),
+        )
+    });
+    let tf32 = tf32.unwrap_or_else(|| {
+        Fact::new(
+            false,
+            Source::Assumed(
+                "fp32 matmuls run in full fp32 unless torch.backends.cuda.matmul.allow_tf32 or set_float32_matmul_precision(\"high\") is set (PyTorch's default since 1.12)"
+                    .to_owned(),
+            ),
+        )
+    });
 
     let measured = Measured {
         peak_memory_bytes: context.memory_metrics.as_ref().and_then(|m| m.peak_bytes),
@@ -271,6 +403,7 @@ pub(crate) fn resolve(
             prompt_tokens,
             generated_tokens,
             compute,
+            tf32,
             weights,
             kv_cache_dtype,
             kv_cache,

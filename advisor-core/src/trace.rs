@@ -64,6 +64,146 @@ pub struct TraceFacts {
     /// queue-length counter), summarised per stream.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queue_length: Vec<StreamQueueLength>,
+    /// What the run already uses, as the trace shows it: training or inference, the matmul
+    /// precision, fused attention, torch.compile, CUDA graphs, the optimizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<TraceRunFacts>,
+}
+
+/// The precision a matmul or convolution kernel computes in, read from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum KernelPrecision {
+    /// fp32 on CUDA cores (`volta_sgemm`, `scudnn`, `<float`).
+    Fp32,
+    /// fp32 inputs on tensor cores as TF32 (`tf32`, Ampere's `s1688gemm` tensor-op kernels).
+    Tf32,
+    /// fp16 (`h884`, `hgemm`, `f16`, `__half`).
+    Fp16,
+    /// bf16.
+    Bf16,
+    /// fp8 (`e4m3`, `e5m2`).
+    Fp8,
+    /// int8 (`imma`, `int8`).
+    Int8,
+    /// The name does not tell (`triton_mm`, hand-written kernels).
+    Unknown,
+}
+
+impl KernelPrecision {
+    /// The name people use: `fp32`, `tf32`, `fp16`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KernelPrecision::Fp32 => "fp32",
+            KernelPrecision::Tf32 => "tf32",
+            KernelPrecision::Fp16 => "fp16",
+            KernelPrecision::Bf16 => "bf16",
+            KernelPrecision::Fp8 => "fp8",
+            KernelPrecision::Int8 => "int8",
+            KernelPrecision::Unknown => "unknown",
+        }
+    }
+
+    /// The run-configuration precision this kernel precision is (TF32 is fp32 with TF32
+    /// matmuls); `None` for unknown.
+    pub fn precision(self) -> Option<crate::config::Precision> {
+        use crate::config::Precision;
+        match self {
+            KernelPrecision::Fp32 | KernelPrecision::Tf32 => Some(Precision::Fp32),
+            KernelPrecision::Fp16 => Some(Precision::Fp16),
+            KernelPrecision::Bf16 => Some(Precision::Bf16),
+            KernelPrecision::Fp8 => Some(Precision::Fp8),
+            KernelPrecision::Int8 => Some(Precision::Int8),
+            KernelPrecision::Unknown => None,
+        }
+    }
+}
+
+/// Matmul and convolution kernel time at one precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PrecisionShare {
+    /// The precision.
+    pub precision: KernelPrecision,
+    /// Kernel time.
+    pub time_us: f64,
+    /// Share of all matmul and convolution kernel time.
+    pub pct: f64,
+}
+
+/// How an optimizer's update runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerImplementation {
+    /// One kernel per group of tensors for the whole update (`fused=True`: `_fused_adamw_`).
+    Fused,
+    /// Multi-tensor element-wise kernels (`foreach=True`, PyTorch's default on CUDA:
+    /// `_foreach_*`).
+    Foreach,
+    /// A loop over parameters, a few kernels each.
+    ForLoop,
+}
+
+/// The optimizer the trace shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TraceOptimizer {
+    /// Its class, from `Optimizer.step#AdamW.step` (`None` when only its ops show).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How its update runs.
+    pub implementation: OptimizerImplementation,
+    /// `optimizer.step()` calls.
+    pub steps: u64,
+    /// CPU wall time inside `optimizer.step()`.
+    pub cpu_time_us: f64,
+    /// GPU time of the activities launched inside `optimizer.step()`.
+    pub gpu_time_us: f64,
+    /// `gpu_time_us` as a share of all GPU activity time launched in the profiler steps.
+    pub pct_of_gpu: f64,
+}
+
+/// What the run already uses, read from the trace's operators, annotations, runtime calls and
+/// kernel names. Each field is `None`/empty when the trace does not tell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TraceRunFacts {
+    /// Training (backward or optimizer operators ran) or inference (CPU operators and none
+    /// of those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::config::Mode>,
+    /// What told the mode: `1060 backward operators (autograd::engine::evaluate_function)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_evidence: Option<String>,
+    /// The precision of most matmul and convolution kernel time (over half of it); `None`
+    /// when no precision holds a majority or there are no such kernels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matmul_precision: Option<KernelPrecision>,
+    /// Matmul and convolution kernel time.
+    pub matmul_time_us: f64,
+    /// That time by precision, largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matmul_by_precision: Vec<PrecisionShare>,
+    /// The longest-running matmul kernels' names, for the evidence (at most three).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matmul_examples: Vec<String>,
+    /// Fused-attention kernels or operators seen (FlashAttention, memory-efficient SDPA,
+    /// cuDNN attention), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fused_attention: Vec<String>,
+    /// torch.compile evidence (`CompiledFunction`, `Torch-Compiled Region`, Triton kernels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiled: Option<String>,
+    /// `cudaGraphLaunch` calls (CUDA graphs replayed).
+    pub cuda_graph_launches: u64,
+    /// The optimizer, when `optimizer.step()` or its ops show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<TraceOptimizer>,
 }
 
 /// Why a runtime call blocked the host.

@@ -5,7 +5,7 @@ use advisor_core::{
     CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HardwareInfo,
     HostBlockedFacts, HostSyncFacts, KernelLaunchFacts, MemcpyKindFacts, ProfileOperation,
     ProfileResults, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice,
-    TraceFacts, TraceMemoryFacts,
+    TraceFacts, TraceMemoryFacts, TraceRunFacts,
 };
 use serde::Serialize;
 
@@ -20,7 +20,7 @@ use crate::{
         kernels::{self, KernelStat},
         launches,
         memcpy::{self, MemcpySummary},
-        memcpy_kinds, queue,
+        memcpy_kinds, queue, run_facts,
         steps::{self, StepSummary},
         tensor_cores,
     },
@@ -97,6 +97,9 @@ pub struct TraceSummary {
     /// Queue length per GPU stream (activities launched and not finished), over the same
     /// window as `breakdown`.
     pub queue_length: Vec<StreamQueueLength>,
+    /// What the run already uses: training or inference, matmul precision, fused attention,
+    /// torch.compile, CUDA graphs, the optimizer (`null` for an empty trace).
+    pub run: Option<TraceRunFacts>,
     /// Repairs made and anything that limits the analysis.
     pub warnings: Vec<String>,
     /// The CPU operators as a tree merged by name path (for `profile_results`).
@@ -148,6 +151,7 @@ pub(crate) fn build(
             ProfileOperation::MAX_DEPTH
         ));
     }
+    let run = run_facts::run_facts(&accumulator, &kept);
     let names = &accumulator.names;
     let operations_total_ms = if accumulator.steps.is_empty() {
         let start = accumulator
@@ -194,6 +198,7 @@ pub(crate) fn build(
         host_syncs: host_syncs::host_syncs(&accumulator.steps, &accumulator.syncs, names),
         cpu: cpu.facts,
         memory: accumulator.memory.facts(),
+        run,
         warnings,
         operations: cpu.operations,
         operations_total_ms,
@@ -309,6 +314,7 @@ impl TraceSummary {
             host_blocked: self.host_blocked.clone(),
             memcpy_kinds: self.memcpy_kinds.clone(),
             queue_length: self.queue_length.clone(),
+            run: self.run.clone(),
         }
     }
 

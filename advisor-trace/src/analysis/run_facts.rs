@@ -1,0 +1,518 @@
+//! What the run already uses, as its trace shows it: training or inference, the precision of
+//! its matmuls, fused attention, torch.compile, CUDA graphs and the optimizer. The rules read
+//! these as facts, so they neither recommend what is already in use nor ask for a config key
+//! the trace answers.
+
+use advisor_core::{
+    KernelPrecision, Mode, OptimizerImplementation, PrecisionShare, TraceOptimizer, TraceRunFacts,
+};
+
+use crate::accumulate::{Accumulator, FastMap, GpuActivity, Kind};
+
+use super::pct;
+
+/// A matmul or convolution kernel, by its (lowercase) name: cuBLAS (`volta_sgemm`,
+/// `ampere_fp16_s16816gemm`, `sm80_xmma_gemm`), CUTLASS, cuDNN convolutions (`scudnn`,
+/// `implicit_convolve_sgemm`, `dgrad`/`wgrad` engines), rocBLAS/Tensile (`Cijk_`) and Triton
+/// matmuls. FBGEMM's embedding kernels carry `gemm` in their library name and are not matmuls.
+fn is_matmul(lower: &str) -> bool {
+    if lower.contains("fbgemm") {
+        return false;
+    }
+    const MARKS: &[&str] = &[
+        "gemm",
+        "gemv",
+        "xmma",
+        "cutlass",
+        "scudnn",
+        "cudnn_infer",
+        "h884cudnn",
+        "convolve",
+        "dgrad",
+        "wgrad",
+        "fprop",
+        "implicit_gemm",
+        "cijk_",
+    ];
+    MARKS.iter().any(|m| lower.contains(m))
+        || (lower.starts_with("triton") && (lower.contains("_mm") || lower.contains("bmm")))
+}
+
+/// The precision a matmul kernel's (lowercase) name spells. The checks run from the most
+/// specific: `bf16` before `f16`, a `fp16` tag before Ampere's `s16816` shape, and TF32
+/// before plain fp32 (`cutlass_80_tensorop_s1688gemm` takes fp32 inputs on tensor cores,
+/// which on Ampere is TF32; NVIDIA, "CUTLASS: Fast Linear Algebra in CUDA C++", kernel naming).
+fn precision_of(lower: &str) -> KernelPrecision {
+    let any = |marks: &[&str]| marks.iter().any(|m| lower.contains(m));
+    if any(&["e4m3", "e5m2", "fp8"]) {
+        KernelPrecision::Fp8
+    } else if any(&["bf16", "bfloat16", "_bbs_", "_bb_"]) {
+        KernelPrecision::Bf16
+    } else if any(&["int8", "imma", "i8i8", "_i8_"]) {
+        KernelPrecision::Int8
+    } else if any(&[
+        "h884", "h1688", "h16816", "hgemm", "fp16", "f16", "half", "_hhs_", "_hh_",
+    ]) {
+        KernelPrecision::Fp16
+    } else if lower.contains("tf32")
+        || (any(&["s1688", "s16816"]) && any(&["tensorop", "sm80", "sm86", "sm90"]))
+    {
+        KernelPrecision::Tf32
+    } else if any(&[
+        "sgemm",
+        "scudnn",
+        "<float",
+        "f32f32_f32",
+        "sgemv",
+        "_sb_",
+        "_ss_",
+        "float",
+    ]) {
+        KernelPrecision::Fp32
+    } else {
+        KernelPrecision::Unknown
+    }
+}
+
+/// Operator or kernel names that mark a fused attention kernel.
+const FUSED_ATTENTION: &[&str] = &[
+    "flash_fwd",
+    "flash_bwd",
+    "flash::",
+    "flash_attn",
+    "fmha",
+    "efficient_attention",
+    "mem_eff",
+    "cudnn_attention",
+    "sdpa_flash",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+];
+
+/// Operator and annotation names that mark torch.compile.
+const COMPILED: &[&str] = &[
+    "CompiledFunction",
+    "Torch-Compiled Region",
+    "TorchDynamo",
+    "CompiledFxGraph",
+    "torch_compile",
+];
+
+/// The run's facts from the trace; `None` when it has neither CPU operators nor GPU work.
+pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Option<TraceRunFacts> {
+    let names = &accumulator.names;
+    if accumulator.cpu.is_empty() && kept.is_empty() {
+        return None;
+    }
+
+    // CPU side: backward operators, torch.compile frames, optimizer steps, fused attention ops.
+    let mut backward = 0u64;
+    let mut cpu_ops = 0u64;
+    let mut compiled: FastMap<u32, u64> = FastMap::default();
+    let mut attention: Vec<String> = Vec::new();
+    let mut optimizer_spans: Vec<(f64, f64)> = Vec::new();
+    let mut optimizer_name: Option<String> = None;
+    let (mut fused_ops, mut foreach_ops) = (0u64, 0u64);
+    for span in &accumulator.cpu {
+        let name = names.name(span.name);
+        cpu_ops += u64::from(span.is_op);
+        if name.contains("Backward") || name.starts_with("autograd::engine::evaluate_function") {
+            backward += 1;
+        }
+        if COMPILED.iter().any(|m| name.contains(m)) {
+            *compiled.entry(span.name).or_default() += 1;
+        }
+        if let Some(rest) = name.strip_prefix("Optimizer.step#") {
+            optimizer_spans.push((span.start, span.end));
+            if optimizer_name.is_none() {
+                optimizer_name = rest.split('.').next().map(str::to_owned);
+            }
+        }
+        if name.contains("_fused_adam") || name.contains("_fused_sgd") {
+            fused_ops += 1;
+        } else if name.contains("_foreach_") {
+            foreach_ops += 1;
+        }
+        let lower = name.to_ascii_lowercase();
+        if FUSED_ATTENTION.iter().any(|m| lower.contains(m)) {
+            push_distinct(&mut attention, name);
+        }
+    }
+    optimizer_spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+    // GPU side: matmul kernels by precision, Triton and attention kernels, optimizer kernels.
+    let mut by_precision: FastMap<KernelPrecision, f64> = FastMap::default();
+    let mut matmul_kernels: FastMap<u32, f64> = FastMap::default();
+    let mut kind_of: FastMap<u32, (bool, KernelPrecision, bool, bool)> = FastMap::default();
+    let (mut triton, mut gpu_total, mut optimizer_gpu) = (0u64, 0.0, 0.0);
+    for activity in kept {
+        gpu_total += activity.dur;
+        if !optimizer_spans.is_empty()
+            && let Some(call) = accumulator.runtime.get(&activity.correlation)
+            && inside(&optimizer_spans, call.ts)
+        {
+            optimizer_gpu += activity.dur;
+        }
+        if activity.kind != Kind::Compute {
+            continue;
+        }
+        let (matmul, precision, is_triton, fused) =
+            *kind_of.entry(activity.name).or_insert_with(|| {
+                let lower = names.name(activity.name).to_ascii_lowercase();
+                (
+                    is_matmul(&lower),
+                    precision_of(&lower),
+                    lower.starts_with("triton"),
+                    FUSED_ATTENTION.iter().any(|m| lower.contains(m)),
+                )
+            });
+        triton += u64::from(is_triton);
+        if fused {
+            push_distinct(&mut attention, names.name(activity.name));
+        }
+        if matmul {
+            *by_precision.entry(precision).or_default() += activity.dur;
+            *matmul_kernels.entry(activity.name).or_default() += activity.dur;
+        }
+    }
+    // `+ 0.0`: an empty float sum is -0.0.
+    let matmul_time_us: f64 = by_precision.values().sum::<f64>() + 0.0;
+    let mut matmul_by_precision: Vec<PrecisionShare> = by_precision
+        .into_iter()
+        .map(|(precision, time_us)| PrecisionShare {
+            precision,
+            time_us,
+            pct: pct(time_us, matmul_time_us),
+        })
+        .collect();
+    matmul_by_precision.sort_by(|a, b| {
+        b.time_us
+            .total_cmp(&a.time_us)
+            .then(a.precision.cmp(&b.precision))
+    });
+    let matmul_precision = matmul_by_precision
+        .first()
+        .filter(|share| share.pct > 50.0 && share.precision != KernelPrecision::Unknown)
+        .map(|share| share.precision);
+    let mut examples: Vec<(u32, f64)> = matmul_kernels.into_iter().collect();
+    examples.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let matmul_examples = examples
+        .iter()
+        .take(3)
+        .map(|(name, _)| short(names.name(*name)))
+        .collect();
+
+    let optimizer = (!optimizer_spans.is_empty() || fused_ops > 0).then(|| TraceOptimizer {
+        name: optimizer_name,
+        implementation: if fused_ops > 0 {
+            OptimizerImplementation::Fused
+        } else if foreach_ops > 0 {
+            OptimizerImplementation::Foreach
+        } else {
+            OptimizerImplementation::ForLoop
+        },
+        steps: optimizer_spans.len() as u64,
+        cpu_time_us: optimizer_spans.iter().map(|(s, e)| e - s).sum(),
+        gpu_time_us: optimizer_gpu,
+        pct_of_gpu: pct(optimizer_gpu, gpu_total),
+    });
+
+    let (mode, mode_evidence) = if backward > 0 {
+        (
+            Some(Mode::Training),
+            Some(format!(
+                "{backward} backward operators (autograd::engine::evaluate_function, *Backward)"
+            )),
+        )
+    } else if optimizer.is_some() {
+        (
+            Some(Mode::Training),
+            Some("optimizer.step() or a fused optimizer operator".to_owned()),
+        )
+    } else if cpu_ops > 0 {
+        (
+            Some(Mode::Inference),
+            Some(format!(
+                "{cpu_ops} CPU operators and no backward or optimizer operator"
+            )),
+        )
+    } else {
+        (None, None)
+    };
+
+    let mut compiled: Vec<(u32, u64)> = compiled.into_iter().collect();
+    compiled.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then(names.name(a.0).len().cmp(&names.name(b.0).len()))
+            .then(a.0.cmp(&b.0))
+    });
+    let compiled = match (compiled.first(), triton) {
+        (Some(&(name, count)), _) => Some(format!("{} ×{count}", short(names.name(name)))),
+        (None, n) if n > 0 => Some(format!("{n} Triton kernels")),
+        _ => None,
+    };
+    let cuda_graph_launches = accumulator
+        .runtime_by_name
+        .iter()
+        .filter(|(name, _)| names.name(**name).contains("GraphLaunch"))
+        .map(|(_, (count, _))| count)
+        .sum();
+
+    Some(TraceRunFacts {
+        mode,
+        mode_evidence,
+        matmul_precision,
+        matmul_time_us,
+        matmul_by_precision,
+        matmul_examples,
+        fused_attention: attention,
+        compiled,
+        cuda_graph_launches,
+        optimizer,
+    })
+}
+
+/// Whether `ts` falls in one of the sorted, non-overlapping spans.
+fn inside(spans: &[(f64, f64)], ts: f64) -> bool {
+    let after = spans.partition_point(|s| s.0 <= ts);
+    after
+        .checked_sub(1)
+        .is_some_and(|index| ts < spans[index].1)
+}
+
+/// At most three distinct names, each cut for the evidence.
+fn push_distinct(list: &mut Vec<String>, name: &str) {
+    let name = short(name);
+    if list.len() < 3 && !list.contains(&name) {
+        list.push(name);
+    }
+}
+
+/// A kernel name cut at its template arguments or after 80 characters; a generic wrapper
+/// (`cutlass::Kernel<cutlass_80_tensorop_s1688gemm_...>`) is named by its first argument.
+fn short(name: &str) -> String {
+    let mut name = name.strip_prefix("void ").unwrap_or(name);
+    if let Some(open) = name.find('<')
+        && name[..open].to_ascii_lowercase().ends_with("kernel")
+        && name[..open].contains("::")
+    {
+        let inner = &name[open + 1..];
+        name = &inner[..inner.find([',', '>', '<']).unwrap_or(inner.len())];
+    }
+    let cut = name.find('<').unwrap_or(name.len()).min(80);
+    let mut end = cut;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::summary_of;
+
+    #[test]
+    fn matmul_kernels_and_their_precision() {
+        // (kernel name, is a matmul, precision)
+        let cases: &[(&str, bool, KernelPrecision)] = &[
+            ("volta_sgemm_128x64_nn", true, KernelPrecision::Fp32),
+            ("volta_h884gemm_64x64_ldg8_nn", true, KernelPrecision::Fp16),
+            (
+                "ampere_fp16_s16816gemm_fp16_128x128_ldg8_f2f_stages_32x5_nn",
+                true,
+                KernelPrecision::Fp16,
+            ),
+            (
+                "ampere_bf16_s16816gemm_bf16_128x64_ldg8_f2f_nn",
+                true,
+                KernelPrecision::Bf16,
+            ),
+            (
+                "void cutlass::Kernel<cutlass_80_tensorop_s1688gemm_128x64_32x6_nt_align1>",
+                true,
+                KernelPrecision::Tf32,
+            ),
+            (
+                "sm80_xmma_gemm_f32f32_tf32f32_f32_tn_n_tilesize128x128x16",
+                true,
+                KernelPrecision::Tf32,
+            ),
+            (
+                "sm90_xmma_gemm_e4m3e4m3_e4m3f32_f32_tn_n",
+                true,
+                KernelPrecision::Fp8,
+            ),
+            (
+                "cudnn_infer_volta_scudnn_128x64_relu_medium_nn_v1",
+                true,
+                KernelPrecision::Fp32,
+            ),
+            (
+                "void cudnn::detail::dgrad_engine<float, 512, 6, 5, 3, 3, 3, false>",
+                true,
+                KernelPrecision::Fp32,
+            ),
+            (
+                "Cijk_Alik_Bljk_SB_Bias_AS_SAV_UserArgs_MT64x16x32_MI16x16x1_SN_ISA90a",
+                true,
+                KernelPrecision::Fp32,
+            ),
+            ("triton_tem_fused_mm_0", true, KernelPrecision::Unknown),
+            ("sm80_xmma_gemm_i8i8_i32_tn", true, KernelPrecision::Int8),
+            // Not matmuls: FBGEMM embeddings, batch norm, element-wise, Triton fusions.
+            (
+                "void split_embedding_codegen_forward_unweighted_kernel<c10::Half, fbgemm_gpu::x>",
+                false,
+                KernelPrecision::Fp16,
+            ),
+            (
+                "void cudnn::bn_bw_1C11_kernel_new<float, float, float2, 128, 1, 1>",
+                false,
+                KernelPrecision::Fp32,
+            ),
+            ("triton_poi_fused_add_0", false, KernelPrecision::Unknown),
+        ];
+        for &(name, matmul, precision) in cases {
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(is_matmul(&lower), matmul, "{name}");
+            assert_eq!(precision_of(&lower), precision, "{name}");
+        }
+    }
+
+    fn cpu(name: &str, ts: u32, dur: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "cpu_op", "name": "{name}", "ts": {ts}, "dur": {dur}, "pid": 1, "tid": 1}}"#
+        )
+    }
+    fn annotation(name: &str, ts: u32, dur: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "user_annotation", "name": "{name}", "ts": {ts}, "dur": {dur}, "pid": 1, "tid": 1}}"#
+        )
+    }
+    fn launch(name: &str, correlation: u32, ts: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "cuda_runtime", "name": "{name}", "ts": {ts}, "dur": 2, "pid": 1, "tid": 1, "args": {{"correlation": {correlation}}}}}"#
+        )
+    }
+    fn kernel(name: &str, correlation: u32, ts: u32, dur: u32) -> String {
+        format!(
+            r#"{{"ph": "X", "cat": "kernel", "name": "{name}", "ts": {ts}, "dur": {dur}, "args": {{"correlation": {correlation}, "stream": 7}}}}"#
+        )
+    }
+
+    #[test]
+    fn what_the_run_already_uses() {
+        type Expected<'a> = (
+            Option<Mode>,
+            Option<KernelPrecision>,
+            &'a [&'a str],
+            Option<&'a str>,
+            u64,
+            Option<(Option<&'a str>, OptimizerImplementation, f64)>,
+        );
+        let cases: Vec<(Vec<String>, Option<Expected>)> = vec![
+            (vec![], None),
+            // Inference, fp32 cuBLAS: no backward operators.
+            (
+                vec![
+                    cpu("aten::mm", 0, 10),
+                    launch("cudaLaunchKernel", 1, 1),
+                    kernel("volta_sgemm_128x64_nn", 1, 5, 30),
+                    kernel("ampere_fp16_s16816gemm", 2, 40, 10),
+                ],
+                Some((
+                    Some(Mode::Inference),
+                    Some(KernelPrecision::Fp32),
+                    &[],
+                    None,
+                    0,
+                    None,
+                )),
+            ),
+            // Training with a foreach AdamW (GPU time inside optimizer.step()), compiled, with
+            // flash attention and CUDA graphs; no precision has a majority.
+            (
+                vec![
+                    annotation("CompiledFunction", 0, 50),
+                    cpu("autograd::engine::evaluate_function: MmBackward0", 60, 10),
+                    cpu("aten::_scaled_dot_product_flash_attention", 0, 5),
+                    annotation("Optimizer.step#AdamW.step", 100, 50),
+                    cpu("aten::_foreach_mul_", 101, 10),
+                    launch("cudaLaunchKernel", 1, 110),
+                    kernel("void at::native::multi_tensor_apply_kernel<x>", 1, 120, 20),
+                    annotation(
+                        "autograd::engine::evaluate_function: CompiledFunctionBackward",
+                        60,
+                        1,
+                    ),
+                    launch("cudaGraphLaunch", 2, 200),
+                    launch("cudaGraphLaunch", 3, 210),
+                    kernel("ampere_bf16_s16816gemm", 4, 220, 10),
+                    kernel("volta_sgemm_64x64", 5, 230, 10),
+                    kernel("flash_fwd_kernel<x>", 6, 240, 40),
+                ],
+                Some((
+                    Some(Mode::Training),
+                    None,
+                    &[
+                        "aten::_scaled_dot_product_flash_attention",
+                        "flash_fwd_kernel",
+                    ],
+                    Some("CompiledFunction ×1"),
+                    2,
+                    Some((Some("AdamW"), OptimizerImplementation::Foreach, 25.0)),
+                )),
+            ),
+            // Triton kernels alone show torch.compile; a fused optimizer op shows without its
+            // annotation.
+            (
+                vec![
+                    cpu("aten::_fused_adamw_", 0, 10),
+                    kernel("triton_poi_fused_add_0", 1, 0, 10),
+                ],
+                Some((
+                    Some(Mode::Training),
+                    None,
+                    &[],
+                    Some("1 Triton kernels"),
+                    0,
+                    Some((None, OptimizerImplementation::Fused, 0.0)),
+                )),
+            ),
+        ];
+        for (events, expected) in cases {
+            let events: Vec<&str> = events.iter().map(String::as_str).collect();
+            let run = summary_of("", &events).run;
+            let found = run.as_ref().map(|r| {
+                (
+                    r.mode,
+                    r.matmul_precision,
+                    r.fused_attention
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                    r.compiled.as_deref(),
+                    r.cuda_graph_launches,
+                    r.optimizer
+                        .as_ref()
+                        .map(|o| (o.name.as_deref(), o.implementation, o.pct_of_gpu)),
+                )
+            });
+            let expected = expected.map(
+                |(mode, precision, attention, compiled, graphs, optimizer)| {
+                    (
+                        mode,
+                        precision,
+                        attention.to_vec(),
+                        compiled,
+                        graphs,
+                        optimizer,
+                    )
+                },
+            );
+            assert_eq!(found, expected, "{events:?}");
+        }
+    }
+}
