@@ -349,6 +349,9 @@ pub enum SlackPool {
     /// take from [`SlackPool::GpuIdle`]: the host's waits and the GPU's gaps are the same time
     /// seen from two sides, so a trace's claims use one pool or the other, never both.
     HostBlocked,
+    /// GPU time in fp32 matmul and convolution kernels (the trace's kernel names say so),
+    /// which a faster precision shrinks.
+    Fp32Matmuls,
 }
 
 impl SlackPool {
@@ -358,6 +361,7 @@ impl SlackPool {
             SlackPool::GpuIdle => "gpu_idle",
             SlackPool::ExposedCommunication => "exposed_communication",
             SlackPool::HostBlocked => "host_blocked",
+            SlackPool::Fp32Matmuls => "fp32_matmuls",
         }
     }
 }

@@ -16,6 +16,12 @@
 //! automatic mixed precision end to end ("Mixed Precision Training", Micikevicius et al. 2018;
 //! NVIDIA's AMP documentation). Activation memory halves in training.
 //!
+//! Without a model, a trace whose matmul and convolution kernels run in fp32 (their names
+//! say so: `volta_sgemm`, `scudnn`, `<float>` cuDNN engines) gives the gain instead: those
+//! kernels' share of the GPU span is the pool, and at the target precision they run between
+//! half the peak ratio and the peak ratio faster (the same fraction of a higher roof, or half
+//! of it); everything else keeps its time.
+//!
 //! ## When it stays silent
 //! Already 16-bit or lower, a GPU without tensor cores, a CPU without bf16 instructions. Without
 //! the device it says what it needs.
@@ -24,8 +30,9 @@
 //! fp32 fine-tuning of RoBERTa on an A100.
 
 use advisor_core::{
-    Category, Change, ComputeCapability, Difficulty, GpuVendor, Impact, Mode, OptimizationRule,
-    OptimizationSuggestion, Precision, RuleError, RuleInput,
+    Category, Change, ComputeCapability, Difficulty, GpuVendor, Impact, KernelPrecision, Mode,
+    OptimizationRule, OptimizationSuggestion, Precision, RuleError, RuleInput, SlackClaim,
+    SlackPool,
 };
 
 use crate::facts;
@@ -114,6 +121,12 @@ impl OptimizationRule for MixedPrecision {
             };
             let ampere = spec.vendor == GpuVendor::Amd
                 || capability.is_some_and(|cc| cc >= ComputeCapability::new(8, 0));
+            if facts.model.is_none()
+                && let Some(suggestion) = from_trace(input, spec, target, training)
+            {
+                found.push(suggestion);
+                return Ok(found);
+            }
             let changes = [Change::Precision(target)];
             let simulation = facts::simulate(input, &changes)?;
             let mut suggestion = OptimizationSuggestion::new(
@@ -134,7 +147,10 @@ impl OptimizationRule for MixedPrecision {
                 spec.peak.for_precision(target).unwrap_or(0.0) / 1e12,
                 spec.peak.fp32.unwrap_or(0.0) / 1e12
             ));
-            if ampere && let Some(tf32) = spec.peak.tf32 {
+            if ampere
+                && !facts.run.tf32.value
+                && let Some(tf32) = spec.peak.tf32
+            {
                 let tf32_sim = facts::simulate(input, &[Change::Tf32(true)])?;
                 if let Some(latency) =
                     tf32_sim.improvement(advisor_core::ImprovementMetric::Latency)
@@ -177,6 +193,94 @@ impl OptimizationRule for MixedPrecision {
     }
 }
 
+/// The trace-only path: no model to simulate, but the trace's own fp32 matmul kernels. Their
+/// GPU time is the pool; at `target` they run `ratio / 2` to `ratio` times faster, where
+/// `ratio` is the datasheet peak at `target` over the peak they run at now (fp32, or TF32 when
+/// the kernels already use it). `None` when the trace does not show fp32 matmuls.
+fn from_trace(
+    input: &RuleInput<'_>,
+    spec: &advisor_core::GpuSpec,
+    target: Precision,
+    training: bool,
+) -> Option<OptimizationSuggestion> {
+    let trace = facts::trace(input.context).ok()?;
+    let run = trace.run.as_ref()?;
+    let breakdown = trace.gpu_breakdown.as_ref()?;
+    let kernel = run.matmul_precision?;
+    let current_peak = match kernel {
+        KernelPrecision::Fp32 => spec.peak.fp32?,
+        KernelPrecision::Tf32 => spec.peak.tf32?,
+        _ => return None,
+    };
+    let target_peak = spec.peak.for_precision(target)?;
+    let ratio = target_peak / current_peak;
+    if ratio <= 1.0 || breakdown.kernel_time_us <= 0.0 {
+        return None;
+    }
+    let matmul_us: f64 = run
+        .matmul_by_precision
+        .iter()
+        .filter(|s| s.precision == kernel)
+        .map(|s| s.time_us)
+        .sum();
+    // Kernels on several streams may overlap: never more than the computation time.
+    let pool = (matmul_us.min(breakdown.compute_us) / breakdown.kernel_time_us).clamp(0.0, 1.0);
+    let low = pool * (1.0 - 2.0 / ratio).max(0.0);
+    let high = pool * (1.0 - 1.0 / ratio);
+    if high < 0.05 {
+        return None;
+    }
+    let source = trace.source.as_deref().unwrap_or("the trace");
+    let suggestion = OptimizationSuggestion::new(
+        "mixed_precision",
+        Category::Hardware,
+        facts::impact_from_reduction(high).min(Impact::High),
+        Difficulty::Easy,
+        format!("Compute in {target} with automatic mixed precision"),
+    )
+    .description(format!(
+        "The trace's matmuls and convolutions run in {} on the {} ({}), whose matrix units run {target} {ratio:.1}× faster at peak and move half the bytes.",
+        kernel.as_str(),
+        spec.name,
+        spec.architecture
+    ))
+    .evidence(format!(
+        "{source}: {} of matmul and convolution kernel time, {:.1} % of the GPU span, is {} ({})",
+        facts::percent(
+            run.matmul_by_precision
+                .iter()
+                .find(|s| s.precision == kernel)
+                .map_or(0.0, |s| s.pct / 100.0)
+        ),
+        100.0 * pool,
+        kernel.as_str(),
+        run.matmul_examples.join(", ")
+    ))
+    .evidence(format!(
+        "{}: {:.0} TFLOP/s dense at {target}, {:.1} at {}",
+        spec.name,
+        target_peak / 1e12,
+        current_peak / 1e12,
+        kernel.as_str()
+    ));
+    let suggestion = crate::rules::gpu_idle::claim(
+        suggestion,
+        SlackClaim {
+            pool: SlackPool::Fp32Matmuls,
+            pool_fraction: pool,
+            min_fraction: low,
+            max_fraction: high,
+        },
+        &format!(
+            "the trace's {} matmul kernels ({} of the GPU span) run {:.1}–{ratio:.1}× faster at {target} (half to all of the peak ratio); the rest of the step keeps its time",
+            kernel.as_str(),
+            facts::percent(pool),
+            (ratio / 2.0).max(1.0)
+        ),
+    );
+    Some(steps(suggestion, target, training))
+}
+
 fn steps(
     suggestion: OptimizationSuggestion,
     target: Precision,
@@ -217,8 +321,65 @@ mod tests {
     use serde_json::json;
 
     use crate::rules::test_support::{
-        advise, bert_base, context, qwen2_1_5b, roberta_base, target,
+        advise, bert_base, breakdown, context, qwen2_1_5b, roberta_base, target,
     };
+
+    /// A training trace on a V100 whose matmuls run at `precision` (60 % of a 100 ms span).
+    fn v100_trace(precision: &str, example: &str) -> serde_json::Value {
+        let mut hardware = target("nvidia-v100-sxm2-32gb");
+        hardware["gpu_count"] = json!(1);
+        json!({
+            "hardware_info": hardware,
+            "profile_results": { "total_ms": 100.0, "trace": {
+                "source": "v100.json",
+                "gpu_breakdown": breakdown(3.0, 96.0, 0.0, 1.0),
+                "run": {
+                    "mode": "training", "mode_evidence": "2615 backward operators",
+                    "matmul_precision": precision, "matmul_time_us": 60_000.0,
+                    "matmul_by_precision": [{ "precision": precision, "time_us": 60_000.0, "pct": 100.0 }],
+                    "matmul_examples": [example], "cuda_graph_launches": 0
+                }
+            }}
+        })
+    }
+
+    #[test]
+    fn an_fp32_training_trace_without_a_model_gets_its_gain_from_the_kernels() {
+        expect![[r#"
+            mixed_precision · hardware · impact high · difficulty easy
+            title: Compute in fp16 with automatic mixed precision
+            description: The trace's matmuls and convolutions run in fp32 on the NVIDIA Tesla V100 SXM2 32GB (Volta), whose matrix units run fp16 8.0× faster at peak and move half the bytes.
+            expected:
+            - latency −45–52 % [0.449, 0.525]: the trace's fp32 matmul kernels (60.0 % of the GPU span) run 4.0–8.0× faster at fp16 (half to all of the peak ratio); the rest of the step keeps its time; a claim on the fp32 matmul pool (60.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool
+            evidence:
+            - v100.json: 100.0 % of matmul and convolution kernel time, 60.0 % of the GPU span, is fp32 (volta_sgemm_64x64_tn)
+            - NVIDIA Tesla V100 SXM2 32GB: 125 TFLOP/s dense at fp16, 15.7 at fp32
+            steps:
+            - Wrap the forward pass and loss in torch.autocast("cuda", dtype=torch.float16).
+            - Keep the master weights and optimizer state in fp32 (autocast does this); activation memory halves.
+            - Use a GradScaler: fp16's narrow range underflows small gradients without loss scaling.
+            code: python
+            warnings:
+            - fp16 overflows above 65504: watch for inf/NaN losses; the GradScaler skips those steps.
+            - Autocast keeps precision-sensitive ops (softmax, norms, reductions) in fp32; custom kernels may need the same care.
+            slack: SlackClaim { pool: Fp32Matmuls, pool_fraction: 0.6, min_fraction: 0.44927999999999996, max_fraction: 0.52464 }
+        "#]]
+        .assert_eq(&advise(
+            "mixed_precision",
+            v100_trace("fp32", "volta_sgemm_64x64_tn"),
+        ));
+    }
+
+    #[test]
+    fn an_fp16_trace_is_left_alone() {
+        expect![[r#"
+            silent
+        "#]]
+        .assert_eq(&advise(
+            "mixed_precision",
+            v100_trace("fp16", "volta_h884gemm_64x64"),
+        ));
+    }
 
     #[test]
     fn bert_base_serving_in_fp32_on_an_l4() {
