@@ -13,9 +13,15 @@ use crate::{ListFormat, input_error};
 
 #[derive(Args)]
 pub(crate) struct TraceArgs {
-    /// A trace written by torch.profiler (`.json` or `.json.gz`).
-    #[arg(value_name = "TRACE")]
-    trace: PathBuf,
+    /// Traces written by torch.profiler (`.json` or `.json.gz`), one per rank, or a folder of
+    /// them (a `tensorboard_trace_handler` folder). Several are read in parallel and compared
+    /// rank by rank.
+    #[arg(value_name = "TRACE", required = true, num_args = 1..)]
+    traces: Vec<PathBuf>,
+    /// The inputs are JSON from `advisor trace --format json` (one rank's, or several ranks'
+    /// with `ranks`): compare them across ranks without reading the traces again.
+    #[arg(long)]
+    merge: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     format: ListFormat,
@@ -53,16 +59,188 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TraceSummary> {
 }
 
 pub(crate) fn run(args: TraceArgs) -> anyhow::Result<()> {
-    let summary = read(&args.trace)?;
-    let text = match args.format {
+    if args.merge {
+        let mut ranks = Vec::new();
+        for path in &args.traces {
+            ranks.extend(read_rank_json(path)?);
+        }
+        return print_ranks(&advisor_trace::merge(ranks), args.format);
+    }
+    let paths = trace_files(&args.traces)?;
+    if let [path] = paths.as_slice() {
+        return print_one(&read(path)?, args.format);
+    }
+    for path in &paths {
+        crate::input::regular_file_metadata(path)?;
+    }
+    let summaries =
+        advisor_trace::read_traces(&paths).map_err(|error| input_error(error.to_string()))?;
+    let ranks = summaries
+        .iter()
+        .map(advisor_trace::RankSummary::of)
+        .collect();
+    print_ranks(&advisor_trace::merge(ranks), args.format)
+}
+
+/// The trace files named, a folder standing for the `.json` and `.json.gz` files in it (sorted
+/// by name).
+fn trace_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let is_dir = std::fs::symlink_metadata(input).is_ok_and(|m| m.is_dir());
+        if !is_dir {
+            files.push(input.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(input)
+            .map_err(|e| input_error(format!("{}: {e}", input.display())))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                (name.ends_with(".json") || name.ends_with(".json.gz"))
+                    && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(input_error(format!(
+                "{}: a folder with no trace files (.json or .json.gz) in it",
+                input.display()
+            )));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// Rank summaries from a JSON file `advisor trace --format json` wrote: one rank's summary,
+/// or a multi-rank output's `ranks`.
+fn read_rank_json(path: &Path) -> anyhow::Result<Vec<advisor_trace::RankSummary>> {
+    crate::input::regular_file_metadata(path)?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| input_error(format!("{}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        input_error(format!(
+            "{}: not JSON from `advisor trace --format json`: {e}",
+            path.display()
+        ))
+    })?;
+    let parse = |v: serde_json::Value| {
+        serde_json::from_value::<advisor_trace::RankSummary>(v).map_err(|e| {
+            input_error(format!(
+                "{}: not a rank summary from `advisor trace --format json`: {e}",
+                path.display()
+            ))
+        })
+    };
+    match value {
+        serde_json::Value::Object(mut map) if map.contains_key("ranks") => {
+            let ranks = map.remove("ranks").unwrap_or_default();
+            let serde_json::Value::Array(ranks) = ranks else {
+                return Err(input_error(format!(
+                    "{}: `ranks` is not a list",
+                    path.display()
+                )));
+            };
+            ranks.into_iter().map(parse).collect()
+        }
+        value => Ok(vec![parse(value)?]),
+    }
+}
+
+fn print_one(summary: &TraceSummary, format: ListFormat) -> anyhow::Result<()> {
+    let text = match format {
         // Names in the JSON are kept exactly; only the controls serde_json leaves raw (DEL, C1,
         // bidi) are spelled as `\u` escapes.
         ListFormat::Json => {
-            escape_json_controls(&serde_json::to_string_pretty(&summary)?).into_owned() + "\n"
+            escape_json_controls(&serde_json::to_string_pretty(summary)?).into_owned() + "\n"
         }
-        ListFormat::Text => render_text(&summary),
+        ListFormat::Text => render_text(summary),
     };
     crate::listing::print(&text)
+}
+
+fn print_ranks(merged: &advisor_trace::MultiRankSummary, format: ListFormat) -> anyhow::Result<()> {
+    let text = match format {
+        ListFormat::Json => {
+            escape_json_controls(&serde_json::to_string_pretty(merged)?).into_owned() + "\n"
+        }
+        ListFormat::Text => render_ranks(merged),
+    };
+    crate::listing::print(&text)
+}
+
+/// The cross-rank view for people; every name from the traces is escaped.
+fn render_ranks(m: &advisor_trace::MultiRankSummary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ranks", m.ranks.len());
+    let _ = writeln!(
+        out,
+        "\n  rank  step (mean)   GPU idle  compute  non-compute  NCCL wait  NCCL transfer  top kernel"
+    );
+    for r in &m.ranks {
+        let b = r.summary.breakdown.as_ref();
+        let pct = |f: fn(&advisor_core::GpuTimeBreakdown) -> f64| {
+            b.map_or("     ?".to_owned(), |b| format!("{:5.1} %", f(b)))
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:>11}   {}  {}  {}      {:>9}  {:>13}  {}",
+            r.rank,
+            r.step_time_us_mean.map_or("?".to_owned(), ms),
+            pct(|b| b.idle_pct),
+            pct(|b| b.compute_pct),
+            pct(|b| b.non_compute_pct),
+            ms(r.collective_wait_us),
+            ms(r.collective_transfer_us),
+            r.summary
+                .top_kernels
+                .first()
+                .map_or(String::new(), |k| short(&k.name))
+        );
+    }
+    for r in &m.ranks {
+        let _ = writeln!(
+            out,
+            "  rank {}: {}",
+            r.rank,
+            escape_control(&r.summary.source)
+        );
+    }
+    if let Some(s) = &m.stragglers {
+        let _ = writeln!(
+            out,
+            "\nStragglers: rank {} steps in {} on average, rank {} in {} ({:.1} % skew)",
+            s.slowest_rank,
+            ms(s.slowest_step_us),
+            s.fastest_rank,
+            ms(s.fastest_step_us),
+            s.skew_pct
+        );
+    }
+    if let Some(c) = &m.collectives {
+        let _ = writeln!(
+            out,
+            "\nCollectives matched across ranks: {} ({} unmatched); start skew mean {}, max {}{}",
+            c.matched,
+            c.unmatched,
+            ms(c.mean_start_skew_us),
+            ms(c.max_start_skew_us),
+            c.most_often_last.map_or(String::new(), |r| format!(
+                "; rank {r} arrives last most often"
+            ))
+        );
+    }
+    if !m.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings");
+        for w in &m.warnings {
+            let _ = writeln!(out, "  {}", escape_control(w));
+        }
+    }
+    out
 }
 
 fn ms(us: f64) -> String {

@@ -316,3 +316,59 @@ fn trace_rules_on_the_real_traces_follow_the_idle_breakdown_and_the_queue() {
         }
     }
 }
+
+/// The two sampled ranks of HTA's TorchRec job: read together, they give a per-rank table,
+/// stragglers and the collectives matched across ranks; merging each rank's own JSON gives
+/// exactly the same cross-rank view; a folder of them reads as its files.
+#[test]
+fn two_ranks_read_together_equal_their_merged_json() {
+    let (r0, r1) = (
+        trace("hta/sampled_rank-0.json.gz"),
+        trace("hta/sampled_rank-1.json.gz"),
+    );
+    let together: Value =
+        serde_json::from_str(&ok(&["trace", &r0, &r1, "--format", "json"])).expect("json");
+    let ranks = together["ranks"].as_array().expect("ranks");
+    assert_eq!(ranks.len(), 2);
+    for (index, rank) in ranks.iter().enumerate() {
+        assert_eq!(rank["rank"], index as i64);
+        assert!(rank["breakdown"]["idle_pct"].as_f64().is_some());
+        assert!(!rank["idle_breakdown"].as_array().expect("rows").is_empty());
+        assert!(rank["collective_wait_us"].as_f64().expect("wait") > 0.0);
+    }
+    assert_eq!(together["stragglers"]["slowest_rank"], 1);
+    assert_eq!(together["collectives"]["matched"], 10);
+    assert_eq!(together["collectives"]["unmatched"], 0);
+
+    let folder = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    for (name, path) in [("rank0.json", &r0), ("rank1.json", &r1)] {
+        let file = folder.path().join(name);
+        std::fs::write(&file, ok(&["trace", path, "--format", "json"])).expect("writes");
+        files.push(file.display().to_string());
+    }
+    let merged: Value = serde_json::from_str(&ok(&[
+        "trace", "--merge", &files[0], &files[1], "--format", "json",
+    ]))
+    .expect("json");
+    assert_eq!(merged, together);
+    // A multi-rank output merges too.
+    let all = folder.path().join("all.json");
+    std::fs::write(&all, serde_json::to_string(&together).expect("json")).expect("writes");
+    let again: Value = serde_json::from_str(&ok(&[
+        "trace",
+        "--merge",
+        &all.display().to_string(),
+        "--format",
+        "json",
+    ]))
+    .expect("json");
+    assert_eq!(again, together);
+
+    let text = ok(&["trace", &r0, &r1]);
+    assert!(text.contains("Stragglers: rank 1"), "{text}");
+    assert!(
+        text.contains("Collectives matched across ranks: 10"),
+        "{text}"
+    );
+}

@@ -33,17 +33,23 @@
 mod accumulate;
 mod analysis;
 mod event;
+mod ranks;
 mod read;
 mod scan;
 mod summary;
 
 pub use crate::{
     analysis::{
+        collectives::Collective,
         cpu_ops::CpuOpStat,
         devices::DistributedSummary,
         kernels::KernelStat,
         memcpy::{MemcpyDirection, MemcpySummary},
         steps::StepSummary,
+    },
+    ranks::{
+        CollectiveSkew, MultiRankSummary, RankKernel, RankRow, RankStep, RankSummary, Stragglers,
+        merge, read_traces,
     },
     read::{TraceError, TraceOptions, read_trace, read_trace_file},
     summary::TraceSummary,

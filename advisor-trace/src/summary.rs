@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::{
     accumulate::Accumulator,
     analysis::{
-        breakdown, communication,
+        breakdown, collectives, communication,
         cpu_ops::{self, CpuOpStat},
         data_loader, devices,
         devices::DistributedSummary,
@@ -100,6 +100,10 @@ pub struct TraceSummary {
     /// What the run already uses: training or inference, matmul precision, fused attention,
     /// torch.compile, CUDA graphs, the optimizer (`null` for an empty trace).
     pub run: Option<TraceRunFacts>,
+    /// Every communication kernel in time order, for matching ranks (`advisor trace` on
+    /// several ranks' files, or `--merge` of their JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub collectives: Vec<crate::Collective>,
     /// Repairs made and anything that limits the analysis.
     pub warnings: Vec<String>,
     /// The CPU operators as a tree merged by name path (for `profile_results`).
@@ -199,6 +203,11 @@ pub(crate) fn build(
         cpu: cpu.facts,
         memory: accumulator.memory.facts(),
         run,
+        collectives: collectives::collectives(
+            &accumulator.gpu,
+            &accumulator.names,
+            accumulator.base_time_ns,
+        ),
         warnings,
         operations: cpu.operations,
         operations_total_ms,

@@ -37,7 +37,7 @@ struct RawDistributed {
 }
 
 /// `distributedInfo`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DistributedSummary {
     /// Collective backend, `nccl`.
     pub backend: Option<String>,
