@@ -372,3 +372,66 @@ fn two_ranks_read_together_equal_their_merged_json() {
         "{text}"
     );
 }
+
+/// `advisor analyze --trace` on one trace, as JSON.
+fn analyze_json(trace_file: &str) -> Value {
+    serde_json::from_str(&ok(&["analyze", "--trace", trace_file, "--format", "json"]))
+        .expect("json")
+}
+
+fn suggestion_ids(report: &Value) -> Vec<String> {
+    report["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Blocking copies to pageable memory (shaped like HTA's TorchRec traces: `.item()` and
+/// `.to()` inside `## sparse_data_dist ##`) give a high-impact suggestion first that names the
+/// copies, their share of the step, and the op and annotation that issue them.
+#[test]
+fn blocking_pageable_copies_lead_the_report() {
+    let report = analyze_json(&trace("synthetic/pageable-copies.trace.json"));
+    let first = &report["suggestions"][0];
+    assert_eq!(first["id"], "host_sync", "{report}");
+    assert_eq!(first["impact"], "high");
+    let evidence = first["evidence"].to_string();
+    for needle in [
+        "30.4 % of step time",
+        "Device -> Pageable",
+        "aten::_local_scalar_dense",
+        "aten::copy_",
+        "## sparse_data_dist ##",
+    ] {
+        assert!(evidence.contains(needle), "{needle} in {evidence}");
+    }
+}
+
+/// A compiled loop replayed with CUDA graphs behind a queue hundreds deep is GPU-bound:
+/// no launch-overhead, compile or batch advice.
+#[test]
+fn cuda_graphs_and_a_deep_queue_get_no_launch_advice() {
+    let report = analyze_json(&trace("synthetic/graphs-deep-queue.trace.json"));
+    let ids = suggestion_ids(&report);
+    for id in ["launch_overhead", "torch_compile", "batch_size", "gpu_idle"] {
+        assert!(!ids.iter().any(|i| i == id), "{id} in {ids:?}");
+    }
+}
+
+/// The shared V100 trace computes in fp32 (volta_sgemm, cuDNN fp32): mixed_precision fires
+/// from the trace's evidence, with no model and no config.
+#[test]
+fn mixed_precision_fires_from_the_v100_traces_kernels() {
+    let report = analyze_json(&v100_trace());
+    let suggestion = report["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .find(|s| s["id"] == "mixed_precision")
+        .unwrap_or_else(|| panic!("mixed_precision in {:?}", suggestion_ids(&report)));
+    assert_eq!(suggestion["impact"], "high");
+    assert!(suggestion["title"].as_str().unwrap_or("").contains("fp16"));
+    assert!(suggestion["evidence"].to_string().contains("volta_sgemm"));
+}

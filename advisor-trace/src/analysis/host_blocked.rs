@@ -184,7 +184,8 @@ pub(crate) fn host_blocked(
         entry.0 += 1;
         entry.1 += call.dur;
     }
-    let time: f64 = by_cause.values().map(|v| v.1).sum();
+    // `+ 0.0`: an empty float sum is -0.0, which would print as "-0.00 ms".
+    let time: f64 = by_cause.values().map(|v| v.1).sum::<f64>() + 0.0;
     let mut by_cause: Vec<HostBlockedByCause> = by_cause
         .into_iter()
         .map(|(cause, (calls, time_us))| HostBlockedByCause {
