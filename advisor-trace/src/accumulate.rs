@@ -201,6 +201,9 @@ pub(crate) struct Accumulator {
     pub(crate) without_dur: u64,
     pub(crate) without_ts: u64,
     pub(crate) malformed: u64,
+    /// Runtime calls whose correlation id an earlier call already had (a replicated or merged
+    /// file): the later call wins, and kernels may be matched to the wrong launch.
+    pub(crate) repeated_correlations: u64,
     pub(crate) first_malformed: Option<String>,
 }
 
@@ -434,7 +437,7 @@ impl Accumulator {
             || cat.eq_ignore_ascii_case("driver");
         if is_runtime {
             if let Some(correlation) = event.args.as_ref().and_then(|a| a.correlation.int()) {
-                self.runtime.insert(
+                let previous = self.runtime.insert(
                     correlation,
                     RuntimeCall {
                         ts,
@@ -443,6 +446,7 @@ impl Accumulator {
                         is_launch: name.contains("Launch") && !name.contains("GraphLaunch"),
                     },
                 );
+                self.repeated_correlations += u64::from(previous.is_some());
             }
             let id = self.names.intern(name);
             let entry = self.runtime_by_name.entry(id).or_default();

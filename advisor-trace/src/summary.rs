@@ -287,6 +287,14 @@ fn repair_warnings(accumulator: &Accumulator, structure: StructureRepairs) -> Ve
             accumulator.first_malformed.as_deref().unwrap_or("?")
         ));
     }
+    if accumulator.repeated_correlations > 0 {
+        warnings.push(format!(
+            "{} runtime call(s) repeat a correlation id an earlier call had (a replicated or \
+             merged file?): kernels are matched to the last call with their id, so launch, \
+             queue and idle figures may be wrong",
+            accumulator.repeated_correlations
+        ));
+    }
     if !accumulator.unknown_categories.is_empty() {
         let listed: Vec<String> = accumulator
             .unknown_categories

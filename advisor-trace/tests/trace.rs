@@ -635,3 +635,26 @@ fn per_step_breakdowns_sum_to_the_whole_trace() {
         }
     }
 }
+
+/// A file whose runtime calls repeat correlation ids (two traces concatenated, or one
+/// replicated) is read, with a warning that matching kernels to launches may go wrong.
+#[test]
+fn repeated_correlation_ids_are_warned() {
+    let events = r#"{"traceEvents": [
+      {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 0, "dur": 5, "args": {"correlation": 1}},
+      {"ph": "X", "cat": "kernel", "name": "gemm", "ts": 10, "dur": 30, "args": {"correlation": 1}},
+      {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 100, "dur": 5, "args": {"correlation": 1}},
+      {"ph": "X", "cat": "kernel", "name": "gemm", "ts": 110, "dur": 30, "args": {"correlation": 1}}
+    ]}"#;
+    let summary = read_str(events).expect("reads");
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("1 runtime call(s) repeat a correlation id")),
+        "{:?}",
+        summary.warnings
+    );
+    let clean = read_str(SMALL).expect("reads");
+    assert!(!clean.warnings.iter().any(|w| w.contains("correlation id")));
+}
