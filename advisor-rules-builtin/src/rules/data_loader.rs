@@ -66,13 +66,16 @@ impl OptimizationRule for DataLoader {
         }
         let share = loader.pct_of_step / 100.0;
         let source = trace.source.as_deref().unwrap_or("the trace");
+        // Loading costs the step only while the GPU waits for the host: the host-wait part of
+        // the idle time bounds the claim (HTA's idle-time breakdown; all idle without one).
+        let host_wait = gpu_idle::host_wait_pool(trace);
         let (claim, basis, idle_evidence) = match gpu_idle::idle_pool(trace) {
             Some(idle) => (
                 SlackClaim {
                     pool: SlackPool::GpuIdle,
                     pool_fraction: idle,
                     min_fraction: 0.0,
-                    max_fraction: share.min(idle),
+                    max_fraction: share.min(host_wait.unwrap_or(idle)),
                 },
                 format!(
                     "at most the data-loader share of the step ({}) and at most the GPU idle share ({}): loading costs the step \

@@ -12,7 +12,10 @@
 //! time is one pool of slack, and every trace rule that recovers GPU idle time
 //! (`data_loader`, `launch_overhead`, `host_sync`, `kernel_fusion`, `batch_size`) claims
 //! this same pool, whatever the cause it attacks: the report combines claims on one pool by
-//! their maximum, so the idle time is counted once, never once per rule.
+//! their maximum, so the idle time is counted once, never once per rule. With HTA's idle-time
+//! breakdown in the trace, the claim is only the main stream's host-wait idle: time it spends
+//! waiting on other streams or collectives is not the CPU's to fill. When that is most of the
+//! idle, the suggestion says so and points at overlap and stragglers instead, with no claim.
 //!
 //! ## When it stays silent
 //! Idle time at most 10 %, or a trace without GPU activity. Without a trace it says it needs one.
@@ -151,6 +154,44 @@ pub(crate) fn claim(
     suggestion.slack(claim).improvement(improvement)
 }
 
+/// The GPU idles, but not for the CPU: its main stream waits on other streams or on
+/// collectives (HTA's "other" idle). Launching sooner cannot fill that; the remedies are
+/// overlap, balance and fewer dependencies. No claim: the trace does not size what they buy.
+fn waiting_elsewhere(
+    trace: &TraceFacts,
+    breakdown: &advisor_core::GpuTimeBreakdown,
+    idle: f64,
+    host_wait: f64,
+) -> OptimizationSuggestion {
+    let source = trace.source.as_deref().unwrap_or("the trace");
+    OptimizationSuggestion::new(
+        "gpu_idle",
+        Category::Hardware,
+        advisor_core::Impact::Medium,
+        Difficulty::Hard,
+        format!(
+            "The GPU idles {} of the time waiting on other streams and collectives, not on the CPU",
+            facts::percent(idle)
+        ),
+    )
+    .description(
+        "The main GPU stream sits idle, but its next kernel was already launched: it waits on work on another stream \
+         (a copy, a collective, an event) or on a slower rank. Feeding the GPU faster, a larger batch or CUDA graphs \
+         do not fill this time.",
+    )
+    .evidence(format!(
+        "{source}: GPU idle {:.1} ms of {:.1} ms ({}); of it, host wait only {} of the span (Holistic Trace Analysis's idle-time breakdown)",
+        breakdown.idle_us / 1000.0,
+        breakdown.kernel_time_us / 1000.0,
+        facts::percent(idle),
+        facts::percent(host_wait)
+    ))
+    .step("Open the trace and look at what the other streams run while the main stream waits: NCCL kernels, copies, event waits.")
+    .step("With several ranks, read them together (`advisor trace DIR` or several files): a straggler rank makes every other rank wait in its collectives.")
+    .step("Overlap communication with computation (DDP bucket sizes, FSDP prefetch, async all-to-all) and split large copies so they run beside compute.")
+    .warning("The gain is not estimated: the trace shows the wait, not what overlap or rebalancing would recover.")
+}
+
 /// See the module documentation.
 pub(crate) struct GpuIdle;
 
@@ -177,10 +218,17 @@ impl OptimizationRule for GpuIdle {
             return Ok(Vec::new());
         }
         let source = trace.source.as_deref().unwrap_or("the trace");
+        // What feeding the GPU sooner can recover is the host-wait part of the idle time (HTA's
+        // idle-time breakdown); time spent waiting on other streams or collectives stays.
+        let host_wait = host_wait_pool(trace).unwrap_or(idle);
+        let waits_elsewhere = (idle - host_wait).max(0.0);
+        if host_wait * 100.0 <= IDLE_PCT {
+            return Ok(vec![waiting_elsewhere(trace, breakdown, idle, host_wait)]);
+        }
         let suggestion = OptimizationSuggestion::new(
             self.id(),
             Category::Hardware,
-            facts::impact_from_reduction(idle),
+            facts::impact_from_reduction(host_wait),
             Difficulty::Medium,
             format!("Keep the GPU busy: it is idle {} of the time", facts::percent(idle)),
         )
@@ -198,14 +246,30 @@ impl OptimizationRule for GpuIdle {
                 pool: SlackPool::GpuIdle,
                 pool_fraction: idle,
                 min_fraction: 0.0,
-                max_fraction: idle,
+                max_fraction: host_wait,
             },
-            &format!(
-                "upper bound: the idle share of the GPU span in the trace ({}, Holistic Trace Analysis's temporal breakdown); \
-                 the kernels keep their time",
-                facts::percent(idle)
-            ),
+            &if waits_elsewhere > 0.0 {
+                format!(
+                    "upper bound: the host-wait share of the GPU span ({} of the {} idle; Holistic Trace Analysis's idle-time \
+                     breakdown): the rest is waiting on other streams or collectives, which feeding the GPU sooner cannot fill; \
+                     the kernels keep their time",
+                    facts::percent(host_wait),
+                    facts::percent(idle)
+                )
+            } else {
+                format!(
+                    "upper bound: the idle share of the GPU span in the trace ({}, Holistic Trace Analysis's temporal breakdown); \
+                     the kernels keep their time",
+                    facts::percent(idle)
+                )
+            },
         );
+        if waits_elsewhere * 100.0 > IDLE_PCT / 2.0 {
+            suggestion = suggestion.evidence(format!(
+                "{} of the span the main stream waits on other streams or collectives, not on the CPU (HTA's \"other\" idle)",
+                facts::percent(waits_elsewhere)
+            ));
+        }
         // Point at the likely causes the trace shows.
         if let Some(loader) = &trace.data_loader
             && loader.pct_of_step > 1.0
@@ -252,6 +316,36 @@ mod tests {
 
     use super::GpuIdle;
     use crate::rules::test_support::{breakdown, render};
+
+    #[test]
+    fn idle_spent_waiting_on_other_streams_is_not_claimed() {
+        // 45 % idle, of which the main stream waited on the host for only 5 %: the rest is
+        // waiting on collectives (HTA's "other"), which launching sooner cannot fill.
+        let trace = json!({
+            "source": "rank0.json",
+            "gpu_breakdown": breakdown(45.0, 40.0, 15.0, 0.0),
+            "idle_breakdown": [{ "stream": 7, "host_wait_us": 5_000.0, "kernel_wait_us": 1_000.0, "other_us": 39_000.0 }],
+            "queue_length": [{ "stream": 7, "mean": 3.0, "max": 12, "busy_pct": 90.0, "gpu_time_us": 50_000.0 }],
+        });
+        expect![[r#"
+            [
+              {
+                "expected_improvement": [],
+                "id": "gpu_idle",
+                "impact": "medium",
+                "slack": []
+              }
+            ]"#]]
+        .assert_eq(&crate::rules::test_support::figures(
+            &GpuIdle,
+            trace.clone(),
+        ));
+        let rendered = render(&GpuIdle, trace);
+        assert!(
+            rendered.contains("waiting on other streams and collectives"),
+            "{rendered}"
+        );
+    }
 
     #[test]
     fn a_gpu_idle_45_percent_claims_the_idle_pool() {

@@ -215,19 +215,27 @@ impl OptimizationRule for KernelFusion {
                 ));
             }
             (Some(idle), small_share) if profiled => {
-                let recoverable = small_share.map_or(idle, |share| share.min(idle));
+                // Only the host-wait part of the idle is launch and dispatch time the CPU
+                // could give back (HTA's idle-time breakdown; all idle without one).
+                let host_wait = profile
+                    .and_then(|p| p.trace.as_ref())
+                    .and_then(gpu_idle::host_wait_pool)
+                    .unwrap_or(idle);
+                let recoverable = small_share.map_or(host_wait, |share| share.min(host_wait));
                 suggestion.impact = facts::impact_from_reduction(recoverable);
                 let basis = match small_share {
                     Some(share) => format!(
                         "the launch and dispatch overhead fusion removes runs on the CPU and costs the step only while the GPU \
-                         waits: at most the small ops' share of the step ({}) and at most the GPU idle share ({}); the GPU \
-                         time fused kernels save is not estimated",
+                         waits: at most the small ops' share of the step ({}) and at most the GPU's host-wait idle ({} of \
+                         {} idle); the GPU time fused kernels save is not estimated",
                         facts::percent(share),
+                        facts::percent(host_wait),
                         facts::percent(idle)
                     ),
                     None => format!(
-                        "fewer, larger kernels need fewer launches; a GPU waiting on launches gets back at most its idle \
-                         share in the trace ({}); the GPU time fused kernels save is not estimated",
+                        "fewer, larger kernels need fewer launches; a GPU waiting on launches gets back at most its \
+                         host-wait idle in the trace ({} of {} idle); the GPU time fused kernels save is not estimated",
+                        facts::percent(host_wait),
                         facts::percent(idle)
                     ),
                 };
@@ -317,7 +325,7 @@ mod tests {
                     "metric": "latency",
                     "min_reduction": 0.0,
                     "max_reduction": 0.45,
-                    "basis": "fewer, larger kernels need fewer launches; a GPU waiting on launches gets back at most its idle share in the trace (45.0 %); the GPU time fused kernels save is not estimated; a claim on the GPU idle pool (45.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool"
+                    "basis": "fewer, larger kernels need fewer launches; a GPU waiting on launches gets back at most its host-wait idle in the trace (45.0 % of 45.0 % idle); the GPU time fused kernels save is not estimated; a claim on the GPU idle pool (45.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool"
                   }
                 ],
                 "implementation_steps": [
@@ -362,7 +370,7 @@ mod tests {
               {
                 "expected_improvement": [
                   {
-                    "basis": "the launch and dispatch overhead fusion removes runs on the CPU and costs the step only while the GPU waits: at most the small ops' share of the step (20.0 %) and at most the GPU idle share (12.0 %); the GPU time fused kernels save is not estimated; a claim on the GPU idle pool (12.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool",
+                    "basis": "the launch and dispatch overhead fusion removes runs on the CPU and costs the step only while the GPU waits: at most the small ops' share of the step (20.0 %) and at most the GPU's host-wait idle (12.0 % of 12.0 % idle); the GPU time fused kernels save is not estimated; a claim on the GPU idle pool (12.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool",
                     "max_reduction": 0.12,
                     "metric": "latency",
                     "min_reduction": 0.0
