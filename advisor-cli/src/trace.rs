@@ -446,6 +446,9 @@ fn render_text(s: &TraceSummary) -> String {
             );
         }
     }
+    if !s.op_roofline.is_empty() {
+        render_roofline(&mut out, s);
+    }
     if !s.top_kernels.is_empty() {
         let _ = writeln!(out, "\nTop kernels by time");
         for k in &s.top_kernels {
@@ -647,6 +650,97 @@ fn render_run(out: &mut String, run: &advisor_core::TraceRunFacts) {
             ms(o.cpu_time_us),
             ms(o.gpu_time_us),
             o.pct_of_gpu
+        );
+    }
+}
+
+/// The roof of one operator row on the trace's GPU: the datasheet peak for its element width
+/// (TF32 for fp32 when the trace's matmuls run as TF32) and the memory bandwidth times its
+/// arithmetic intensity (Williams et al. 2009, "Roofline"). `None` without a known GPU.
+fn roof(
+    gpu: &advisor_hw::Accelerator,
+    row: &advisor_trace::OpRoofline,
+    tf32: bool,
+) -> (f64, &'static str) {
+    let peak_tflops = match row.element_bits {
+        8 => gpu.fp8_tflops.or(gpu.int8_tops).unwrap_or(gpu.fp16_tflops),
+        16 => gpu.fp16_tflops,
+        _ if tf32 => gpu.tf32_tflops.unwrap_or(gpu.fp32_tflops),
+        _ => gpu.fp32_tflops,
+    };
+    let memory_tflops = row.flops_per_byte * gpu.memory_bandwidth_bytes_per_second / 1e12;
+    if memory_tflops < peak_tflops {
+        (memory_tflops, "memory")
+    } else {
+        (peak_tflops, "compute")
+    }
+}
+
+/// The operators furthest from their roof by time lost, against the trace's GPU when the
+/// accelerator table knows it.
+fn render_roofline(out: &mut String, s: &TraceSummary) {
+    use std::fmt::Write as _;
+    let gpu = s.devices.first().and_then(|d| {
+        d.name.as_deref().and_then(|name| {
+            advisor_hw::match_gpu_name(name, d.memory_bytes.map(|b| b / (1024 * 1024)))
+        })
+    });
+    let tf32 = s
+        .run
+        .as_ref()
+        .and_then(|r| r.matmul_precision)
+        .is_some_and(|p| p == advisor_core::KernelPrecision::Tf32);
+    // (row, (efficiency, bound, time lost) against the GPU's roof)
+    type Row<'a> = (
+        &'a advisor_trace::OpRoofline,
+        Option<(f64, &'static str, f64)>,
+    );
+    let mut rows: Vec<Row> = s
+        .op_roofline
+        .iter()
+        .map(|row| {
+            let against = gpu.map(|gpu| {
+                let (roof_tflops, bound) = roof(gpu, row, tf32);
+                let efficiency = if roof_tflops > 0.0 {
+                    (row.achieved_tflops / roof_tflops).min(1.0)
+                } else {
+                    0.0
+                };
+                (efficiency, bound, row.kernel_time_us * (1.0 - efficiency))
+            });
+            (row, against)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let lost = |r: &Row| r.1.map_or(r.0.kernel_time_us, |(_, _, lost)| lost);
+        lost(b).total_cmp(&lost(a))
+    });
+    let _ = writeln!(
+        out,
+        "\nOperators by time lost to their roof (FLOPs and bytes from record_shapes{})",
+        gpu.map_or(": no peak figures for this GPU".to_owned(), |g| format!(
+            "; roofs of the {}, memory at its DRAM bandwidth, which operands still in L2 can beat",
+            g.name
+        ))
+    );
+    for (row, against) in rows.iter().take(10) {
+        let versus = against.map_or(String::new(), |(efficiency, bound, lost)| {
+            format!(
+                ", {bound}-bound at {:.0} % of its roof, {} lost",
+                100.0 * efficiency,
+                ms(lost)
+            )
+        });
+        let _ = writeln!(
+            out,
+            "  {:>10} ×{:<5} {:.2} TFLOP/s {:.3} TB/s ({:.0} FLOP/B){versus}  {} {}",
+            ms(row.kernel_time_us),
+            row.calls,
+            row.achieved_tflops,
+            row.achieved_tb_per_s,
+            row.flops_per_byte,
+            escape_control(&row.op),
+            short(&row.shapes)
         );
     }
 }

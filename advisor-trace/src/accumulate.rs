@@ -9,7 +9,9 @@
 //! 32 per runtime or driver call with a correlation id (its map entry, plus one control byte),
 //! 32 per CPU operator or user annotation, 40 per runtime call that may block the host
 //! (synchronizations, copies, sets, event waits, calls of 100 µs or more; a few per step),
-//! 24 per distinct runtime-call name, 16 per data-loader call and 24 per step, never the event's JSON. Containers add their spare capacity (a `Vec` up
+//! 24 per distinct runtime-call name, 16 per data-loader call, 24 per step and 40 per call of
+//! an operator whose cost is counted from its recorded shapes (`roofline`; its shapes are
+//! interned like a name), never the event's JSON. Containers add their spare capacity (a `Vec` up
 //! to twice its length, the map up to about 2.3 times its entries). The tests below keep the
 //! sizes true.
 
@@ -23,6 +25,7 @@ use crate::{
         devices::{self, DistributedSummary},
         host_blocked,
         memory::MemoryPeaks,
+        roofline,
     },
     event::{RawEvent, repair},
     scan::{MAX_STRING_BYTES, Prefix, Sink},
@@ -204,6 +207,8 @@ pub(crate) struct Accumulator {
     /// Runtime calls whose correlation id an earlier call already had (a replicated or merged
     /// file): the later call wins, and kernels may be matched to the wrong launch.
     pub(crate) repeated_correlations: u64,
+    /// FLOPs and bytes of the operators whose cost is counted, from their recorded shapes.
+    pub(crate) op_costs: Vec<roofline::OpCost>,
     pub(crate) first_malformed: Option<String>,
 }
 
@@ -487,6 +492,23 @@ impl Accumulator {
         } else {
             name
         };
+        if is_op
+            && roofline::is_counted(name)
+            && let Some(args) = &event.args
+            && let Some(dims) = &args.input_dims
+            && let Some((flops, bytes, element_bits, shapes)) =
+                roofline::cost(name, dims, args.input_types.as_ref())
+        {
+            let key = self.names.intern(&format!("{name}\u{1f}{shapes}"));
+            self.op_costs.push(roofline::OpCost {
+                start: ts,
+                end: ts + dur,
+                key,
+                flops,
+                bytes,
+                element_bits,
+            });
+        }
         let id = self.names.intern(stored_name);
         self.cpu.push(CpuSpan {
             start: ts,

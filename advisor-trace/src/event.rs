@@ -170,6 +170,13 @@ pub(crate) struct RawArgs {
     pub total_reserved: Num,
     #[serde(default, rename = "Device Type")]
     pub device_type: Num,
+    /// `record_shapes=True`: the operator's input shapes, kept as a value (lists nest for
+    /// tensor-list arguments) and read only for the operators whose cost is counted.
+    #[serde(default, rename = "Input Dims")]
+    pub input_dims: Option<serde_json::Value>,
+    /// `record_shapes=True`: the inputs' element types.
+    #[serde(default, rename = "Input type")]
+    pub input_types: Option<serde_json::Value>,
 }
 
 /// Rewrites what JSON does not allow but real traces contain, outside strings: `NaN`,

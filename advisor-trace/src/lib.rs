@@ -45,6 +45,7 @@ pub use crate::{
         devices::DistributedSummary,
         kernels::KernelStat,
         memcpy::{MemcpyDirection, MemcpySummary},
+        roofline::OpRoofline,
         steps::StepSummary,
     },
     ranks::{

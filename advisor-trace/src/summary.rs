@@ -20,7 +20,7 @@ use crate::{
         kernels::{self, KernelStat},
         launches,
         memcpy::{self, MemcpySummary},
-        memcpy_kinds, queue, run_facts,
+        memcpy_kinds, queue, roofline, run_facts,
         steps::{self, StepSummary},
         tensor_cores,
     },
@@ -100,6 +100,11 @@ pub struct TraceSummary {
     /// What the run already uses: training or inference, matmul precision, fused attention,
     /// torch.compile, CUDA graphs, the optimizer (`null` for an empty trace).
     pub run: Option<TraceRunFacts>,
+    /// How fast each operator is: FLOPs and bytes from the recorded shapes
+    /// (`record_shapes=True`), its kernels' GPU time and the achieved rates, most kernel time
+    /// first (at most 200 operator-and-shape rows; empty without shapes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub op_roofline: Vec<crate::OpRoofline>,
     /// Every communication kernel in time order, for matching ranks (`advisor trace` on
     /// several ranks' files, or `--merge` of their JSON).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -113,6 +118,9 @@ pub struct TraceSummary {
     #[serde(skip)]
     pub operations_total_ms: f64,
 }
+
+/// Rows of the operator roofline kept.
+const ROOFLINE_ROWS: usize = 200;
 
 /// Runs the analyses over what the streaming pass kept.
 pub(crate) fn build(
@@ -156,6 +164,18 @@ pub(crate) fn build(
         ));
     }
     let run = run_facts::run_facts(&accumulator, &kept);
+    let (op_roofline, roofline_rows) = roofline::op_roofline(
+        &mut accumulator.op_costs,
+        &kept,
+        &accumulator.runtime,
+        &accumulator.names,
+        ROOFLINE_ROWS,
+    );
+    if roofline_rows > ROOFLINE_ROWS {
+        warnings.push(format!(
+            "the operator roofline keeps the {ROOFLINE_ROWS} operator-and-shape rows with the most kernel time of {roofline_rows}"
+        ));
+    }
     let names = &accumulator.names;
     let operations_total_ms = if accumulator.steps.is_empty() {
         let start = accumulator
@@ -203,6 +223,7 @@ pub(crate) fn build(
         cpu: cpu.facts,
         memory: accumulator.memory.facts(),
         run,
+        op_roofline,
         collectives: collectives::collectives(
             &accumulator.gpu,
             &accumulator.names,

@@ -658,3 +658,48 @@ fn repeated_correlation_ids_are_warned() {
     let clean = read_str(SMALL).expect("reads");
     assert!(!clean.warnings.iter().any(|w| w.contains("correlation id")));
 }
+
+/// The per-operator roofline on HTA's TorchRec trace (recorded with `record_shapes=True`):
+/// GEMMs with their shapes, FLOPs and bytes, the GPU time of the kernels they launched, and
+/// achieved rates that an A100 can reach: at most the TF32 peak of 156 TFLOP/s, and bytes at
+/// most its L2 bandwidth (about 5–7 TB/s; an operand the previous kernel just wrote is still
+/// in the 40 MB L2, so a small element-wise op can beat the 1.6–2.0 TB/s of HBM).
+#[test]
+fn per_operator_roofline_from_recorded_shapes() {
+    let summary = read_trace_file(
+        &trace("hta/sampled_rank-0.json.gz"),
+        TraceOptions::default(),
+    )
+    .expect("reads");
+    let rows = &summary.op_roofline;
+    assert!(rows.len() > 20, "{}", rows.len());
+    assert!(rows.iter().any(|r| r.op == "aten::mm"));
+    assert!(rows.iter().any(|r| r.op == "aten::bmm"));
+    let kernel_time: f64 = rows.iter().map(|r| r.kernel_time_us).sum();
+    let all_kernels: f64 = summary.top_kernels.iter().map(|k| k.total_us).sum::<f64>()
+        / summary
+            .top_kernels
+            .iter()
+            .map(|k| k.pct_of_kernel_time)
+            .sum::<f64>()
+        * 100.0;
+    assert!(
+        kernel_time > 0.0 && kernel_time <= all_kernels,
+        "{kernel_time} of {all_kernels}"
+    );
+    for row in rows {
+        assert!(row.flops >= 0.0 && row.bytes > 0.0, "{row:?}");
+        assert!(
+            row.achieved_tflops < 156.0 && row.achieved_tb_per_s < 7.0,
+            "physically impossible on an A100: {row:?}"
+        );
+    }
+    // Most kernel time first.
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0].kernel_time_us >= w[1].kernel_time_us)
+    );
+    // The V100 trace was recorded without shapes: no rows.
+    let v100 = read_trace_file(&v100_trace(), TraceOptions::default()).expect("reads");
+    assert!(v100.op_roofline.is_empty());
+}

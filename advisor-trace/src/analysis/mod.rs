@@ -18,6 +18,7 @@ pub(crate) mod memcpy;
 pub(crate) mod memcpy_kinds;
 pub(crate) mod memory;
 pub(crate) mod queue;
+pub(crate) mod roofline;
 pub(crate) mod run_facts;
 pub(crate) mod steps;
 pub(crate) mod tensor_cores;
