@@ -135,6 +135,17 @@ fn read_rank_json(path: &Path) -> anyhow::Result<Vec<advisor_trace::RankSummary>
             ))
         })
     };
+    if let Some(version) = value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+        && version > u64::from(advisor_trace::SCHEMA_VERSION)
+    {
+        return Err(input_error(format!(
+            "{}: written by a newer advisor (schema_version {version}; this one reads up to {})",
+            path.display(),
+            advisor_trace::SCHEMA_VERSION
+        )));
+    }
     match value {
         serde_json::Value::Object(mut map) if map.contains_key("ranks") => {
             let ranks = map.remove("ranks").unwrap_or_default();

@@ -365,6 +365,18 @@ fn two_ranks_read_together_equal_their_merged_json() {
     .expect("json");
     assert_eq!(again, together);
 
+    assert_eq!(together["schema_version"], 1);
+    // JSON from a newer advisor is refused, naming the file, with exit status 2.
+    let newer = folder.path().join("newer.json");
+    std::fs::write(&newer, r#"{"schema_version": 99, "source": "x"}"#).expect("writes");
+    let refused = advisor(&["trace", "--merge", &newer.display().to_string()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("newer.json") && stderr.contains("schema_version 99"),
+        "{stderr}"
+    );
+
     let text = ok(&["trace", &r0, &r1]);
     assert!(text.contains("Stragglers: rank 1"), "{text}");
     assert!(

@@ -53,5 +53,5 @@ pub use crate::{
         merge, read_traces,
     },
     read::{TraceError, TraceOptions, read_trace, read_trace_file},
-    summary::TraceSummary,
+    summary::{SCHEMA_VERSION, TraceSummary},
 };

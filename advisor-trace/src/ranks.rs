@@ -162,6 +162,8 @@ pub struct CollectiveSkew {
 /// The cross-rank view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MultiRankSummary {
+    /// The version of this JSON shape (`advisor_trace::SCHEMA_VERSION`).
+    pub schema_version: u32,
     /// One row per rank, by rank.
     pub ranks: Vec<RankRow>,
     /// Step-time skew (`None` with fewer than two ranks with steps).
@@ -297,6 +299,7 @@ pub fn merge(summaries: Vec<RankSummary>) -> MultiRankSummary {
         );
     }
     MultiRankSummary {
+        schema_version: crate::SCHEMA_VERSION,
         ranks,
         stragglers: stragglers.flatten(),
         collectives,

@@ -38,6 +38,8 @@ use crate::{
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct TraceSummary {
+    /// The version of this JSON shape ([`SCHEMA_VERSION`]); a reader refuses a newer one.
+    pub schema_version: u32,
     /// Where the trace came from.
     pub source: String,
     /// Bytes of JSON read (after decompression).
@@ -119,6 +121,10 @@ pub struct TraceSummary {
     pub operations_total_ms: f64,
 }
 
+/// The version of the JSON `advisor trace --format json` writes (one trace, or several
+/// ranks); raised whenever a key changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Rows of the operator roofline kept.
 const ROOFLINE_ROWS: usize = 200;
 
@@ -197,6 +203,7 @@ pub(crate) fn build(
         accumulator.steps.iter().map(|s| s.dur).sum::<f64>() / 1000.0
     };
     TraceSummary {
+        schema_version: SCHEMA_VERSION,
         source: source.to_owned(),
         bytes_read,
         steps: steps::step_summaries(&accumulator, &kept, origin),
