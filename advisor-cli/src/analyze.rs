@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use advisor_core::{
     AnalysisContext, Diagnostic, DiagnosticSeverity, HardwareInfo, OptimizationAdvisor,
+    StepOverview, TimedName, TraceOverview,
 };
 use advisor_report::RenderReport;
 use advisor_rules_builtin::BuiltinRules;
@@ -56,7 +57,7 @@ enum ReportFormat {
 }
 
 pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
-    let (context, mut notes) = build_context(&args)?;
+    let (context, mut notes, trace) = build_context(&args)?;
     let mut advisor = OptimizationAdvisor::new();
     if let Some(dir) = crate::plugins::plugin_dir(args.plugins.as_deref()) {
         notes.extend(crate::plugins::load(&mut advisor, &dir)?.diagnostics());
@@ -77,6 +78,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         input_error(format!("{origin}{error}"))
     })?;
     report.diagnostics.append(&mut notes);
+    report.trace = trace;
     let rendered = match args.format {
         ReportFormat::Markdown => report.to_markdown() + "\n",
         ReportFormat::Json => report.to_json() + "\n",
@@ -94,8 +96,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Builds the context from the flags; returns it with diagnostics about the inputs.
-fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Diagnostic>)> {
+/// Builds the context from the flags; returns it with diagnostics about the inputs and the
+/// trace's overview for the report, when a trace was read.
+fn build_context(
+    args: &AnalyzeArgs,
+) -> anyhow::Result<(AnalysisContext, Vec<Diagnostic>, Option<TraceOverview>)> {
     let mut notes = Vec::new();
     let mut context = match &args.context {
         Some(path) => {
@@ -149,6 +154,7 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
         context.model_graph = Some(graph);
     }
     let mut trace_hardware = None;
+    let mut overview = None;
     if let Some(path) = &args.trace {
         let summary = crate::trace::read(path)?;
         for warning in &summary.warnings {
@@ -159,6 +165,7 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
             ));
         }
         trace_hardware = summary.hardware_info();
+        overview = Some(trace_overview(&summary));
         let profile = summary.to_profile_results();
         // With `profile_memory` on, the trace knows the GPU's peak memory (`Total Allocated`
         // and `Total Reserved`): the measured peak the memory rules need, when the context
@@ -201,7 +208,47 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<(AnalysisContext, Vec<Dia
             .current_config
             .insert(key.to_owned(), value.trim().to_owned());
     }
-    Ok((context, notes))
+    Ok((context, notes, overview))
+}
+
+/// What the report shows of a trace: its steps, breakdowns and longest kernels and operators.
+fn trace_overview(summary: &advisor_trace::TraceSummary) -> TraceOverview {
+    TraceOverview {
+        source: summary.source.clone(),
+        devices: summary.devices.clone(),
+        steps: summary
+            .steps
+            .iter()
+            .map(|step| StepOverview {
+                step: step.step,
+                duration_us: step.duration_us,
+                gpu_breakdown: step.gpu_breakdown.clone(),
+                idle_breakdown: step.idle_breakdown.clone(),
+            })
+            .collect(),
+        gpu_breakdown: summary.breakdown.clone(),
+        idle_breakdown: summary.idle_breakdown.clone(),
+        top_kernels: summary
+            .top_kernels
+            .iter()
+            .map(|kernel| TimedName {
+                name: kernel.name.clone(),
+                kind: Some(kernel.kind.to_owned()),
+                count: kernel.count,
+                time_us: kernel.total_us,
+            })
+            .collect(),
+        top_cpu_ops: summary
+            .top_cpu_ops
+            .iter()
+            .map(|op| TimedName {
+                name: op.name.clone(),
+                kind: None,
+                count: op.count,
+                time_us: op.self_us,
+            })
+            .collect(),
+    }
 }
 
 /// A model's display name from its path: the folder for `config.json`, else the file stem.

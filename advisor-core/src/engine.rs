@@ -225,6 +225,15 @@ impl OptimizationAdvisor {
             |changes| plan_model.as_ref()?.simulate(&facts, changes),
         );
         report.model_notes = model_notes;
+        if let Some(model) = &plan_model {
+            let changing: Vec<(&str, &[crate::Change])> = report
+                .suggestions
+                .iter()
+                .filter(|s| !s.changes.is_empty())
+                .map(|s| (s.id.as_str(), s.changes.as_slice()))
+                .collect();
+            report.projections = model.projections(&facts, &changing, &report.summary.plan);
+        }
         Ok(report)
     }
 }

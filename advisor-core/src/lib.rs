@@ -68,8 +68,10 @@ pub use crate::{
     plan::{PlanModel, combine_latency, combine_slack, compatible_changes},
     profile::{ProfileOperation, ProfileResults},
     report::{
-        COMBINATION_METHOD, Diagnostic, DiagnosticSeverity, InputSummary, MetricSummary,
-        OptimizationReport, REPORT_SCHEMA_VERSION, ReportSummary, order,
+        COMBINATION_METHOD, Diagnostic, DiagnosticSeverity, InputSummary, MemoryPart,
+        MetricSummary, ModelFigures, ModelProjections, OptimizationReport, REPORT_SCHEMA_VERSION,
+        ReportSummary, SecondsRange, StepOverview, SuggestionProjection, TimedName, TraceOverview,
+        order,
     },
     rule::{OptimizationRule, RuleError, RuleInput, run_rule},
     suggestion::{

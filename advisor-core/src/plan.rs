@@ -25,6 +25,18 @@ pub trait PlanModel: Send + Sync {
     fn notes(&self, _facts: &ResolvedFacts) -> Vec<String> {
         Vec::new()
     }
+
+    /// The model's time and memory before any change, after each suggestion's changes alone
+    /// (`(id, changes)`, in report order) and after the combined `plan`, for the report's
+    /// charts; `None` when the facts do not allow a model run.
+    fn projections(
+        &self,
+        _facts: &ResolvedFacts,
+        _suggestions: &[(&str, &[Change])],
+        _plan: &[Change],
+    ) -> Option<crate::report::ModelProjections> {
+        None
+    }
 }
 
 /// The changes of the suggestions, in report order, the first of each key kept: a

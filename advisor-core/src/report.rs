@@ -32,6 +32,150 @@ pub struct OptimizationReport {
     /// how it compares with a measurement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_notes: Vec<String>,
+    /// What the performance model predicts before and after each suggestion's changes and the
+    /// combined plan: time and memory by part, against the device's memory. `None` when the
+    /// facts do not allow a model run (or no model is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projections: Option<ModelProjections>,
+    /// What the trace showed when one was read: the GPU time breakdown per step, idle time by
+    /// cause, the longest kernels and CPU operators. Filled by the caller that read the trace
+    /// (`advisor analyze --trace`); the engine sees only the rules' facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceOverview>,
+}
+
+/// A range of seconds over the performance model's scenarios of kernel efficiency and host
+/// overhead: `min` in the fastest, `max` in the slowest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SecondsRange {
+    /// Fastest scenario.
+    pub min: f64,
+    /// Slowest scenario.
+    pub max: f64,
+}
+
+/// One part of the predicted peak memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MemoryPart {
+    /// What holds it: `weights`, `KV cache`, `activations`, ...
+    pub name: String,
+    /// Bytes.
+    pub bytes: f64,
+}
+
+/// What the performance model predicts for one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ModelFigures {
+    /// A whole request (prefill and generation), a forward, or one training step.
+    pub request_seconds: SecondsRange,
+    /// Request time per sequence: the cost of throughput.
+    pub per_sample_seconds: SecondsRange,
+    /// Peak memory by part, largest first (parts of zero bytes left out).
+    pub memory: Vec<MemoryPart>,
+    /// The sum of `memory`.
+    pub peak_bytes: f64,
+}
+
+/// The model's figures after one suggestion's changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SuggestionProjection {
+    /// The suggestion's id.
+    pub suggestion: String,
+    /// The run with its changes applied (alone).
+    pub after: ModelFigures,
+}
+
+/// The performance model's figures before and after the report's changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ModelProjections {
+    /// What the time figures are of: `a request`, `a forward`, `a training step`.
+    pub unit: String,
+    /// The run as configured.
+    pub before: ModelFigures,
+    /// After each suggestion that proposes changes, in report order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<SuggestionProjection>,
+    /// After the combined plan ([`ReportSummary::plan`]), when it has changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<ModelFigures>,
+    /// The device's memory, bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_bytes: Option<u64>,
+    /// The share of it a run may plan to use, bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_bytes: Option<f64>,
+}
+
+impl ModelProjections {
+    /// The figures after a suggestion, by id.
+    pub fn after(&self, suggestion: &str) -> Option<&ModelFigures> {
+        self.suggestions
+            .iter()
+            .find(|p| p.suggestion == suggestion)
+            .map(|p| &p.after)
+    }
+}
+
+/// A kernel or operator with its time, for the trace overview.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TimedName {
+    /// The kernel or operator name as the trace writes it.
+    pub name: String,
+    /// For a kernel: `computation`, `communication` or `memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Launches or calls.
+    pub count: u64,
+    /// Total GPU time of a kernel, self time of a CPU operator.
+    pub time_us: f64,
+}
+
+/// One profiler step of a trace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StepOverview {
+    /// `N` of `ProfilerStep#N`.
+    pub step: i64,
+    /// Wall time.
+    pub duration_us: f64,
+    /// The GPU time breakdown of the step's stretch of the analyzed window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_breakdown: Option<crate::GpuTimeBreakdown>,
+    /// Its idle time per stream by cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idle_breakdown: Vec<crate::StreamIdleBreakdown>,
+}
+
+/// What a trace showed, for people: the overview the HTML report draws.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TraceOverview {
+    /// The trace file.
+    pub source: String,
+    /// Devices from its `deviceProperties`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<crate::TraceDevice>,
+    /// Profiler steps in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepOverview>,
+    /// GPU time breakdown over the analyzed window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_breakdown: Option<crate::GpuTimeBreakdown>,
+    /// Idle time per GPU stream by cause over the same window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idle_breakdown: Vec<crate::StreamIdleBreakdown>,
+    /// Kernels by total time, longest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_kernels: Vec<TimedName>,
+    /// CPU operators by self time, longest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_cpu_ops: Vec<TimedName>,
 }
 
 /// A short account of the inputs, for the report's header.
@@ -178,6 +322,8 @@ impl OptimizationReport {
             diagnostics,
             summary,
             model_notes: Vec::new(),
+            projections: None,
+            trace: None,
         }
     }
 

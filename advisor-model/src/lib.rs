@@ -39,7 +39,8 @@ mod weights;
 mod workload;
 
 use advisor_core::{
-    Change, ExpectedImprovement, ImprovementMetric, Missing, PlanModel, ResolvedFacts,
+    Change, ExpectedImprovement, ImprovementMetric, MemoryPart, Missing, ModelFigures,
+    ModelProjections, PlanModel, ResolvedFacts, SecondsRange, SuggestionProjection,
 };
 
 pub use crate::{
@@ -513,6 +514,31 @@ impl PlanModel for ModelPlan {
         Some(simulation.improvements())
     }
 
+    fn projections(
+        &self,
+        facts: &ResolvedFacts,
+        suggestions: &[(&str, &[Change])],
+        plan: &[Change],
+    ) -> Option<ModelProjections> {
+        let before = Workload::from_facts(facts).ok()?;
+        let predicted = predict(&before);
+        let after = |changes: &[Change]| figures(&predict(&changed(&before, changes)));
+        Some(ModelProjections {
+            unit: run_unit(&before).to_owned(),
+            before: figures(&predicted),
+            suggestions: suggestions
+                .iter()
+                .map(|(id, changes)| SuggestionProjection {
+                    suggestion: (*id).to_owned(),
+                    after: after(changes),
+                })
+                .collect(),
+            plan: (!plan.is_empty()).then(|| after(plan)),
+            capacity_bytes: predicted.capacity_bytes,
+            usable_bytes: predicted.usable_bytes(),
+        })
+    }
+
     fn notes(&self, facts: &ResolvedFacts) -> Vec<String> {
         let Ok(workload) = Workload::from_facts(facts) else {
             return Vec::new();
@@ -568,6 +594,41 @@ impl PlanModel for ModelPlan {
             ));
         }
         notes
+    }
+}
+
+/// What [`Times::request_seconds`] is the time of, for people.
+fn run_unit(workload: &Workload) -> &'static str {
+    match workload.settings.mode {
+        advisor_core::Mode::Training => "a training step",
+        advisor_core::Mode::Inference
+            if workload.settings.generated_tokens > 0 && workload.model.generates() =>
+        {
+            "a request"
+        }
+        advisor_core::Mode::Inference => "a forward",
+    }
+}
+
+/// A prediction as the report carries it: time ranges over the scenarios, memory by part.
+fn figures(prediction: &Prediction) -> ModelFigures {
+    let range = |figure: fn(&Times) -> f64| {
+        let (min, max) = prediction.range(figure);
+        SecondsRange { min, max }
+    };
+    ModelFigures {
+        request_seconds: range(|t| t.request_seconds),
+        per_sample_seconds: range(|t| t.per_sample_seconds),
+        memory: prediction
+            .memory
+            .parts()
+            .into_iter()
+            .map(|(name, bytes)| MemoryPart {
+                name: name.to_owned(),
+                bytes,
+            })
+            .collect(),
+        peak_bytes: prediction.memory.total(),
     }
 }
 

@@ -18,6 +18,7 @@
 //! keep it text (no headings, links, images or HTML of its own), and the JSON keeps every
 //! value exactly, with [`escape_json_controls`] spelling terminal controls as `\u` escapes.
 
+mod charts;
 mod html;
 mod markdown;
 mod text;
@@ -36,7 +37,9 @@ pub trait RenderReport {
     /// Pretty JSON with a top-level `schema_version`; values exactly as in the report, with
     /// terminal controls written as `\u` escapes.
     fn to_json(&self) -> String;
-    /// A self-contained HTML page (inline CSS, no scripts) with the Markdown report's content.
+    /// A self-contained HTML page (inline CSS and SVG charts, no scripts, fonts or links out)
+    /// with the Markdown report's content, a contents list, severity colours, light and dark
+    /// schemes, and charts of the model's predictions and the trace overview.
     fn to_html(&self) -> String;
 }
 
@@ -52,7 +55,7 @@ impl RenderReport for OptimizationReport {
     }
 
     fn to_html(&self) -> String {
-        html::render(&markdown::render(self))
+        html::render(self)
     }
 }
 

@@ -49,7 +49,7 @@ pub(crate) fn render(report: &OptimizationReport) -> String {
     out
 }
 
-fn header(out: &mut String, report: &OptimizationReport) {
+pub(crate) fn header(out: &mut String, report: &OptimizationReport) {
     let inputs = &report.inputs;
     let mut model = inputs
         .model
@@ -107,7 +107,7 @@ fn header(out: &mut String, report: &OptimizationReport) {
     out.push('\n');
 }
 
-fn summary(out: &mut String, report: &OptimizationReport) {
+pub(crate) fn summary(out: &mut String, report: &OptimizationReport) {
     let summary = &report.summary;
     out.push_str("## Summary\n\n");
     if summary.suggestion_count == 0 {
@@ -153,9 +153,19 @@ fn render_suggestion(out: &mut String, number: usize, suggestion: &OptimizationS
     let _ = writeln!(
         out,
         "### {number}. {} [{}]\n",
-        inline_prose(&suggestion.title),
+        suggestion_title(suggestion),
         suggestion.impact.as_str().to_uppercase()
     );
+    suggestion_body(out, suggestion);
+}
+
+/// A suggestion's title as inline Markdown.
+fn suggestion_title(suggestion: &OptimizationSuggestion) -> String {
+    inline_prose(&suggestion.title)
+}
+
+/// Everything of a suggestion below its heading.
+pub(crate) fn suggestion_body(out: &mut String, suggestion: &OptimizationSuggestion) {
     let _ = writeln!(
         out,
         "{} · {} · impact {} · difficulty {}\n",
@@ -204,7 +214,7 @@ fn list(out: &mut String, heading: &str, items: &[String], bullet: &str) {
     out.push('\n');
 }
 
-fn diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
+pub(crate) fn diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
     let problems: Vec<&Diagnostic> = diagnostics
         .iter()
         .filter(|d| d.severity != DiagnosticSeverity::Info)

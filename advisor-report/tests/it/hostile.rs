@@ -191,6 +191,29 @@ fn hostile_text_stays_text_in_markdown() {
     }
 }
 
+/// The page with its contents list's links to its own sections (`<a href="#summary">`)
+/// written as `<a>`: any other link stays for the checks to find.
+fn own_anchors(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    let mut rest = page;
+    while let Some(start) = rest.find("<a href=\"#") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "<a href=\"#".len()..];
+        let id_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(after.len());
+        if after[id_end..].starts_with("\">") {
+            out.push_str("<anchor>");
+            rest = &after[id_end + 2..];
+        } else {
+            out.push_str("<a href=\"#");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.replace("</a>", "</anchor>")
+}
+
 #[test]
 fn hostile_text_makes_no_links_images_or_elements_in_html() {
     let harmless = report_with(HARMLESS).to_html();
@@ -204,9 +227,11 @@ fn hostile_text_makes_no_links_images_or_elements_in_html() {
             .map(str::to_owned)
             .collect()
     };
-    let expected = tags(&harmless);
+    let expected = tags(&own_anchors(&harmless));
     for value in HOSTILE {
         let page = report_with(value).to_html();
+        // The contents list links to the page's own sections, and only there.
+        let page = own_anchors(&page);
         assert_eq!(
             raw_controls(&page),
             Vec::<char>::new(),
