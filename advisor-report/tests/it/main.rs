@@ -1,3 +1,4 @@
 //! advisor-report's integration tests.
 
 mod hostile;
+mod html;
