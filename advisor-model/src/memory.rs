@@ -226,8 +226,11 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
                 (OptimizerKind::SgdMomentum, false) => (4.0, 4.0),
             };
             let activations = training_activations(workload);
+            // fp8 training (Transformer Engine's fp8_autocast) keeps the weights in 16-bit and
+            // casts each to fp8 for its GEMM (NVIDIA, "Using FP8 with Transformer Engine"):
+            // they take 16-bit memory.
             MemoryBreakdown {
-                weights: parameters * bytes(s.compute),
+                weights: parameters * bytes(s.compute).max(2.0),
                 gradients: parameters * gradients,
                 optimizer: parameters * optimizer,
                 activations,

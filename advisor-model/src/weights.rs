@@ -43,7 +43,10 @@ impl WeightSplit {
         // and the head in 16-bit; dynamic quantization on a CPU (`quantize_dynamic` on
         // `nn.Linear`, onnxruntime's int8) leaves them at the compute precision, fp32 as a
         // rule. Float weights keep them at the weight precision.
+        // fp8 checkpoints (llm-compressor's FP8 schemes, vLLM's quantization="fp8") quantize
+        // the Linear layers only: the embedding and the head stay 16-bit.
         let embedding_bytes = match (settings.weights, &workload.device) {
+            (WeightFormat::Float(Precision::Fp8), _) => bytes(settings.compute).max(2.0),
             (WeightFormat::Float(p), _) => bytes(p),
             (_, crate::workload::DeviceModel::Cpu(_)) => bytes(settings.compute),
             (WeightFormat::Int8 | WeightFormat::Int4, _) => bytes(settings.compute).min(2.0),

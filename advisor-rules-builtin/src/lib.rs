@@ -35,6 +35,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::encoder_serving::EncoderServing),
         Box::new(rules::feasibility::Feasibility),
         Box::new(rules::flash_attention::FlashAttention),
+        Box::new(rules::fp8::Fp8),
         Box::new(rules::gpu_idle::GpuIdle),
         Box::new(rules::gradient_checkpointing::GradientCheckpointing),
         Box::new(rules::host_sync::HostSync),

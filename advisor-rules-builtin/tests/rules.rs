@@ -121,6 +121,7 @@ fn every_builtin_rule_is_registered_once() {
             "encoder_serving",
             "feasibility",
             "flash_attention",
+            "fp8",
             "gpu_idle",
             "gradient_checkpointing",
             "host_sync",
