@@ -40,7 +40,7 @@ em{color:var(--muted)}nav.contents{background:var(--panel);border:1px solid var(
 article.suggestion{border-left:4px solid var(--sev,var(--border));padding:.6rem 0 .6rem 1rem;margin:1.6rem 0}\
 li.diagnostic{border-left:3px solid var(--sev,var(--border));padding-left:.5rem;margin:.3rem 0;list-style:none}li.diagnostic p{display:inline;margin:0}\
 figure.chart{margin:1rem 0}figure.chart figcaption{font-weight:600}figure.chart svg{max-width:100%;height:auto;display:block}\
-figure.chart svg text{fill:var(--fg)}figure.chart svg line,figure.chart svg polyline{stroke:var(--axis)}\
+figure.chart svg text{fill:var(--fg)}figure.chart svg [stroke=\"#6E7781\"]{stroke:var(--axis)}\
 ul.legend{list-style:none;padding:0;margin:.2rem 0;display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;font-size:.85rem}\
 .swatch{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.35rem;vertical-align:-.05rem}.swatch.line{height:.2rem;vertical-align:.2rem}\
 p.chart-error{color:var(--error)}";
