@@ -16,7 +16,7 @@ const CONTEXT: &str = r#"{
     "model_graph": { "facts": { "architecture": "decoder", "parameters": 6738415616, "layers": 32,
                                 "hidden_size": 4096, "attention_heads": 32, "dtype": "fp16" } },
     "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB", "gpu_memory_mb": 81920 },
-    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "seq_len": "2048" }
+    "current_config": { "mode": "inference", "batch_size": "1", "precision": "fp16", "seq_len": "2048", "slo_tpot_ms": "5" }
 }"#;
 
 /// Vetting by this crate's own vetting binary, with a short time limit for the plugin that
@@ -114,7 +114,7 @@ fn each_failure_is_refused_with_its_cause_and_the_rest_loads() {
                 ]
             ),
             ("advisor-plugin-fail-panic", vec!["fail_panic"]),
-            ("advisor-plugin-serving", vec!["speculative_decoding"]),
+            ("advisor-plugin-serving", vec!["serving_slo"]),
         ]
     );
     assert_eq!(
@@ -130,7 +130,7 @@ fn each_failure_is_refused_with_its_cause_and_the_rest_loads() {
     let context = AnalysisContext::from_json_str(CONTEXT).unwrap();
     let analysis = advisor.analyze(&context).unwrap();
     let ids: Vec<&str> = analysis.suggestions.iter().map(|s| s.id.as_str()).collect();
-    assert!(ids.contains(&"speculative_decoding"), "{ids:?}");
+    assert!(ids.contains(&"serving_slo"), "{ids:?}");
     assert!(ids.contains(&"fail_output_ok"), "{ids:?}");
     assert!(ids.contains(&"serving_engine"), "{ids:?}");
     let plugin_errors: Vec<(&str, &str)> = analysis
@@ -207,7 +207,7 @@ fn a_plugin_loaded_twice_clashes_with_itself_only_by_id() {
     assert_eq!(
         report.loaded[1].refused_rules,
         [RefusedRule {
-            id: "speculative_decoding".into(),
+            id: "serving_slo".into(),
             reason: format!(
                 "the id clashes with a rule of the plugin {}",
                 files[0].display()

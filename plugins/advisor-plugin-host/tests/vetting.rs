@@ -32,7 +32,7 @@ fn a_good_plugin_is_vetted_in_the_child_and_then_loaded() {
         VetReport::Loads {
             name: "advisor-plugin-serving".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            rules: vec!["speculative_decoding".into()],
+            rules: vec!["serving_slo".into()],
         }
     );
     // The line survives whatever a library printed before it.
@@ -46,7 +46,7 @@ fn a_good_plugin_is_vetted_in_the_child_and_then_loaded() {
     let loaded = load(dir.path(), &vetting);
     assert_eq!(loaded.loaded.len(), 1, "{loaded:?}");
     assert_eq!(loaded.loaded[0].file, dir.path().join(SERVING));
-    assert_eq!(loaded.loaded[0].rules, ["speculative_decoding"]);
+    assert_eq!(loaded.loaded[0].rules, ["serving_slo"]);
     // Opting out loads the same folder in this process.
     assert_eq!(load(dir.path(), &Vetting::unvetted()).loaded.len(), 1);
 }
