@@ -75,8 +75,8 @@ pub use crate::{
     },
     rule::{OptimizationRule, RuleError, RuleInput, run_rule},
     suggestion::{
-        Category, CodeExample, Difficulty, ExpectedImprovement, Impact, ImprovementMetric,
-        OptimizationSuggestion,
+        Category, CodeExample, Difficulty, ExpectedImprovement, Impact, ImpactLevel,
+        ImprovementMetric, OptimizationCategory, OptimizationSuggestion,
     },
     trace::{
         CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostBlockCause,

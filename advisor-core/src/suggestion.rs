@@ -58,6 +58,23 @@ impl fmt::Display for Category {
     }
 }
 
+/// The name the advisor's guide uses for [`Category`].
+///
+/// ```
+/// use advisor_core::{Category, OptimizationCategory};
+/// let category: OptimizationCategory = Category::Memory;
+/// assert_eq!(category, Category::Memory);
+/// ```
+pub type OptimizationCategory = Category;
+
+/// The name the advisor's guide uses for [`Impact`].
+///
+/// ```
+/// use advisor_core::{Impact, ImpactLevel};
+/// assert!(ImpactLevel::Critical < Impact::Low, "critical orders first");
+/// ```
+pub type ImpactLevel = Impact;
+
 /// How much a suggestion matters. Orders critical first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
