@@ -24,6 +24,8 @@ mod tests {
             &["advisor-core", "advisor-hw-table", "advisor-model"],
         ),
         ("advisor-report", &["advisor-core"]),
+        // Run comparison and prediction checks: pure, on core's types only.
+        ("advisor-compare", &["advisor-core"]),
         ("advisor-plugin-api", &["advisor-core"]),
         (
             "advisor-plugin-host",
