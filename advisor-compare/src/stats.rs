@@ -77,7 +77,7 @@ pub fn welch_test(before: &SampleStats, after: &SampleStats) -> Option<WelchTest
     let (v1, v2) = (before.std_dev.powi(2) / n1, after.std_dev.powi(2) / n2);
     let standard_error = (v1 + v2).sqrt();
     let difference = after.mean - before.mean;
-    if !(standard_error > 0.0) || !standard_error.is_finite() {
+    if standard_error.is_nan() || standard_error <= 0.0 || !standard_error.is_finite() {
         return None;
     }
     let degrees_of_freedom =

@@ -249,7 +249,7 @@ fn measure(
         count: s.count,
     };
     let (b, a) = (scale(before, before_scale), scale(after, after_scale));
-    if !(b.mean > 0.0) {
+    if b.mean.is_nan() || b.mean <= 0.0 {
         return (None, None, Some("the before run's time is zero".to_owned()));
     }
     let reduction = 1.0 - a.mean / b.mean;
