@@ -5,6 +5,7 @@
 //! output fails.
 
 mod analyze;
+mod diff;
 mod examples;
 mod hardware;
 mod input;
@@ -12,6 +13,7 @@ mod inspect;
 mod listing;
 mod plugins;
 mod trace;
+mod verify;
 
 use std::{io::Write, process::ExitCode};
 
@@ -73,6 +75,12 @@ enum Command {
     /// Summarize a PyTorch profiler (Kineto) trace: steps, GPU time breakdown, top kernels
     /// and CPU ops, launches, memcpy, communication.
     Trace(trace::TraceArgs),
+    /// Compare two runs (traces or metrics JSON): step time against its noise, the
+    /// breakdown, the kernels and operators that changed most, regressions.
+    Diff(diff::DiffArgs),
+    /// Check a report's predictions against the run after the change: which suggestions were
+    /// applied, and the predicted range next to the measured change.
+    Verify(verify::VerifyArgs),
     /// Load one plugin library in this process and print a one-line JSON report: the child
     /// process in which `advisor` vets each plugin before loading it itself.
     #[command(name = "__vet-plugin", hide = true)]
@@ -124,6 +132,8 @@ fn main() -> ExitCode {
         Command::Plugins(args) => plugins::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::VetPlugin { file } => plugins::vet(&file),
     };
     match result {

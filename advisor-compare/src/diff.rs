@@ -85,11 +85,11 @@ pub struct BreakdownDiff {
     pub memory_us: Delta,
     /// GPU idle time.
     pub idle_us: Delta,
-    /// Idle waiting on the host (summed over streams).
+    /// Idle waiting on the host (summed over the GPU streams).
     pub idle_host_wait_us: Delta,
-    /// Idle between dependent kernels.
+    /// Idle between dependent kernels (summed over the GPU streams).
     pub idle_kernel_wait_us: Delta,
-    /// Other idle time.
+    /// Other idle time (summed over the GPU streams).
     pub idle_other_us: Delta,
 }
 
@@ -191,10 +191,10 @@ pub fn compare(before: &Run, after: &Run, options: &DiffOptions) -> RunDiff {
         (Some(b), Some(a)) => Some(breakdown_diff(
             before,
             b,
-            before_steps,
+            before.gpu_steps(),
             after,
             a,
-            after_steps,
+            after.gpu_steps(),
         )),
         (None, None) => None,
         _ => {
@@ -213,11 +213,16 @@ pub fn compare(before: &Run, after: &Run, options: &DiffOptions) -> RunDiff {
     }
     let (mut changed, mut new, mut vanished) = (Vec::new(), Vec::new(), Vec::new());
     for ((kind, name, shapes), (b, a)) in by_key {
-        let per_step = |item: Option<&WorkItem>, steps: f64| {
+        let per_step = |item: Option<&WorkItem>, run: &Run, steps: f64| {
+            let steps = if kind == WorkKind::Kernel {
+                run.gpu_steps()
+            } else {
+                steps
+            };
             item.map_or((0.0, 0.0), |i| (i.count as f64 / steps, i.time_us / steps))
         };
-        let (b_calls, b_time) = per_step(b, before_steps);
-        let (a_calls, a_time) = per_step(a, after_steps);
+        let (b_calls, b_time) = per_step(b, before, before_steps);
+        let (a_calls, a_time) = per_step(a, after, after_steps);
         let growth = a_time - b_time;
         let regression = growth > options.regression_share_of_step * step_before_us
             && growth > options.regression_share_of_item * b_time;

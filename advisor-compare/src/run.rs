@@ -63,6 +63,11 @@ pub struct Run {
     /// Kernels and operators with their times over the whole run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<WorkItem>,
+    /// Steps the GPU figures (breakdown, idle, kernels) cover when that differs from the
+    /// step count: a trace's analyzed window ends where its last step starts (Holistic Trace
+    /// Analysis's convention), so with N ≥ 2 steps it covers N − 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_window_steps: Option<u64>,
 }
 
 impl Run {
@@ -93,6 +98,7 @@ impl Run {
             breakdown: overview.gpu_breakdown.clone(),
             idle: overview.idle_breakdown.clone(),
             items,
+            gpu_window_steps: (overview.steps.len() >= 2).then(|| overview.steps.len() as u64 - 1),
         }
     }
 
@@ -119,11 +125,17 @@ impl Run {
         SampleStats::of(&self.step_times_us).or(self.step_stats_us)
     }
 
-    /// Steps the items' totals cover (at least one).
+    /// Steps the CPU operators' totals cover (at least one).
     pub fn steps(&self) -> f64 {
         match self.step_stats() {
             Some(stats) if !self.step_times_us.is_empty() => stats.count.max(1) as f64,
             _ => 1.0,
         }
+    }
+
+    /// Steps the GPU figures cover (at least one).
+    pub fn gpu_steps(&self) -> f64 {
+        self.gpu_window_steps
+            .map_or_else(|| self.steps(), |n| n.max(1) as f64)
     }
 }
