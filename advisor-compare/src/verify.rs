@@ -106,19 +106,24 @@ fn config_keys(change: &Change) -> &'static [&'static str] {
     }
 }
 
-/// The keys of a suggestion's changes whose value differs between the two configurations.
+/// The keys that show each of a suggestion's changes made: for every change, one of its
+/// configuration keys whose value differs between the two configurations. Empty when some
+/// change shows in neither (the suggestion was not, or not wholly, applied).
 fn changed_keys(
     suggestion: &OptimizationSuggestion,
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    let mut keys: Vec<String> = suggestion
-        .changes
-        .iter()
-        .flat_map(config_keys)
-        .filter(|key| after.contains_key(**key) && before.get(**key) != after.get(**key))
-        .map(|key| (*key).to_owned())
-        .collect();
+    let mut keys = Vec::new();
+    for change in &suggestion.changes {
+        let changed = config_keys(change)
+            .iter()
+            .find(|key| after.contains_key(**key) && before.get(**key) != after.get(**key));
+        match changed {
+            Some(key) => keys.push((*key).to_owned()),
+            None => return Vec::new(),
+        }
+    }
     keys.dedup();
     keys
 }
