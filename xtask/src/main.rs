@@ -7,9 +7,12 @@
 //! - `cargo xtask bench`: every criterion bench of the workspace, then `bench-trace`.
 //! - `cargo xtask bench-trace [FILE]`: reads and summarizes a large trace; MB/s and peak RSS.
 //! - `cargo xtask build-plugins [--out DIR]`: builds the plugins into one folder.
+//! - `cargo xtask calibrate [--hardware H]`: the advisor's predictions for the recorded
+//!   pairs in `testdata/pairs` against what was measured.
 
 mod bench;
 mod build_plugins;
+mod calibrate;
 mod ci;
 mod codegen;
 mod gen_trace;
@@ -36,13 +39,17 @@ fn main() -> anyhow::Result<()> {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             gen_trace::bench(&rest)
         }
+        Some("calibrate") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            calibrate::run(&rest)
+        }
         Some("build-plugins") => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             build_plugins::run(&rest)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  bench     every criterion bench, then bench-trace\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [FILE]\n            read and summarize a large trace: MB/s and peak memory"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  bench     every criterion bench, then bench-trace\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [FILE]\n            read and summarize a large trace: MB/s and peak memory\n  calibrate [--hardware detect|TARGET|FILE]\n            predicted vs measured for the recorded pairs in testdata/pairs"
             );
             bail!("unknown or missing task")
         }
