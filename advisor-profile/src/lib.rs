@@ -37,6 +37,7 @@
 
 // Each area adds its `mod` line and its `pub use` block below.
 
+pub mod ab;
 mod alloc;
 mod export;
 mod measure;
