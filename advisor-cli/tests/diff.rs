@@ -77,7 +77,10 @@ fn metrics_files_compare_by_their_latency() {
     let diff = json(&["diff", &before, &after, "--format", "json"]);
     assert_eq!(diff["step_time"]["test"]["significant"], true, "{diff}");
     let html = ok(&["diff", &before, &after, "--format", "html"]);
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<table>"), "{html}");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<table>"),
+        "{html}"
+    );
 }
 
 #[test]

@@ -66,7 +66,11 @@ fn measured_latency_reduction(pair: &str) -> f64 {
         .as_array()
         .and_then(|p| p.iter().find(|p| p["id"] == pair))
         .unwrap_or_else(|| panic!("{pair} in measured.json"));
-    let mean = |side: &str| pair[side]["latency"]["mean_ms"].as_f64().unwrap_or(f64::NAN);
+    let mean = |side: &str| {
+        pair[side]["latency"]["mean_ms"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
     1.0 - mean("after") / mean("before")
 }
 
@@ -75,8 +79,18 @@ fn each_recorded_pair_finds_its_suggestion_applied_from_the_config() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for (pair, model, suggestion, key) in [
         ("gpt2_kv_cache", "gpt2.config.json", "kv_cache", "kv_cache"),
-        ("bert_int8", "bert.config.json", "quantization", "quantization"),
-        ("bert_threads", "bert.config.json", "parallelization", "num_threads"),
+        (
+            "bert_int8",
+            "bert.config.json",
+            "quantization",
+            "quantization",
+        ),
+        (
+            "bert_threads",
+            "bert.config.json",
+            "parallelization",
+            "num_threads",
+        ),
     ] {
         let report = report(&dir, pair, model);
         let verification = verify(&[
@@ -91,7 +105,10 @@ fn each_recorded_pair_finds_its_suggestion_applied_from_the_config() {
             .map(|c| c.iter().filter_map(|c| c["suggestion"].as_str()).collect())
             .unwrap_or_default();
         // Only the suggestion whose every setting the after run changed.
-        assert!(applied.iter().all(|id| *id == suggestion), "{pair}: {applied:?}");
+        assert!(
+            applied.iter().all(|id| *id == suggestion),
+            "{pair}: {applied:?}"
+        );
         let check = latency_check(&verification, suggestion);
         assert_eq!(check["applied_by"]["config"][0], key, "{check}");
         let measured = check["measured"].as_f64().unwrap_or(f64::NAN);
@@ -132,7 +149,10 @@ fn a_named_suggestion_is_checked_against_a_trace() {
         "--after",
         &pairs("gpt2_kv_cache.after.context.json"),
     ]);
-    assert!(text.contains("| `kv_cache` | config: kv_cache | latency |"), "{text}");
+    assert!(
+        text.contains("| `kv_cache` | config: kv_cache | latency |"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -146,9 +166,19 @@ fn an_unknown_applied_id_and_a_missing_before_are_input_errors() {
     assert!(stderr.contains("--before"), "{stderr}");
     let before = pairs("bert_int8.before.context.json");
     let output = advisor(&[
-        "verify", &report, "--before", &before, "--after", &after, "--applied", "nope",
+        "verify",
+        &report,
+        "--before",
+        &before,
+        "--after",
+        &after,
+        "--applied",
+        "nope",
     ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("nope") && stderr.contains("quantization"), "{stderr}");
+    assert!(
+        stderr.contains("nope") && stderr.contains("quantization"),
+        "{stderr}"
+    );
 }
