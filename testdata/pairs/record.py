@@ -125,7 +125,7 @@ PAIRS = [
         "model": "bert",
         "description": "BERT-base forward, sequence 128, batch 1 then batch 8 (latency is "
                        "per batch; throughput per sample)",
-        "repetitions": 5,
+        "repetitions": 8,
         "before": {"config": {"batch_size": "1", "seq_len": "128"},
                    "make": lambda: bert_forward(1, 128)},
         "after": {"config": {"batch_size": "8", "seq_len": "128"},
