@@ -41,7 +41,8 @@ pub(crate) enum DiffFormat {
     Html,
 }
 
-/// A measured run and the run configuration that came with it (empty for a trace).
+/// A measured run and the run configuration that came with it: a metrics file's
+/// `current_config`, or the settings a trace shows ([`trace_settings`]).
 pub(crate) struct Measured {
     pub(crate) run: Run,
     pub(crate) config: BTreeMap<String, String>,
@@ -76,8 +77,38 @@ pub(crate) fn read_run(path: &Path) -> anyhow::Result<Measured> {
     let summary = crate::trace::read(path)?;
     Ok(Measured {
         run: run_of_trace(&summary),
-        config: BTreeMap::new(),
+        config: trace_settings(&summary),
     })
+}
+
+/// The run settings a trace shows, as `current_config` keys: dynamic int8 operators
+/// (`quantized::linear_dynamic`, `quantized::linear`), torch.compile, a fused attention
+/// kernel, and the matmul precision from the GPU kernels' names. A setting the trace cannot
+/// show is left out, never guessed.
+fn trace_settings(summary: &advisor_trace::TraceSummary) -> BTreeMap<String, String> {
+    let mut settings = BTreeMap::new();
+    fn any_op(nodes: &[ProfileOperation], test: &dyn Fn(&str) -> bool) -> bool {
+        nodes
+            .iter()
+            .any(|n| test(&n.name) || any_op(&n.children, test))
+    }
+    if any_op(&summary.operations, &|name| {
+        name.starts_with("quantized::linear")
+    }) {
+        settings.insert("quantization".to_owned(), "int8".to_owned());
+    }
+    if let Some(run) = &summary.run {
+        if run.compiled.is_some() {
+            settings.insert("compile".to_owned(), "true".to_owned());
+        }
+        if !run.fused_attention.is_empty() {
+            settings.insert("flash_attention".to_owned(), "true".to_owned());
+        }
+        if let Some(precision) = run.matmul_precision.and_then(|p| p.precision()) {
+            settings.insert("precision".to_owned(), precision.as_str().to_owned());
+        }
+    }
+    settings
 }
 
 /// The comparison's view of a trace: per-step times, the breakdown, kernels (top kernels and

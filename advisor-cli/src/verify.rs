@@ -24,7 +24,8 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "TRACE|METRICS")]
     before: Option<PathBuf>,
     /// The suggestions applied, by id or rule id; default: those whose settings the after
-    /// run's configuration changed.
+    /// run changed, as its metrics file's `current_config` states them or its trace shows
+    /// them (int8 operators, torch.compile, fused attention, matmul precision).
     #[arg(long, value_name = "ID", num_args = 1..)]
     applied: Vec<String>,
     /// Output format.
@@ -124,7 +125,7 @@ fn render_markdown(v: &Verification) -> String {
     for c in &v.checks {
         let how = match &c.applied_by {
             AppliedBy::Named => "named".to_owned(),
-            AppliedBy::Config(keys) => format!("config: {}", keys.join(", ")),
+            AppliedBy::Config(keys) => format!("changed: {}", keys.join(", ")),
         };
         let measured = c.measured.map(percent).unwrap_or_else(|| "—".to_owned());
         let ci = c

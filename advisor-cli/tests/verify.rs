@@ -150,7 +150,7 @@ fn a_named_suggestion_is_checked_against_a_trace() {
         &pairs("gpt2_kv_cache.after.context.json"),
     ]);
     assert!(
-        text.contains("| `kv_cache` | config: kv_cache | latency |"),
+        text.contains("| `kv_cache` | changed: kv_cache | latency |"),
         "{text}"
     );
 }
@@ -181,4 +181,43 @@ fn an_unknown_applied_id_and_a_missing_before_are_input_errors() {
         stderr.contains("nope") && stderr.contains("quantization"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_after_trace_shows_the_int8_operators() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let report = report(&dir, "bert_int8", "bert.config.json");
+    let verification = verify(&[
+        &report,
+        "--before",
+        &pairs("bert_int8.before.context.json"),
+        "--after",
+        &pairs("bert_int8.after.trace.json.gz"),
+    ]);
+    let check = latency_check(&verification, "quantization");
+    assert_eq!(check["applied_by"]["config"][0], "quantization", "{check}");
+    // encoder_serving also wants torch.compile, which the trace does not show.
+    let ids: Vec<&str> = verification["checks"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["suggestion"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ids.iter().all(|id| *id == "quantization"), "{ids:?}");
+    // The fp32 trace shows no setting the kv_cache pair changed: nothing is applied.
+    let report = report_for_kv(&dir);
+    let verification = verify(&[
+        &report,
+        "--before",
+        &pairs("gpt2_kv_cache.before.trace.json.gz"),
+        "--after",
+        &pairs("gpt2_kv_cache.after.trace.json.gz"),
+    ]);
+    assert_eq!(
+        verification["checks"],
+        serde_json::json!([]),
+        "{verification}"
+    );
+}
+
+fn report_for_kv(dir: &tempfile::TempDir) -> String {
+    report(dir, "gpt2_kv_cache", "gpt2.config.json")
 }

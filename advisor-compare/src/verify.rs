@@ -17,8 +17,8 @@ use crate::{
 pub enum AppliedBy {
     /// The user said so (`--applied ID`).
     Named,
-    /// The after run's configuration changed a setting the suggestion changes (the keys are
-    /// listed).
+    /// The after run's configuration (stated, or shown by its trace) changed every setting
+    /// the suggestion changes (the keys are listed).
     Config(Vec<String>),
 }
 
