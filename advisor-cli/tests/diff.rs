@@ -44,6 +44,10 @@ fn two_ranks_of_one_job_differ_within_noise() {
     let step_us = step["mean_us"]["before"].as_f64().unwrap_or(0.0);
     assert!((sum / step_us - 1.0).abs() < 0.1, "{sum} vs {step_us}");
     assert!(!diff["changed"].as_array().is_none_or(Vec::is_empty));
+    // Kernel names carry C++ templates: escaped on the page, never raw markup.
+    let html = ok(&["diff", &a, &b, "--format", "html"]);
+    assert!(html.contains("&lt;c10::Half"), "templates are escaped");
+    assert!(!html.contains("<c10::"), "no raw template brackets");
     let text = ok(&["diff", &a, &b]);
     assert!(text.contains("within the step-to-step noise"), "{text}");
     assert!(text.contains("## GPU time per step"), "{text}");
