@@ -52,10 +52,19 @@ pub(crate) fn percentile(sorted: &[f64], quantile: f64) -> Option<f64> {
 /// The step a time falls in. Steps are sorted and do not overlap: the last step starting at
 /// or before `ts`, if `ts` is before its end.
 pub(crate) fn step_index(steps: &[Step], ts: f64) -> Option<usize> {
-    let after = steps.partition_point(|s| s.ts <= ts);
+    span_index(steps, ts, |s| (s.ts, s.ts + s.dur))
+}
+
+/// The span a time falls in, of spans sorted by start that do not overlap (`bounds` gives a
+/// span's start and end): the last one starting at or before `ts`, if `ts` is before its end.
+pub(crate) fn span_index<T>(
+    spans: &[T],
+    ts: f64,
+    bounds: impl Fn(&T) -> (f64, f64),
+) -> Option<usize> {
+    let after = spans.partition_point(|s| bounds(s).0 <= ts);
     let index = after.checked_sub(1)?;
-    let step = steps[index];
-    (ts < step.ts + step.dur).then_some(index)
+    (ts < bounds(&spans[index]).1).then_some(index)
 }
 
 /// The length of the union of intervals (sorts them).

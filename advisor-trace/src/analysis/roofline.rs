@@ -211,21 +211,8 @@ pub(crate) fn cost(
                 batch * heads * (l * d + s * d + s * dv + l * dv),
             )
         }
-        OpKind::Copy | OpKind::Fill => {
-            let largest = shapes
-                .iter()
-                .flatten()
-                .filter(|s| !s.is_empty())
-                .map(|s| numel(s))
-                .fold(0.0, f64::max);
-            if largest <= 0.0 {
-                return None;
-            }
-            let moves = if op == OpKind::Copy { 2.0 } else { 1.0 };
-            (0.0, moves * largest)
-        }
-        OpKind::Elementwise(flops_per_element) => {
-            // Scalars (`[]`) are arguments, not tensors moved.
+        OpKind::Copy | OpKind::Fill | OpKind::Elementwise(_) => {
+            // The tensors' sizes; scalars (`[]`) are arguments, not tensors moved.
             let sizes: Vec<f64> = shapes
                 .iter()
                 .flatten()
@@ -236,10 +223,15 @@ pub(crate) fn cost(
             if largest <= 0.0 {
                 return None;
             }
-            (
-                flops_per_element * largest,
-                sizes.iter().sum::<f64>() + largest,
-            )
+            match op {
+                OpKind::Copy => (0.0, 2.0 * largest),
+                OpKind::Fill => (0.0, largest),
+                OpKind::Elementwise(flops_per_element) => (
+                    flops_per_element * largest,
+                    sizes.iter().sum::<f64>() + largest,
+                ),
+                _ => return None,
+            }
         }
     };
     let shapes_text: Vec<String> = shapes

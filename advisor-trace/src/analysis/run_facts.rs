@@ -9,7 +9,7 @@ use advisor_core::{
 
 use crate::accumulate::{Accumulator, FastMap, GpuActivity, Kind};
 
-use super::pct;
+use super::{pct, span_index};
 
 /// A matmul or convolution kernel, by its (lowercase) name: cuBLAS (`volta_sgemm`,
 /// `ampere_fp16_s16816gemm`, `sm80_xmma_gemm`), CUTLASS, cuDNN convolutions (`scudnn`,
@@ -150,7 +150,7 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         gpu_total += activity.dur;
         if !optimizer_spans.is_empty()
             && let Some(call) = accumulator.runtime.get(&activity.correlation)
-            && inside(&optimizer_spans, call.ts)
+            && span_index(&optimizer_spans, call.ts, |&span| span).is_some()
         {
             optimizer_gpu += activity.dur;
         }
@@ -271,14 +271,6 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         cuda_graph_launches,
         optimizer,
     })
-}
-
-/// Whether `ts` falls in one of the sorted, non-overlapping spans.
-fn inside(spans: &[(f64, f64)], ts: f64) -> bool {
-    let after = spans.partition_point(|s| s.0 <= ts);
-    after
-        .checked_sub(1)
-        .is_some_and(|index| ts < spans[index].1)
 }
 
 /// At most three distinct names, each cut for the evidence.
