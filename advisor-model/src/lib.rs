@@ -128,11 +128,27 @@ pub struct Calibration {
     pub source: String,
     /// The modelled time in each scenario, before calibration.
     pub modelled_seconds: Vec<f64>,
-    /// Per scenario, the measured time the model does not explain (host overhead, Python,
-    /// input, kernels far from their peak), kept as a fixed cost of every request or step
-    /// after a change: what a change removes is only what the model can account for.
+    /// Per scenario, the efficiencies the run and every changed run are predicted with:
+    /// [`SCENARIOS`] on a GPU; on a CPU, the scenario with the efficiency of the resource that
+    /// binds the measured run ([`Calibration::fitted`]) lowered until the model matches the
+    /// measurement, down to [`FIT_FLOOR`] of the scenario's own.
+    pub efficiencies: Vec<Efficiency>,
+    /// The resource whose efficiency was fitted (compute or memory), if any.
+    pub fitted: Option<Bound>,
+    /// Per scenario whose efficiency was fitted, the fitted share of the peak (of FLOP/s in
+    /// the run's precision, or of bandwidth).
+    pub fitted_shares: Vec<f64>,
+    /// Per scenario, the measured time the fitted model still does not explain (on a GPU:
+    /// host overhead, Python, input, kernels far from their peak), kept as a fixed cost of
+    /// every request or step after a change: what a change removes is only what the model
+    /// can account for.
     pub unexplained_seconds: Vec<f64>,
 }
+
+/// The lowest share of a scenario's efficiency a CPU calibration fits: a matmul 10× further
+/// from the peak than the scenario assumes is no longer a slow kernel but time spent
+/// elsewhere, which stays a fixed cost.
+pub const FIT_FLOOR: f64 = 0.1;
 
 impl Calibration {
     /// Modelled over measured time in the optimistic scenario: how close the run comes to
@@ -147,6 +163,46 @@ impl Calibration {
         self.modelled_seconds
             .iter()
             .all(|modelled| self.measured_seconds < 0.9 * modelled)
+    }
+
+    /// The fitted efficiency's range over the scenarios (a share of the peak), when one was
+    /// fitted.
+    pub fn fitted_range(&self) -> Option<(f64, f64)> {
+        (!self.fitted_shares.is_empty()).then(|| {
+            self.fitted_shares
+                .iter()
+                .fold((f64::INFINITY, 0.0_f64), |(low, high), s| {
+                    (low.min(*s), high.max(*s))
+                })
+        })
+    }
+
+    /// The basis of a calibrated prediction, for an expected improvement: what was fitted to
+    /// the measurement and what stays a range. `None` when nothing was fitted.
+    pub fn basis_text(&self) -> Option<String> {
+        if self.beats_the_model() {
+            return None;
+        }
+        let (low, high) = self.fitted_range()?;
+        let what = match self.fitted? {
+            Bound::Memory => "memory traffic at",
+            _ => "matmuls at",
+        };
+        let of = match self.fitted? {
+            Bound::Memory => "of the measured bandwidth",
+            _ => "of the CPU's peak",
+        };
+        Some(format!(
+            "calibrated on the measured {}: {what} {:.0}–{:.0} % {of}, the rest a range over kernel efficiency and host overhead (0–{:.0} µs per operator)",
+            seconds_text(self.measured_seconds),
+            low * 100.0,
+            high * 100.0,
+            SCENARIOS
+                .iter()
+                .map(|e| e.per_op_seconds)
+                .fold(0.0, f64::max)
+                * 1e6
+        ))
     }
 
     /// A sentence for the report.
@@ -165,6 +221,33 @@ impl Calibration {
                 seconds_text(low),
                 seconds_text(high)
             )
+        } else if let Some((low_share, high_share)) = self.fitted_range() {
+            let what = match self.fitted {
+                Some(Bound::Memory) => "its memory traffic runs at",
+                _ => "its matmuls run at",
+            };
+            let peak = match self.fitted {
+                Some(Bound::Memory) => "of the measured bandwidth",
+                _ => "of the CPU's peak",
+            };
+            let left = self.unexplained_seconds.iter().copied().fold(0.0, f64::max);
+            format!(
+                "measured {} ({}) against a modelled {}–{}: {what} {:.0}–{:.0} % {peak}, and every changed run is predicted at that efficiency{}",
+                seconds_text(self.measured_seconds),
+                self.source,
+                seconds_text(low),
+                seconds_text(high),
+                low_share * 100.0,
+                high_share * 100.0,
+                if left > 0.01 * self.measured_seconds {
+                    format!(
+                        "; up to {} is left unexplained and kept as a fixed cost",
+                        seconds_text(left)
+                    )
+                } else {
+                    String::new()
+                }
+            )
         } else {
             format!(
                 "measured {} ({}) against a modelled {}–{}: the run reaches {:.0} % of the roofline; predictions keep the unexplained time as a fixed cost of every request or step",
@@ -179,7 +262,14 @@ impl Calibration {
 }
 
 fn uncalibrated(workload: &Workload) -> Prediction {
-    let times = SCENARIOS.iter().map(|e| time::times(workload, e)).collect();
+    with_efficiencies(workload, &SCENARIOS)
+}
+
+fn with_efficiencies(workload: &Workload, efficiencies: &[Efficiency]) -> Prediction {
+    let times = efficiencies
+        .iter()
+        .map(|e| time::times(workload, e))
+        .collect();
     Prediction {
         times,
         memory: memory::memory(workload),
@@ -194,23 +284,111 @@ pub fn calibration(workload: &Workload) -> Option<Calibration> {
     let (measured, source) = workload.measured.clone()?;
     let prediction = uncalibrated(workload);
     let modelled: Vec<f64> = prediction.times.iter().map(|t| t.request_seconds).collect();
-    let unexplained = modelled.iter().map(|m| (measured - m).max(0.0)).collect();
+    let cpu = matches!(workload.device, DeviceModel::Cpu(_));
+    let fp32 =
+        prediction.rates.precision == advisor_core::Precision::Fp32 && !prediction.rates.tf32;
+    let mut fitted_shares = Vec::new();
+    let mut efficiencies = Vec::with_capacity(SCENARIOS.len());
+    let mut unexplained = Vec::with_capacity(SCENARIOS.len());
+    let mut fitted = None;
+    // One resource for every scenario: the one that binds the run in the optimistic
+    // scenario, where each term is nearest its physical floor (a pessimistic scenario's slow
+    // element-wise kernels can tip a balanced run to memory-bound, and fitting the bandwidth
+    // there would slow the memory-bound runs of every change).
+    let resource = prediction.bound();
+    for (scenario, times) in SCENARIOS.iter().zip(&prediction.times) {
+        let fit = if cpu && times.request_seconds < measured {
+            fit(workload, scenario, resource, measured)
+        } else {
+            None
+        };
+        match fit {
+            Some((efficiency, seconds)) => {
+                fitted = Some(resource);
+                fitted_shares.push(match resource {
+                    Bound::Memory => efficiency.bandwidth,
+                    _ if fp32 => efficiency.compute_fp32,
+                    _ => efficiency.compute,
+                });
+                efficiencies.push(efficiency);
+                unexplained.push((measured - seconds).max(0.0));
+            }
+            None => {
+                efficiencies.push(*scenario);
+                unexplained.push((measured - times.request_seconds).max(0.0));
+            }
+        }
+    }
     Some(Calibration {
         measured_seconds: measured,
         source,
         modelled_seconds: modelled,
+        efficiencies,
+        fitted,
+        fitted_shares,
         unexplained_seconds: unexplained,
     })
 }
 
-fn with_overhead(
-    mut prediction: Prediction,
+/// On a CPU the host is the device, so a run slower than the model is its kernels running
+/// further from the peak than the scenario assumes (a GEMM over a few dozen rows on two
+/// cores reaches a quarter of the AVX-512 peak, not 80 %): the efficiency of the resource
+/// that binds the run is lowered until the model's request time is the measurement (a
+/// bisection; the time falls as the efficiency rises), and the changed runs keep it, so a
+/// change that removes FLOPs removes the time they really take. On a GPU the gap to the
+/// roofline in eager PyTorch is mostly the host issuing operators (PyTorch, "Accelerating
+/// Generative AI with PyTorch II: GPT, Fast", 2023), which stays a fixed cost. Returns the
+/// fitted efficiency and the modelled seconds at it; `None` when the run is bound by
+/// neither compute nor memory.
+fn fit(
     workload: &Workload,
-    calibration: &Calibration,
-) -> Prediction {
-    if calibration.beats_the_model() {
-        return prediction;
+    scenario: &Efficiency,
+    bound: Bound,
+    measured: f64,
+) -> Option<(Efficiency, f64)> {
+    let scaled = |share: f64| {
+        let mut efficiency = *scenario;
+        match bound {
+            Bound::Compute => {
+                efficiency.compute *= share;
+                efficiency.compute_fp32 *= share;
+            }
+            Bound::Memory => {
+                efficiency.bandwidth *= share;
+                efficiency.stream *= share;
+            }
+            Bound::Host | Bound::Communication => {}
+        }
+        efficiency
+    };
+    if !matches!(bound, Bound::Compute | Bound::Memory) {
+        return None;
     }
+    let request = |share: f64| time::times(workload, &scaled(share)).request_seconds;
+    let floor = request(FIT_FLOOR);
+    if floor <= measured {
+        return Some((scaled(FIT_FLOOR), floor));
+    }
+    // Bisection on the logarithm of the share: 40 halvings of [ln 0.1, 0] resolve it to
+    // 2e-12 relative.
+    let (mut low, mut high) = (FIT_FLOOR.ln(), 0.0_f64);
+    for _ in 0..40 {
+        let middle = 0.5 * (low + high);
+        if request(middle.exp()) > measured {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    let share = high.exp();
+    Some((scaled(share), request(share)))
+}
+
+fn with_overhead(workload: &Workload, calibration: &Calibration) -> Prediction {
+    if calibration.beats_the_model() {
+        return uncalibrated(workload);
+    }
+    let mut prediction = with_efficiencies(workload, &calibration.efficiencies);
     let batch = workload.settings.batch_size.max(1) as f64;
     let generated = workload.settings.generated_tokens as f64;
     for (times, extra) in prediction
@@ -227,13 +405,12 @@ fn with_overhead(
     prediction
 }
 
-/// Predicts a workload, with the fixed cost its calibration leaves unexplained when it has
-/// one.
+/// Predicts a workload: at its calibration's efficiencies, with the fixed cost the
+/// calibration leaves unexplained, when it has one.
 pub fn predict(workload: &Workload) -> Prediction {
-    let prediction = uncalibrated(workload);
     match &workload.calibration {
-        Some(calibration) => with_overhead(prediction, workload, calibration),
-        None => prediction,
+        Some(calibration) => with_overhead(workload, calibration),
+        None => uncalibrated(workload),
     }
 }
 
@@ -307,6 +484,35 @@ pub fn doubling_batch(workload: &Workload, start: u64, limit: u64, min_speedup: 
         batch = batch.saturating_mul(2);
     }
     chosen
+}
+
+/// The batch where the throughput plateaus: the smallest power of two from `start` up to
+/// `limit` that fits and whose time per sequence (in the slowest scenario) is within
+/// `within` (a fraction) of the best any fitting batch up to `limit` reaches. For a
+/// compute-bound device (a CPU), where each doubling buys a few percent as the weight reads
+/// and per-operator costs are amortized, and doubles the latency. Returns `start` when no
+/// larger batch is better.
+pub fn plateau_batch(workload: &Workload, start: u64, limit: u64, within: f64) -> u64 {
+    let mut candidates = Vec::new();
+    let mut batch = start.max(1);
+    while batch <= limit {
+        let mut trial = workload.clone();
+        trial.settings.batch_size = batch;
+        let prediction = predict(&trial);
+        if !prediction.fits() {
+            break;
+        }
+        candidates.push((batch, prediction.range(|t| t.per_sample_seconds).1));
+        batch = batch.saturating_mul(2);
+    }
+    let best = candidates
+        .iter()
+        .map(|(_, time)| *time)
+        .fold(f64::INFINITY, f64::min);
+    candidates
+        .iter()
+        .find(|(_, time)| *time <= best * (1.0 + within))
+        .map_or(start, |(batch, _)| *batch)
 }
 
 /// Runs the model on a workload before and after `changes`.
@@ -478,7 +684,11 @@ impl Simulation {
                     seconds_range(a_low, a_high),
                     bound(before).as_str(),
                     bound(after).as_str(),
-                    time::scenario_text(),
+                    self.before
+                        .calibration
+                        .as_ref()
+                        .and_then(Calibration::basis_text)
+                        .unwrap_or_else(time::scenario_text),
                 )
             }
             ImprovementMetric::Memory => format!(

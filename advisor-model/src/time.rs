@@ -211,11 +211,16 @@ pub fn rates(workload: &Workload) -> Rates {
                 WeightFormat::Int8 if cpu.per_core_peak.int8.is_some() => Precision::Int8,
                 _ => s.compute,
             };
-            let per_core = cpu
-                .per_core_peak
-                .for_precision(precision)
-                .or(cpu.per_core_peak.fp32)
-                .unwrap_or(1e10);
+            let fp32 = cpu.per_core_peak.fp32.unwrap_or(1e10);
+            let per_core = match precision {
+                // PyTorch's `quantize_dynamic` runs FBGEMM's int8 GEMMs, which use AVX2 and
+                // AVX-512 VNNI (4× the fp32 FMA rate at the same width) but not AMX
+                // (pytorch/FBGEMM issue #649); AMX int8 needs oneDNN (IPEX, OpenVINO) or
+                // ONNX Runtime 1.14+ (microsoft/onnxruntime PR #14042).
+                Precision::Int8 => cpu.per_core_peak.int8.map(|p| p.min(4.0 * fp32)),
+                p => cpu.per_core_peak.for_precision(p),
+            }
+            .unwrap_or(fp32);
             Rates {
                 bandwidth: (threads * cpu.per_thread_bandwidth).min(cpu.machine_bandwidth),
                 peak: per_core * threads,
@@ -255,11 +260,20 @@ pub fn seconds(cost: Cost, rates: &Rates, efficiency: &Efficiency) -> (f64, Boun
         cost.link_latency_seconds
     };
     let host = if rates.cpu {
-        if rates.threads > 1.0 {
-            cost.ops * (FORK_JOIN_SECONDS + FORK_JOIN_PER_THREAD_SECONDS * rates.threads)
+        // Eager PyTorch spends the same dispatch and Python module time per operator on a CPU
+        // as it does issuing one to a GPU, on the thread that then computes it; a compiled
+        // graph (TorchInductor's C++ kernels) does not.
+        let issue = if rates.compiled {
+            0.0
+        } else {
+            efficiency.per_op_seconds
+        };
+        let fork_join = if rates.threads > 1.0 {
+            FORK_JOIN_SECONDS + FORK_JOIN_PER_THREAD_SECONDS * rates.threads
         } else {
             0.0
-        }
+        };
+        cost.ops * (issue + fork_join)
     } else if rates.compiled {
         // A CUDA graph replays the step's kernels with one launch: about a µs per kernel.
         cost.ops * efficiency.per_op_seconds.min(1e-6)
@@ -267,8 +281,17 @@ pub fn seconds(cost: Cost, rates: &Rates, efficiency: &Efficiency) -> (f64, Boun
         cost.ops * efficiency.per_op_seconds
     };
     if rates.cpu {
-        // The fork/join cost adds to the work it synchronizes.
-        let device = memory.max(compute) + stream;
+        // A CPU GEMM library (oneDNN, MKL, OpenBLAS, FBGEMM) copies each panel of the weights
+        // into a packed buffer before its micro-kernel runs over it from cache (Goto and van
+        // de Geijn 2008, "Anatomy of high-performance matrix multiplication", ACM TOMS 34(3),
+        // §6): the weight reads from DRAM and the FMAs come one after the other, not
+        // overlapped as on a GPU, so a matmul takes bytes / bandwidth + FLOPs / peak. At one
+        // token (decode) the FLOPs are negligible and at thousands the bytes are; in between
+        // (a short prompt, an encoder at batch 1) the sum is what a profile shows, and what
+        // makes a larger batch pay on a CPU. The fork/join cost adds to the work it
+        // synchronizes, and so does the issue cost: the thread that dispatches an operator
+        // then runs it.
+        let device = memory + compute + stream;
         let bound = if host > device {
             Bound::Host
         } else if memory + stream >= compute {
@@ -341,6 +364,7 @@ pub(crate) fn forward(
     // layer Korthikanti et al. (2022) count as stored activations at 16-bit is written once
     // and read once, at the run's activation width.
     let activations = 2.0 * 34.0 * layers * tokens * hidden * act / 2.0;
+    let quantized_inputs = dynamic_quantization_bytes(workload, split, tokens);
     // torch.compile (Inductor) fuses chains of element-wise operators into one kernel each:
     // about a third of the operators, and half the traffic between them.
     let (ops_per_layer, stream_share) = if s.compiled {
@@ -374,12 +398,38 @@ pub(crate) fn forward(
     let link_latency_seconds = all_reduces * (6.6e-6 + 2.0 * (tp - 1.0) * step_latency);
     Cost {
         bytes: (split.read_bytes(tokens) + cache_read + cache_write) / tp,
-        stream_bytes: (scores + activations) * stream_share / tp,
+        stream_bytes: ((scores + activations) * stream_share + quantized_inputs) / tp,
         flops: flops / tp,
         ops: layers * ops_per_layer + 2.0 + all_reduces,
         link_bytes,
         link_latency_seconds,
     }
+}
+
+/// Bytes dynamic quantization adds on a CPU (int8 weights there are PyTorch's
+/// `quantize_dynamic`): each `nn.Linear` quantizes its fp32 input at every call, one pass for
+/// the range (min/max) and one to write the uint8 copy the int8 GEMM reads (PyTorch,
+/// "Dynamic quantization": activations quantized on the fly; FBGEMM's
+/// `quantize_dynamic` path). Per layer and token the inputs are q, k, v and the output
+/// projection (`hidden` wide each: Hugging Face keeps q, k and v as separate modules), the
+/// MLP's up projection (`hidden`) and its down projection (the intermediate width, from the
+/// layer's matmul parameters `4·h² + 2·h·i`). 0 elsewhere.
+fn dynamic_quantization_bytes(workload: &Workload, split: &WeightSplit, tokens: f64) -> f64 {
+    if !matches!(workload.device, DeviceModel::Cpu(_))
+        || workload.settings.weights != WeightFormat::Int8
+    {
+        return 0.0;
+    }
+    let layers = workload.model.layers.unwrap_or(0) as f64;
+    let hidden = workload.model.hidden_size.unwrap_or(0) as f64;
+    if layers <= 0.0 || hidden <= 0.0 {
+        return 0.0;
+    }
+    let per_layer = split.active_body() / layers;
+    let intermediate = ((per_layer - 4.0 * hidden * hidden) / (2.0 * hidden)).max(hidden);
+    let elements = layers * tokens * (5.0 * hidden + intermediate);
+    // fp32 read twice, uint8 written once and read once by the GEMM.
+    elements * (2.0 * 4.0 + 2.0)
 }
 
 /// Seconds per generated token of one speculative decode step at a context of `cached`

@@ -422,3 +422,127 @@ fn contradictions_in_the_inputs_are_warned() {
         "{none:?}"
     );
 }
+
+/// BERT-base on a 2-core AVX-512 CPU with a measured clock and bandwidth, optionally with a
+/// measured latency and extra config keys.
+fn bert_on_cpu(latency_ms: Option<f64>, config: &str) -> ResolvedFacts {
+    let bert = r#"{ "architecture": "encoder", "parameters": 109482240, "layers": 12, "hidden_size": 768,
+        "attention_heads": 12, "vocab_size": 30522, "max_sequence_length": 512 }"#;
+    let latency = latency_ms.map_or(String::new(), |ms| {
+        format!(r#""latency_metrics": {{ "mean_ms": {ms} }},"#)
+    });
+    facts(&format!(
+        r#"{{ "model_graph": {{ "facts": {bert} }}, {latency}
+              "hardware_info": {{ "cpu_cores": 2, "system_memory_mb": 24000,
+                  "simd_capabilities": ["avx2", "fma", "avx512f", "avx512vnni"],
+                  "cpu_calibration": {{ "clock_ghz": 2.4, "per_thread_bandwidth_gbps": 13.0,
+                      "machine_bandwidth_gbps": 23.0, "method": "test" }} }},
+              "current_config": {{ "mode": "inference", "batch_size": "1", "seq_len": "128",
+                  "device": "cpu" {config} }} }}"#
+    ))
+}
+
+#[test]
+fn a_cpu_slower_than_the_model_is_fitted_by_the_efficiency_of_what_binds_it() {
+    let modelled = advisor_model::predict_facts(&bert_on_cpu(None, ""))
+        .unwrap()
+        .range(|t| t.request_seconds);
+    // Measured at twice the optimistic scenario: matmuls far from the AVX-512 peak.
+    let measured = 2.0 * modelled.0;
+    let facts = bert_on_cpu(Some(measured * 1e3), "");
+    let workload = Workload::from_facts(&facts).unwrap();
+    let calibration = workload.calibration.clone().expect("calibrated");
+    assert_eq!(calibration.fitted, Some(advisor_model::Bound::Compute));
+    // Every scenario now predicts the measurement, with nothing left as a fixed cost.
+    let prediction = predict(&workload);
+    for times in &prediction.times {
+        assert!(
+            (times.request_seconds - measured).abs() < 1e-6 * measured,
+            "{} vs {measured}",
+            times.request_seconds
+        );
+    }
+    assert!(calibration.unexplained_seconds.iter().all(|s| *s < 1e-9));
+    // The fitted matmul efficiency is below every scenario's own.
+    let (low, high) = calibration.fitted_range().unwrap();
+    assert!(low > 0.0 && high < 0.9, "{low}–{high}");
+    assert!(calibration.describe().contains("of the CPU's peak"));
+    // A change that removes matmul time removes it at the fitted efficiency: a second thread
+    // at most halves the request, and buys more than keeping the gap as a fixed cost would.
+    let one_thread = |ms: Option<f64>| bert_on_cpu(ms, r#", "num_threads": "1""#);
+    let alone = advisor_model::predict_facts(&one_thread(None))
+        .unwrap()
+        .range(|t| t.request_seconds)
+        .0;
+    let slow = one_thread(Some(2.0 * alone * 1e3));
+    let (low, high) = simulate(&slow, &[Change::Threads(2)])
+        .unwrap()
+        .reduction(ImprovementMetric::Latency)
+        .unwrap();
+    assert!(low > 0.3 && high < 0.5, "{low}–{high}");
+}
+
+#[test]
+fn a_cpu_far_slower_than_the_model_keeps_the_rest_as_a_fixed_cost() {
+    let modelled = advisor_model::predict_facts(&bert_on_cpu(None, ""))
+        .unwrap()
+        .range(|t| t.request_seconds);
+    // 50× the slowest scenario: no kernel is that far from its peak; the fit stops at
+    // the floor and the rest is time spent elsewhere.
+    let measured = 50.0 * modelled.1;
+    let workload = Workload::from_facts(&bert_on_cpu(Some(measured * 1e3), "")).unwrap();
+    let calibration = workload.calibration.clone().unwrap();
+    assert!(calibration.unexplained_seconds.iter().all(|s| *s > 0.0));
+    let prediction = predict(&workload);
+    for times in &prediction.times {
+        assert!((times.request_seconds - measured).abs() < 1e-6 * measured);
+    }
+    assert!(calibration.describe().contains("fixed cost"));
+}
+
+#[test]
+fn on_a_cpu_weight_reads_add_to_the_flops_and_batching_amortizes_them() {
+    let facts = bert_on_cpu(None, "");
+    let workload = Workload::from_facts(&facts).unwrap();
+    let rates = advisor_model::rates(&workload);
+    let prediction = predict(&workload);
+    // At batch 1 × 128 tokens a request takes at least the FLOPs at the peak plus the
+    // weights over the bandwidth (Goto and van de Geijn: packing, then compute).
+    let flops = 2.0 * 85e6 * 128.0;
+    let weights = 85e6 * 4.0;
+    let floor = flops / rates.peak + weights / rates.bandwidth;
+    let fastest = prediction.range(|t| t.request_seconds).0;
+    assert!(fastest >= floor, "{fastest} vs {floor}");
+    // Batch 8 shares the weight reads: per sample cheaper, by less than the weights' share.
+    let batched = simulate(&facts, &[Change::BatchSize(8)]).unwrap();
+    let gain = batched.improvement(ImprovementMetric::Throughput).unwrap();
+    assert!(gain.min_reduction > 0.0, "{gain:?}");
+    let weight_share = (weights / (rates.bandwidth * 0.6)) / fastest;
+    assert!(
+        gain.max_reduction < weight_share + 0.1,
+        "{gain:?} vs {weight_share}"
+    );
+    // The plateau search names a batch > 1 whose throughput is within 2 % of batch 64's.
+    let chosen = advisor_model::plateau_batch(&workload, 1, 64, 0.02);
+    assert!(chosen > 1 && chosen < 64, "{chosen}");
+}
+
+#[test]
+fn dynamic_int8_on_a_cpu_runs_at_the_vnni_rate_and_quantizes_its_inputs() {
+    // AMX int8 is in the CPU's peak, but quantize_dynamic's FBGEMM kernels do not use it.
+    let bert = bert_on_cpu(None, "");
+    let workload = Workload::from_facts(&bert).unwrap();
+    let int8 = advisor_model::changed(&workload, &[Change::Weights(WeightFormat::Int8)]);
+    let fp32_rate = advisor_model::rates(&workload).peak;
+    let int8_rate = advisor_model::rates(&int8).peak;
+    assert!(
+        (int8_rate / fp32_rate - 4.0).abs() < 1e-9,
+        "{int8_rate} / {fp32_rate}"
+    );
+    // Never more than the 4× of the matmuls: the quantization passes and the fp32
+    // element-wise work stay.
+    let simulation = simulate(&bert, &[Change::Weights(WeightFormat::Int8)]).unwrap();
+    let latency = simulation.improvement(ImprovementMetric::Latency).unwrap();
+    assert!(latency.max_reduction < 0.75, "{latency:?}");
+    assert!(latency.min_reduction > 0.2, "{latency:?}");
+}

@@ -55,7 +55,7 @@ def gpt2_generate(use_cache, prompt_len, new_tokens):
     return step
 
 
-def bert_forward(batch, seq_len, int8=False):
+def bert_forward(batch, seq_len, int8=False, bf16=False):
     torch.manual_seed(SEED)
     model = transformers.BertModel(bert_config()).eval()
     if int8:
@@ -64,7 +64,8 @@ def bert_forward(batch, seq_len, int8=False):
     ids = torch.randint(0, 30522, (batch, seq_len))
 
     def step():
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                    enabled=bf16):
             model(input_ids=ids)
     return step
 
@@ -107,6 +108,19 @@ PAIRS = [
         "after": {"config": {"precision": "fp32", "quantization": "int8", "batch_size": "1",
                              "seq_len": "128"},
                   "make": lambda: bert_forward(1, 128, int8=True)},
+    },
+    {
+        "id": "bert_bf16",
+        "suggestion": "mixed_precision",
+        "model": "bert",
+        "description": "BERT-base forward, batch 1, sequence 128, fp32 then bf16 autocast "
+                       "(torch.autocast(\"cpu\", dtype=torch.bfloat16): oneDNN's AMX or "
+                       "AVX512-BF16 kernels where the CPU has them)",
+        "repetitions": 8,
+        "before": {"config": {"precision": "fp32", "batch_size": "1", "seq_len": "128"},
+                   "make": lambda: bert_forward(1, 128)},
+        "after": {"config": {"precision": "bf16", "batch_size": "1", "seq_len": "128"},
+                  "make": lambda: bert_forward(1, 128, bf16=True)},
     },
     {
         "id": "bert_threads",
