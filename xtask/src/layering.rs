@@ -26,6 +26,21 @@ mod tests {
         ("advisor-report", &["advisor-core"]),
         // Run comparison and prediction checks: pure, on core's types only.
         ("advisor-compare", &["advisor-core"]),
+        // The facade: every library crate above, nothing of the binary's or the plugins'.
+        (
+            "advisor",
+            &[
+                "advisor-core",
+                "advisor-hw",
+                "advisor-graph",
+                "advisor-trace",
+                "advisor-model",
+                "advisor-profile",
+                "advisor-rules-builtin",
+                "advisor-report",
+                "advisor-compare",
+            ],
+        ),
         ("advisor-plugin-api", &["advisor-core"]),
         (
             "advisor-plugin-host",

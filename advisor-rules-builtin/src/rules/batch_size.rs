@@ -128,10 +128,15 @@ impl OptimizationRule for BatchSize {
             advisor_model::bytes_text(at_batch.capacity_bytes.unwrap_or(0) as f64),
             if cpu {
                 format!(
-                    "comes within {:.0} % of the best throughput any batch up to {CPU_MAX_BATCH} reaches: on a CPU \
-                     the FLOPs, which dominate, grow with the batch and only the weight reads and the per-operator \
-                     dispatch are shared, so the gain is modest and the latency of each batch grows with it",
-                    CPU_PLATEAU * 100.0
+                    "comes within {:.0} % of the best throughput any batch up to {CPU_MAX_BATCH} reaches{}",
+                    CPU_PLATEAU * 100.0,
+                    if simulation.predicted_before.bound() == advisor_model::Bound::Compute {
+                        ": on a CPU the FLOPs, which dominate, grow with the batch and only the weight reads and \
+                         the per-operator dispatch are shared, so the gain is modest and the latency of each batch \
+                         grows with it"
+                    } else {
+                        ""
+                    }
                 )
             } else {
                 "is where doubling again stops paying".to_owned()
@@ -178,6 +183,12 @@ impl OptimizationRule for BatchSize {
                 .step("Scale the learning rate with the batch (linear scaling with warm-up) and re-check convergence.")
                 .code("python", format!("loader = DataLoader(dataset, batch_size={chosen}, shuffle=True, num_workers=4, pin_memory=True)"))
                 .warning("A larger batch changes training dynamics: tune the learning rate and warm-up.")
+        } else if cpu && workload.model.generates() {
+            suggestion
+                .step(format!("Decode up to {chosen} sequences together: a CPU serving engine with continuous batching (vLLM's CPU backend with max_num_seqs={chosen}, or llama.cpp's server with --parallel {chosen}), or generate() on a padded batch."))
+                .step("Keep the KV cache on: each step then reads the weights once for the whole batch.")
+                .code("python", format!("inputs = tokenizer(prompts[:{chosen}], padding=True, return_tensors=\"pt\")  # tokenizer.padding_side = \"left\"\nwith torch.inference_mode():\n    out = model.generate(**inputs, max_new_tokens=256, use_cache=True)"))
+                .warning("Each step serves the whole batch: the time per token of every sequence grows with it; keep it within your latency budget.")
         } else if cpu || !workload.model.generates() {
             suggestion
                 .step(format!("Batch up to {chosen} requests per forward in the server: dynamic batching with a short queue delay (TorchServe's batch_size and max_batch_delay, Triton's dynamic_batching, or your own queue)."))

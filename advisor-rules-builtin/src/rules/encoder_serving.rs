@@ -226,11 +226,11 @@ mod tests {
         expect![[r#"
             encoder_serving · compute · impact high · difficulty medium
             title: Serve the encoder from ONNX Runtime in int8: fused kernels instead of eager PyTorch
-            description: Eager PyTorch runs each of the encoder's ~30 operators per layer as its own kernel, issued from Python. An inference runtime fuses attention, bias, GELU and LayerNorm into few kernels and runs the graph without Python, in int8 on this CPU. By the model the forward is compute-bound as configured and compute-bound after.
+            description: Eager PyTorch runs each of the encoder's ~30 operators per layer as its own kernel, issued from Python. An inference runtime fuses attention, bias, GELU and LayerNorm into few kernels and runs the graph without Python, in int8 on this CPU. By the model the forward is compute-bound as configured and memory-bound after.
             changes: torch.compile with CUDA graphs; int8 weights
             expected:
-            - latency −51–65 % [0.506, 0.652]: model: request 16.0 ms–30.2 ms → 5.6 ms–14.9 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×2.0–2.9 [0.506, 0.652]: model: request time per sequence 2.0 ms–3.8 ms → 695 µs–1.9 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −35–47 % [0.353, 0.466]: model: request 16.5 ms–34.6 ms → 8.8 ms–22.4 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.5–1.9 [0.353, 0.466]: model: request time per sequence 2.1 ms–4.3 ms → 1.1 ms–2.8 ms (compute-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −33 % [0.329, 0.329]: model: peak memory 95.6 MiB → 64.2 MiB (weights 55.2 MiB + activations 9.0 MiB)
             - model_size −36 % [0.363, 0.363]: model: weights 86.6 MiB → 55.2 MiB (32 → 8 bits per weight, embeddings and head at 32 bits)
             evidence:

@@ -489,8 +489,8 @@ mod tests {
             description: The CPU has bf16 dot-product instructions (AVX512-BF16 or AMX), which run bf16 matmuls at least twice as fast as fp32 and move half the bytes.
             changes: compute in bf16
             expected:
-            - latency −26–33 % [0.257, 0.328]: model: request 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×1.3–1.5 [0.257, 0.328]: model: request time per sequence 11.9 ms–16.9 ms → 8.8 ms–11.3 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −34–39 % [0.343, 0.385]: model: request 14.7 ms–29.2 ms → 9.0 ms–19.2 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.5–1.6 [0.343, 0.385]: model: request time per sequence 14.7 ms–29.2 ms → 9.0 ms–19.2 ms (memory-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −50 % [0.500, 0.500]: model: peak memory 419.9 MiB → 209.9 MiB (weights 208.8 MiB + activations 1.1 MiB)
             - model_size −50 % [0.500, 0.500]: model: weights 417.6 MiB → 208.8 MiB (32 → 16 bits per weight, embeddings and head at 16 bits)
             evidence:

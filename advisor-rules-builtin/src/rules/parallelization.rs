@@ -129,8 +129,8 @@ mod tests {
             description: The run uses 1 thread on a CPU with 4 physical cores. Matmuls split across cores; the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.
             changes: 4 threads
             expected:
-            - latency −69–74 % [0.688, 0.744]: model: request 98.0 ms–138.0 ms → 25.1 ms–43.1 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×3.2–3.9 [0.688, 0.744]: model: request time per sequence 98.0 ms–138.0 ms → 25.1 ms–43.1 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −67–74 % [0.674, 0.745]: model: request 102.9 ms–149.0 ms → 26.3 ms–48.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×3.1–3.9 [0.674, 0.745]: model: request time per sequence 102.9 ms–149.0 ms → 26.3 ms–48.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config num_threads = 1
             - 4 physical cores (hardware_info.cpu_cores)
@@ -153,8 +153,8 @@ mod tests {
             description: The run uses 1 thread on a CPU with 96 physical cores. Matmuls split across cores; the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.
             changes: 96 threads
             expected:
-            - latency −93 % [0.928, 0.934]: model: request 98.0 ms–138.0 ms → 6.8 ms–9.1 ms (compute-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×13.9–15.2 [0.928, 0.934]: model: request time per sequence 98.0 ms–138.0 ms → 6.8 ms–9.1 ms (compute-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −91–93 % [0.910, 0.929]: model: request 102.9 ms–149.0 ms → 7.3 ms–13.4 ms (compute-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×11.1–14.2 [0.910, 0.929]: model: request time per sequence 102.9 ms–149.0 ms → 7.3 ms–13.4 ms (compute-bound → bound by the host issuing operators); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config num_threads = 1
             - 96 physical cores (hardware_info.cpu_cores)
@@ -177,8 +177,8 @@ mod tests {
             description: The run uses 2 threads on a CPU with 16 physical cores. Matmuls split across cores; the model accounts for fork/join cost per operator, shared memory bandwidth and imperfect scaling.
             changes: 16 threads
             expected:
-            - latency −85–87 % [0.846, 0.868]: model: request 1.35 s–2.12 s → 177.7 ms–326.1 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×6.5–7.6 [0.846, 0.868]: model: request time per sequence 168.7 ms–264.6 ms → 22.2 ms–40.8 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −84–87 % [0.842, 0.867]: model: request 1.37 s–2.15 s → 181.5 ms–339.1 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×6.3–7.5 [0.842, 0.867]: model: request time per sequence 171.1 ms–269.1 ms → 22.7 ms–42.4 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             evidence:
             - config num_threads = 2
             - 16 physical cores (hardware_info.cpu_cores)

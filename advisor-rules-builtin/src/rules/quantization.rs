@@ -197,14 +197,15 @@ mod tests {
             description: The model holds 109 M parameters at fp32: 417.6 MiB of weights. Stored at int8 they take 171.5 MiB.
             changes: int8 weights
             expected:
-            - latency −0–39 % [0.000, 0.394]: model: request 43.6 ms–76.6 ms → 26.4 ms–76.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×1.0–1.7 [0.000, 0.394]: model: request time per sequence 43.6 ms–76.6 ms → 26.4 ms–76.6 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −1–39 % [0.010, 0.390]: model: request 48.4 ms–91.0 ms → 29.5 ms–90.1 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.0–1.6 [0.010, 0.390]: model: request time per sequence 48.4 ms–91.0 ms → 29.5 ms–90.1 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −59 % [0.586, 0.586]: model: peak memory 419.9 MiB → 173.7 MiB (weights 171.5 MiB + activations 2.2 MiB)
             - model_size −59 % [0.589, 0.589]: model: weights 417.6 MiB → 171.5 MiB (32 → 8 bits per weight, embeddings and head at 32 bits)
             evidence:
             - 109 M parameters > 100 M
             - weights fp32 (derived: weights stored at the compute precision, fp32)
             - as configured the run is compute-bound
+            - int4 instead: latency −7–10 % (133.0 MiB)
             steps:
             - Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.
             - Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.
@@ -266,23 +267,24 @@ mod tests {
             description: The model holds 124 M parameters at fp32: 474.7 MiB of weights. Stored at int8 they take 229.1 MiB.
             changes: int8 weights
             expected:
-            - latency −39–43 % [0.393, 0.427]: model: request 2.37 s–3.40 s → 1.40 s–2.03 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - throughput ×1.6–1.7 [0.393, 0.427]: model: request time per sequence 2.37 s–3.40 s → 1.40 s–2.03 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - time_to_first_token −0–41 % [0.000, 0.411]: model: time to first token 119.9 ms–211.3 ms → 70.6 ms–211.3 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
-            - time_per_token −41–43 % [0.407, 0.431]: model: time per generated token 8.8 ms–12.5 ms → 5.2 ms–7.1 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - latency −25–41 % [0.249, 0.406]: model: request 2.49 s–5.48 s → 1.48 s–4.12 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - throughput ×1.3–1.7 [0.249, 0.406]: model: request time per sequence 2.49 s–5.48 s → 1.48 s–4.12 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_to_first_token −0–39 % [0.000, 0.386]: model: time to first token 127.1 ms–229.3 ms → 78.0 ms–232.9 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
+            - time_per_token −26–41 % [0.260, 0.407]: model: time per generated token 9.2 ms–20.5 ms → 5.5 ms–15.2 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - memory −48 % [0.477, 0.477]: model: peak memory 515.2 MiB → 269.6 MiB (weights 229.1 MiB + KV cache 36.0 MiB + activations 4.5 MiB)
             - model_size −52 % [0.517, 0.517]: model: weights 474.7 MiB → 229.1 MiB (32 → 8 bits per weight, embeddings and head at 32 bits)
             evidence:
             - 124 M parameters > 100 M
             - weights fp32 (derived: weights stored at the compute precision, fp32)
             - as configured the run is memory-bound
-            - int4 instead: latency −44–48 % (190.7 MiB)
+            - int4 instead: latency −29–43 % (190.7 MiB)
             steps:
             - Quantize the linear layers with dynamic int8 quantization (activations quantized on the fly); the embeddings stay fp32.
             - Hugging Face GPT-2 uses `Conv1D`, not `nn.Linear`: convert those layers first, or `quantize_dynamic({nn.Linear})` barely touches them.
             - Or export to ONNX and run onnxruntime's quantize_dynamic; int8 is fast where the CPU has VNNI or AMX.
             code: python
             warnings:
+            - The model predicts time to first token +2 % in the worst case.
             - Quantization changes outputs: int8 is usually within noise, int4 can cost measurable accuracy; evaluate on your data.
         "#]].assert_eq(&advise(
             "quantization",
