@@ -62,8 +62,10 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     for id in &args.disable {
         if !advisor.disable(id) {
+            let ids: Vec<String> = advisor.rules().map(|r| r.id().to_owned()).collect();
             return Err(input_error(format!(
-                "--disable {id}: no rule with that id (`advisor rules` lists them)"
+                "--disable {id}: no rule with that id{} (`advisor rules` lists them)",
+                crate::suggest::hint(id, ids.iter().map(String::as_str))
             )));
         }
     }
@@ -76,6 +78,16 @@ pub(crate) fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         input_error(format!("{origin}{error}"))
     })?;
     report.diagnostics.append(&mut notes);
+    // Warnings about the input, where the user looks first: before the report, on stderr
+    // (the report keeps them too).
+    for diagnostic in &report.diagnostics {
+        if diagnostic.severity != advisor_core::DiagnosticSeverity::Info {
+            crate::term::warn(&format!("{}: {}", diagnostic.source, diagnostic.message));
+        }
+    }
+    if args.format == ReportFormat::Markdown && args.output.is_none() {
+        return crate::term::print_markdown(&(report.to_markdown() + "\n")).map_err(Into::into);
+    }
     let rendered = match args.format {
         ReportFormat::Markdown => report.to_markdown() + "\n",
         ReportFormat::Json => report.to_json() + "\n",
@@ -110,7 +122,8 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<BuiltContext> {
         let example = examples::find(name).ok_or_else(|| {
             let names: Vec<&str> = examples::EXAMPLES.iter().map(|e| e.name).collect();
             input_error(format!(
-                "--example {name}: no such example; available: {}",
+                "--example {name}: no such example{}; available: {}",
+                crate::suggest::hint(name, names.iter().copied()),
                 names.join(", ")
             ))
         })?;

@@ -172,7 +172,10 @@ pub(crate) fn run(args: DiffArgs) -> anyhow::Result<()> {
         DiffFormat::Json => {
             escape_json_controls(&serde_json::to_string_pretty(&diff)?).into_owned() + "\n"
         }
-        DiffFormat::Markdown => terminal(&render_markdown(&diff)),
+        DiffFormat::Markdown => {
+            return crate::term::print_markdown(&terminal(&render_markdown(&diff)))
+                .map_err(Into::into);
+        }
         DiffFormat::Html => page("advisor diff", &render_markdown(&diff)),
     };
     crate::listing::print(&text)

@@ -12,6 +12,8 @@ mod input;
 mod inspect;
 mod listing;
 mod plugins;
+mod suggest;
+mod term;
 mod trace;
 mod verify;
 
@@ -31,6 +33,12 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Prioritized, quantified optimization advice for transformer models"
 )]
 struct Cli {
+    /// No warnings or progress on standard error (errors are still printed).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Colour: `auto` on a terminal unless NO_COLOR is set, `always`, or `never`.
+    #[arg(long, value_enum, global = true, default_value_t = term::ColorChoice::Auto)]
+    color: term::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +89,13 @@ enum Command {
     /// Check a report's predictions against the run after the change: which suggestions were
     /// applied, and the predicted range next to the measured change.
     Verify(verify::VerifyArgs),
+    /// Print a shell completion script: `advisor completions bash > /etc/bash_completion.d/advisor`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `advisor man > advisor.1 && man ./advisor.1`.
+    Man,
     /// Load one plugin library in this process and print a one-line JSON report: the child
     /// process in which `advisor` vets each plugin before loading it itself.
     #[command(name = "__vet-plugin", hide = true)]
@@ -119,6 +134,7 @@ pub(crate) fn input_error(message: impl Into<String>) -> anyhow::Error {
 fn main() -> ExitCode {
     quiet_vulkan_device_select();
     let cli = Cli::parse();
+    term::init(cli.quiet, cli.color);
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Examples { format } => listing::examples(format),
@@ -134,6 +150,13 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "advisor", &mut script);
+            listing::print(&String::from_utf8_lossy(&script))
+        }
+        Command::Man => man(),
         Command::VetPlugin { file } => plugins::vet(&file),
     };
     match result {
@@ -161,6 +184,20 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The man page of the whole command, with a section per subcommand.
+fn man() -> anyhow::Result<()> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let title = format!("advisor-{}", sub.get_name());
+        clap_mangen::Man::new(sub.clone())
+            .title(title)
+            .render(&mut page)?;
+    }
+    listing::print(&String::from_utf8_lossy(&page))
 }
 
 /// Turns off Mesa's Vulkan device-selection layer for this process, unless the user set

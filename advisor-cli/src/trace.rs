@@ -37,16 +37,18 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TraceSummary> {
     // again on the file it opens).
     let size = crate::input::regular_file_metadata(path)?.len();
     let mut options = TraceOptions::default();
-    let bar = (size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(size);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "reading trace {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar =
+        (size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal() && !crate::term::quiet())
+            .then(|| {
+                let bar = indicatif::ProgressBar::new(size);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "reading trace {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
     if let Some(bar) = &bar {
         let bar = bar.clone();
         options = options.progress(move |bytes| bar.set_position(bytes));

@@ -95,7 +95,10 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<()> {
         DiffFormat::Json => {
             escape_json_controls(&serde_json::to_string_pretty(&verification)?).into_owned() + "\n"
         }
-        DiffFormat::Markdown => terminal(&render_markdown(&verification)),
+        DiffFormat::Markdown => {
+            return crate::term::print_markdown(&terminal(&render_markdown(&verification)))
+                .map_err(Into::into);
+        }
         DiffFormat::Html => page("advisor verify", &render_markdown(&verification)),
     };
     crate::listing::print(&text)

@@ -514,8 +514,20 @@ fn unknown_key_warning(key: &str) -> ConfigWarning {
             )
         })
         .min();
-    let message = match closest {
-        Some((distance, candidate)) if distance <= candidate.len().max(4) / 3 + 1 => {
+    // A key cut short (`batch`, `seq`) names the one key it begins, when only one does.
+    let mut prefixed = KNOWN_CONFIG_KEYS
+        .iter()
+        .map(|(canonical, _)| *canonical)
+        .filter(|canonical| normalized.len() >= 3 && canonical.starts_with(normalized.as_str()));
+    let prefix = match (prefixed.next(), prefixed.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    };
+    let message = match (prefix, closest) {
+        (Some(candidate), _) => {
+            format!("unknown config key `{key}`; did you mean `{candidate}`?")
+        }
+        (None, Some((distance, candidate))) if distance <= candidate.len().max(4) / 3 + 1 => {
             format!("unknown config key `{key}`; did you mean `{candidate}`?")
         }
         _ => format!(
@@ -625,6 +637,11 @@ mod tests {
         assert_eq!(
             config.warnings[0].message,
             "unknown config key `batchsize`; did you mean `batch_size`?"
+        );
+        let config = parse(&[("batch", "8")]).unwrap();
+        assert_eq!(
+            config.warnings[0].message,
+            "unknown config key `batch`; did you mean `batch_size`?"
         );
         let config = parse(&[("flash_attn", "true")]).unwrap();
         assert!(
