@@ -48,6 +48,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::parallelization::Parallelization),
         Box::new(rules::quantization::Quantization),
         Box::new(rules::serving_engine::ServingEngine),
+        Box::new(rules::smoothquant::Smoothquant),
         Box::new(rules::sparse_attention::SparseAttention),
         Box::new(rules::speculative_decoding::SpeculativeDecoding),
         Box::new(rules::tensor_parallelism::TensorParallelism),

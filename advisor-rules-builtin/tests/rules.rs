@@ -134,6 +134,7 @@ fn every_builtin_rule_is_registered_once() {
             "parallelization",
             "quantization",
             "serving_engine",
+            "smoothquant",
             "sparse_attention",
             "speculative_decoding",
             "tensor_parallelism",

@@ -19,6 +19,7 @@ pub(crate) mod mixed_precision;
 pub(crate) mod parallelization;
 pub(crate) mod quantization;
 pub(crate) mod serving_engine;
+pub(crate) mod smoothquant;
 pub(crate) mod sparse_attention;
 pub(crate) mod speculative_decoding;
 pub(crate) mod tensor_parallelism;
