@@ -158,9 +158,9 @@ fn context_file_round_trip_and_output_file() {
     let report = json(&std::fs::read_to_string(out).unwrap());
     let ids = ids(&report);
     for expected in [
+        "dynamic_quantization",
         "memory_fragmentation",
         "parallelization",
-        "quantization",
         "sparse_attention",
     ] {
         assert!(

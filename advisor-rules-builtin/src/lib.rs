@@ -32,6 +32,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::batch_size::BatchSize),
         Box::new(rules::communication_overlap::CommunicationOverlap),
         Box::new(rules::data_loader::DataLoader),
+        Box::new(rules::dynamic_quantization::DynamicQuantization),
         Box::new(rules::encoder_serving::EncoderServing),
         Box::new(rules::feasibility::Feasibility),
         Box::new(rules::flash_attention::FlashAttention),

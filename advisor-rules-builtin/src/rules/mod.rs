@@ -3,6 +3,7 @@
 pub(crate) mod batch_size;
 pub(crate) mod communication_overlap;
 pub(crate) mod data_loader;
+pub(crate) mod dynamic_quantization;
 pub(crate) mod encoder_serving;
 pub(crate) mod feasibility;
 pub(crate) mod flash_attention;
