@@ -352,6 +352,9 @@ pub enum SlackPool {
     /// GPU time in fp32 matmul and convolution kernels (the trace's kernel names say so),
     /// which a faster precision shrinks.
     Fp32Matmuls,
+    /// GPU time of the kernels launched inside `optimizer.step()` (the trace's optimizer
+    /// fact), which a fused update shrinks.
+    OptimizerStep,
 }
 
 impl SlackPool {
@@ -362,6 +365,7 @@ impl SlackPool {
             SlackPool::ExposedCommunication => "exposed_communication",
             SlackPool::HostBlocked => "host_blocked",
             SlackPool::Fp32Matmuls => "fp32_matmuls",
+            SlackPool::OptimizerStep => "optimizer_step",
         }
     }
 }

@@ -489,11 +489,13 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             passes_cost.link_bytes = forward.link_bytes * all_reduce_passes;
             passes_cost.link_latency_seconds = forward.link_latency_seconds * all_reduce_passes;
             let (fwd_bwd, bound) = run(passes_cost);
-            let optimizer_bytes_per_parameter = match s.optimizer {
-                advisor_core::OptimizerKind::AdamW => 28.0,
-                advisor_core::OptimizerKind::Adam8bit => 16.0,
-                advisor_core::OptimizerKind::SgdMomentum => 20.0,
-            };
+            // The update's traffic as one fused kernel makes it (`optimizer.rs`).
+            let optimizer_bytes_per_parameter =
+                crate::optimizer::optimizer_step_bytes_per_parameter(
+                    s.optimizer,
+                    advisor_core::OptimizerImplementation::Fused,
+                )
+                .unwrap_or(28.0);
             let parameters = if s.lora_rank > 0 {
                 crate::memory::lora_parameters(workload)
             } else {

@@ -37,6 +37,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::feasibility::Feasibility),
         Box::new(rules::flash_attention::FlashAttention),
         Box::new(rules::fp8::Fp8),
+        Box::new(rules::fused_optimizer::FusedOptimizer),
         Box::new(rules::gpu_idle::GpuIdle),
         Box::new(rules::gradient_checkpointing::GradientCheckpointing),
         Box::new(rules::host_sync::HostSync),

@@ -123,6 +123,7 @@ fn every_builtin_rule_is_registered_once() {
             "feasibility",
             "flash_attention",
             "fp8",
+            "fused_optimizer",
             "gpu_idle",
             "gradient_checkpointing",
             "host_sync",

@@ -8,6 +8,7 @@ pub(crate) mod encoder_serving;
 pub(crate) mod feasibility;
 pub(crate) mod flash_attention;
 pub(crate) mod fp8;
+pub(crate) mod fused_optimizer;
 pub(crate) mod gpu_idle;
 pub(crate) mod gradient_checkpointing;
 pub(crate) mod host_sync;
