@@ -355,6 +355,9 @@ pub enum SlackPool {
     /// GPU time of the kernels launched inside `optimizer.step()` (the trace's optimizer
     /// fact), which a fused update shrinks.
     OptimizerStep,
+    /// GPU time of the NCHW ↔ NHWC transposes cuDNN runs around its NHWC kernels for NCHW
+    /// tensors, which channels-last tensors remove.
+    LayoutTransposes,
 }
 
 impl SlackPool {
@@ -366,6 +369,7 @@ impl SlackPool {
             SlackPool::HostBlocked => "host_blocked",
             SlackPool::Fp32Matmuls => "fp32_matmuls",
             SlackPool::OptimizerStep => "optimizer_step",
+            SlackPool::LayoutTransposes => "layout_transposes",
         }
     }
 }

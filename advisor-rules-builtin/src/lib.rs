@@ -31,6 +31,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
     vec![
         Box::new(rules::batch_size::BatchSize),
         Box::new(rules::communication_overlap::CommunicationOverlap),
+        Box::new(rules::conv_channels_last::ConvChannelsLast),
         Box::new(rules::data_loader::DataLoader),
         Box::new(rules::dynamic_quantization::DynamicQuantization),
         Box::new(rules::encoder_serving::EncoderServing),

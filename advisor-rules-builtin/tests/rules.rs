@@ -117,6 +117,7 @@ fn every_builtin_rule_is_registered_once() {
         [
             "batch_size",
             "communication_overlap",
+            "conv_channels_last",
             "data_loader",
             "dynamic_quantization",
             "encoder_serving",
