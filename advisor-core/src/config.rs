@@ -11,6 +11,7 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("seq_len", &["sequence_length", "max_seq_len"]),
     ("prompt_len", &["prompt_tokens", "prompt_length"]),
     ("new_tokens", &["max_new_tokens"]),
+    ("mean_seq_len", &["mean_tokens", "avg_seq_len"]),
     ("precision", &["torch_dtype", "dtype"]),
     ("quantization", &[]),
     ("kv_cache", &["use_cache"]),
@@ -302,6 +303,9 @@ pub struct RunConfig {
     pub prompt_tokens: Option<u64>,
     /// `new_tokens` (alias `max_new_tokens`): tokens generated per sample.
     pub new_tokens: Option<u64>,
+    /// `mean_seq_len` (aliases `mean_tokens`, `avg_seq_len`): the mean real (unpadded) tokens
+    /// per sequence, where `seq_len` is the length sequences are padded to.
+    pub mean_seq_len: Option<u64>,
     /// `precision` (alias `torch_dtype`).
     pub precision: Option<Precision>,
     /// `quantization`.
@@ -416,6 +420,9 @@ impl RunConfig {
             }
             "new_tokens" => {
                 self.new_tokens = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "mean_seq_len" => {
+                self.mean_seq_len = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
             }
             "num_threads" => {
                 self.num_threads = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)

@@ -373,6 +373,10 @@ pub struct ResolvedRun {
     /// Generated tokens per sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_tokens: Option<Fact<u64>>,
+    /// Mean real (unpadded) tokens per sequence, when the sequences are padded to
+    /// `prompt_tokens` (config `mean_seq_len`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_tokens: Option<Fact<u64>>,
     /// Compute precision.
     pub compute: Fact<Precision>,
     /// fp32 matmuls on tensor cores as TF32.

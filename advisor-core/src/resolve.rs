@@ -118,6 +118,18 @@ pub(crate) fn resolve(
         &mut warnings,
     );
 
+    let mean_tokens = config
+        .mean_seq_len
+        .map(|mean| Fact::new(mean, Source::Config("mean_seq_len".to_owned())));
+    if let (Some(mean), Some(padded)) = (config.mean_seq_len, prompt_tokens.as_ref())
+        && mean > padded.value
+    {
+        warnings.push(format!(
+            "config mean_seq_len = {mean} is longer than the {} tokens sequences are padded to ({})",
+            padded.value, padded.source
+        ));
+    }
+
     // Weights: the quantization setting, an integer `precision`, or the model's dtype.
     let model_dtype = model.as_ref().and_then(|m| m.dtype);
     let quantized = config
@@ -402,6 +414,7 @@ pub(crate) fn resolve(
             batch_size,
             prompt_tokens,
             generated_tokens,
+            mean_tokens,
             compute,
             tf32,
             weights,

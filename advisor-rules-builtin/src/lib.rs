@@ -50,6 +50,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::mixed_precision::MixedPrecision),
         Box::new(rules::parallelization::Parallelization),
         Box::new(rules::quantization::Quantization),
+        Box::new(rules::sequence_packing::SequencePacking),
         Box::new(rules::serving_engine::ServingEngine),
         Box::new(rules::smoothquant::Smoothquant),
         Box::new(rules::sparse_attention::SparseAttention),

@@ -136,6 +136,7 @@ fn every_builtin_rule_is_registered_once() {
             "mixed_precision",
             "parallelization",
             "quantization",
+            "sequence_packing",
             "serving_engine",
             "smoothquant",
             "sparse_attention",
