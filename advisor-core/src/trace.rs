@@ -223,8 +223,8 @@ pub struct ConvolutionFacts {
     pub time_us: f64,
     /// The part of it in kernels whose names say NHWC (`nhwc`, `nhwckrsc`).
     pub nhwc_time_us: f64,
-    /// The part of it in fp32 on CUDA cores (`scudnn`, `sgemm`-style names), by
-    /// [`KernelPrecision`].
+    /// The part of it in fp32 on CUDA cores, as the kernel names spell it (`scudnn`,
+    /// `<float`): the precision [`TraceRunFacts::matmul_by_precision`] reads.
     pub fp32_time_us: f64,
     /// GPU time of layout transposes between NCHW and NHWC (`nchwToNhwcKernel`,
     /// `nhwcToNchwKernel`): what cuDNN adds around NHWC kernels for NCHW tensors.
