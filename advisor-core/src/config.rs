@@ -167,6 +167,8 @@ pub enum Quantization {
     Int4,
     /// 8-bit float weights.
     Fp8,
+    /// int8 weights and activations (W8A8, SmoothQuant).
+    W8A8,
 }
 
 /// What runs the model's forward passes: Hugging Face (PyTorch eager `generate()` or a plain
@@ -439,11 +441,12 @@ impl RunConfig {
                     "int8" => Quantization::Int8,
                     "int4" | "nf4" => Quantization::Int4,
                     "fp8" => Quantization::Fp8,
+                    "w8a8" | "int8_w8a8" | "smoothquant" => Quantization::W8A8,
                     "none" => Quantization::None,
                     _ => match parse_bool(&lower) {
                         Some(true) => Quantization::Enabled,
                         Some(false) => Quantization::None,
-                        None => return Err(invalid("one of false, true, int8, int4, fp8")),
+                        None => return Err(invalid("one of false, true, int8, int4, fp8, w8a8")),
                     },
                 })
             }
@@ -490,6 +493,7 @@ impl RunConfig {
             Some(Quantization::Int8) => return Some("int8"),
             Some(Quantization::Int4) => return Some("int4"),
             Some(Quantization::Fp8) => return Some("fp8"),
+            Some(Quantization::W8A8) => return Some("w8a8"),
             Some(Quantization::Enabled) => return Some("quantized"),
             Some(Quantization::None) | None => {}
         }

@@ -537,6 +537,7 @@ pub(crate) fn quantized_weights(quantization: Quantization) -> Option<WeightForm
         Quantization::Int8 | Quantization::Enabled => Some(WeightFormat::Int8),
         Quantization::Int4 => Some(WeightFormat::Int4),
         Quantization::Fp8 => Some(WeightFormat::Float(Precision::Fp8)),
+        Quantization::W8A8 => Some(WeightFormat::W8A8),
         Quantization::None => None,
     }
 }

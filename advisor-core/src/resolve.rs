@@ -204,6 +204,13 @@ pub(crate) fn resolve(
             Some(p) if !matches!(p, Precision::Int8 | Precision::Int4) => {
                 Fact::new(p, Source::Model("dtype".to_owned()))
             }
+            _ if quantized.as_ref().is_some_and(|q| q.value == WeightFormat::W8A8) => Fact::new(
+                Precision::Fp16,
+                Source::Assumed(
+                    "W8A8 runs the Linear layers' matmuls in int8 and the rest (attention, norms, the head) in 16-bit"
+                        .to_owned(),
+                ),
+            ),
             _ if quantized.is_some() => Fact::new(
                 Precision::Fp16,
                 Source::Assumed(

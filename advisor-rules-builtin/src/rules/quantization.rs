@@ -20,7 +20,8 @@
 //!
 //! ## When it stays silent
 //! 100 M parameters or fewer, already quantized, training (post-training quantization does
-//! not apply), a CPU run (`dynamic_quantization`'s), or no modelled gain. Without the model or the device it says what it needs.
+//! not apply), a CPU run (`dynamic_quantization`'s), a compute-bound run where W8A8 int8 buys
+//! more time (`smoothquant`'s), or no modelled gain. Without the model or the device it says what it needs.
 //!
 //! ## Example
 //! Llama-2-7B decoding in fp16 on an A100: the weight reads dominate each step.
@@ -65,6 +66,14 @@ impl OptimizationRule for Quantization {
         }
         // On a CPU the advice is dynamic quantization's: int8 Linear layers, fp32 embeddings.
         if !facts.on_gpu()? {
+            return Ok(Vec::new());
+        }
+        // A compute-bound run on int8 tensor cores: W8A8 (`smoothquant`) buys more time than
+        // weight-only formats, and names int4's figures itself.
+        if matches!(
+            crate::rules::smoothquant::beats_weight_only(input),
+            Ok(Some(_))
+        ) {
             return Ok(Vec::new());
         }
         let decoder = model.generates();

@@ -26,11 +26,14 @@
 //! attention BMMs, vLLM's W8A8 keeps them and the head in 16-bit), so with a large vocabulary
 //! or a long context the upper end is optimistic.
 //!
+//! Where this rule fires, `quantization` (weight-only int4) defers to it, and the evidence
+//! gives int4's latency and size for a run that needs the memory more than the time.
+//!
 //! ## When it stays silent
 //! Encoders (`encoder_serving`), training, a CPU run (`dynamic_quantization`), a GPU without
 //! an int8 peak in the table (V100) or with fp8 units (Ada, Hopper, MI300: the `fp8` rule's
 //! W8A8 fp8 runs at the same rate with better accuracy), fp32 (`mixed_precision` comes first),
-//! int4 or fp8 weights, a memory-bound run, where weight-only int4 gains as much (small-batch
+//! int4 or fp8 weights, W8A8 already (`quantization=w8a8`), a memory-bound run, where weight-only int4 gains as much (small-batch
 //! decoding: the `quantization` rule), or under 10 % modelled gain. Without the mode, model
 //! or device it says what it needs.
 //!
@@ -64,57 +67,24 @@ impl OptimizationRule for Smoothquant {
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let Some(found) = beats_weight_only(input)? else {
+            return Ok(Vec::new());
+        };
+        let W8a8 {
+            simulation,
+            weight_only_gain,
+            weight_only_bytes,
+        } = found;
         let facts = input.facts;
-        if facts.mode()? != Mode::Inference {
-            return Ok(Vec::new());
-        }
-        let model = facts.model()?;
-        if !model.generates() {
-            return Ok(Vec::new());
-        }
         let Some((_, spec)) = facts.run_gpu_spec()? else {
             return Ok(Vec::new());
         };
-        let (Some(peak_int8), None) = (spec.peak.int8, spec.peak.fp8) else {
-            return Ok(Vec::new());
-        };
         let compute = facts.run.compute.value;
-        if !matches!(compute, Precision::Fp16 | Precision::Bf16) {
-            return Ok(Vec::new());
-        }
-        let weights = facts.run.weights.value;
-        if !matches!(
-            weights,
-            WeightFormat::Float(Precision::Fp16 | Precision::Bf16) | WeightFormat::Int8
-        ) {
-            return Ok(Vec::new());
-        }
-        let changes = [
-            Change::Weights(WeightFormat::Int8),
-            Change::Precision(Precision::Int8),
-        ];
-        let simulation = facts::simulate(input, &changes)?;
+        let peak_int8 = spec.peak.int8.unwrap_or(0.0);
+        let changes = [CHANGE];
         let before = &simulation.predicted_before;
         let prefill_bound = before.first_token_bound();
         let decode_bound = before.bound();
-        if prefill_bound != advisor_model::Bound::Compute
-            && decode_bound != advisor_model::Bound::Compute
-        {
-            return Ok(Vec::new());
-        }
-        let latency = |simulation: &advisor_model::Simulation| {
-            simulation
-                .improvement(ImprovementMetric::Latency)
-                .map_or(0.0, |i| i.max_reduction)
-        };
-        let gain = latency(&simulation);
-        // Weight-only int4 is what the `quantization` rule proposes for decoders on a GPU:
-        // where it gains as much, it is the simpler change and keeps 16-bit activations.
-        let weight_only = facts::simulate(input, &[Change::Weights(WeightFormat::Int4)])?;
-        let weight_only_gain = latency(&weight_only);
-        if gain < MIN_GAIN || weight_only_gain >= gain {
-            return Ok(Vec::new());
-        }
         let peak16 = spec.peak.for_precision(compute).unwrap_or(0.0);
         let suggestion = OptimizationSuggestion::new(
             self.id(),
@@ -159,8 +129,9 @@ impl OptimizationRule for Smoothquant {
         suggestion = suggestion
             .evidence(facts::sourced("weights", &facts.run.weights))
             .evidence(format!(
-                "weight-only int4 instead: latency −{:.0} % at most (16-bit matmuls)",
-                weight_only_gain.max(0.0) * 100.0
+                "weight-only int4 instead: latency −{:.0} % at most (16-bit matmuls), weights {}: where memory matters more than time it is the smaller model",
+                weight_only_gain.max(0.0) * 100.0,
+                advisor_model::bytes_text(weight_only_bytes)
             ));
         let suggestion = suggestion
             .step("Make a W8A8 checkpoint with llm-compressor: SmoothQuantModifier (smoothing_strength 0.5–0.8) then GPTQModifier(scheme=\"W8A8\") on the Linear layers, with lm_head ignored, calibrated on 512 samples of your own traffic.")
@@ -180,6 +151,73 @@ impl OptimizationRule for Smoothquant {
     }
 }
 
+/// The change: int8 weights and activations.
+const CHANGE: Change = Change::Weights(WeightFormat::W8A8);
+
+/// What the rule found: the model before and after W8A8, and the most weight-only int4 buys.
+pub(crate) struct W8a8 {
+    /// Before and after W8A8.
+    pub(crate) simulation: advisor_model::Simulation,
+    /// The largest latency reduction of weight-only int4.
+    pub(crate) weight_only_gain: f64,
+    /// The weights' bytes at int4.
+    pub(crate) weight_only_bytes: f64,
+}
+
+/// The rule's gate, which `quantization` also asks so that it defers where W8A8 wins:
+/// generation on a GPU with int8 tensor cores and no fp8 units, 16-bit compute with 16-bit or
+/// int8 weight-only weights, a compute-bound prefill or decode, at least [`MIN_GAIN`] of the
+/// latency, and more than weight-only int4 buys.
+pub(crate) fn beats_weight_only(input: &RuleInput<'_>) -> Result<Option<W8a8>, RuleError> {
+    let facts = input.facts;
+    if facts.mode()? != Mode::Inference {
+        return Ok(None);
+    }
+    let model = facts.model()?;
+    if !model.generates() {
+        return Ok(None);
+    }
+    let Some((_, spec)) = facts.run_gpu_spec()? else {
+        return Ok(None);
+    };
+    if spec.peak.int8.is_none() || spec.peak.fp8.is_some() {
+        return Ok(None);
+    }
+    if !matches!(facts.run.compute.value, Precision::Fp16 | Precision::Bf16)
+        || !matches!(
+            facts.run.weights.value,
+            WeightFormat::Float(Precision::Fp16 | Precision::Bf16) | WeightFormat::Int8
+        )
+    {
+        return Ok(None);
+    }
+    let simulation = facts::simulate(input, &[CHANGE])?;
+    let before = &simulation.predicted_before;
+    if before.first_token_bound() != advisor_model::Bound::Compute
+        && before.bound() != advisor_model::Bound::Compute
+    {
+        return Ok(None);
+    }
+    let latency = |simulation: &advisor_model::Simulation| {
+        simulation
+            .improvement(ImprovementMetric::Latency)
+            .map_or(0.0, |i| i.max_reduction)
+    };
+    let gain = latency(&simulation);
+    // Weight-only int4 is what the `quantization` rule proposes for decoders on a GPU:
+    // where it gains as much, it is the simpler change and keeps 16-bit activations.
+    let weight_only = facts::simulate(input, &[Change::Weights(WeightFormat::Int4)])?;
+    let weight_only_gain = latency(&weight_only);
+    if gain < MIN_GAIN || weight_only_gain >= gain {
+        return Ok(None);
+    }
+    Ok(Some(W8a8 {
+        simulation,
+        weight_only_gain,
+        weight_only_bytes: weight_only.predicted_after.weight_bytes,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::expect;
@@ -193,7 +231,7 @@ mod tests {
             smoothquant · quantization · impact high · difficulty medium
             title: Quantize weights and activations to int8 (W8A8 with SmoothQuant)
             description: The prefill is compute-bound: its matmuls run at the NVIDIA A100 80GB SXM's fp16 peak (312 TFLOP/s). Weight-only quantization dequantizes to fp16 for every matmul, so it buys little here; W8A8 runs the Linear layers on the int8 tensor cores (624 TOPS, 2.0×) and halves the weights too. SmoothQuant first migrates the activations' outlier channels into the weights so that both quantize to int8 with 16-bit accuracy.
-            changes: int8 weights; compute in int8
+            changes: int8 weights and activations (W8A8)
             expected:
             - latency −35–39 % [0.346, 0.393]: model: request 3.09 s–6.22 s → 1.96 s–3.82 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
             - throughput ×1.5–1.6 [0.346, 0.393]: model: request time per sequence 192.9 ms–389.0 ms → 122.3 ms–238.8 ms (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
@@ -207,7 +245,7 @@ mod tests {
             - batch size 16 (config batch_size)
             - prompt 2048 tokens (config prompt_len) + generated 64 (config new_tokens)
             - weights fp16 (derived: weights stored at the compute precision, fp16)
-            - weight-only int4 instead: latency −13 % at most (16-bit matmuls)
+            - weight-only int4 instead: latency −13 % at most (16-bit matmuls), weights 3.7 GiB: where memory matters more than time it is the smaller model
             steps:
             - Make a W8A8 checkpoint with llm-compressor: SmoothQuantModifier (smoothing_strength 0.5–0.8) then GPTQModifier(scheme="W8A8") on the Linear layers, with lm_head ignored, calibrated on 512 samples of your own traffic.
             - Serve it with vLLM (int8 W8A8 runs on compute capability 7.5 and newer through CUTLASS int8 kernels); or build a TensorRT-LLM engine with ModelOpt's --qformat int8_sq.
@@ -225,6 +263,27 @@ mod tests {
                         "new_tokens": "64", "precision": "fp16", "flash_attention": "true" }),
             ),
         ));
+    }
+
+    #[test]
+    fn weight_only_quantization_defers_where_w8a8_wins() {
+        let compute_bound = json!({ "mode": "inference", "batch_size": "16", "prompt_len": "2048",
+                                    "new_tokens": "64", "precision": "fp16" });
+        let text = advise(
+            "quantization",
+            context(llama_2_7b(), target("nvidia-a100-80gb"), compute_bound),
+        );
+        assert_eq!(text, "silent\n");
+        let memory_bound = json!({ "mode": "inference", "batch_size": "1", "prompt_len": "512",
+                                   "new_tokens": "256", "precision": "fp16" });
+        let text = advise(
+            "quantization",
+            context(llama_2_7b(), target("nvidia-a100-80gb"), memory_bound),
+        );
+        assert!(
+            text.contains("title: Quantize the weights to int4"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -257,6 +316,12 @@ mod tests {
                 target("nvidia-a100-80gb"),
                 json!({ "mode": "inference", "batch_size": "16", "prompt_len": "2048",
                         "new_tokens": "64", "quantization": "int4" }),
+            ),
+            // Already W8A8.
+            (
+                target("nvidia-a100-80gb"),
+                json!({ "mode": "inference", "batch_size": "16", "prompt_len": "2048",
+                        "new_tokens": "64", "precision": "fp16", "quantization": "w8a8" }),
             ),
             // Training.
             (
