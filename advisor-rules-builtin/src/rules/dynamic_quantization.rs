@@ -21,6 +21,10 @@
 //! 438.0 MB in fp32 and 181.5 MB quantized, and names the ~90 MB word-embedding table
 //! (`4 B × 30522 × 768`) as the part that stays fp32; the model gives the same split.
 //!
+//! An untied language-model head is an `nn.Linear`, which `quantize_dynamic` does quantize; the
+//! model keeps it at fp32 with the embeddings, so for such decoders the size after is an upper
+//! bound.
+//!
 //! On a GPU weight-only int8 or int4 is the `quantization` rule's advice (`quantize_dynamic`
 //! has no CUDA kernels); for a CPU run that rule defers to this one.
 //!
@@ -134,7 +138,7 @@ impl OptimizationRule for DynamicQuantization {
             "embeddings: vocab {vocab} × hidden {}{} = {} parameters kept fp32, of {}",
             model.hidden_size.unwrap_or(0),
             if generates && model.tied_embeddings == Some(false) {
-                ", twice (an untied head)"
+                ", twice (an untied head, counted fp32 too; quantize_dynamic quantizes it)"
             } else {
                 ""
             },
