@@ -139,9 +139,11 @@ fn every_fixture_config_analyzes() {
 fn context_file_round_trip_and_output_file() {
     let context = r#"{
         "model_graph": { "name": "tiny", "facts": { "architecture": "decoder", "parameters": 500000000,
-                         "layers": 24, "hidden_size": 1024, "attention_heads": 16, "max_sequence_length": 16384 } },
+                         "layers": 24, "hidden_size": 1024, "attention_heads": 16, "vocab_size": 32000,
+                         "max_sequence_length": 16384 } },
         "memory_metrics": { "peak_bytes": 30000000000, "current_bytes": 9000000000 },
-        "hardware_info": { "cpu_cores": 16, "system_memory_mb": 65536 },
+        "hardware_info": { "cpu_cores": 16, "system_memory_mb": 65536,
+                           "simd_capabilities": ["avx2", "avx512f", "avx512vnni"] },
         "current_config": { "mode": "inference", "num_threads": "1", "device": "cpu", "seq_len": "16384" }
     }"#;
     let (dir, path) = temp_file("context.json", context);
@@ -158,9 +160,9 @@ fn context_file_round_trip_and_output_file() {
     let report = json(&std::fs::read_to_string(out).unwrap());
     let ids = ids(&report);
     for expected in [
+        "dynamic_quantization",
         "memory_fragmentation",
         "parallelization",
-        "quantization",
         "sparse_attention",
     ] {
         assert!(
@@ -255,7 +257,7 @@ fn unknown_config_keys_are_warnings_with_a_suggestion() {
 #[test]
 fn rules_and_examples_list() {
     let rules = json(&ok(&["rules", "--format", "json"]));
-    assert_eq!(rules.as_array().unwrap().len(), 23);
+    assert_eq!(rules.as_array().unwrap().len(), 28);
     assert!(
         rules.as_array().unwrap().iter().all(|r| r["id"].is_string()
             && r["category"].is_string()

@@ -82,7 +82,7 @@ fn each_recorded_pair_finds_its_suggestion_applied_from_the_config() {
         (
             "bert_int8",
             "bert.config.json",
-            "quantization",
+            "dynamic_quantization",
             "quantization",
         ),
         (
@@ -194,14 +194,17 @@ fn an_after_trace_shows_the_int8_operators() {
         "--after",
         &pairs("bert_int8.after.trace.json.gz"),
     ]);
-    let check = latency_check(&verification, "quantization");
+    let check = latency_check(&verification, "dynamic_quantization");
     assert_eq!(check["applied_by"]["config"][0], "quantization", "{check}");
     // encoder_serving also wants torch.compile, which the trace does not show.
     let ids: Vec<&str> = verification["checks"]
         .as_array()
         .map(|c| c.iter().filter_map(|c| c["suggestion"].as_str()).collect())
         .unwrap_or_default();
-    assert!(ids.iter().all(|id| *id == "quantization"), "{ids:?}");
+    assert!(
+        ids.iter().all(|id| *id == "dynamic_quantization"),
+        "{ids:?}"
+    );
     // The fp32 trace shows no setting the kv_cache pair changed: nothing is applied.
     let report = report_for_kv(&dir);
     let verification = verify(&[

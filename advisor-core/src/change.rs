@@ -22,32 +22,42 @@ pub enum WeightFormat {
     Int8,
     /// int4 weights in groups of 128 with a 16-bit scale and zero point (GPTQ, AWQ).
     Int4,
+    /// int8 weights *and* activations (W8A8): the Linear layers' matmuls run on int8 tensor
+    /// cores or int8 dot products, with the activations' outliers migrated into the weights
+    /// first (SmoothQuant, Xiao et al. 2023); the embedding, the head and attention stay
+    /// 16-bit (vLLM's and llm-compressor's int8 W8A8 schemes).
+    #[serde(rename = "w8a8")]
+    W8A8,
 }
 
 impl WeightFormat {
     /// Bits per weight, counting quantization scales: int4 in groups of 128 with a 16-bit
     /// scale and zero point is `4 + 32/128 = 4.25` bits (Frantar et al. 2022, GPTQ; Lin et
-    /// al. 2023, AWQ); int8 per output channel adds a negligible scale per row.
+    /// al. 2023, AWQ); int8 per output channel (and W8A8) adds a negligible scale per row.
     pub fn bits_per_weight(self) -> f64 {
         match self {
             WeightFormat::Float(precision) => f64::from(precision.bits()),
-            WeightFormat::Int8 => 8.0,
+            WeightFormat::Int8 | WeightFormat::W8A8 => 8.0,
             WeightFormat::Int4 => 4.25,
         }
     }
 
-    /// The name people use: `bf16`, `int8`, `int4`.
+    /// The name people use: `bf16`, `int8`, `int4`, `w8a8`.
     pub fn as_str(self) -> &'static str {
         match self {
             WeightFormat::Float(precision) => precision.as_str(),
             WeightFormat::Int8 => "int8",
             WeightFormat::Int4 => "int4",
+            WeightFormat::W8A8 => "w8a8",
         }
     }
 
     /// Whether the weights are integer-quantized.
     pub fn is_integer(self) -> bool {
-        matches!(self, WeightFormat::Int8 | WeightFormat::Int4)
+        matches!(
+            self,
+            WeightFormat::Int8 | WeightFormat::Int4 | WeightFormat::W8A8
+        )
     }
 }
 
@@ -296,6 +306,9 @@ impl fmt::Display for Change {
             Change::SequenceLength(s) => write!(f, "sequence length {s}"),
             Change::Precision(p) => write!(f, "compute in {p}"),
             Change::Tf32(on) => write!(f, "TF32 matmuls {}", on_off(*on)),
+            Change::Weights(WeightFormat::W8A8) => {
+                f.write_str("int8 weights and activations (W8A8)")
+            }
             Change::Weights(w) => write!(f, "{w} weights"),
             Change::KvCacheDtype(p) => write!(f, "{p} KV cache"),
             Change::KvCache(on) => write!(f, "KV cache {}", on_off(*on)),
@@ -352,6 +365,12 @@ pub enum SlackPool {
     /// GPU time in fp32 matmul and convolution kernels (the trace's kernel names say so),
     /// which a faster precision shrinks.
     Fp32Matmuls,
+    /// GPU time of the kernels launched inside `optimizer.step()` (the trace's optimizer
+    /// fact), which a fused update shrinks.
+    OptimizerStep,
+    /// GPU time of the NCHW ↔ NHWC transposes cuDNN runs around its NHWC kernels for NCHW
+    /// tensors, which channels-last tensors remove.
+    LayoutTransposes,
 }
 
 impl SlackPool {
@@ -362,6 +381,8 @@ impl SlackPool {
             SlackPool::ExposedCommunication => "exposed_communication",
             SlackPool::HostBlocked => "host_blocked",
             SlackPool::Fp32Matmuls => "fp32_matmuls",
+            SlackPool::OptimizerStep => "optimizer_step",
+            SlackPool::LayoutTransposes => "layout_transposes",
         }
     }
 }

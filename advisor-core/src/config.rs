@@ -11,6 +11,7 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("seq_len", &["sequence_length", "max_seq_len"]),
     ("prompt_len", &["prompt_tokens", "prompt_length"]),
     ("new_tokens", &["max_new_tokens"]),
+    ("mean_seq_len", &["mean_tokens", "avg_seq_len"]),
     ("precision", &["torch_dtype", "dtype"]),
     ("quantization", &[]),
     ("kv_cache", &["use_cache"]),
@@ -166,6 +167,8 @@ pub enum Quantization {
     Int4,
     /// 8-bit float weights.
     Fp8,
+    /// int8 weights and activations (W8A8, SmoothQuant).
+    W8A8,
 }
 
 /// What runs the model's forward passes: Hugging Face (PyTorch eager `generate()` or a plain
@@ -302,6 +305,9 @@ pub struct RunConfig {
     pub prompt_tokens: Option<u64>,
     /// `new_tokens` (alias `max_new_tokens`): tokens generated per sample.
     pub new_tokens: Option<u64>,
+    /// `mean_seq_len` (aliases `mean_tokens`, `avg_seq_len`): the mean real (unpadded) tokens
+    /// per sequence, where `seq_len` is the length sequences are padded to.
+    pub mean_seq_len: Option<u64>,
     /// `precision` (alias `torch_dtype`).
     pub precision: Option<Precision>,
     /// `quantization`.
@@ -417,6 +423,9 @@ impl RunConfig {
             "new_tokens" => {
                 self.new_tokens = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
             }
+            "mean_seq_len" => {
+                self.mean_seq_len = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
             "num_threads" => {
                 self.num_threads = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
             }
@@ -432,11 +441,12 @@ impl RunConfig {
                     "int8" => Quantization::Int8,
                     "int4" | "nf4" => Quantization::Int4,
                     "fp8" => Quantization::Fp8,
+                    "w8a8" | "int8_w8a8" | "smoothquant" => Quantization::W8A8,
                     "none" => Quantization::None,
                     _ => match parse_bool(&lower) {
                         Some(true) => Quantization::Enabled,
                         Some(false) => Quantization::None,
-                        None => return Err(invalid("one of false, true, int8, int4, fp8")),
+                        None => return Err(invalid("one of false, true, int8, int4, fp8, w8a8")),
                     },
                 })
             }
@@ -483,6 +493,7 @@ impl RunConfig {
             Some(Quantization::Int8) => return Some("int8"),
             Some(Quantization::Int4) => return Some("int4"),
             Some(Quantization::Fp8) => return Some("fp8"),
+            Some(Quantization::W8A8) => return Some("w8a8"),
             Some(Quantization::Enabled) => return Some("quantized"),
             Some(Quantization::None) | None => {}
         }

@@ -373,6 +373,10 @@ pub struct ResolvedRun {
     /// Generated tokens per sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_tokens: Option<Fact<u64>>,
+    /// Mean real (unpadded) tokens per sequence, when the sequences are padded to
+    /// `prompt_tokens` (config `mean_seq_len`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_tokens: Option<Fact<u64>>,
     /// Compute precision.
     pub compute: Fact<Precision>,
     /// fp32 matmuls on tensor cores as TF32.
@@ -533,6 +537,7 @@ pub(crate) fn quantized_weights(quantization: Quantization) -> Option<WeightForm
         Quantization::Int8 | Quantization::Enabled => Some(WeightFormat::Int8),
         Quantization::Int4 => Some(WeightFormat::Int4),
         Quantization::Fp8 => Some(WeightFormat::Float(Precision::Fp8)),
+        Quantization::W8A8 => Some(WeightFormat::W8A8),
         Quantization::None => None,
     }
 }

@@ -79,10 +79,10 @@ pub use crate::{
         ImprovementMetric, OptimizationCategory, OptimizationSuggestion,
     },
     trace::{
-        CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HostBlockCause,
-        HostBlockedByCause, HostBlockedFacts, HostBlockedSite, HostSyncFacts, KernelLaunchFacts,
-        KernelPrecision, MemcpyKindFacts, NamedCount, OptimizerImplementation, PrecisionShare,
-        StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice, TraceFacts,
-        TraceMemoryFacts, TraceOptimizer, TraceRunFacts,
+        CommunicationFacts, ConvolutionFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown,
+        HostBlockCause, HostBlockedByCause, HostBlockedFacts, HostBlockedSite, HostSyncFacts,
+        KernelLaunchFacts, KernelPrecision, MemcpyKindFacts, NamedCount, OptimizerImplementation,
+        PrecisionShare, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice,
+        TraceFacts, TraceMemoryFacts, TraceOptimizer, TraceRunFacts,
     },
 };

@@ -118,6 +118,18 @@ pub(crate) fn resolve(
         &mut warnings,
     );
 
+    let mean_tokens = config
+        .mean_seq_len
+        .map(|mean| Fact::new(mean, Source::Config("mean_seq_len".to_owned())));
+    if let (Some(mean), Some(padded)) = (config.mean_seq_len, prompt_tokens.as_ref())
+        && mean > padded.value
+    {
+        warnings.push(format!(
+            "config mean_seq_len = {mean} is longer than the {} tokens sequences are padded to ({})",
+            padded.value, padded.source
+        ));
+    }
+
     // Weights: the quantization setting, an integer `precision`, or the model's dtype.
     let model_dtype = model.as_ref().and_then(|m| m.dtype);
     let quantized = config
@@ -192,6 +204,13 @@ pub(crate) fn resolve(
             Some(p) if !matches!(p, Precision::Int8 | Precision::Int4) => {
                 Fact::new(p, Source::Model("dtype".to_owned()))
             }
+            _ if quantized.as_ref().is_some_and(|q| q.value == WeightFormat::W8A8) => Fact::new(
+                Precision::Fp16,
+                Source::Assumed(
+                    "W8A8 runs the Linear layers' matmuls in int8 and the rest (attention, norms, the head) in 16-bit"
+                        .to_owned(),
+                ),
+            ),
             _ if quantized.is_some() => Fact::new(
                 Precision::Fp16,
                 Source::Assumed(
@@ -402,6 +421,7 @@ pub(crate) fn resolve(
             batch_size,
             prompt_tokens,
             generated_tokens,
+            mean_tokens,
             compute,
             tf32,
             weights,

@@ -204,6 +204,38 @@ pub struct TraceRunFacts {
     /// The optimizer, when `optimizer.step()` or its ops show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimizer: Option<TraceOptimizer>,
+    /// Convolution, layout-transpose and batch-norm kernels, when convolution kernels ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convolution: Option<ConvolutionFacts>,
+}
+
+/// What a convolutional network's kernels show, from their names: how much GPU time the
+/// convolutions take, how much of it runs in the NHWC (channels-last) layout tensor cores
+/// want, and the layout transposes and batch norms around them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConvolutionFacts {
+    /// Convolution kernels (forward, data and weight gradient: cuDNN's `scudnn`, `fprop`,
+    /// `dgrad`, `wgrad`, `implicit_convolve` kernels, depthwise kernels).
+    pub kernels: u64,
+    /// Their GPU time.
+    pub time_us: f64,
+    /// The part of it in kernels whose names say NHWC (`nhwc`, `nhwckrsc`).
+    pub nhwc_time_us: f64,
+    /// The part of it in fp32 on CUDA cores, as the kernel names spell it (`scudnn`,
+    /// `<float`): the precision [`TraceRunFacts::matmul_by_precision`] reads.
+    pub fp32_time_us: f64,
+    /// GPU time of layout transposes between NCHW and NHWC (`nchwToNhwcKernel`,
+    /// `nhwcToNchwKernel`): what cuDNN adds around NHWC kernels for NCHW tensors.
+    pub transpose_time_us: f64,
+    /// GPU time of batch-norm kernels (`bn_fw`, `bn_bw`, `batch_norm`).
+    pub batch_norm_time_us: f64,
+    /// All GPU activity time, the base of the shares.
+    pub gpu_time_us: f64,
+    /// The longest-running convolution kernels' names (at most three).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
 }
 
 /// Why a runtime call blocked the host.

@@ -34,6 +34,7 @@
 //! ```
 
 mod memory;
+mod optimizer;
 mod time;
 mod weights;
 mod workload;
@@ -45,6 +46,7 @@ use advisor_core::{
 
 pub use crate::{
     memory::{GPU_RUNTIME_BYTES, MemoryBreakdown, memory},
+    optimizer::optimizer_step_bytes_per_parameter,
     time::{
         Bound, Cost, Efficiency, Rates, SCENARIOS, Times, rates, scenario_text, seconds, times,
     },

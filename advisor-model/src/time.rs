@@ -163,8 +163,9 @@ pub struct Rates {
 }
 
 /// The rates a workload computes at: on a GPU, integer weight-only formats dequantize to the
-/// 16-bit compute precision (int8 TOPS are not int4 TFLOP/s); fp32 uses TF32 tensor cores
-/// when allowed. On a CPU, int8 weights run int8 GEMMs (dynamic quantization) where the CPU has
+/// 16-bit compute precision (int8 TOPS are not int4 TFLOP/s), W8A8 runs at the int8 peak, fp8
+/// weights at the fp8 peak where the GPU has one; fp32 uses TF32 tensor cores when allowed.
+/// On a CPU, int8 weights run int8 GEMMs (dynamic quantization) where the CPU has
 /// int8 dot products, and a type without a fast path runs at the fp32 rate.
 pub fn rates(workload: &Workload) -> Rates {
     let s = &workload.settings;
@@ -172,6 +173,9 @@ pub fn rates(workload: &Workload) -> Rates {
         DeviceModel::Gpu { spec, .. } => {
             let precision = match s.weights {
                 WeightFormat::Float(Precision::Fp8) if spec.peak.fp8.is_some() => Precision::Fp8,
+                // W8A8 runs the matmuls on the int8 tensor cores; without them it is int8
+                // weight-only (dequantized to the compute precision).
+                WeightFormat::W8A8 if spec.peak.int8.is_some() => Precision::Int8,
                 _ => s.compute,
             };
             let peak = match precision {
@@ -208,7 +212,9 @@ pub fn rates(workload: &Workload) -> Rates {
                     .max(1)
                     .min(u64::from(cpu.cores.unwrap_or(u32::MAX)).max(1)) as f64;
             let precision = match s.weights {
-                WeightFormat::Int8 if cpu.per_core_peak.int8.is_some() => Precision::Int8,
+                WeightFormat::Int8 | WeightFormat::W8A8 if cpu.per_core_peak.int8.is_some() => {
+                    Precision::Int8
+                }
                 _ => s.compute,
             };
             let fp32 = cpu.per_core_peak.fp32.unwrap_or(1e10);
@@ -539,11 +545,13 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             passes_cost.link_bytes = forward.link_bytes * all_reduce_passes;
             passes_cost.link_latency_seconds = forward.link_latency_seconds * all_reduce_passes;
             let (fwd_bwd, bound) = run(passes_cost);
-            let optimizer_bytes_per_parameter = match s.optimizer {
-                advisor_core::OptimizerKind::AdamW => 28.0,
-                advisor_core::OptimizerKind::Adam8bit => 16.0,
-                advisor_core::OptimizerKind::SgdMomentum => 20.0,
-            };
+            // The update's traffic as one fused kernel makes it (`optimizer.rs`).
+            let optimizer_bytes_per_parameter =
+                crate::optimizer::optimizer_step_bytes_per_parameter(
+                    s.optimizer,
+                    advisor_core::OptimizerImplementation::Fused,
+                )
+                .unwrap_or(28.0);
             let parameters = if s.lora_rank > 0 {
                 crate::memory::lora_parameters(workload)
             } else {

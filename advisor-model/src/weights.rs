@@ -48,8 +48,10 @@ impl WeightSplit {
         let embedding_bytes = match (settings.weights, &workload.device) {
             (WeightFormat::Float(Precision::Fp8), _) => bytes(settings.compute).max(2.0),
             (WeightFormat::Float(p), _) => bytes(p),
-            (_, crate::workload::DeviceModel::Cpu(_)) => bytes(settings.compute),
-            (WeightFormat::Int8 | WeightFormat::Int4, _) => bytes(settings.compute).min(2.0),
+            (_, crate::workload::DeviceModel::Cpu(_)) => bytes(settings.compute).max(2.0),
+            // W8A8 (SmoothQuant, int8 compute) quantizes the Linear layers' inputs and
+            // weights only: the embedding and the head stay 16-bit there too.
+            (WeightFormat::Int8 | WeightFormat::Int4 | WeightFormat::W8A8, _) => 2.0,
         };
         let (per_expert, experts) = match (model.num_experts, model.experts_per_token) {
             (Some(e), Some(k)) if e > k && k > 0 => {

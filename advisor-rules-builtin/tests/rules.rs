@@ -117,11 +117,14 @@ fn every_builtin_rule_is_registered_once() {
         [
             "batch_size",
             "communication_overlap",
+            "conv_channels_last",
             "data_loader",
+            "dynamic_quantization",
             "encoder_serving",
             "feasibility",
             "flash_attention",
             "fp8",
+            "fused_optimizer",
             "gpu_idle",
             "gradient_checkpointing",
             "host_sync",
@@ -133,7 +136,9 @@ fn every_builtin_rule_is_registered_once() {
             "mixed_precision",
             "parallelization",
             "quantization",
+            "sequence_packing",
             "serving_engine",
+            "smoothquant",
             "sparse_attention",
             "speculative_decoding",
             "tensor_parallelism",
@@ -226,12 +231,11 @@ fn quantization() {
     assert!(latency > 0.3 && latency < 1.0 - 4.25 / 16.0, "{latency}");
     let (size, _) = improvement(&suggestion, ImprovementMetric::ModelSize);
     assert!(size > 0.6 && size < 1.0 - 4.25 / 16.0, "{size}");
-    // An encoder on a CPU: dynamic int8.
-    let suggestion = fires(
-        json!({ "model_graph": bert(), "hardware_info": cpu(8),
-                "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "128" } }),
-        "quantization",
-    );
+    // An encoder on a CPU: dynamic int8, which `dynamic_quantization` gives.
+    let on_a_cpu = json!({ "model_graph": bert(), "hardware_info": cpu(8),
+        "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "128" } });
+    silent(on_a_cpu.clone(), "quantization");
+    let suggestion = fires(on_a_cpu, "dynamic_quantization");
     assert_eq!(suggestion.changes, [Change::Weights(WeightFormat::Int8)]);
     // Training, or already quantized: silent.
     silent(

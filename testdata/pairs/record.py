@@ -98,7 +98,7 @@ PAIRS = [
     },
     {
         "id": "bert_int8",
-        "suggestion": "quantization",
+        "suggestion": "dynamic_quantization",
         "model": "bert",
         "description": "BERT-base forward, batch 1, sequence 128, fp32 then dynamic int8 "
                        "(torch.ao.quantization.quantize_dynamic on nn.Linear)",

@@ -141,7 +141,7 @@ impl OptimizationRule for EncoderServing {
         if precision_step.is_some() {
             suggestion = suggestion.evidence(format!(
                 "the precision part alone is also {}'s suggestion; the report's summary counts it once",
-                if on_gpu { "mixed_precision" } else { "quantization" }
+                if on_gpu { "mixed_precision" } else { "dynamic_quantization" }
             ));
         }
         suggestion = if on_gpu {
@@ -239,7 +239,7 @@ mod tests {
             - compute precision fp32 (config precision)
             - batch 8 × 128 tokens
             - the runtime's fusion is modelled as the compile change: a third of the operators, half the element-wise traffic, the graph launched without per-operator host cost
-            - the precision part alone is also quantization's suggestion; the report's summary counts it once
+            - the precision part alone is also dynamic_quantization's suggestion; the report's summary counts it once
             steps:
             - Export with Optimum: `optimum-cli export onnx --model NAME --task feature-extraction onnx/`.
             - Quantize the MatMuls to int8 with ONNX Runtime's dynamic quantization (`ORTQuantizer` with `AutoQuantizationConfig.avx512_vnni`); embeddings stay fp32.

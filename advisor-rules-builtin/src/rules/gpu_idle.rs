@@ -122,6 +122,8 @@ fn pool_text(pool: SlackPool) -> (&'static str, &'static str) {
         SlackPool::ExposedCommunication => ("exposed communication", "the GPU span"),
         SlackPool::HostBlocked => ("host-blocked", "the step"),
         SlackPool::Fp32Matmuls => ("fp32 matmul", "the GPU span"),
+        SlackPool::OptimizerStep => ("optimizer step", "the GPU span"),
+        SlackPool::LayoutTransposes => ("layout transpose", "the GPU span"),
         _ => (pool.as_str(), "the step"),
     }
 }

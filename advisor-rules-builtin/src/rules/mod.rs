@@ -2,11 +2,14 @@
 
 pub(crate) mod batch_size;
 pub(crate) mod communication_overlap;
+pub(crate) mod conv_channels_last;
 pub(crate) mod data_loader;
+pub(crate) mod dynamic_quantization;
 pub(crate) mod encoder_serving;
 pub(crate) mod feasibility;
 pub(crate) mod flash_attention;
 pub(crate) mod fp8;
+pub(crate) mod fused_optimizer;
 pub(crate) mod gpu_idle;
 pub(crate) mod gradient_checkpointing;
 pub(crate) mod host_sync;
@@ -18,7 +21,9 @@ pub(crate) mod memory_fragmentation;
 pub(crate) mod mixed_precision;
 pub(crate) mod parallelization;
 pub(crate) mod quantization;
+pub(crate) mod sequence_packing;
 pub(crate) mod serving_engine;
+pub(crate) mod smoothquant;
 pub(crate) mod sparse_attention;
 pub(crate) mod speculative_decoding;
 pub(crate) mod tensor_parallelism;

@@ -1,10 +1,12 @@
 //! What the run already uses, as its trace shows it: training or inference, the precision of
-//! its matmuls, fused attention, torch.compile, CUDA graphs and the optimizer. The rules read
-//! these as facts, so they neither recommend what is already in use nor ask for a config key
+//! its matmuls, fused attention, torch.compile, CUDA graphs, the optimizer and the layout of
+//! its convolutions. The rules read these as facts, so they neither recommend what is already
+//! in use nor ask for a config key
 //! the trace answers.
 
 use advisor_core::{
-    KernelPrecision, Mode, OptimizerImplementation, PrecisionShare, TraceOptimizer, TraceRunFacts,
+    ConvolutionFacts, KernelPrecision, Mode, OptimizerImplementation, PrecisionShare,
+    TraceOptimizer, TraceRunFacts,
 };
 
 use crate::accumulate::{Accumulator, FastMap, GpuActivity, Kind};
@@ -36,6 +38,52 @@ fn is_matmul(lower: &str) -> bool {
     ];
     MARKS.iter().any(|m| lower.contains(m))
         || (lower.starts_with("triton") && (lower.contains("_mm") || lower.contains("bmm")))
+}
+
+/// What a (lowercase) kernel name says about a convolutional network's layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConvKernel {
+    /// A convolution (forward, data or weight gradient), with whether its name says NHWC.
+    Convolution { nhwc: bool },
+    /// A layout transpose between NCHW and NHWC.
+    Transpose,
+    /// A batch norm.
+    BatchNorm,
+    /// Anything else.
+    Other,
+}
+
+/// Kernel names as cuDNN, CUTLASS and PyTorch write them: cuDNN's implicit-GEMM convolutions
+/// (`scudnn_128x64_relu_medium_nn`, `cudnn::detail::implicit_convolve_sgemm`,
+/// `dgrad_engine`, `wgrad_alg0_engine`), its and CUTLASS's tensor-core ones
+/// (`h884cudnn`, `xmma_fprop_implicit_gemm_..._nhwckrsc_nhwc`), PyTorch's depthwise ones;
+/// cuDNN's `nchwToNhwcKernel` and `nhwcToNchwKernel` transposes; `bn_fw_*`, `bn_bw_*` and
+/// PyTorch's `batch_norm_*` kernels.
+fn conv_kernel(lower: &str) -> ConvKernel {
+    let any = |marks: &[&str]| marks.iter().any(|m| lower.contains(m));
+    if any(&["nchwtonhwc", "nhwctonchw"]) {
+        ConvKernel::Transpose
+    } else if any(&[
+        "scudnn",
+        "cudnn_infer",
+        "884cudnn",
+        "1688cudnn",
+        "convolve",
+        "dgrad",
+        "wgrad",
+        "fprop",
+        "conv_depthwise",
+        "conv2d",
+        "conv3d",
+    ]) {
+        ConvKernel::Convolution {
+            nhwc: lower.contains("nhwc"),
+        }
+    } else if any(&["bn_fw", "bn_bw", "batch_norm", "batchnorm"]) {
+        ConvKernel::BatchNorm
+    } else {
+        ConvKernel::Other
+    }
 }
 
 /// The precision a matmul kernel's (lowercase) name spells. The checks run from the most
@@ -146,6 +194,9 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
     let mut matmul_kernels: FastMap<u32, f64> = FastMap::default();
     let mut kind_of: FastMap<u32, (bool, KernelPrecision, bool, bool)> = FastMap::default();
     let (mut triton, mut gpu_total, mut optimizer_gpu) = (0u64, 0.0, 0.0);
+    let mut conv_of: FastMap<u32, ConvKernel> = FastMap::default();
+    let mut convolution = ConvolutionFacts::default();
+    let mut conv_kernels: FastMap<u32, f64> = FastMap::default();
     for activity in kept {
         gpu_total += activity.dur;
         if !optimizer_spans.is_empty()
@@ -167,6 +218,25 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
                     FUSED_ATTENTION.iter().any(|m| lower.contains(m)),
                 )
             });
+        let conv = *conv_of
+            .entry(activity.name)
+            .or_insert_with(|| conv_kernel(&names.name(activity.name).to_ascii_lowercase()));
+        match conv {
+            ConvKernel::Convolution { nhwc } => {
+                convolution.kernels += 1;
+                convolution.time_us += activity.dur;
+                if nhwc {
+                    convolution.nhwc_time_us += activity.dur;
+                }
+                if precision == KernelPrecision::Fp32 {
+                    convolution.fp32_time_us += activity.dur;
+                }
+                *conv_kernels.entry(activity.name).or_default() += activity.dur;
+            }
+            ConvKernel::Transpose => convolution.transpose_time_us += activity.dur,
+            ConvKernel::BatchNorm => convolution.batch_norm_time_us += activity.dur,
+            ConvKernel::Other => {}
+        }
         triton += u64::from(is_triton);
         if fused {
             push_distinct(&mut attention, names.name(activity.name));
@@ -202,6 +272,20 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         .take(3)
         .map(|(name, _)| short(names.name(*name)))
         .collect();
+
+    let convolution = (convolution.kernels > 0).then(|| {
+        let mut longest: Vec<(u32, f64)> = conv_kernels.into_iter().collect();
+        longest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ConvolutionFacts {
+            gpu_time_us: gpu_total,
+            examples: longest
+                .iter()
+                .take(3)
+                .map(|(name, _)| short(names.name(*name)))
+                .collect(),
+            ..convolution
+        }
+    });
 
     let optimizer = (!optimizer_spans.is_empty() || fused_ops > 0).then(|| TraceOptimizer {
         name: optimizer_name,
@@ -270,6 +354,7 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         compiled,
         cuda_graph_launches,
         optimizer,
+        convolution,
     })
 }
 
@@ -505,6 +590,37 @@ mod tests {
                 },
             );
             assert_eq!(found, expected, "{events:?}");
+        }
+    }
+
+    #[test]
+    fn convolution_kernels_by_name() {
+        use super::{ConvKernel, conv_kernel};
+        let cases = [
+            (
+                "cudnn_infer_volta_scudnn_128x64_relu_medium_nn_v1",
+                ConvKernel::Convolution { nhwc: false },
+            ),
+            (
+                "void cudnn::detail::dgrad_engine<float, 512, 6, 5, 3, 3, 3, false>",
+                ConvKernel::Convolution { nhwc: false },
+            ),
+            (
+                "sm80_xmma_fprop_implicit_gemm_indexed_f16f16_f16f32_f32_nhwckrsc_nhwc_tilesize128x128x32",
+                ConvKernel::Convolution { nhwc: true },
+            ),
+            (
+                "void cudnn::ops::nchwToNhwcKernel<__half, __half, float, false, true>",
+                ConvKernel::Transpose,
+            ),
+            (
+                "void cudnn::bn_bw_1C11_kernel_new<float, float, float2, 128, true, 1>",
+                ConvKernel::BatchNorm,
+            ),
+            ("volta_sgemm_64x64_tn", ConvKernel::Other),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(conv_kernel(&name.to_ascii_lowercase()), kind, "{name}");
         }
     }
 }
