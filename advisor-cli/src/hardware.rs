@@ -11,11 +11,16 @@ use crate::{
 };
 
 /// Runs `advisor hardware [--list] [--format text|json]`.
-pub(crate) fn run(format: ListFormat, list: bool, calibrate: bool) -> anyhow::Result<()> {
+pub(crate) fn run(
+    format: ListFormat,
+    list: bool,
+    calibrate: bool,
+    software_adapters: bool,
+) -> anyhow::Result<()> {
     if list {
         return targets(format);
     }
-    detected(format, calibrate)
+    detected(format, calibrate, software_adapters)
 }
 
 fn targets(format: ListFormat) -> anyhow::Result<()> {
@@ -72,8 +77,8 @@ fn targets(format: ListFormat) -> anyhow::Result<()> {
 }
 
 #[cfg(feature = "probe")]
-fn detected(format: ListFormat, calibrate: bool) -> anyhow::Result<()> {
-    let mut detection = advisor_hw::detect();
+fn detected(format: ListFormat, calibrate: bool, software_adapters: bool) -> anyhow::Result<()> {
+    let mut detection = advisor_hw::detect_listing_software_adapters(software_adapters);
     if calibrate {
         // Each triad array is four times the last-level cache, between 64 and 512 MiB, so
         // the arrays come from memory, not cache.
@@ -99,7 +104,7 @@ fn detected(format: ListFormat, calibrate: bool) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "probe"))]
-fn detected(_: ListFormat, _: bool) -> anyhow::Result<()> {
+fn detected(_: ListFormat, _: bool, _: bool) -> anyhow::Result<()> {
     Err(crate::input_error(
         "this build has no hardware probing (build with the `probe` feature); `advisor hardware --list` still works",
     ))

@@ -72,6 +72,11 @@ enum Command {
         /// predictions rest on measured figures; save the JSON and pass it as --hardware FILE.
         #[arg(long)]
         calibrate: bool,
+        /// Start the wgpu probe even without a GPU device node, to list software renderers
+        /// (llvmpipe); by default it is skipped there, which saves loading the Vulkan
+        /// drivers.
+        #[arg(long)]
+        software_adapters: bool,
     },
     /// Print the JSON Schema of the analysis context (`--context` files).
     Schema,
@@ -143,7 +148,8 @@ fn main() -> ExitCode {
             format,
             list,
             calibrate,
-        } => hardware::run(format, list, calibrate),
+            software_adapters,
+        } => hardware::run(format, list, calibrate, software_adapters),
         Command::Schema => listing::schema(),
         Command::Plugins(args) => plugins::run(args),
         Command::Inspect(args) => inspect::run(args),

@@ -51,12 +51,46 @@ fn hardware_json_has_the_seed_fields_and_the_detail() {
     assert!(names.contains(&"nvml"), "{names:?}");
 }
 
-/// CI has no GPU and `.ci/run` installs mesa-vulkan-drivers: wgpu finds lavapipe, flags it
-/// as software, no GPU is reported, and the rules that need a GPU stay silent.
+/// A machine without a GPU device node (CI, this VM) does not start wgpu at all: loading the
+/// Vulkan drivers would only find a software renderer.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_a_gpu_device_node_the_wgpu_probe_is_skipped() {
+    let has_node = std::fs::read_dir("/dev/dri").is_ok_and(|mut e| e.next().is_some())
+        || std::fs::read_dir("/dev").is_ok_and(|e| {
+            e.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("nvidia"))
+        })
+        || std::path::Path::new("/dev/kfd").exists();
+    if has_node {
+        return;
+    }
+    let report = json(&["hardware", "--format", "json"]);
+    let wgpu = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .find(|probe| probe["name"] == "wgpu")
+        .cloned()
+        .expect("a wgpu probe report");
+    assert_eq!(wgpu["status"], "unavailable", "{wgpu}");
+    assert!(
+        wgpu["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no GPU device node"),
+        "{wgpu}"
+    );
+    assert!(report["adapters"].as_array().expect("adapters").is_empty());
+}
+
+/// CI has no GPU and `.ci/run` installs mesa-vulkan-drivers: asked to list software
+/// adapters, wgpu finds lavapipe, flags it as software, no GPU is reported, and the rules
+/// that need a GPU stay silent.
 #[cfg(target_os = "linux")]
 #[test]
 fn software_adapter_is_flagged_and_the_rules_see_no_gpu() {
-    let report = json(&["hardware", "--format", "json"]);
+    let report = json(&["hardware", "--software-adapters", "--format", "json"]);
     let nvml_found_gpus = report["probes"]
         .as_array()
         .expect("probes")

@@ -65,7 +65,7 @@ pub use crate::wgpu_probe::WgpuProbe;
 #[cfg(feature = "probe")]
 pub use crate::{
     cpuid::{CpuidSource, OsVectorSupport, RecordedCpuid, cpu_details_from_cpuid},
-    probe::{detect, detect_with},
+    probe::{detect, detect_listing_software_adapters, detect_with},
     topology::{parse_cpu_list, read_numa_nodes},
 };
 pub use crate::{

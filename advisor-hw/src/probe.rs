@@ -33,10 +33,21 @@ const SYS_NODE: &str = "/sys/devices/system/node";
 /// assert!(detection.gpus.iter().all(|gpu| !advisor_hw::is_software_adapter(&gpu.name)));
 /// ```
 pub fn detect() -> Detection {
+    detect_listing_software_adapters(false)
+}
+
+/// Like [`detect`]; with `software_adapters`, wgpu starts even on a machine without a GPU
+/// device node, so software renderers (llvmpipe, SwiftShader) are listed as adapters (never
+/// counted as GPUs).
+pub fn detect_listing_software_adapters(software_adapters: bool) -> Detection {
     #[cfg(feature = "nvml")]
     let nvml = crate::nvml::NvmlProbe::new(crate::nvml::NvmlLibrary);
     #[cfg(feature = "wgpu")]
-    let wgpu = crate::wgpu_probe::WgpuProbe;
+    let wgpu = crate::wgpu_probe::WgpuProbe {
+        always: software_adapters,
+    };
+    #[cfg(not(feature = "wgpu"))]
+    let _ = software_adapters;
     // NVML first: wgpu only starts when NVML found no GPU.
     let gpu_probes: &[&dyn GpuProbe] = &[
         #[cfg(feature = "nvml")]

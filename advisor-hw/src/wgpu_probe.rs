@@ -14,8 +14,48 @@ use crate::gpu::{Adapter, AdapterType, GpuDevice, GpuFindings, GpuProbe};
 /// those that are not software renderers become GPUs (name, driver; wgpu does not tell
 /// memory or compute capability, so those come from the accelerator table when the name
 /// matches).
+///
+/// Starting wgpu loads the Vulkan loader and every installed driver (with Mesa's software
+/// renderer, LLVM: about 229 MB mapped, most of `advisor hardware`'s start-up), so on Linux
+/// the probe first looks for a GPU device node (`/dev/dri/renderD*`, `/dev/nvidia*`,
+/// `/dev/kfd`) and, without one, reports itself unavailable without starting wgpu: a machine
+/// with no GPU device node has no hardware GPU for wgpu to find. [`WgpuProbe::always`] lists
+/// the adapters anyway (software renderers included).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct WgpuProbe;
+pub struct WgpuProbe {
+    /// Start wgpu even without a GPU device node.
+    pub always: bool,
+}
+
+impl WgpuProbe {
+    /// A probe that starts wgpu even on a machine without a GPU device node, to list its
+    /// software adapters.
+    pub fn always() -> WgpuProbe {
+        WgpuProbe { always: true }
+    }
+}
+
+/// Whether this machine has a device node a GPU driver creates. Linux only; elsewhere
+/// (Metal, DX12) there is no such node to look for, and wgpu always starts.
+fn has_gpu_device_node() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let dri = std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    let nvidia = std::fs::read_dir("/dev").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with("nvidia"))
+    });
+    dri || nvidia || std::path::Path::new("/dev/kfd").exists()
+}
+
+/// The reason the probe gives when it skips wgpu.
+pub const NO_DEVICE_NODE_REASON: &str = "no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/kfd): wgpu not started (`advisor hardware --software-adapters` lists software renderers anyway)";
 
 impl GpuProbe for WgpuProbe {
     fn name(&self) -> &'static str {
@@ -23,6 +63,9 @@ impl GpuProbe for WgpuProbe {
     }
 
     fn probe(&self) -> Result<GpuFindings, String> {
+        if !self.always && !has_gpu_device_node() {
+            return Err(NO_DEVICE_NODE_REASON.to_owned());
+        }
         let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
         descriptor.backends = wgpu::Backends::PRIMARY;
         // Validation layers and debug labels cost start-up time and are no use for listing.

@@ -182,7 +182,7 @@ mod probe {
     #[cfg(all(feature = "wgpu", target_os = "linux"))]
     #[test]
     fn wgpu_finds_the_software_adapter_and_flags_it() {
-        let detection = detect_with(&[&advisor_hw::WgpuProbe]);
+        let detection = detect_with(&[&advisor_hw::WgpuProbe::always()]);
         let wgpu = detection.probe("wgpu").unwrap();
         let software: Vec<&Adapter> = detection
             .adapters
