@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     ListFormat,
@@ -114,24 +114,27 @@ fn detected(_: ListFormat, _: bool, _: bool) -> anyhow::Result<()> {
 #[cfg(feature = "probe")]
 fn detection_json(detection: &advisor_hw::Detection) -> anyhow::Result<Value> {
     let info = &detection.info;
-    Ok(json!({
-        "cpu_model": info.cpu_model,
-        "cpu_cores": info.cpu_cores,
-        "cpu_threads": info.cpu_threads,
-        "gpu_model": info.gpu_model,
-        "gpu_memory_mb": info.gpu_memory_mb,
-        "gpu_count": info.gpu_count,
-        "gpu_compute_capability": info.gpu_compute_capability.map(|capability| capability.to_string()),
-        "system_memory_mb": info.system_memory_mb,
-        "simd_capabilities": info.simd_capabilities,
-        "cpu_calibration": info.cpu_calibration,
-        "cpu": serde_json::to_value(&detection.cpu)?,
-        "memory": serde_json::to_value(detection.memory)?,
-        "numa_nodes": serde_json::to_value(&detection.numa_nodes)?,
-        "gpus": serde_json::to_value(&detection.gpus)?,
-        "adapters": serde_json::to_value(&detection.adapters)?,
-        "probes": serde_json::to_value(&detection.probes)?,
-    }))
+    Ok(serde_json::to_value(crate::output::HardwareOutput {
+        schema_version: crate::output::SCHEMA_VERSION,
+        cpu_model: info.cpu_model.clone(),
+        cpu_cores: info.cpu_cores,
+        cpu_threads: info.cpu_threads,
+        gpu_model: info.gpu_model.clone(),
+        gpu_memory_mb: info.gpu_memory_mb,
+        gpu_count: info.gpu_count,
+        gpu_compute_capability: info
+            .gpu_compute_capability
+            .map(|capability| capability.to_string()),
+        system_memory_mb: info.system_memory_mb,
+        simd_capabilities: info.simd_capabilities.clone(),
+        cpu_calibration: info.cpu_calibration.clone(),
+        cpu: detection.cpu.clone(),
+        memory: detection.memory,
+        numa_nodes: detection.numa_nodes.clone(),
+        gpus: detection.gpus.clone(),
+        adapters: detection.adapters.clone(),
+        probes: detection.probes.clone(),
+    })?)
 }
 
 /// Names from the machine (CPUID brand strings, driver and adapter names, probe errors) are

@@ -29,7 +29,11 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<()> {
         // Names in the JSON are kept exactly; only the controls serde_json leaves raw (DEL, C1,
         // bidi) are spelled as `\u` escapes.
         ListFormat::Json => {
-            escape_json_controls(&serde_json::to_string_pretty(&summary)?).into_owned() + "\n"
+            escape_json_controls(&serde_json::to_string_pretty(
+                &crate::output::Versioned::new(&summary),
+            )?)
+            .into_owned()
+                + "\n"
         }
         ListFormat::Text => render_text(&summary, &args.model.display().to_string()),
     };

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use advisor_core::{AnalysisContext, OptimizationAdvisor};
+use advisor_core::OptimizationAdvisor;
 use advisor_rules_builtin::BuiltinRules;
 use serde_json::json;
 
@@ -88,12 +88,13 @@ pub(crate) fn rules(format: ListFormat) -> anyhow::Result<()> {
     }
 }
 
-pub(crate) fn schema() -> anyhow::Result<()> {
-    print(&(context_schema() + "\n"))
-}
-
-/// The JSON Schema of [`AnalysisContext`], as published in `docs/context.schema.json`.
-pub(crate) fn context_schema() -> String {
-    let schema = schemars::schema_for!(AnalysisContext);
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
+pub(crate) fn schema(name: &str) -> anyhow::Result<()> {
+    let schema = crate::output::schema(name).ok_or_else(|| {
+        crate::input_error(format!(
+            "schema {name}: no such schema{}; available: {}",
+            crate::suggest::hint(name, crate::output::SCHEMAS.iter().copied()),
+            crate::output::SCHEMAS.join(", ")
+        ))
+    })?;
+    print(&(schema + "\n"))
 }

@@ -11,6 +11,7 @@ mod hardware;
 mod input;
 mod inspect;
 mod listing;
+mod output;
 mod plugins;
 mod suggest;
 mod term;
@@ -78,8 +79,13 @@ enum Command {
         #[arg(long)]
         software_adapters: bool,
     },
-    /// Print the JSON Schema of the analysis context (`--context` files).
-    Schema,
+    /// Print a JSON Schema: of the analysis context (`--context` files; the default) or of a
+    /// command's JSON output (`report`, `inspect`, `hardware`, `plugins`, `diff`, `verify`).
+    Schema {
+        /// Which schema.
+        #[arg(default_value = "context")]
+        name: String,
+    },
     /// List the rule plugins a folder holds: what loads, and what was refused and why.
     Plugins(plugins::PluginsArgs),
     /// Summarize what the advisor understands of a model file (ONNX, safetensors, config.json,
@@ -150,7 +156,7 @@ fn main() -> ExitCode {
             calibrate,
             software_adapters,
         } => hardware::run(format, list, calibrate, software_adapters),
-        Command::Schema => listing::schema(),
+        Command::Schema { name } => listing::schema(&name),
         Command::Plugins(args) => plugins::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Trace(args) => trace::run(args),

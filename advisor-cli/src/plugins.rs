@@ -72,7 +72,11 @@ pub(crate) fn run(args: PluginsArgs) -> anyhow::Result<()> {
     let report = load(&mut advisor, &dir)?;
     let text = match args.format {
         ListFormat::Json => {
-            escape_json_controls(&serde_json::to_string_pretty(&report)?).into_owned() + "\n"
+            escape_json_controls(&serde_json::to_string_pretty(
+                &crate::output::Versioned::new(&report),
+            )?)
+            .into_owned()
+                + "\n"
         }
         ListFormat::Text => render_text(&report),
     };

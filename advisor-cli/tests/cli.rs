@@ -272,7 +272,7 @@ fn rules_and_examples_list() {
 }
 
 #[test]
-fn published_schema_is_current() {
+fn published_schemas_are_current() {
     let generated = ok(&["schema"]);
     let published =
         std::fs::read_to_string(workspace().join("docs/context.schema.json")).unwrap_or_default();
@@ -280,6 +280,112 @@ fn published_schema_is_current() {
         generated == published,
         "docs/context.schema.json is out of date: run `cargo xtask codegen`"
     );
+    for name in ["report", "inspect", "hardware", "plugins", "diff", "verify"] {
+        let generated = ok(&["schema", name]);
+        let path = format!("docs/schemas/{name}.schema.json");
+        let published = std::fs::read_to_string(workspace().join(&path)).unwrap_or_default();
+        assert!(
+            generated == published,
+            "{path} is out of date: run `cargo xtask codegen`"
+        );
+    }
+    let unknown = advisor(&["schema", "reprot"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `report`?"));
+}
+
+/// Each command's JSON carries `schema_version` and fits its published schema's top level:
+/// every required field is there and every field is one the schema names.
+#[test]
+fn every_json_output_is_versioned_and_matches_its_schema() {
+    let pairs = workspace().join("testdata/pairs");
+    let pair = |name: &str| pairs.join(name).display().to_string();
+    let report_path =
+        std::env::temp_dir().join(format!("advisor-schema-{}.json", std::process::id()));
+    let report_file = report_path.display().to_string();
+    ok(&[
+        "analyze",
+        "--model",
+        &pair("bert.config.json"),
+        "--context",
+        &pair("bert_batch.before.context.json"),
+        "--hardware",
+        &pair("hardware.json"),
+        "--format",
+        "json",
+        "--output",
+        &report_file,
+    ]);
+    let plugins = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let outputs: Vec<(&str, String)> = vec![
+        (
+            "report",
+            std::fs::read_to_string(&report_path).unwrap_or_default(),
+        ),
+        (
+            "inspect",
+            ok(&["inspect", &pair("bert.config.json"), "--format", "json"]),
+        ),
+        ("hardware", ok(&["hardware", "--format", "json"])),
+        (
+            "plugins",
+            ok(&[
+                "plugins",
+                &plugins.path().display().to_string(),
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "diff",
+            ok(&[
+                "diff",
+                &pair("bert_batch.before.context.json"),
+                &pair("bert_batch.after.context.json"),
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "verify",
+            ok(&[
+                "verify",
+                &report_file,
+                "--before",
+                &pair("bert_batch.before.context.json"),
+                "--after",
+                &pair("bert_batch.after.context.json"),
+                "--format",
+                "json",
+            ]),
+        ),
+    ];
+    let _ = std::fs::remove_file(&report_path);
+    for (name, text) in outputs {
+        let output: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"));
+        assert!(
+            output["schema_version"].as_u64().is_some_and(|v| v >= 1),
+            "{name}: {output}"
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(&ok(&["schema", name])).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!properties.is_empty(), "{name}: {schema}");
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let key = required.as_str().unwrap_or_default();
+            assert!(output.get(key).is_some(), "{name}: no `{key}` in {output}");
+        }
+        for key in output.as_object().into_iter().flatten().map(|(k, _)| k) {
+            assert!(
+                properties.contains_key(key),
+                "{name}: `{key}` is not in the schema"
+            );
+        }
+    }
 }
 
 #[test]

@@ -33,6 +33,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 const KEYS: &[&str] = &[
+    "schema_version",
     "parameters",
     "weight_bytes",
     "weight_bytes_by_dtype",

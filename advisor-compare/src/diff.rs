@@ -34,6 +34,7 @@ impl Default for DiffOptions {
 
 /// A figure before and after, with the change.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Delta {
     /// Before.
     pub before: f64,
@@ -59,6 +60,7 @@ impl Delta {
 
 /// The step time of both runs and whether the difference exceeds their noise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StepTimeDiff {
     /// Mean step time, microseconds.
     pub mean_us: Delta,
@@ -74,6 +76,7 @@ pub struct StepTimeDiff {
 
 /// The breakdown of time per step, microseconds, for each side that has one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BreakdownDiff {
     /// Kernel (busy) time.
     pub kernel_us: Delta,
@@ -95,6 +98,7 @@ pub struct BreakdownDiff {
 
 /// How one kernel or operator changed (times per step, microseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ItemDiff {
     /// Kernel or CPU operator.
     pub kind: WorkKind,
@@ -113,7 +117,10 @@ pub struct ItemDiff {
 
 /// The comparison of two runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RunDiff {
+    /// The version of this JSON shape ([`crate::SCHEMA_VERSION`]).
+    pub schema_version: u32,
     /// The before run's source.
     pub before_source: String,
     /// The after run's source.
@@ -271,6 +278,7 @@ pub fn compare(before: &Run, after: &Run, options: &DiffOptions) -> RunDiff {
         list.truncate(options.top_items);
     }
     RunDiff {
+        schema_version: crate::SCHEMA_VERSION,
         before_source: before.source.clone(),
         after_source: after.source.clone(),
         step_time,

@@ -19,6 +19,10 @@
 //! assert!(diff.verdict().starts_with("40.0 % faster"));
 //! ```
 
+/// The version of the `diff` and `verify` JSON shapes: raised when a field changes meaning
+/// or goes away (adding one does not).
+pub const SCHEMA_VERSION: u32 = 1;
+
 mod diff;
 mod run;
 mod stats;

@@ -8,6 +8,7 @@ use crate::stats::SampleStats;
 
 /// Whether a work item is a GPU kernel or a CPU operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WorkKind {
     /// A GPU kernel (time on the device).
@@ -28,6 +29,7 @@ impl WorkKind {
 
 /// A kernel or operator with its total time over the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WorkItem {
     /// Kernel or CPU operator.
     pub kind: WorkKind,
@@ -44,6 +46,7 @@ pub struct WorkItem {
 
 /// One run's measurements.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Run {
     /// Where the figures came from (a file name).
     pub source: String,

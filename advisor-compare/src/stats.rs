@@ -6,6 +6,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Mean, sample standard deviation and count of a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SampleStats {
     /// Arithmetic mean.
     pub mean: f64,
@@ -48,6 +49,7 @@ impl SampleStats {
 
 /// The result of Welch's unequal-variances t-test of `after − before`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WelchTest {
     /// `after.mean − before.mean`.
     pub difference: f64,

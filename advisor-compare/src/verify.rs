@@ -13,6 +13,7 @@ use crate::{
 
 /// How a suggestion was found to be applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AppliedBy {
     /// The user said so (`--applied ID`).
@@ -24,6 +25,7 @@ pub enum AppliedBy {
 
 /// One predicted range next to the measured change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PredictionCheck {
     /// The suggestion's id.
     pub suggestion: String,
@@ -57,7 +59,10 @@ pub struct PredictionCheck {
 
 /// The result of checking a report against an after measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Verification {
+    /// The version of this JSON shape ([`crate::SCHEMA_VERSION`]).
+    pub schema_version: u32,
     /// The before run's source.
     pub before_source: String,
     /// The after run's source.
@@ -210,6 +215,7 @@ pub fn verify(
         }
     }
     Verification {
+        schema_version: crate::SCHEMA_VERSION,
         before_source: before.run.source.clone(),
         after_source: after.run.source.clone(),
         unknown_applied,

@@ -71,6 +71,7 @@ pub struct Imported {
 /// A graph input or output: name, element type and shape, where each dimension is a number
 /// or a symbol such as `batch_size`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TensorSignature {
     /// Tensor name: `input_ids`.

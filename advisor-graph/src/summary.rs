@@ -10,6 +10,7 @@ use crate::format::{Imported, TensorSignature};
 /// The facts and findings of an imported model, with the JSON shape of `advisor inspect
 /// --format json`. Unknown values are `null`, never `0`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ModelSummary {
     /// Total parameters (for a model file: the floating-point and 8/4-bit initializer or
@@ -67,6 +68,7 @@ pub struct ModelSummary {
 
 /// FLOPs per token for prefill and decode (see the formulas on `ModelFacts`' fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct FlopsPerToken {
     /// Per prompt token, over a prompt of `max_sequence_length` tokens.

@@ -10,6 +10,7 @@ const GB_PER_SECOND: f64 = 1e9;
 
 /// Who makes an accelerator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Vendor {
@@ -42,6 +43,7 @@ impl fmt::Display for Vendor {
 /// A figure is `None` when the part has no fast path for that data type, or when no
 /// vendor figure is published; the entry's comment in the table says which.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Accelerator {
     /// Stable identifier, lowercase words joined by dashes: `nvidia-a100-80gb`.

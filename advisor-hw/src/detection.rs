@@ -11,6 +11,7 @@ use crate::gpu::{Adapter, GpuDevice};
 /// Probing never fails as a whole: a probe that cannot run leaves its fields `None` (or its
 /// list empty) and says why in its [`ProbeReport`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Detection {
     /// The facts rules read; what no probe could find stays `None`. The GPU fields describe
@@ -34,6 +35,7 @@ pub struct Detection {
 
 /// The CPU as this process sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct CpuDetails {
     /// `Intel`, `AMD`, or the CPUID vendor string of others; on non-x86 what the OS says.
@@ -57,6 +59,7 @@ pub struct CpuDetails {
 
 /// One level of CPU cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct CpuCache {
     /// 1 for L1, 2 for L2, ...
@@ -71,6 +74,7 @@ pub struct CpuCache {
 
 /// What a cache holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum CacheKind {
@@ -84,6 +88,7 @@ pub enum CacheKind {
 
 /// System memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct MemoryDetails {
     /// Installed memory the OS reports, in MiB.
@@ -96,6 +101,7 @@ pub struct MemoryDetails {
 
 /// One NUMA node: CPUs and memory that are close to each other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct NumaNode {
     /// Node number, as in `/sys/devices/system/node/node0`.
@@ -117,6 +123,7 @@ impl Detection {
 
 /// How one probe fared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProbeReport {
     /// What was probed: `cpu-model`, `cpu-threads`, `cpu-cores`, `cpu-frequency`,
     /// `cpu-caches`, `simd`, `memory`, `numa`, then `gpu` when no GPU probe is compiled in or
@@ -131,6 +138,7 @@ pub struct ProbeReport {
 
 /// Whether a probe found its facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProbeStatus {

@@ -10,6 +10,7 @@ pub const NO_GPU_PROBE_REASON: &str = "no GPU probe compiled in (features nvml, 
 /// One GPU as a probe sees it: what NVML reports about an NVIDIA device, or the little a
 /// graphics adapter tells through wgpu. A reading the probe cannot make stays `None`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct GpuDevice {
     /// The name the driver reports: `NVIDIA A100-SXM4-80GB`.
@@ -87,6 +88,7 @@ impl GpuDevice {
 
 /// What kind of device a graphics adapter is, as wgpu reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum AdapterType {
@@ -105,6 +107,7 @@ pub enum AdapterType {
 /// A graphics adapter as wgpu enumerates it. Software renderers are listed too, flagged
 /// `software`, and never count as accelerators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Adapter {
     /// Adapter name: `llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA GeForce RTX 4090`.

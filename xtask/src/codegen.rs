@@ -1,9 +1,10 @@
 //! `cargo xtask codegen`: documentation generated from the code, so it cannot drift.
 //!
 //! - `docs/rules.md` from the `//!` comment at the top of each rule file.
-//! - `docs/context.schema.json` from `advisor schema`.
+//! - `docs/context.schema.json` from `advisor schema`, and `docs/schemas/NAME.schema.json`
+//!   for every JSON the commands print (`advisor schema NAME`).
 //!
-//! A test fails when either file is out of date.
+//! A test fails when any of them is out of date.
 
 use std::{fs, path::Path, process::Command};
 
@@ -13,21 +14,43 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let root = crate::root();
     let rules = rules_markdown(&root)?;
     fs::write(root.join("docs/rules.md"), rules)?;
-    let output = Command::new("cargo")
-        .args(["run", "--quiet", "--package", "advisor-cli", "--", "schema"])
-        .current_dir(&root)
-        .output()
-        .context("running `advisor schema`")?;
-    if !output.status.success() {
-        bail!(
-            "`advisor schema` failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    fs::create_dir_all(root.join("docs/schemas"))?;
+    for name in SCHEMAS {
+        let output = Command::new("cargo")
+            .args([
+                "run",
+                "--quiet",
+                "--package",
+                "advisor-cli",
+                "--",
+                "schema",
+                name,
+            ])
+            .current_dir(&root)
+            .output()
+            .context("running `advisor schema`")?;
+        if !output.status.success() {
+            bail!(
+                "`advisor schema {name}` failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let path = if *name == "context" {
+            root.join("docs/context.schema.json")
+        } else {
+            root.join(format!("docs/schemas/{name}.schema.json"))
+        };
+        fs::write(path, output.stdout)?;
     }
-    fs::write(root.join("docs/context.schema.json"), output.stdout)?;
-    eprintln!("wrote docs/rules.md and docs/context.schema.json");
+    eprintln!("wrote docs/rules.md, docs/context.schema.json and docs/schemas/");
     Ok(())
 }
+
+/// Every schema `advisor schema NAME` prints (advisor-cli's `output::SCHEMAS`; a test there
+/// checks the published files against the command).
+const SCHEMAS: &[&str] = &[
+    "context", "report", "inspect", "hardware", "plugins", "diff", "verify",
+];
 
 /// Builds `docs/rules.md` from the rule files' module documentation.
 pub(crate) fn rules_markdown(root: &Path) -> anyhow::Result<String> {

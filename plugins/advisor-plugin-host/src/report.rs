@@ -7,6 +7,7 @@ use serde::Serialize;
 
 /// The outcome of loading a plugin folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PluginReport {
     /// The folder.
     pub dir: PathBuf,
@@ -18,6 +19,7 @@ pub struct PluginReport {
 
 /// A plugin that loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoadedPlugin {
     /// The library file.
     pub file: PathBuf,
@@ -33,6 +35,7 @@ pub struct LoadedPlugin {
 
 /// A rule a loaded plugin offered that was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RefusedRule {
     /// The id it claimed.
     pub id: String,
@@ -42,6 +45,7 @@ pub struct RefusedRule {
 
 /// A file that was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RefusedPlugin {
     /// The file.
     pub file: PathBuf,
