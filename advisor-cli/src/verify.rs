@@ -156,6 +156,23 @@ fn render_markdown(v: &Verification) -> String {
             percent(c.predicted_max),
         );
     }
+    let mut differently: Vec<(&str, &str)> = v
+        .checks
+        .iter()
+        .flat_map(|c| {
+            c.applied_differently
+                .iter()
+                .map(|d| (c.suggestion.as_str(), d.as_str()))
+        })
+        .collect();
+    differently.dedup();
+    for (suggestion, what) in differently {
+        let _ = writeln!(
+            out,
+            "\n**`{}` was applied with another value** ({what}): its prediction is for the suggested value.",
+            suggestion.replace('`', "'")
+        );
+    }
     let _ = writeln!(
         out,
         "\nA reduction is 1 − after / before: latency from the mean step or request time, \

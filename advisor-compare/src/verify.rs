@@ -55,6 +55,39 @@ pub struct PredictionCheck {
     /// Why there is no measurement, when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Settings the after run changed to another value than the suggestion named
+    /// (`batch_size: applied 8, suggested 4`): the prediction is for the suggested value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_differently: Vec<String>,
+}
+
+/// The configuration key and value a change with a number sets, to hold against the value
+/// the after run applied.
+fn suggested_value(change: &Change) -> Option<(&'static str, u64)> {
+    match change {
+        Change::BatchSize(batch) => Some(("batch_size", *batch)),
+        Change::Threads(threads) => Some(("num_threads", *threads)),
+        Change::TensorParallel(degree) => Some(("tensor_parallel", *degree)),
+        Change::Lora(rank) => Some(("lora_rank", *rank)),
+        _ => None,
+    }
+}
+
+/// Each numeric setting of a suggestion the after configuration set to another value.
+fn applied_differently(
+    suggestion: &OptimizationSuggestion,
+    after: &BTreeMap<String, String>,
+) -> Vec<String> {
+    suggestion
+        .changes
+        .iter()
+        .filter_map(suggested_value)
+        .filter_map(|(key, suggested)| {
+            let applied: u64 = after.get(key)?.trim().parse().ok()?;
+            (applied != suggested)
+                .then(|| format!("{key}: applied {applied}, suggested {suggested}"))
+        })
+        .collect()
 }
 
 /// The result of checking a report against an after measurement.
@@ -178,6 +211,7 @@ pub fn verify(
         } else {
             continue;
         };
+        let differently = applied_differently(suggestion, after.config);
         for improvement in &suggestion.expected_improvement {
             let (measured, ci, note) = measure(
                 improvement.metric,
@@ -211,6 +245,7 @@ pub fn verify(
                 off_by,
                 relative_error,
                 note,
+                applied_differently: differently.clone(),
             });
         }
     }
@@ -363,5 +398,37 @@ mod tests {
         assert_eq!(named.checks.len(), 1);
         assert_eq!(named.checks[0].inside, Some(true));
         assert_eq!(named.unknown_applied, vec!["x".to_owned()]);
+    }
+
+    #[test]
+    fn a_setting_applied_with_another_value_is_said() {
+        let mut report = report();
+        report.suggestions[0].changes = vec![Change::BatchSize(4)];
+        report.suggestions[0].expected_improvement[0].metric = ImprovementMetric::Throughput;
+        let before_config = BTreeMap::from([("batch_size".to_owned(), "1".to_owned())]);
+        let mut after_config = BTreeMap::from([("batch_size".to_owned(), "8".to_owned())]);
+        let (before, after) = (run(&[100.0, 101.0]), run(&[600.0, 610.0]));
+        let check = |after_config: &BTreeMap<String, String>| {
+            verify(
+                &report,
+                Side {
+                    run: &before,
+                    config: &before_config,
+                },
+                Side {
+                    run: &after,
+                    config: after_config,
+                },
+                &[],
+            )
+            .checks
+        };
+        let checks = check(&after_config);
+        assert_eq!(
+            checks[0].applied_differently,
+            vec!["batch_size: applied 8, suggested 4".to_owned()]
+        );
+        after_config.insert("batch_size".to_owned(), "4".to_owned());
+        assert!(check(&after_config)[0].applied_differently.is_empty());
     }
 }
