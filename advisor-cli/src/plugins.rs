@@ -42,11 +42,18 @@ const VET_SUBCOMMAND: &str = "__vet-plugin";
 /// a library whose startup code aborts, faults, hangs or exits is refused instead of taking
 /// the advisor down.
 pub(crate) fn load(advisor: &mut OptimizationAdvisor, dir: &Path) -> anyhow::Result<PluginReport> {
-    let program = std::env::current_exe().map_err(|error| {
-        anyhow::anyhow!("finding the advisor's own binary, to vet plugins with: {error}")
-    })?;
+    let (program, mut args) = match crate::vetter() {
+        Some((program, args)) => (program.clone(), args.clone()),
+        None => (
+            std::env::current_exe().map_err(|error| {
+                anyhow::anyhow!("finding the advisor's own binary, to vet plugins with: {error}")
+            })?,
+            Vec::new(),
+        ),
+    };
+    args.push(VET_SUBCOMMAND.to_owned());
     advisor
-        .load_plugins(dir, &Vetting::in_child(program, [VET_SUBCOMMAND]))
+        .load_plugins(dir, &Vetting::in_child(program, args))
         .map_err(|error| input_error(error.to_string()))
 }
 
