@@ -27,8 +27,9 @@ pub(crate) struct AnalyzeArgs {
     /// Sets a run-configuration key (repeatable): `--set batch_size=8`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// A PyTorch profiler (Kineto) trace, `.json` or `.json.gz`: adds its facts to the profile
-    /// and, when nothing else gives hardware, the GPUs from its `deviceProperties`.
+    /// A PyTorch profiler (Kineto) trace, `.json` or `.json.gz` (or a `tensorboard_trace_handler`
+    /// folder: its newest trace): adds its facts to the profile and, when nothing else gives
+    /// hardware, the GPUs from its `deviceProperties`.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Disables a rule by id (repeatable).
@@ -142,8 +143,14 @@ fn build_context(args: &AnalyzeArgs) -> anyhow::Result<BuiltContext> {
         builder = builder.imported_model(imported.graph, path, &warnings);
     }
     if let Some(path) = &args.trace {
-        let summary = crate::trace::read(path)?;
-        builder = builder.trace_summary(&summary, path);
+        // A tensorboard_trace_handler folder: its newest trace.
+        let path = if path.is_dir() {
+            advisor::newest_trace(path).map_err(|error| input_error(error.to_string()))?
+        } else {
+            path.clone()
+        };
+        let summary = crate::trace::read(&path)?;
+        builder = builder.trace_summary(&summary, &path);
     }
     if let Some(spec) = args.hardware.as_deref() {
         builder = builder.hardware(resolve_hardware(spec)?);

@@ -19,7 +19,7 @@ mod term;
 mod trace;
 mod verify;
 
-use std::{ffi::OsString, io::Write, path::PathBuf, process::ExitCode, sync::OnceLock};
+use std::{ffi::OsString, io::Write, path::PathBuf, sync::OnceLock};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -153,8 +153,8 @@ pub(crate) fn input_error(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// Runs the `advisor` command with `args` (the first is the program name), printing to
-/// standard output and error, and returns its exit status.
-pub fn run<I, T>(args: I) -> ExitCode
+/// standard output and error, and returns its exit status (0, 1 or 2).
+pub fn run<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -163,7 +163,7 @@ where
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+            return if error.use_stderr() { 2 } else { 0 };
         }
     };
     term::init(cli.quiet, cli.color);
@@ -193,14 +193,14 @@ where
         Command::VetPlugin { file } => plugins::vet(&file),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(error) => {
             // A closed pipe (`advisor rules | head`) is not an error worth reporting.
             if error
                 .downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
             {
-                return ExitCode::SUCCESS;
+                return 0;
             }
             // Errors echo file names, flags and values from the inputs: escaped, so that none
             // can drive the terminal or forge a line of its own.
@@ -211,9 +211,9 @@ where
                 advisor_report::escape_control(&message)
             );
             if error.downcast_ref::<InputError>().is_some() {
-                ExitCode::from(2)
+                2
             } else {
-                ExitCode::from(1)
+                1
             }
         }
     }

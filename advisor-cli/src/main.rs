@@ -9,7 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     quiet_vulkan_device_select();
-    advisor_cli::run(std::env::args_os())
+    ExitCode::from(advisor_cli::run(std::env::args_os()))
 }
 
 /// Turns off Mesa's Vulkan device-selection layer for this process, unless the user set

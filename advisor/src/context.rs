@@ -180,9 +180,15 @@ impl ContextBuilder {
         self
     }
 
-    /// Reads a PyTorch profiler (Kineto) trace, `.json` or `.json.gz`.
+    /// Reads a PyTorch profiler (Kineto) trace, `.json` or `.json.gz`, or the newest trace in
+    /// a folder (a `tensorboard_trace_handler` folder, [`newest_trace`]).
     pub fn trace_file(self, path: impl AsRef<Path>) -> Result<ContextBuilder, BuildError> {
-        let path = path.as_ref();
+        let folder;
+        let mut path = path.as_ref();
+        if path.is_dir() {
+            folder = newest_trace(path)?;
+            path = &folder;
+        }
         let summary = advisor_trace::read_trace_file(path, advisor_trace::TraceOptions::default())
             .map_err(|error| BuildError::input(error.to_string()))?;
         Ok(self.trace_summary(&summary, path))
@@ -301,6 +307,31 @@ impl ContextBuilder {
             trace: self.trace,
         }
     }
+}
+
+/// The newest trace in a folder (what `torch.profiler.tensorboard_trace_handler` writes: one
+/// `WORKER.TIMESTAMP.pt.trace.json[.gz]` per profiling cycle): the file ending in `.json` or
+/// `.json.gz` modified last, ties broken by name.
+pub fn newest_trace(folder: &Path) -> Result<PathBuf, BuildError> {
+    let entries = std::fs::read_dir(folder).map_err(|e| BuildError::in_file(folder, e))?;
+    entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.is_file()
+                && path.file_name().and_then(|n| n.to_str()).is_some_and(|name| {
+                    name.ends_with(".json") || name.ends_with(".json.gz")
+                })
+        })
+        .filter_map(|path| {
+            let modified = path.metadata().and_then(|m| m.modified()).ok()?;
+            Some((modified, path))
+        })
+        .max()
+        .map(|(_, path)| path)
+        .ok_or_else(|| {
+            BuildError::in_file(folder, "no trace in this folder (no .json or .json.gz file)")
+        })
 }
 
 /// A model's display name from its path: the folder for `config.json`, else the file stem.

@@ -111,7 +111,7 @@ pub use advisor_rules_builtin as rules;
 pub use advisor_trace as trace;
 
 pub use crate::{
-    context::{BuildError, BuiltContext, ContextBuilder, hardware_from_json},
+    context::{BuildError, BuiltContext, ContextBuilder, hardware_from_json, newest_trace},
     profiler::{MemoryError, MemoryMeasurement, MemorySource, PerformanceProfiler},
 };
 

@@ -1,0 +1,5 @@
+"""``python -m advisor ...`` runs the ``advisor`` command."""
+
+from ._cli import main
+
+main()
