@@ -67,8 +67,9 @@ const BENCH_SIZES_MB: [u64; 4] = [50, 100, 250, DEFAULT_SIZE_MB];
 /// Ranks of the multi-rank read, each a trace of [`DEFAULT_SIZE_MB`].
 const BENCH_RANKS: usize = 8;
 
-/// `cargo xtask bench-trace [--repeat N] [--sizes A,B,..] [--ranks N] [FILE..]`: the speed
-/// and peak-memory bench. Without files it generates (once, under `target/trace-bench/`) a
+/// `cargo xtask bench-trace [--repeat N] [--sizes A,B,..] [--ranks N] [--binary EXE] [FILE..]`:
+/// the speed and peak-memory bench (`--binary`: a `trace_peak` executable kept from an earlier
+/// build, to measure before and after a change on the same files). Without files it generates (once, under `target/trace-bench/`) a
 /// trace of each size and `--ranks` rank files of the largest size, then runs the `trace_peak`
 /// bench binary once per file and repetition (a fresh process each time, so each peak RSS is
 /// that read's), repetitions interleaved across files, and one multi-rank read of the rank
@@ -78,6 +79,7 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut repeat = 3usize;
     let mut sizes: Vec<u64> = BENCH_SIZES_MB.to_vec();
     let mut rank_count = BENCH_RANKS;
+    let mut binary = None;
     let mut files = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -104,6 +106,12 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
                     .parse()
                     .context("--ranks needs a number")?;
             }
+            "--binary" => {
+                binary = Some(PathBuf::from(
+                    rest.next()
+                        .context("--binary needs a trace_peak executable")?,
+                ));
+            }
             other if !other.starts_with("--") => files.push(PathBuf::from(other)),
             other => bail!("bench-trace: unexpected argument `{other}`"),
         }
@@ -129,7 +137,10 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    let binary = bench_binary()?;
+    let binary = match binary {
+        Some(binary) => binary,
+        None => bench_binary()?,
+    };
     eprintln!("bench binary: {}", binary.display());
     let load_before = load_average();
     let mut rows: Vec<(String, Vec<Measurement>)> = files
