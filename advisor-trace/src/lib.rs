@@ -33,6 +33,7 @@
 mod accumulate;
 mod analysis;
 mod event;
+mod pipeline;
 mod ranks;
 mod read;
 mod scan;
