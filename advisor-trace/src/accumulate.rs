@@ -282,7 +282,7 @@ impl Sink for Accumulator {
 
     fn event(&mut self, element: &[u8], offset: u64) {
         let mut fixed = Vec::new();
-        match parse_element(element, &mut fixed) {
+        match parse_element(element, None, &mut fixed) {
             Parsed::Event {
                 event,
                 non_finite_repairs,
@@ -630,9 +630,19 @@ pub(crate) enum Parsed<'a> {
     Malformed(serde_json::Error),
 }
 
-/// Parses one element; `fixed` holds its repaired copy when it needed one.
-pub(crate) fn parse_element<'a>(element: &'a [u8], fixed: &'a mut Vec<u8>) -> Parsed<'a> {
-    let first_error = match serde_json::from_slice::<RawEvent<'_>>(element) {
+/// Parses one element; `fixed` holds its repaired copy when it needed one. `text` is the
+/// element again when it is known to be UTF-8 (the pipeline checks a whole batch at once),
+/// which spares the parser checking every string it borrows.
+pub(crate) fn parse_element<'a>(
+    element: &'a [u8],
+    text: Option<&'a str>,
+    fixed: &'a mut Vec<u8>,
+) -> Parsed<'a> {
+    let parsed = match text {
+        Some(text) => serde_json::from_str::<RawEvent<'_>>(text),
+        None => serde_json::from_slice::<RawEvent<'_>>(element),
+    };
+    let first_error = match parsed {
         Ok(event) => {
             return Parsed::Event {
                 event,

@@ -100,9 +100,10 @@ impl Done {
         index(start)..index(self.arena.len())
     }
 
-    /// Parses one element into this batch's items.
-    fn parse(&mut self, element: &[u8], offset: u64, fixed: &mut Vec<u8>) {
-        match parse_element(element, fixed) {
+    /// Parses one element into this batch's items; `text` is the element when it is known to
+    /// be UTF-8.
+    fn parse(&mut self, element: &[u8], text: Option<&str>, offset: u64, fixed: &mut Vec<u8>) {
+        match parse_element(element, text, fixed) {
             Parsed::Event {
                 event,
                 non_finite_repairs,
@@ -130,11 +131,14 @@ impl Done {
 
     fn parse_batch(&mut self, batch: &mut Batch) {
         let mut fixed = Vec::new();
+        // One check of the whole batch (fast on ASCII) instead of one per string.
+        let text = std::str::from_utf8(&batch.bytes).ok();
         for element in batch.elements.drain(..) {
             match element {
                 Element::Json(range, offset) => {
+                    let element_text = text.and_then(|t| t.get(range.clone()));
                     if let Some(bytes) = batch.bytes.get(range) {
-                        self.parse(bytes, offset, &mut fixed);
+                        self.parse(bytes, element_text, offset, &mut fixed);
                     }
                 }
                 Element::Metadata(metadata) => self.items.push(Item::Metadata(metadata)),
@@ -293,7 +297,8 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
     fn send_alone(&mut self, element: &[u8], offset: u64) {
         self.flush();
         let mut done = Done::default();
-        done.parse(element, offset, &mut Vec::new());
+        let text = std::str::from_utf8(element).ok();
+        done.parse(element, text, offset, &mut Vec::new());
         let running = self.start();
         let _ = running.order.send(Slot::Ready(done));
     }

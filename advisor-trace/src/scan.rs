@@ -715,48 +715,211 @@ fn scan_string_end(data: &[u8], state: &mut ValueState) -> Option<usize> {
 /// Balanced scan of an object or array. Only the kind of bracket that opened the value is
 /// counted: in valid JSON the other kind is balanced inside it, and invalid JSON is left to
 /// the parser, which reports it.
+///
+/// Eight bytes at a time (SWAR: masks of the quotes, backslashes and brackets in a `u64`, the
+/// string state carried by the quotes' prefix parity), since this scan is the part of the
+/// multi-core reader that runs on one thread: trace events are mostly short strings and short
+/// gaps between them, where a `memchr` call per quote costs more than the bytes it skips. A
+/// word with a backslash is scanned byte by byte.
 fn scan_container(data: &[u8], state: &mut ValueState) -> Option<usize> {
     let (open, close) = if data[0] == b'{' {
         (b'{', b'}')
     } else {
         (b'[', b']')
     };
-    let mut i = state.offset;
-    if state.in_string {
-        scan_string_end(data, state)?;
-        i = state.offset;
+    let mut scan = ContainerScan {
+        open,
+        close,
+        at: state.offset,
+        depth: state.depth,
+        in_string: state.in_string,
+    };
+    let found = scan.run(data);
+    state.offset = scan.at;
+    state.depth = scan.depth;
+    state.in_string = scan.in_string;
+    found
+}
+
+struct ContainerScan {
+    open: u8,
+    close: u8,
+    /// Next byte to look at.
+    at: usize,
+    depth: u32,
+    in_string: bool,
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// One bit per byte of `word` equal to `byte` (bit k for byte k, little-endian), exactly (no
+/// carries between bytes).
+fn byte_mask(word: u64, byte: u8) -> u32 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    let zero_high = !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS;
+    // Gathers the eight high bits into the top byte.
+    ((zero_high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+impl ContainerScan {
+    fn run(&mut self, data: &[u8]) -> Option<usize> {
+        while let Some(chunk) = data.get(self.at..self.at + 8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(bytes);
+            if byte_mask(word, b'\\') != 0 {
+                let stop = self.at + 8;
+                if let Some(end) = self.bytes(data, stop) {
+                    return Some(end);
+                }
+                if self.at < stop {
+                    // An escape at the end of the data: resume at its backslash.
+                    return None;
+                }
+                continue;
+            }
+            let quotes = byte_mask(word, b'"');
+            let mut inside = quotes;
+            inside ^= inside << 1;
+            inside ^= inside << 2;
+            inside ^= inside << 4;
+            if self.in_string {
+                inside = !inside;
+            }
+            let brackets =
+                (byte_mask(word, self.open) | byte_mask(word, self.close)) & !inside & 0xFF;
+            if brackets == 0 {
+                self.in_string ^= quotes.count_ones() % 2 == 1;
+                self.at += 8;
+                continue;
+            }
+            // A bracket outside strings: count them in order.
+            let opens = byte_mask(word, self.open);
+            let mut left = brackets;
+            while left != 0 {
+                let bit = left.trailing_zeros();
+                left &= left - 1;
+                if opens & (1 << bit) != 0 {
+                    self.depth += 1;
+                } else {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.at += bit as usize + 1;
+                        self.in_string = false;
+                        return Some(self.at);
+                    }
+                }
+            }
+            self.in_string ^= quotes.count_ones() % 2 == 1;
+            self.at += 8;
+        }
+        self.bytes(data, data.len())
     }
-    loop {
-        let found = memchr::memchr3(b'"', open, close, &data[i..]);
-        let Some(found) = found else {
-            state.offset = data.len();
-            return None;
-        };
-        let at = i + found;
-        let byte = data[at];
-        if byte == b'"' {
-            state.in_string = true;
-            state.offset = at + 1;
-            scan_string_end(data, state)?;
-            i = state.offset;
-        } else if byte == open {
-            state.depth += 1;
-            i = at + 1;
-        } else {
-            state.depth = state.depth.saturating_sub(1);
-            i = at + 1;
-            if state.depth == 0 {
-                state.offset = i;
-                return Some(i);
+
+    /// Byte by byte up to `stop` (or one past it, for an escape that straddles it); stops early,
+    /// at its backslash, at an escape that the data cuts.
+    fn bytes(&mut self, data: &[u8], stop: usize) -> Option<usize> {
+        while self.at < stop {
+            let byte = data[self.at];
+            if self.in_string {
+                if byte == b'"' {
+                    self.in_string = false;
+                } else if byte == b'\\' {
+                    if self.at + 1 >= data.len() {
+                        return None;
+                    }
+                    self.at += 1;
+                }
+                self.at += 1;
+                continue;
+            }
+            self.at += 1;
+            if byte == b'"' {
+                self.in_string = true;
+            } else if byte == self.open {
+                self.depth += 1;
+            } else if byte == self.close {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 0 {
+                    return Some(self.at);
+                }
             }
         }
-        state.offset = i;
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `memchr` scan [`scan_container`] replaced, as the reference it must agree with.
+    fn reference_container_end(data: &[u8]) -> Option<usize> {
+        let (open, close) = if data[0] == b'{' {
+            (b'{', b'}')
+        } else {
+            (b'[', b']')
+        };
+        let (mut i, mut depth) = (0, 0u32);
+        loop {
+            let at = i + memchr::memchr3(b'"', open, close, &data[i..])?;
+            if data[at] == b'"' {
+                let mut j = at + 1;
+                loop {
+                    let found = j + memchr::memchr2(b'"', b'\\', &data[j..])?;
+                    if data[found] == b'"' {
+                        i = found + 1;
+                        break;
+                    }
+                    j = found + 2;
+                    if j > data.len() {
+                        return None;
+                    }
+                }
+            } else if data[at] == open {
+                depth += 1;
+                i = at + 1;
+            } else {
+                depth = depth.saturating_sub(1);
+                i = at + 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Whole or fed in pieces (as refills feed it), the scan finds the end the reference
+        /// finds, in valid JSON or not.
+        #[test]
+        fn the_container_scan_agrees_with_the_reference(
+            body in proptest::collection::vec(
+                proptest::sample::select(&b"{}[]\\\"a,:"[..]), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..4),
+            array in proptest::bool::ANY,
+        ) {
+            let mut data = vec![if array { b'[' } else { b'{' }];
+            data.extend(&body);
+            let expected = reference_container_end(&data);
+            let mut state = ValueState { offset: 0, depth: 0, in_string: false };
+            let mut found = None;
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            cuts.push(data.len());
+            for cut in cuts {
+                if cut == 0 {
+                    continue;
+                }
+                if let Some(end) = scan_container(&data[..cut], &mut state) {
+                    found = Some(end);
+                    break;
+                }
+            }
+            proptest::prop_assert_eq!(found, expected, "{}", String::from_utf8_lossy(&data));
+        }
+    }
 
     #[derive(Default)]
     struct Collect {
