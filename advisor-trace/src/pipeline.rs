@@ -25,9 +25,9 @@ use std::{
 
 use crate::{
     accumulate::{Accumulator, Fields, Metadata, Parsed, ShapeCost, parse_element, shape_cost},
-    event::{ArgNumbers, Num},
+    event::{ArgNumbers, Num, RawEvent},
     read::TraceError,
-    scan::{Prefix, Scanner, Sink},
+    scan::{LONG_ELEMENT_BYTES, Prefix, Scanner, Sink, StructureRepairs},
 };
 
 /// Elements go to the workers in batches of about this many bytes of JSON: large enough that
@@ -49,11 +49,13 @@ enum Element {
     Metadata(Metadata),
 }
 
-/// Elements for a worker: their bytes back to back.
+/// Elements for a worker: their bytes back to back, or (with `run_offset`) a run of
+/// `traceEvents` as the file has it, from that stream offset, for the worker to split.
 #[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
     elements: Vec<Element>,
+    run_offset: Option<u64>,
 }
 
 /// One event as a worker parsed it: its strings in the batch's arena, owned, so it can cross
@@ -82,6 +84,8 @@ struct Done {
     items: Vec<Item>,
     non_finite_repairs: u64,
     comma_repairs: u64,
+    /// What splitting a run repaired (trailing commas, cut strings, ...).
+    structure: StructureRepairs,
 }
 
 impl Done {
@@ -90,6 +94,7 @@ impl Done {
         self.items.clear();
         self.non_finite_repairs = 0;
         self.comma_repairs = 0;
+        self.structure = StructureRepairs::default();
     }
 
     fn keep(&mut self, text: &str) -> Range<u32> {
@@ -111,25 +116,38 @@ impl Done {
             } => {
                 self.non_finite_repairs += non_finite_repairs;
                 self.comma_repairs += comma_repairs;
-                let cost = shape_cost(&event).map(Box::new);
-                let fields = Fields::of(&event, None);
-                let compact = CompactEvent {
-                    ph: self.keep(fields.ph),
-                    cat: self.keep(fields.cat),
-                    name: self.keep(fields.name),
-                    ts: fields.ts,
-                    dur: fields.dur,
-                    thread: fields.thread,
-                    args: fields.args,
-                    cost,
-                };
-                self.items.push(Item::Event(compact));
+                self.push_event(&event);
             }
             Parsed::Malformed(error) => self.items.push(Item::Malformed(offset, error)),
         }
     }
 
+    fn push_event(&mut self, event: &RawEvent<'_>) {
+        let cost = shape_cost(event).map(Box::new);
+        let fields = Fields::of(event, None);
+        let compact = CompactEvent {
+            ph: self.keep(fields.ph),
+            cat: self.keep(fields.cat),
+            name: self.keep(fields.name),
+            ts: fields.ts,
+            dur: fields.dur,
+            thread: fields.thread,
+            args: fields.args,
+            cost,
+        };
+        self.items.push(Item::Event(compact));
+    }
+
     fn parse_batch(&mut self, batch: &mut Batch) {
+        if let Some(offset) = batch.run_offset {
+            let mut scanner = Scanner::over_run(std::mem::take(&mut batch.bytes), offset);
+            // A run in memory cannot fail to read, and splitting it raises no error.
+            let _ = scanner.batch_events(self);
+            self.structure = scanner.repairs;
+            batch.bytes = scanner.into_run();
+            batch.bytes.clear();
+            return;
+        }
         let mut fixed = Vec::new();
         // One check of the whole batch (fast on ASCII) instead of one per string.
         let text = std::str::from_utf8(&batch.bytes).ok();
@@ -146,8 +164,9 @@ impl Done {
         }
     }
 
-    /// Folds the batch into `accumulator`, in order.
-    fn fold_into(&mut self, accumulator: &mut Accumulator) {
+    /// Folds the batch into `accumulator` and `structure`, in order.
+    fn fold_into(&mut self, accumulator: &mut Accumulator, structure: &mut StructureRepairs) {
+        structure.merge(&self.structure);
         accumulator.non_finite_repairs += self.non_finite_repairs;
         accumulator.comma_repairs += self.comma_repairs;
         let text = |range: &Range<u32>| {
@@ -174,6 +193,30 @@ impl Done {
     }
 }
 
+/// A worker splitting a run parses each element straight from the run, as the one-thread
+/// reader parses from its buffer.
+impl Sink for Done {
+    fn metadata(&mut self, _key: &str, _value: &[u8], _offset: u64) {}
+
+    fn event(&mut self, element: &[u8], offset: u64) {
+        self.parse(element, None, offset, &mut Vec::new());
+    }
+
+    fn event_prefix(&mut self, data: &[u8]) -> Prefix {
+        let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<RawEvent<'_>>();
+        match stream.next() {
+            Some(Ok(event)) => {
+                let len = stream.byte_offset();
+                self.push_event(&event);
+                Prefix::Parsed(len)
+            }
+            Some(Err(error)) if error.is_eof() => Prefix::NeedMore,
+            None => Prefix::NeedMore,
+            Some(Err(_)) => Prefix::Invalid,
+        }
+    }
+}
+
 /// A batch's place in the order of the file: parsed by a worker (its answer comes on the
 /// receiver) or on the reading thread.
 enum Slot {
@@ -193,24 +236,28 @@ struct Running<'scope> {
     /// Batch buffers back from the workers.
     spent: Receiver<Batch>,
     workers: Vec<ScopedJoinHandle<'scope, ()>>,
-    accumulator: ScopedJoinHandle<'scope, Accumulator>,
+    accumulator: ScopedJoinHandle<'scope, (Accumulator, StructureRepairs)>,
 }
 
 /// Runs `scanner` over the input with `workers` parsing threads and batches of `chunk_bytes`;
-/// returns whether a `traceEvents` array was found, and what was accumulated.
+/// returns whether a `traceEvents` array was found, and what was accumulated. The repairs
+/// the workers made splitting runs are added to the scanner's.
 pub(crate) fn run<R: Read>(
     scanner: &mut Scanner<R>,
     workers: usize,
     chunk_bytes: usize,
 ) -> Result<(bool, Accumulator), TraceError> {
     let pool = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
+    let (found, accumulator, structure) = std::thread::scope(|scope| {
         let mut pipeline = Pipeline::new(scope, workers, chunk_bytes, &pool);
         let found = scanner.run(&mut pipeline);
         // Joined even after an error, so no thread outlives the read.
-        let accumulator = pipeline.finish();
-        found.map(|found| (found, accumulator))
-    })
+        let (accumulator, structure) = pipeline.finish();
+        (found, accumulator, structure)
+    });
+    let found = found?;
+    scanner.repairs.merge(&structure);
+    Ok((found, accumulator))
 }
 
 /// The [`Sink`] the scanner feeds on the reading thread.
@@ -222,6 +269,10 @@ struct Pipeline<'scope, 'env> {
     /// Parsed batches the accumulator is done with, for the workers to reuse.
     pool: &'env Mutex<Vec<Done>>,
     running: Option<Running<'scope>>,
+    /// Batches parsed on this thread before the threads started, in order.
+    parsed_here: Vec<Done>,
+    /// Their bytes of JSON.
+    bytes_here: usize,
 }
 
 impl<'scope, 'env> Pipeline<'scope, 'env> {
@@ -240,6 +291,8 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
             batch: Batch::default(),
             pool,
             running: None,
+            parsed_here: Vec::new(),
+            bytes_here: 0,
         }
     }
 
@@ -247,6 +300,11 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         let pool = self.pool;
         let workers = self.workers;
         let scope = self.scope;
+        let parsed_here = if self.running.is_none() {
+            std::mem::take(&mut self.parsed_here)
+        } else {
+            Vec::new()
+        };
         self.running.get_or_insert_with(|| {
             let (jobs, job_queue) = mpsc::sync_channel::<Job>(in_flight(workers));
             let (order, order_queue) = mpsc::sync_channel::<Slot>(in_flight(workers));
@@ -260,6 +318,9 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
                 })
                 .collect();
             let accumulator = scope.spawn(move || accumulate(order_queue, pool));
+            for done in parsed_here {
+                let _ = order.send(Slot::Ready(done));
+            }
             Running {
                 jobs,
                 order,
@@ -270,18 +331,25 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         })
     }
 
-    /// Hands the current batch to a worker.
+    /// Hands the current batch to a worker (or, while everything read so far is under one
+    /// batch, parses it here).
     fn flush(&mut self) {
-        if self.batch.elements.is_empty() {
+        if self.batch.elements.is_empty() && self.batch.run_offset.is_none() {
+            return;
+        }
+        if self.running.is_none() && self.bytes_here + self.batch.bytes.len() < self.chunk_bytes {
+            self.parse_here();
             return;
         }
         let capacity = self.chunk_bytes + self.chunk_bytes / 4;
         let mut next = self.start().spent.try_recv().unwrap_or_else(|_| Batch {
             bytes: Vec::with_capacity(capacity),
             elements: Vec::new(),
+            run_offset: None,
         });
         next.bytes.clear();
         next.elements.clear();
+        next.run_offset = None;
         let batch = std::mem::replace(&mut self.batch, next);
         let running = self.start();
         let (reply, answer) = mpsc::sync_channel(1);
@@ -303,19 +371,22 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         let _ = running.order.send(Slot::Ready(done));
     }
 
-    /// Waits for the threads and returns the accumulator; a panic on one of them is resumed
-    /// here. Without a full batch, no thread was started and the batch is parsed here.
-    fn finish(mut self) -> Accumulator {
+    /// Waits for the threads and returns the accumulator and the repairs made splitting
+    /// runs; a panic on one of them is resumed here. What was parsed here before the threads
+    /// started (all of a small trace) is folded first.
+    fn finish(mut self) -> (Accumulator, StructureRepairs) {
         if self.running.is_none() {
+            self.parse_here();
             let mut accumulator = Accumulator::default();
-            let mut done = Done::default();
-            done.parse_batch(&mut self.batch);
-            done.fold_into(&mut accumulator);
-            return accumulator;
+            let mut structure = StructureRepairs::default();
+            for mut done in self.parsed_here.drain(..) {
+                done.fold_into(&mut accumulator, &mut structure);
+            }
+            return (accumulator, structure);
         }
         self.flush();
         let Some(running) = self.running.take() else {
-            return Accumulator::default();
+            return Default::default();
         };
         let Running {
             jobs,
@@ -331,9 +402,21 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
             }
         }
         match accumulator.join() {
-            Ok(accumulator) => accumulator,
+            Ok(result) => result,
             Err(payload) => panic::resume_unwind(payload),
         }
+    }
+
+    /// Before the threads start: parses the current batch here, while what was parsed stays
+    /// under one batch's worth.
+    fn parse_here(&mut self) {
+        self.bytes_here += self.batch.bytes.len();
+        let mut done = Done::default();
+        done.parse_batch(&mut self.batch);
+        self.batch.bytes.clear();
+        self.batch.elements.clear();
+        self.batch.run_offset = None;
+        self.parsed_here.push(done);
     }
 }
 
@@ -359,8 +442,9 @@ fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Don
 }
 
 /// The accumulating thread: folds the batches in file order.
-fn accumulate(order: Receiver<Slot>, pool: &Mutex<Vec<Done>>) -> Accumulator {
+fn accumulate(order: Receiver<Slot>, pool: &Mutex<Vec<Done>>) -> (Accumulator, StructureRepairs) {
     let mut accumulator = Accumulator::default();
+    let mut structure = StructureRepairs::default();
     for slot in order {
         let mut done = match slot {
             Slot::Ready(done) => done,
@@ -370,14 +454,14 @@ fn accumulate(order: Receiver<Slot>, pool: &Mutex<Vec<Done>>) -> Accumulator {
                 Err(_) => break,
             },
         };
-        done.fold_into(&mut accumulator);
+        done.fold_into(&mut accumulator, &mut structure);
         done.clear();
         let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < 8 {
             pool.push(done);
         }
     }
-    accumulator
+    (accumulator, structure)
 }
 
 impl Sink for Pipeline<'_, '_> {
@@ -388,7 +472,7 @@ impl Sink for Pipeline<'_, '_> {
     }
 
     fn event(&mut self, element: &[u8], offset: u64) {
-        if element.len() >= CHUNK_BYTES.max(self.chunk_bytes) {
+        if element.len() >= LONG_ELEMENT_BYTES.max(self.chunk_bytes) {
             self.send_alone(element, offset);
             return;
         }
@@ -406,6 +490,18 @@ impl Sink for Pipeline<'_, '_> {
     /// [`Sink::event`], which batches it.
     fn event_prefix(&mut self, _data: &[u8]) -> Prefix {
         Prefix::Invalid
+    }
+
+    fn raw_batch_bytes(&self) -> Option<usize> {
+        Some(self.chunk_bytes)
+    }
+
+    /// A run of whole elements: one copy into a batch of its own, split by the worker.
+    fn raw_events(&mut self, run: &[u8], offset: u64) {
+        self.flush();
+        self.batch.bytes.extend_from_slice(run);
+        self.batch.run_offset = Some(offset);
+        self.flush();
     }
 }
 
@@ -523,7 +619,9 @@ mod tests {
             );
             match i % 97 {
                 5 => out.extend_from_slice(br#"{"ph":"X","cat":"kernel","name":"nan","pid":0,"tid":7,"ts":NaN,"dur":1,"args":{"stream":7,},},"#),
-                17 => out.extend_from_slice(br#"42, "not an event", {"ph": "X", "ts": }, ,"#),
+                17 => out.extend_from_slice(
+                    br#"42, "not ]} an [ event", {"ph": "X", "ts": }, , [1, {"a": [2]}], } , {"ph":"X","cat":"cpu_op","name":"q\"}\\","ts":3,"dur":1},"#,
+                ),
                 31 => {
                     let _ = write!(
                         out,
@@ -572,7 +670,7 @@ mod tests {
         for warning in [
             "31 NaN/Infinity",
             "4096 bytes",
-            "93 malformed",
+            "155 malformed",
             "mystery (31)",
         ] {
             assert!(
