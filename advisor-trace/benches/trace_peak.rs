@@ -6,7 +6,8 @@
 //! `:` (read with `read_traces`). Without either, it does nothing.
 //!
 //! Besides the human-readable lines, each run prints one `trace_peak-result:` line of
-//! `key=value` pairs that `cargo xtask bench-trace` parses.
+//! `key=value` pairs that `cargo xtask bench-trace` parses. `ADVISOR_BENCH_DUMP=FILE` writes
+//! the whole summary there (its `Debug` form), to compare two builds' results.
 
 use std::{path::PathBuf, time::Instant};
 
@@ -64,6 +65,12 @@ fn main() {
                 summary.bytes_read,
                 peak.unwrap_or(0)
             );
+            // To compare two builds' results on the same file.
+            if let Some(dump) = std::env::var_os("ADVISOR_BENCH_DUMP")
+                && let Err(error) = std::fs::write(&dump, format!("{summary:#?}"))
+            {
+                eprintln!("trace_peak: writing {}: {error}", dump.to_string_lossy());
+            }
         }
         Err(error) => {
             eprintln!("trace_peak: {error}");

@@ -190,6 +190,15 @@ const MIN_INFLATE_LIMIT: u64 = 1 << 30;
 /// (and skipped if still too long), and names kept in the summary are cut at 4,096 bytes too.
 /// A gzip stream is read up to 100 times its compressed size (at least 1 GiB). Each cut is
 /// reported in the summary's warnings.
+///
+/// The events are parsed on every core this process may use: this thread reads (and
+/// inflates) the input and cuts `traceEvents` into runs of whole elements of about 1 MiB,
+/// worker threads parse the runs, and one thread accumulates them in file order, so the
+/// summary is the one a single thread gives. At most two runs more than there are workers
+/// are in flight, each about 1 MiB of JSON plus its parsed events; an element of 1 MiB or more
+/// is parsed on this thread and sent on alone. A trace smaller than 1 MiB is read on this
+/// thread only. [`read_traces`](crate::read_traces) with as many files as cores reads each
+/// file on one thread.
 pub fn read_trace(
     reader: impl Read,
     source: &str,

@@ -154,10 +154,7 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
         })
         .collect();
     if !rank_files.is_empty() {
-        rows.push((
-            format!("{} ranks ({})", rank_files.len(), dir.display()),
-            Vec::new(),
-        ));
+        rows.push((format!("{} ranks at once", rank_files.len()), Vec::new()));
     }
     for round in 0..repeat {
         for (index, file) in files.iter().enumerate() {
