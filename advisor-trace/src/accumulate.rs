@@ -14,6 +14,12 @@
 //! interned like a name), never the event's JSON. Containers add their spare capacity (a `Vec` up
 //! to twice its length, the map up to about 2.3 times its entries). The tests below keep the
 //! sizes true.
+//!
+//! Both readers feed the same [`Accumulator::add`] with [`Fields`] in file order: the
+//! one-thread reader straight from each parsed event, the multi-core reader (`pipeline`) from
+//! the compact copies its workers make (the strings an event's fields need, its numbers and its
+//! shape cost; about 200 bytes an event, for the few batches in flight only). The records kept
+//! are the same either way.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,7 +33,7 @@ use crate::{
         memory::MemoryPeaks,
         roofline,
     },
-    event::{RawEvent, repair},
+    event::{ArgNumbers, Num, RawArgs, RawEvent, repair},
     scan::{MAX_STRING_BYTES, Prefix, Sink},
 };
 
@@ -262,37 +268,7 @@ fn count_bounded(counts: &mut BTreeMap<String, u64>, key: &str) {
 
 impl Sink for Accumulator {
     fn metadata(&mut self, key: &str, value: &[u8], _offset: u64) {
-        let repaired;
-        let value = match repair(value) {
-            Some((fixed, non_finite, commas)) => {
-                self.non_finite_repairs += non_finite;
-                self.comma_repairs += commas;
-                repaired = fixed;
-                &repaired[..]
-            }
-            None => value,
-        };
-        match key {
-            "deviceProperties" => {
-                if let Some(devices) = devices::parse_devices(value) {
-                    self.devices = devices;
-                }
-            }
-            "distributedInfo" => {
-                if let Some(info) = devices::parse_distributed(value) {
-                    self.distributed = Some(info);
-                }
-            }
-            "baseTimeNanoseconds" => {
-                if let Ok(crate::event::Num(Some(base))) =
-                    serde_json::from_slice::<crate::event::Num>(value)
-                    && base >= 0.0
-                {
-                    self.base_time_ns = Some(base as u64);
-                }
-            }
-            _ => {}
-        }
+        self.apply_metadata(Metadata::parse(key, value));
     }
 
     fn event_prefix(&mut self, data: &[u8]) -> Prefix {
@@ -300,7 +276,8 @@ impl Sink for Accumulator {
         match stream.next() {
             Some(Ok(event)) => {
                 let len = stream.byte_offset();
-                self.add(event);
+                let cost = shape_cost(&event);
+                self.add(&Fields::of(&event, cost.as_ref()));
                 Prefix::Parsed(len)
             }
             Some(Err(error)) if error.is_eof() => Prefix::NeedMore,
@@ -310,26 +287,84 @@ impl Sink for Accumulator {
     }
 
     fn event(&mut self, element: &[u8], offset: u64) {
-        match serde_json::from_slice::<RawEvent<'_>>(element) {
-            Ok(event) => self.add(event),
-            Err(first_error) => match repair(element) {
-                Some((fixed, non_finite, commas)) => {
-                    match serde_json::from_slice::<RawEvent<'_>>(&fixed) {
-                        Ok(event) => {
-                            self.non_finite_repairs += non_finite;
-                            self.comma_repairs += commas;
-                            self.add(event);
-                        }
-                        Err(error) => self.malformed(offset, &error),
-                    }
-                }
-                None => self.malformed(offset, &first_error),
+        let mut fixed = Vec::new();
+        match parse_element(element, None, &mut fixed) {
+            Parsed::Event {
+                event,
+                non_finite_repairs,
+                comma_repairs,
+            } => {
+                self.non_finite_repairs += non_finite_repairs;
+                self.comma_repairs += comma_repairs;
+                let cost = shape_cost(&event);
+                self.add(&Fields::of(&event, cost.as_ref()));
+            }
+            Parsed::Malformed(error) => self.malformed(offset, &error),
+        }
+    }
+}
+
+/// What a top-level value other than `traceEvents` tells, parsed (and repaired) apart from
+/// the accumulator so the pipeline can parse it on the reading thread.
+#[derive(Debug)]
+pub(crate) struct Metadata {
+    non_finite_repairs: u64,
+    comma_repairs: u64,
+    update: MetadataUpdate,
+}
+
+#[derive(Debug)]
+enum MetadataUpdate {
+    Devices(Vec<TraceDevice>),
+    Distributed(DistributedSummary),
+    BaseTimeNs(u64),
+    Nothing,
+}
+
+impl Metadata {
+    pub(crate) fn parse(key: &str, value: &[u8]) -> Metadata {
+        let (mut non_finite_repairs, mut comma_repairs) = (0, 0);
+        let repaired;
+        let value = match repair(value) {
+            Some((fixed, non_finite, commas)) => {
+                non_finite_repairs = non_finite;
+                comma_repairs = commas;
+                repaired = fixed;
+                &repaired[..]
+            }
+            None => value,
+        };
+        let update = match key {
+            "deviceProperties" => devices::parse_devices(value)
+                .map_or(MetadataUpdate::Nothing, MetadataUpdate::Devices),
+            "distributedInfo" => devices::parse_distributed(value)
+                .map_or(MetadataUpdate::Nothing, MetadataUpdate::Distributed),
+            "baseTimeNanoseconds" => match serde_json::from_slice::<Num>(value) {
+                Ok(Num(Some(base))) if base >= 0.0 => MetadataUpdate::BaseTimeNs(base as u64),
+                _ => MetadataUpdate::Nothing,
             },
+            _ => MetadataUpdate::Nothing,
+        };
+        Metadata {
+            non_finite_repairs,
+            comma_repairs,
+            update,
         }
     }
 }
 
 impl Accumulator {
+    pub(crate) fn apply_metadata(&mut self, metadata: Metadata) {
+        self.non_finite_repairs += metadata.non_finite_repairs;
+        self.comma_repairs += metadata.comma_repairs;
+        match metadata.update {
+            MetadataUpdate::Devices(devices) => self.devices = devices,
+            MetadataUpdate::Distributed(info) => self.distributed = Some(info),
+            MetadataUpdate::BaseTimeNs(base) => self.base_time_ns = Some(base),
+            MetadataUpdate::Nothing => {}
+        }
+    }
+
     /// When `traceEvents` held elements and not one of them was an event object: why this is
     /// not a trace.
     pub(crate) fn nothing_but_malformed(&self) -> Option<String> {
@@ -342,7 +377,7 @@ impl Accumulator {
         })
     }
 
-    fn malformed(&mut self, offset: u64, error: &serde_json::Error) {
+    pub(crate) fn malformed(&mut self, offset: u64, error: &serde_json::Error) {
         self.malformed += 1;
         if self.first_malformed.is_none() {
             // serde_json quotes the offending value, which may be a long string.
@@ -361,10 +396,10 @@ impl Accumulator {
         count_bounded(&mut self.counts, key);
     }
 
-    fn add(&mut self, event: RawEvent<'_>) {
-        let ph = event.ph.as_ref().map_or("", |p| p.0.as_ref());
-        let cat = event.cat.as_ref().map_or("", |c| c.0.as_ref());
-        let name = event.name.as_ref().map_or("", |n| n.0.as_ref());
+    /// Folds one event in. `Fields` is what both readers hand over: the one-thread reader
+    /// straight from the parsed event, the pipeline from a worker's compact copy.
+    pub(crate) fn add(&mut self, event: &Fields<'_>) {
+        let Fields { ph, cat, name, .. } = *event;
         let category_key = if cat.is_empty() { ph } else { cat };
         self.count(category_key);
         if ph == "M" {
@@ -466,13 +501,13 @@ impl Accumulator {
                         .as_ref()
                         .and_then(|a| a.correlation.int())
                         .unwrap_or(-1),
-                    thread: thread_key(&event),
+                    thread: event.thread,
                     name: id,
                 });
             }
             return;
         }
-        let is_op = cat.eq_ignore_ascii_case("cpu_op") || cat.eq_ignore_ascii_case("operator");
+        let is_op = is_op_category(cat);
         let is_annotation = cat.eq_ignore_ascii_case("user_annotation");
         if !(is_op || is_annotation) {
             return;
@@ -492,28 +527,22 @@ impl Accumulator {
         } else {
             name
         };
-        if is_op
-            && roofline::is_counted(name)
-            && let Some(args) = &event.args
-            && let Some(dims) = &args.input_dims
-            && let Some((flops, bytes, element_bits, shapes)) =
-                roofline::cost(name, dims, args.input_types.as_ref())
-        {
-            let key = self.names.intern(&format!("{name}\u{1f}{shapes}"));
+        if is_op && let Some(cost) = &event.cost {
+            let key = self.names.intern(&cost.key);
             self.op_costs.push(roofline::OpCost {
                 start: ts,
                 end: ts + dur,
                 key,
-                flops,
-                bytes,
-                element_bits,
+                flops: cost.flops,
+                bytes: cost.bytes,
+                element_bits: cost.element_bits,
             });
         }
         let id = self.names.intern(stored_name);
         self.cpu.push(CpuSpan {
             start: ts,
             end: ts + dur,
-            thread: thread_key(&event),
+            thread: event.thread,
             name: id,
             is_op,
         });
@@ -523,6 +552,126 @@ impl Accumulator {
 /// Thread and process of an event, folded into one key.
 fn thread_key(event: &RawEvent<'_>) -> u64 {
     event.tid.map_or(0, |t| t.0) ^ event.pid.map_or(0, |p| p.0.rotate_left(32))
+}
+
+/// What the accumulator reads of one event: its strings (empty when absent), times, thread
+/// key, the numbers of `args`, and the cost from its recorded shapes, worked out beforehand
+/// (by a pipeline worker, off the accumulating thread) for the operators whose cost is counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    pub(crate) ph: &'a str,
+    pub(crate) cat: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) ts: Num,
+    pub(crate) dur: Num,
+    /// Thread and process, folded as [`thread_key`] does.
+    pub(crate) thread: u64,
+    pub(crate) args: Option<ArgNumbers>,
+    pub(crate) cost: Option<&'a ShapeCost>,
+}
+
+/// An operator's FLOPs and bytes from its recorded shapes, and the interning key naming the
+/// operator and shapes.
+#[derive(Debug, Clone)]
+pub(crate) struct ShapeCost {
+    pub(crate) key: String,
+    pub(crate) flops: f64,
+    pub(crate) bytes: f64,
+    pub(crate) element_bits: u32,
+}
+
+fn is_op_category(cat: &str) -> bool {
+    cat.eq_ignore_ascii_case("cpu_op") || cat.eq_ignore_ascii_case("operator")
+}
+
+/// The cost of an operator whose cost is counted, from its recorded shapes; `None` for every
+/// other event.
+pub(crate) fn shape_cost(event: &RawEvent<'_>) -> Option<ShapeCost> {
+    let cat = event.cat.as_ref().map_or("", |c| c.0.as_ref());
+    let name = event.name.as_ref().map_or("", |n| n.0.as_ref());
+    if !is_op_category(cat) || !roofline::is_counted(name) {
+        return None;
+    }
+    let args = event.args.as_ref()?;
+    let dims: serde_json::Value = serde_json::from_str(args.input_dims?.get()).ok()?;
+    let types: Option<serde_json::Value> = args
+        .input_types
+        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    let (flops, bytes, element_bits, shapes) = roofline::cost(name, &dims, types.as_ref())?;
+    Some(ShapeCost {
+        key: format!("{name}\u{1f}{shapes}"),
+        flops,
+        bytes,
+        element_bits,
+    })
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of a parsed event; `cost` is its [`shape_cost`].
+    pub(crate) fn of(event: &'a RawEvent<'a>, cost: Option<&'a ShapeCost>) -> Fields<'a> {
+        Fields {
+            ph: event.ph.as_ref().map_or("", |p| p.0.as_ref()),
+            cat: event.cat.as_ref().map_or("", |c| c.0.as_ref()),
+            name: event.name.as_ref().map_or("", |n| n.0.as_ref()),
+            ts: event.ts,
+            dur: event.dur,
+            thread: thread_key(event),
+            args: event.args.as_ref().map(RawArgs::numbers),
+            cost,
+        }
+    }
+}
+
+/// One element of `traceEvents` parsed, repaired when it needed it (`NaN`, trailing commas),
+/// or why it is not an event.
+// Returned once per element and taken apart at once: boxing the event would cost an
+// allocation per event to save a move.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Parsed<'a> {
+    Event {
+        event: RawEvent<'a>,
+        non_finite_repairs: u64,
+        comma_repairs: u64,
+    },
+    Malformed(serde_json::Error),
+}
+
+/// Parses one element; `fixed` holds its repaired copy when it needed one. `text` is the
+/// element again when it is known to be UTF-8 (the pipeline checks a whole batch at once),
+/// which spares the parser checking every string it borrows.
+pub(crate) fn parse_element<'a>(
+    element: &'a [u8],
+    text: Option<&'a str>,
+    fixed: &'a mut Vec<u8>,
+) -> Parsed<'a> {
+    let parsed = match text {
+        Some(text) => serde_json::from_str::<RawEvent<'_>>(text),
+        None => serde_json::from_slice::<RawEvent<'_>>(element),
+    };
+    let first_error = match parsed {
+        Ok(event) => {
+            return Parsed::Event {
+                event,
+                non_finite_repairs: 0,
+                comma_repairs: 0,
+            };
+        }
+        Err(error) => error,
+    };
+    match repair(element) {
+        Some((repaired, non_finite, commas)) => {
+            *fixed = repaired;
+            match serde_json::from_slice::<RawEvent<'_>>(fixed) {
+                Ok(event) => Parsed::Event {
+                    event,
+                    non_finite_repairs: non_finite,
+                    comma_repairs: commas,
+                },
+                Err(error) => Parsed::Malformed(error),
+            }
+        }
+        None => Parsed::Malformed(first_error),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde::{
     Deserialize, Deserializer,
     de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor},
 };
+use serde_json::value::RawValue;
 
 /// A string borrowed from the input unless it had escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,13 +152,13 @@ pub(crate) struct RawEvent<'a> {
     pub tid: Option<IdKey>,
     #[serde(default)]
     pub pid: Option<IdKey>,
-    #[serde(default)]
-    pub args: Option<RawArgs>,
+    #[serde(borrow, default)]
+    pub args: Option<RawArgs<'a>>,
 }
 
-/// The `args` the summary reads.
+/// The `args` the summary reads; the others are skipped.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct RawArgs {
+pub(crate) struct RawArgs<'a> {
     #[serde(default)]
     pub correlation: Num,
     #[serde(default)]
@@ -170,13 +171,38 @@ pub(crate) struct RawArgs {
     pub total_reserved: Num,
     #[serde(default, rename = "Device Type")]
     pub device_type: Num,
-    /// `record_shapes=True`: the operator's input shapes, kept as a value (lists nest for
-    /// tensor-list arguments) and read only for the operators whose cost is counted.
-    #[serde(default, rename = "Input Dims")]
-    pub input_dims: Option<serde_json::Value>,
-    /// `record_shapes=True`: the inputs' element types.
-    #[serde(default, rename = "Input type")]
-    pub input_types: Option<serde_json::Value>,
+    /// `record_shapes=True`: the operator's input shapes, kept as the raw JSON (lists nest
+    /// for tensor-list arguments) and parsed only for the operators whose cost is counted:
+    /// building a value tree for every operator's shapes cost more than the rest of the event.
+    #[serde(borrow, default, rename = "Input Dims")]
+    pub input_dims: Option<&'a RawValue>,
+    /// `record_shapes=True`: the inputs' element types, raw like `input_dims`.
+    #[serde(borrow, default, rename = "Input type")]
+    pub input_types: Option<&'a RawValue>,
+}
+
+/// The numbers of `args` the accumulator reads, copied out of the event.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ArgNumbers {
+    pub correlation: Num,
+    pub stream: Num,
+    pub bytes: Num,
+    pub total_allocated: Num,
+    pub total_reserved: Num,
+    pub device_type: Num,
+}
+
+impl RawArgs<'_> {
+    pub(crate) fn numbers(&self) -> ArgNumbers {
+        ArgNumbers {
+            correlation: self.correlation,
+            stream: self.stream,
+            bytes: self.bytes,
+            total_allocated: self.total_allocated,
+            total_reserved: self.total_reserved,
+            device_type: self.device_type,
+        }
+    }
 }
 
 /// Rewrites what JSON does not allow but real traces contain, outside strings: `NaN`,

@@ -9,7 +9,9 @@
 //!
 //! The file is split element by element (`scan`), each event is deserialized into a small
 //! borrowed struct (`event`) and kept as a compact record (`accumulate`); no document tree is
-//! ever built. The analyses (`analysis/`, one module per fact) then fill advisor-core's fact
+//! ever built. On a machine with several cores the split is coarse (runs of about 1 MiB of
+//! whole elements) and the runs are parsed on all of them, then accumulated in file order
+//! (`pipeline`): the summary is the same as one thread's. The analyses (`analysis/`, one module per fact) then fill advisor-core's fact
 //! types, which the summary holds directly (`summary`). This crate depends on `advisor-core` only: it is a peer of the model importers
 //! (`advisor-graph`), not of the in-process profiler (`advisor-profile`).
 //!
@@ -34,6 +36,7 @@ mod accumulate;
 mod analysis;
 mod event;
 mod overview;
+mod pipeline;
 mod ranks;
 mod read;
 mod scan;

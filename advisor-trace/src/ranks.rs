@@ -179,13 +179,15 @@ pub struct MultiRankSummary {
 }
 
 /// Reads several traces at once, each on a worker thread (as many as the machine has cores,
-/// at most one per file), each in the reader's bounded memory. Results come back in the order
-/// of `paths`; the first error is returned with its file named.
+/// at most one per file), each in the reader's bounded memory. With fewer files than cores,
+/// each file's events are parsed on its share of the cores; with as many or more, each file
+/// is read on its thread alone (the cores are busy either way, and memory stays one reader's
+/// per core). Results come back in the order of `paths`; the first error is returned with its
+/// file named.
 pub fn read_traces(paths: &[PathBuf]) -> Result<Vec<TraceSummary>, TraceError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len())
-        .max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(paths.len()).max(1);
+    let threads_per_file = (cores / workers).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<TraceSummary, TraceError>>>> =
         Mutex::new((0..paths.len()).map(|_| None).collect());
@@ -195,7 +197,8 @@ pub fn read_traces(paths: &[PathBuf]) -> Result<Vec<TraceSummary>, TraceError> {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(index) else { break };
-                    let result = read_trace_file(path, TraceOptions::default());
+                    let result =
+                        read_trace_file(path, TraceOptions::default().threads(threads_per_file));
                     if let Ok(mut slots) = results.lock() {
                         slots[index] = Some(result);
                     }

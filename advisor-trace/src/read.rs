@@ -11,7 +11,7 @@ use std::{
 
 use crate::{
     accumulate::Accumulator,
-    scan,
+    pipeline, scan,
     summary::{self, TraceSummary},
 };
 
@@ -52,6 +52,11 @@ pub enum TraceError {
 pub struct TraceOptions {
     progress: Option<Box<dyn FnMut(u64) + 'static>>,
     min_inflate_limit: u64,
+    /// Parsing threads; `None`: one per core the process may use. One reads on the calling
+    /// thread alone.
+    threads: Option<usize>,
+    /// Bytes of JSON per batch handed to a parsing thread.
+    chunk_bytes: usize,
 }
 
 impl Default for TraceOptions {
@@ -59,6 +64,8 @@ impl Default for TraceOptions {
         TraceOptions {
             progress: None,
             min_inflate_limit: MIN_INFLATE_LIMIT,
+            threads: None,
+            chunk_bytes: pipeline::CHUNK_BYTES,
         }
     }
 }
@@ -68,6 +75,8 @@ impl std::fmt::Debug for TraceOptions {
         f.debug_struct("TraceOptions")
             .field("progress", &self.progress.is_some())
             .field("min_inflate_limit", &self.min_inflate_limit)
+            .field("threads", &self.threads)
+            .field("chunk_bytes", &self.chunk_bytes)
             .finish()
     }
 }
@@ -86,6 +95,27 @@ impl TraceOptions {
     pub fn min_inflate_limit(mut self, bytes: u64) -> Self {
         self.min_inflate_limit = bytes;
         self
+    }
+
+    /// How many threads parse the events (default: one per core this process may use); with
+    /// one, the calling thread reads, parses and accumulates alone.
+    pub(crate) fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// Bytes of JSON per batch handed to a parsing thread (default 1 MiB); the tests make it
+    /// small to cut even a small trace into many batches.
+    #[cfg(test)]
+    pub(crate) fn chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    fn parsing_threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
     }
 }
 
@@ -160,6 +190,15 @@ const MIN_INFLATE_LIMIT: u64 = 1 << 30;
 /// (and skipped if still too long), and names kept in the summary are cut at 4,096 bytes too.
 /// A gzip stream is read up to 100 times its compressed size (at least 1 GiB). Each cut is
 /// reported in the summary's warnings.
+///
+/// The events are parsed on every core this process may use: this thread reads (and
+/// inflates) the input and cuts `traceEvents` into runs of whole elements of about 1 MiB,
+/// worker threads parse the runs, and one thread accumulates them in file order, so the
+/// summary is the one a single thread gives. At most two runs more than there are workers
+/// are in flight, each about 1 MiB of JSON plus its parsed events; an element of 1 MiB or more
+/// is parsed on this thread and sent on alone. A trace smaller than 1 MiB is read on this
+/// thread only. [`read_traces`](crate::read_traces) with as many files as cores reads each
+/// file on one thread.
 pub fn read_trace(
     reader: impl Read,
     source: &str,
@@ -170,6 +209,8 @@ pub fn read_trace(
         use std::io::BufRead;
         reader.fill_buf()?.get(..2).map(|h| [h[0], h[1]])
     };
+    let threads = options.parsing_threads();
+    let chunk_bytes = options.chunk_bytes;
     if head == Some([0x1f, 0x8b]) {
         let min_limit = options.min_inflate_limit;
         let decoder = flate2::bufread::MultiGzDecoder::new(CountingReader::new(reader, options));
@@ -180,7 +221,7 @@ pub fn read_trace(
             truncated: false,
             cut_at: None,
         };
-        let result = summarize(&mut stream, source, None);
+        let result = summarize(&mut stream, source, threads, chunk_bytes);
         result.map(|mut summary| {
             if let Some((inflated, compressed)) = stream.cut_at {
                 summary.warnings.insert(
@@ -203,7 +244,7 @@ pub fn read_trace(
         })
     } else {
         let counted = CountingReader::new(reader, options);
-        summarize(counted, source, None)
+        summarize(counted, source, threads, chunk_bytes)
     }
 }
 
@@ -301,14 +342,22 @@ impl<R: std::io::BufRead> std::io::BufRead for CountingReader<R> {
     }
 }
 
+/// Scans the input and runs the analyses: on the calling thread alone with one thread, else
+/// through the [`pipeline`] (the same accumulator and analyses, fed in file order).
 fn summarize(
     reader: impl Read,
     source: &str,
-    progress: Option<Box<dyn FnMut(u64) + 'static>>,
+    threads: usize,
+    chunk_bytes: usize,
 ) -> Result<TraceSummary, TraceError> {
-    let mut scanner = scan::Scanner::new(reader, progress);
-    let mut accumulator = Accumulator::default();
-    let found_events = scanner.run(&mut accumulator)?;
+    let mut scanner = scan::Scanner::new(reader, None);
+    let (found_events, accumulator) = if threads <= 1 {
+        let mut accumulator = Accumulator::default();
+        let found_events = scanner.run(&mut accumulator)?;
+        (found_events, accumulator)
+    } else {
+        pipeline::run(&mut scanner, threads, chunk_bytes)?
+    };
     if !found_events {
         return Err(TraceError::NotATrace(
             "no `traceEvents` array in the top-level object".to_owned(),

@@ -19,6 +19,15 @@ pub(crate) trait Sink {
     /// after it (or end inside it). Tells how it went; on `Invalid` the element is handed to
     /// [`Sink::event`] once its end is found.
     fn event_prefix(&mut self, data: &[u8]) -> Prefix;
+    /// Whether the sink takes whole runs of elements ([`Sink::raw_events`]) of about this many
+    /// bytes, instead of one element at a time.
+    fn raw_batch_bytes(&self) -> Option<usize> {
+        None
+    }
+    /// A run of `traceEvents` from just after an element (or the `[`) to the end of a later
+    /// element, with the separators between, at this stream offset: to be split with
+    /// [`Scanner::batch_events`]. Called only when [`Sink::raw_batch_bytes`] says so.
+    fn raw_events(&mut self, _run: &[u8], _offset: u64) {}
 }
 
 /// The outcome of [`Sink::event_prefix`].
@@ -49,6 +58,30 @@ pub(crate) struct StructureRepairs {
     pub oversized_skipped: u64,
     /// Where the first of those starts, and its length.
     pub first_oversized: Option<(u64, u64)>,
+}
+
+impl StructureRepairs {
+    /// Adds `later`, the repairs made on a later part of the same stream.
+    pub(crate) fn merge(&mut self, later: &StructureRepairs) {
+        self.trailing_commas += later.trailing_commas;
+        self.missing_closers += later.missing_closers;
+        self.truncated_elements += later.truncated_elements;
+        self.strings_cut += later.strings_cut;
+        self.oversized_skipped += later.oversized_skipped;
+        if let Some((longest, offset)) = later.longest_cut {
+            let longer = self.longest_cut.is_none_or(|(kept, kept_offset)| {
+                longest > kept || longest == kept && offset < kept_offset
+            });
+            if longer {
+                self.longest_cut = Some((longest, offset));
+            }
+        }
+        if let Some((offset, length)) = later.first_oversized
+            && self.first_oversized.is_none_or(|(first, _)| offset < first)
+        {
+            self.first_oversized = Some((offset, length));
+        }
+    }
 }
 
 const READ_CHUNK: usize = 1 << 20;
@@ -397,7 +430,11 @@ impl<R: Read> Scanner<R> {
 
     /// Reads array elements up to the closing `]`. Returns false when the input ended first.
     fn events(&mut self, sink: &mut impl Sink) -> Result<bool, TraceError> {
+        let raw_batch_bytes = sink.raw_batch_bytes();
         loop {
+            if let Some(batch_bytes) = raw_batch_bytes {
+                self.raw_runs(sink, batch_bytes)?;
+            }
             match self.separator(b']')? {
                 None => {
                     self.repairs.missing_closers += 1;
@@ -409,46 +446,285 @@ impl<R: Read> Scanner<R> {
                 }
                 Some(_) => {}
             }
-            // Parse straight from the buffer; fall back to finding the element's end first
-            // when it does not parse (it may need repair) or the input ends inside it.
-            loop {
-                match sink.event_prefix(&self.buf[self.pos..self.end]) {
-                    Prefix::Parsed(len) => {
-                        self.pos += len;
-                        break;
-                    }
-                    // Each retry parses the element from its start again: doubling what is
-                    // buffered keeps that linear however little each read brings.
-                    Prefix::NeedMore
-                        if self.end - self.pos <= MAX_ELEMENT_BYTES
-                            && self.fill_at_least(2 * (self.end - self.pos))? =>
-                    {
-                        continue;
-                    }
-                    Prefix::NeedMore | Prefix::Invalid => {
-                        match self.take_value()? {
-                            Taken::Slice(start, end, offset) if start == end => {
-                                // An empty value: a stray `}` (commas, whitespace and `]` were
-                                // taken above). Hand it on as a malformed element so the scan
-                                // moves past it instead of finding it again forever.
-                                self.pos += 1;
-                                sink.event(&self.buf[start..start + 1], offset);
-                            }
-                            Taken::Slice(start, end, offset) => {
-                                sink.event(&self.buf[start..end], offset);
-                            }
-                            Taken::Compacted(offset) => sink.event(&self.compacted, offset),
-                            Taken::Skipped => {}
-                            Taken::End => {
-                                self.repairs.missing_closers += 1;
-                                return Ok(false);
-                            }
-                        }
-                        break;
+            if !self.element(sink)? {
+                self.repairs.missing_closers += 1;
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Splits a run handed out by [`Sink::raw_events`] (this scanner made with
+    /// [`Scanner::over_run`]) into its elements, exactly as [`Scanner::events`] would have.
+    pub(crate) fn batch_events(&mut self, sink: &mut impl Sink) -> Result<(), TraceError> {
+        loop {
+            match self.separator(b']')? {
+                None => return Ok(()),
+                Some(b']') => {
+                    // Not in a run (it ends the array), but handled as the array would.
+                    self.bump();
+                    return Ok(());
+                }
+                Some(_) => {}
+            }
+            if !self.element(sink)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Hands `sink` runs of whole elements of about `batch_bytes`, found by [`BoundaryScan`]
+    /// (string state and object depth only, eight bytes at a time), until something that is
+    /// not a plain object element (the closing `]`, a stray `}`, an array element, an element
+    /// of [`LONG_ELEMENT_BYTES`] or more) or the end of the input: from there, the
+    /// element-by-element loop goes on.
+    fn raw_runs(&mut self, sink: &mut impl Sink, batch_bytes: usize) -> Result<(), TraceError> {
+        let long_element = batch_bytes.max(LONG_ELEMENT_BYTES);
+        let mut scan = BoundaryScan::new(long_element);
+        loop {
+            let stop = scan.run(&self.buf[self.pos..self.end], batch_bytes);
+            let cut = scan.last_end;
+            let send = |this: &mut Self, sink: &mut dyn FnMut(&[u8], u64)| {
+                if cut > 0 {
+                    let offset = this.offset();
+                    sink(&this.buf[this.pos..this.pos + cut], offset);
+                    this.pos += cut;
+                }
+            };
+            let mut hand = |run: &[u8], offset: u64| sink.raw_events(run, offset);
+            match stop {
+                BoundaryStop::Full => {
+                    send(self, &mut hand);
+                    scan = BoundaryScan::new(long_element);
+                }
+                BoundaryStop::Odd => {
+                    send(self, &mut hand);
+                    return Ok(());
+                }
+                BoundaryStop::Exhausted => {
+                    if scan.at - cut > long_element || !self.fill()? {
+                        send(self, &mut hand);
+                        return Ok(());
                     }
                 }
             }
         }
+    }
+
+    /// One element (the separator before it taken): parsed in place, or found and handed on.
+    /// Returns false when the input ended inside it.
+    fn element(&mut self, sink: &mut impl Sink) -> Result<bool, TraceError> {
+        // Parse straight from the buffer; fall back to finding the element's end first
+        // when it does not parse (it may need repair) or the input ends inside it.
+        loop {
+            match sink.event_prefix(&self.buf[self.pos..self.end]) {
+                Prefix::Parsed(len) => {
+                    self.pos += len;
+                    return Ok(true);
+                }
+                // Each retry parses the element from its start again: doubling what is
+                // buffered keeps that linear however little each read brings.
+                Prefix::NeedMore
+                    if self.end - self.pos <= MAX_ELEMENT_BYTES
+                        && self.fill_at_least(2 * (self.end - self.pos))? =>
+                {
+                    continue;
+                }
+                Prefix::NeedMore | Prefix::Invalid => {
+                    match self.take_value()? {
+                        Taken::Slice(start, end, offset) if start == end => {
+                            // An empty value: a stray `}` (commas, whitespace and `]` were
+                            // taken above). Hand it on as a malformed element so the scan
+                            // moves past it instead of finding it again forever.
+                            self.pos += 1;
+                            sink.event(&self.buf[start..start + 1], offset);
+                        }
+                        Taken::Slice(start, end, offset) => {
+                            sink.event(&self.buf[start..end], offset);
+                        }
+                        Taken::Compacted(offset) => sink.event(&self.compacted, offset),
+                        Taken::Skipped => {}
+                        Taken::End => return Ok(false),
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+impl Scanner<std::io::Empty> {
+    /// A scanner over one run of elements, already in memory, that starts at `offset` in the
+    /// stream (so offsets in errors and warnings are the stream's).
+    pub(crate) fn over_run(run: Vec<u8>, offset: u64) -> Self {
+        let end = run.len();
+        Scanner {
+            reader: std::io::empty(),
+            buf: run,
+            compacted: Vec::new(),
+            pos: 0,
+            end,
+            eof: true,
+            base: offset,
+            repairs: StructureRepairs::default(),
+            progress: None,
+            read_total: 0,
+        }
+    }
+
+    /// The run's buffer back, for reuse.
+    pub(crate) fn into_run(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Elements at least this long (or a batch's size, if more) are not put in runs: the
+/// element-by-element loop hands each on alone.
+pub(crate) const LONG_ELEMENT_BYTES: usize = 1 << 20;
+
+/// Why [`BoundaryScan::run`] stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum BoundaryStop {
+    /// Whole elements of at least the batch size end at `last_end`.
+    Full,
+    /// Something at the top level of the array that the element-by-element loop must see:
+    /// `]`, `[` or a stray `}`; whole elements end at `last_end`.
+    Odd,
+    /// The data ended.
+    Exhausted,
+}
+
+/// Finds where runs of whole elements end inside `traceEvents`, tracking only what
+/// [`scan_container`] tracks (strings, with escapes, and object brackets), eight bytes at a
+/// time. Positions are relative to where the run starts, between two elements.
+#[derive(Debug)]
+struct BoundaryScan {
+    /// Next byte to look at.
+    at: usize,
+    depth: u32,
+    in_string: bool,
+    /// Just past the last element that closed (0: none yet).
+    last_end: usize,
+    /// An element longer than this ends the run before it: the element-by-element loop
+    /// hands it on alone, so a run holds a batch's worth and one short element at most.
+    long_element: usize,
+}
+
+impl BoundaryScan {
+    fn new(long_element: usize) -> Self {
+        BoundaryScan {
+            at: 0,
+            depth: 0,
+            in_string: false,
+            last_end: 0,
+            long_element,
+        }
+    }
+
+    fn run(&mut self, data: &[u8], batch_bytes: usize) -> BoundaryStop {
+        while let Some(chunk) = data.get(self.at..self.at + 8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(bytes);
+            if high_mask(word, b'\\') != 0 {
+                let stop = self.at + 8;
+                if let Some(found) = self.bytes(data, stop, batch_bytes) {
+                    return found;
+                }
+                if self.at < stop {
+                    return BoundaryStop::Exhausted;
+                }
+                continue;
+            }
+            // The high bit of each byte: quotes, and brackets of either kind (`[` and `{`,
+            // `]` and `}` differ only in bit 5).
+            let quotes = high_mask(word, b'"');
+            let folded = word | (LOW_BITS * 0x20);
+            let brackets = high_mask(folded, b'{') | high_mask(folded, b'}');
+            // Prefix parity of the quotes: set on bytes inside a string (after an odd number
+            // of quotes in this word, flipped when the word starts inside one).
+            let mut inside = quotes;
+            inside ^= inside << 8;
+            inside ^= inside << 16;
+            inside ^= inside << 32;
+            if self.in_string {
+                inside = !inside;
+            }
+            let mut left = brackets & !inside & HIGH_BITS;
+            while left != 0 {
+                let index = (left.trailing_zeros() / 8) as usize;
+                left &= left - 1;
+                match bytes[index] {
+                    b'{' => self.depth += 1,
+                    b'}' => {
+                        if self.depth == 0 {
+                            return BoundaryStop::Odd;
+                        }
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            let end = self.at + index + 1;
+                            if end - self.last_end > self.long_element {
+                                return BoundaryStop::Odd;
+                            }
+                            self.last_end = end;
+                            if self.last_end >= batch_bytes {
+                                return BoundaryStop::Full;
+                            }
+                        }
+                    }
+                    // `[` or `]`: array brackets count only at the top of the array.
+                    _ if self.depth == 0 => return BoundaryStop::Odd,
+                    _ => {}
+                }
+            }
+            self.in_string ^= quotes.count_ones() % 2 == 1;
+            self.at += 8;
+        }
+        self.bytes(data, data.len(), batch_bytes)
+            .unwrap_or(BoundaryStop::Exhausted)
+    }
+
+    /// Byte by byte up to `stop` (one past it for an escape that straddles it); stops at the
+    /// backslash of an escape the data cuts.
+    fn bytes(&mut self, data: &[u8], stop: usize, batch_bytes: usize) -> Option<BoundaryStop> {
+        while self.at < stop {
+            let byte = data[self.at];
+            if self.in_string {
+                if byte == b'"' {
+                    self.in_string = false;
+                } else if byte == b'\\' {
+                    if self.at + 1 >= data.len() {
+                        return Some(BoundaryStop::Exhausted);
+                    }
+                    self.at += 1;
+                }
+                self.at += 1;
+                continue;
+            }
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' => self.depth += 1,
+                b'}' => {
+                    if self.depth == 0 {
+                        return Some(BoundaryStop::Odd);
+                    }
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        if self.at + 1 - self.last_end > self.long_element {
+                            return Some(BoundaryStop::Odd);
+                        }
+                        self.last_end = self.at + 1;
+                        if self.last_end >= batch_bytes {
+                            self.at += 1;
+                            return Some(BoundaryStop::Full);
+                        }
+                    }
+                }
+                b'[' | b']' if self.depth == 0 => return Some(BoundaryStop::Odd),
+                _ => {}
+            }
+            self.at += 1;
+        }
+        None
     }
 }
 
@@ -715,48 +991,239 @@ fn scan_string_end(data: &[u8], state: &mut ValueState) -> Option<usize> {
 /// Balanced scan of an object or array. Only the kind of bracket that opened the value is
 /// counted: in valid JSON the other kind is balanced inside it, and invalid JSON is left to
 /// the parser, which reports it.
+///
+/// Eight bytes at a time (SWAR: masks of the quotes, backslashes and brackets in a `u64`, the
+/// string state carried by the quotes' prefix parity), since this scan is the part of the
+/// multi-core reader that runs on one thread: trace events are mostly short strings and short
+/// gaps between them, where a `memchr` call per quote costs more than the bytes it skips. A
+/// word with a backslash is scanned byte by byte.
 fn scan_container(data: &[u8], state: &mut ValueState) -> Option<usize> {
     let (open, close) = if data[0] == b'{' {
         (b'{', b'}')
     } else {
         (b'[', b']')
     };
-    let mut i = state.offset;
-    if state.in_string {
-        scan_string_end(data, state)?;
-        i = state.offset;
+    let mut scan = ContainerScan {
+        open,
+        close,
+        at: state.offset,
+        depth: state.depth,
+        in_string: state.in_string,
+    };
+    let found = scan.run(data);
+    state.offset = scan.at;
+    state.depth = scan.depth;
+    state.in_string = scan.in_string;
+    found
+}
+
+struct ContainerScan {
+    open: u8,
+    close: u8,
+    /// Next byte to look at.
+    at: usize,
+    depth: u32,
+    in_string: bool,
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` equal to `byte`, exactly (no carries between bytes).
+fn high_mask(word: u64, byte: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
+}
+
+/// One bit per byte of `word` equal to `byte` (bit k for byte k, little-endian).
+fn byte_mask(word: u64, byte: u8) -> u32 {
+    // Gathers the eight high bits into the top byte.
+    ((high_mask(word, byte) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+impl ContainerScan {
+    fn run(&mut self, data: &[u8]) -> Option<usize> {
+        while let Some(chunk) = data.get(self.at..self.at + 8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(bytes);
+            if byte_mask(word, b'\\') != 0 {
+                let stop = self.at + 8;
+                if let Some(end) = self.bytes(data, stop) {
+                    return Some(end);
+                }
+                if self.at < stop {
+                    // An escape at the end of the data: resume at its backslash.
+                    return None;
+                }
+                continue;
+            }
+            let quotes = byte_mask(word, b'"');
+            let mut inside = quotes;
+            inside ^= inside << 1;
+            inside ^= inside << 2;
+            inside ^= inside << 4;
+            if self.in_string {
+                inside = !inside;
+            }
+            let brackets =
+                (byte_mask(word, self.open) | byte_mask(word, self.close)) & !inside & 0xFF;
+            if brackets == 0 {
+                self.in_string ^= quotes.count_ones() % 2 == 1;
+                self.at += 8;
+                continue;
+            }
+            // A bracket outside strings: count them in order.
+            let opens = byte_mask(word, self.open);
+            let mut left = brackets;
+            while left != 0 {
+                let bit = left.trailing_zeros();
+                left &= left - 1;
+                if opens & (1 << bit) != 0 {
+                    self.depth += 1;
+                } else {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.at += bit as usize + 1;
+                        self.in_string = false;
+                        return Some(self.at);
+                    }
+                }
+            }
+            self.in_string ^= quotes.count_ones() % 2 == 1;
+            self.at += 8;
+        }
+        self.bytes(data, data.len())
     }
-    loop {
-        let found = memchr::memchr3(b'"', open, close, &data[i..]);
-        let Some(found) = found else {
-            state.offset = data.len();
-            return None;
-        };
-        let at = i + found;
-        let byte = data[at];
-        if byte == b'"' {
-            state.in_string = true;
-            state.offset = at + 1;
-            scan_string_end(data, state)?;
-            i = state.offset;
-        } else if byte == open {
-            state.depth += 1;
-            i = at + 1;
-        } else {
-            state.depth = state.depth.saturating_sub(1);
-            i = at + 1;
-            if state.depth == 0 {
-                state.offset = i;
-                return Some(i);
+
+    /// Byte by byte up to `stop` (or one past it, for an escape that straddles it); stops early,
+    /// at its backslash, at an escape that the data cuts.
+    fn bytes(&mut self, data: &[u8], stop: usize) -> Option<usize> {
+        while self.at < stop {
+            let byte = data[self.at];
+            if self.in_string {
+                if byte == b'"' {
+                    self.in_string = false;
+                } else if byte == b'\\' {
+                    if self.at + 1 >= data.len() {
+                        return None;
+                    }
+                    self.at += 1;
+                }
+                self.at += 1;
+                continue;
+            }
+            self.at += 1;
+            if byte == b'"' {
+                self.in_string = true;
+            } else if byte == self.open {
+                self.depth += 1;
+            } else if byte == self.close {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 0 {
+                    return Some(self.at);
+                }
             }
         }
-        state.offset = i;
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `memchr` scan [`scan_container`] replaced, as the reference it must agree with.
+    fn reference_container_end(data: &[u8]) -> Option<usize> {
+        let (open, close) = if data[0] == b'{' {
+            (b'{', b'}')
+        } else {
+            (b'[', b']')
+        };
+        let (mut i, mut depth) = (0, 0u32);
+        loop {
+            let at = i + memchr::memchr3(b'"', open, close, &data[i..])?;
+            if data[at] == b'"' {
+                let mut j = at + 1;
+                loop {
+                    let found = j + memchr::memchr2(b'"', b'\\', &data[j..])?;
+                    if data[found] == b'"' {
+                        i = found + 1;
+                        break;
+                    }
+                    j = found + 2;
+                    if j > data.len() {
+                        return None;
+                    }
+                }
+            } else if data[at] == open {
+                depth += 1;
+                i = at + 1;
+            } else {
+                depth = depth.saturating_sub(1);
+                i = at + 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The run splitter's word-at-a-time scan stops where its byte loop stops, with the
+        /// same state.
+        #[test]
+        fn the_boundary_scan_agrees_with_its_byte_loop(
+            data in proptest::collection::vec(
+                proptest::sample::select(&b"{}[]\\\"aaaaaaa, "[..]), 0..300),
+            batch_bytes in 1usize..120,
+            long_element in 1usize..200,
+        ) {
+            let mut fast = BoundaryScan::new(long_element);
+            let fast_stop = fast.run(&data, batch_bytes);
+            let mut slow = BoundaryScan::new(long_element);
+            let slow_stop = slow
+                .bytes(&data, data.len(), batch_bytes)
+                .unwrap_or(BoundaryStop::Exhausted);
+            proptest::prop_assert_eq!(&fast_stop, &slow_stop);
+            proptest::prop_assert_eq!(fast.last_end, slow.last_end);
+            if fast_stop == BoundaryStop::Exhausted {
+                proptest::prop_assert_eq!(
+                    (fast.at, fast.depth, fast.in_string),
+                    (slow.at, slow.depth, slow.in_string)
+                );
+            }
+        }
+
+        /// Whole or fed in pieces (as refills feed it), the scan finds the end the reference
+        /// finds, in valid JSON or not.
+        #[test]
+        fn the_container_scan_agrees_with_the_reference(
+            body in proptest::collection::vec(
+                proptest::sample::select(&b"{}[]\\\"a,:"[..]), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..4),
+            array in proptest::bool::ANY,
+        ) {
+            let mut data = vec![if array { b'[' } else { b'{' }];
+            data.extend(&body);
+            let expected = reference_container_end(&data);
+            let mut state = ValueState { offset: 0, depth: 0, in_string: false };
+            let mut found = None;
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            cuts.push(data.len());
+            for cut in cuts {
+                if cut == 0 {
+                    continue;
+                }
+                if let Some(end) = scan_container(&data[..cut], &mut state) {
+                    found = Some(end);
+                    break;
+                }
+            }
+            proptest::prop_assert_eq!(found, expected, "{}", String::from_utf8_lossy(&data));
+        }
+    }
 
     #[derive(Default)]
     struct Collect {

@@ -5,7 +5,8 @@
 //! - `cargo xtask gen-trace OUT [--size-mb N]`: writes a large trace (500 MB by default) from
 //!   the V100 trace in `testdata/traces`, for the trace-reading benchmark.
 //! - `cargo xtask bench`: every criterion bench of the workspace, then `bench-trace`.
-//! - `cargo xtask bench-trace [FILE]`: reads and summarizes a large trace; MB/s and peak RSS.
+//! - `cargo xtask bench-trace [--repeat N] [--sizes A,B,..] [--ranks N] [FILE..]`: reads and
+//!   summarizes traces of 50 to 500 MB and 8 ranks at once; MB/s, seconds and peak RSS.
 //! - `cargo xtask build-plugins [--out DIR]`: builds the plugins into one folder.
 //! - `cargo xtask calibrate [--hardware H]`: the advisor's predictions for the recorded
 //!   pairs in `testdata/pairs` against what was measured.
@@ -49,7 +50,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  bench     every criterion bench, then bench-trace\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [FILE]\n            read and summarize a large trace: MB/s and peak memory\n  calibrate [--hardware detect|TARGET|FILE]\n            predicted vs measured for the recorded pairs in testdata/pairs"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        format check, clippy -D warnings, tests\n  codegen   regenerate docs/rules.md and docs/context.schema.json\n  bench     every criterion bench, then bench-trace\n  build-plugins [--out DIR] [--debug] [--failing]\n            build the plugins into a folder (default target/plugins)\n  gen-trace OUT [--size-mb N] [--from TRACE]\n            write a large trace for the reading benchmark\n  bench-trace [--repeat N] [--sizes 50,100,250,500] [--ranks 8] [FILE..]\n            read and summarize traces of 50-500 MB and 8 ranks: MB/s, seconds, peak memory\n  calibrate [--hardware detect|TARGET|FILE]\n            predicted vs measured for the recorded pairs in testdata/pairs"
             );
             bail!("unknown or missing task")
         }

@@ -147,6 +147,33 @@ const COMPILED: &[&str] = &[
     "torch_compile",
 ];
 
+/// What a CPU span's name says about the run.
+#[derive(Debug, Clone, Copy)]
+struct CpuName {
+    backward: bool,
+    compiled: bool,
+    optimizer_step: bool,
+    fused_optimizer: bool,
+    foreach: bool,
+    attention: bool,
+}
+
+impl CpuName {
+    fn of(name: &str) -> CpuName {
+        let fused_optimizer = name.contains("_fused_adam") || name.contains("_fused_sgd");
+        let lower = name.to_ascii_lowercase();
+        CpuName {
+            backward: name.contains("Backward")
+                || name.starts_with("autograd::engine::evaluate_function"),
+            compiled: COMPILED.iter().any(|m| name.contains(m)),
+            optimizer_step: name.starts_with("Optimizer.step#"),
+            fused_optimizer,
+            foreach: !fused_optimizer && name.contains("_foreach_"),
+            attention: FUSED_ATTENTION.iter().any(|m| lower.contains(m)),
+        }
+    }
+}
+
 /// The run's facts from the trace; `None` when it has neither CPU operators nor GPU work.
 pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Option<TraceRunFacts> {
     let names = &accumulator.names;
@@ -162,29 +189,32 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
     let mut optimizer_spans: Vec<(f64, f64)> = Vec::new();
     let mut optimizer_name: Option<String> = None;
     let (mut fused_ops, mut foreach_ops) = (0u64, 0u64);
+    // What each name is, worked out once per distinct name: a trace has millions of spans
+    // and a few thousand names.
+    let mut kind_of_name: FastMap<u32, CpuName> = FastMap::default();
     for span in &accumulator.cpu {
-        let name = names.name(span.name);
+        let kind = *kind_of_name
+            .entry(span.name)
+            .or_insert_with(|| CpuName::of(names.name(span.name)));
         cpu_ops += u64::from(span.is_op);
-        if name.contains("Backward") || name.starts_with("autograd::engine::evaluate_function") {
-            backward += 1;
-        }
-        if COMPILED.iter().any(|m| name.contains(m)) {
+        backward += u64::from(kind.backward);
+        if kind.compiled {
             *compiled.entry(span.name).or_default() += 1;
         }
-        if let Some(rest) = name.strip_prefix("Optimizer.step#") {
+        if kind.optimizer_step {
             optimizer_spans.push((span.start, span.end));
             if optimizer_name.is_none() {
-                optimizer_name = rest.split('.').next().map(str::to_owned);
+                optimizer_name = names
+                    .name(span.name)
+                    .strip_prefix("Optimizer.step#")
+                    .and_then(|rest| rest.split('.').next())
+                    .map(str::to_owned);
             }
         }
-        if name.contains("_fused_adam") || name.contains("_fused_sgd") {
-            fused_ops += 1;
-        } else if name.contains("_foreach_") {
-            foreach_ops += 1;
-        }
-        let lower = name.to_ascii_lowercase();
-        if FUSED_ATTENTION.iter().any(|m| lower.contains(m)) {
-            push_distinct(&mut attention, name);
+        fused_ops += u64::from(kind.fused_optimizer);
+        foreach_ops += u64::from(kind.foreach);
+        if kind.attention {
+            push_distinct(&mut attention, names.name(span.name));
         }
     }
     optimizer_spans.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -1,0 +1,704 @@
+//! The multi-core reader: the calling thread reads (and inflates) the input and splits
+//! `traceEvents` at element boundaries (the scanner's own string- and escape-aware pass),
+//! packing the elements into batches of about 1 MiB; worker threads, one per core, parse the
+//! batches into compact events; one more thread folds them into the [`Accumulator`] in file
+//! order. The accumulator and every analysis stay exactly as in the one-thread reader (they
+//! are order-sensitive: correlation ids, per-thread stacks, first and last times), so the
+//! summary is the same whichever reader ran.
+//!
+//! Memory stays bounded: at most [`in_flight`] batches are between the reader and the
+//! accumulator at a time (each about 1 MiB of JSON and its compact events, which borrow
+//! nothing), an element of a batch's size or longer is parsed on the reading thread and sent
+//! on alone, and the buffers come back to be reused. A trace smaller than one batch starts no
+//! thread at all.
+
+use std::{
+    io::Read,
+    ops::Range,
+    panic,
+    sync::{
+        Mutex, PoisonError,
+        mpsc::{self, Receiver, Sender, SyncSender},
+    },
+    thread::{Scope, ScopedJoinHandle},
+};
+
+use crate::{
+    accumulate::{Accumulator, Fields, Metadata, Parsed, ShapeCost, parse_element, shape_cost},
+    event::{ArgNumbers, Num, RawEvent},
+    read::TraceError,
+    scan::{LONG_ELEMENT_BYTES, Prefix, Scanner, Sink, StructureRepairs},
+};
+
+/// Elements go to the workers in batches of about this many bytes of JSON: large enough that
+/// handing one over costs nothing next to parsing it, small enough that a few in flight stay
+/// a few megabytes.
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+
+/// Batches between the reader and the accumulator at most, for `workers` workers: enough
+/// that no worker waits while another batch is being folded in.
+fn in_flight(workers: usize) -> usize {
+    workers + 2
+}
+
+/// What a batch holds, in file order.
+enum Element {
+    /// An element of `traceEvents`: its bytes in the batch and its offset in the stream.
+    Json(Range<usize>, u64),
+    /// A top-level value other than `traceEvents`, already parsed.
+    Metadata(Metadata),
+}
+
+/// Elements for a worker: their bytes back to back, or (with `run_offset`) a run of
+/// `traceEvents` as the file has it, from that stream offset, for the worker to split.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    elements: Vec<Element>,
+    run_offset: Option<u64>,
+}
+
+/// One event as a worker parsed it: its strings in the batch's arena, owned, so it can cross
+/// to the accumulating thread.
+struct CompactEvent {
+    ph: Range<u32>,
+    cat: Range<u32>,
+    name: Range<u32>,
+    ts: Num,
+    dur: Num,
+    thread: u64,
+    args: Option<ArgNumbers>,
+    cost: Option<Box<ShapeCost>>,
+}
+
+enum Item {
+    Event(CompactEvent),
+    Malformed(u64, serde_json::Error),
+    Metadata(Metadata),
+}
+
+/// A parsed batch, ready to fold in.
+#[derive(Default)]
+struct Done {
+    arena: String,
+    items: Vec<Item>,
+    non_finite_repairs: u64,
+    comma_repairs: u64,
+    /// What splitting a run repaired (trailing commas, cut strings, ...).
+    structure: StructureRepairs,
+}
+
+impl Done {
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.items.clear();
+        self.non_finite_repairs = 0;
+        self.comma_repairs = 0;
+        self.structure = StructureRepairs::default();
+    }
+
+    fn keep(&mut self, text: &str) -> Range<u32> {
+        let start = self.arena.len();
+        self.arena.push_str(text);
+        // An arena holds one batch's strings (a few MiB at most): far below 4 GiB.
+        let index = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+        index(start)..index(self.arena.len())
+    }
+
+    /// Parses one element into this batch's items; `text` is the element when it is known to
+    /// be UTF-8.
+    fn parse(&mut self, element: &[u8], text: Option<&str>, offset: u64, fixed: &mut Vec<u8>) {
+        match parse_element(element, text, fixed) {
+            Parsed::Event {
+                event,
+                non_finite_repairs,
+                comma_repairs,
+            } => {
+                self.non_finite_repairs += non_finite_repairs;
+                self.comma_repairs += comma_repairs;
+                self.push_event(&event);
+            }
+            Parsed::Malformed(error) => self.items.push(Item::Malformed(offset, error)),
+        }
+    }
+
+    fn push_event(&mut self, event: &RawEvent<'_>) {
+        let cost = shape_cost(event).map(Box::new);
+        let fields = Fields::of(event, None);
+        let compact = CompactEvent {
+            ph: self.keep(fields.ph),
+            cat: self.keep(fields.cat),
+            name: self.keep(fields.name),
+            ts: fields.ts,
+            dur: fields.dur,
+            thread: fields.thread,
+            args: fields.args,
+            cost,
+        };
+        self.items.push(Item::Event(compact));
+    }
+
+    fn parse_batch(&mut self, batch: &mut Batch) {
+        if let Some(offset) = batch.run_offset {
+            let mut scanner = Scanner::over_run(std::mem::take(&mut batch.bytes), offset);
+            // A run in memory cannot fail to read, and splitting it raises no error.
+            let _ = scanner.batch_events(self);
+            self.structure = scanner.repairs;
+            batch.bytes = scanner.into_run();
+            batch.bytes.clear();
+            return;
+        }
+        let mut fixed = Vec::new();
+        // One check of the whole batch (fast on ASCII) instead of one per string.
+        let text = std::str::from_utf8(&batch.bytes).ok();
+        for element in batch.elements.drain(..) {
+            match element {
+                Element::Json(range, offset) => {
+                    let element_text = text.and_then(|t| t.get(range.clone()));
+                    if let Some(bytes) = batch.bytes.get(range) {
+                        self.parse(bytes, element_text, offset, &mut fixed);
+                    }
+                }
+                Element::Metadata(metadata) => self.items.push(Item::Metadata(metadata)),
+            }
+        }
+    }
+
+    /// Folds the batch into `accumulator` and `structure`, in order.
+    fn fold_into(&mut self, accumulator: &mut Accumulator, structure: &mut StructureRepairs) {
+        structure.merge(&self.structure);
+        accumulator.non_finite_repairs += self.non_finite_repairs;
+        accumulator.comma_repairs += self.comma_repairs;
+        let text = |range: &Range<u32>| {
+            self.arena
+                .get(range.start as usize..range.end as usize)
+                .unwrap_or("")
+        };
+        for item in self.items.drain(..) {
+            match item {
+                Item::Event(event) => accumulator.add(&Fields {
+                    ph: text(&event.ph),
+                    cat: text(&event.cat),
+                    name: text(&event.name),
+                    ts: event.ts,
+                    dur: event.dur,
+                    thread: event.thread,
+                    args: event.args,
+                    cost: event.cost.as_deref(),
+                }),
+                Item::Malformed(offset, error) => accumulator.malformed(offset, &error),
+                Item::Metadata(metadata) => accumulator.apply_metadata(metadata),
+            }
+        }
+    }
+}
+
+/// A worker splitting a run parses each element straight from the run, as the one-thread
+/// reader parses from its buffer.
+impl Sink for Done {
+    fn metadata(&mut self, _key: &str, _value: &[u8], _offset: u64) {}
+
+    fn event(&mut self, element: &[u8], offset: u64) {
+        self.parse(element, None, offset, &mut Vec::new());
+    }
+
+    fn event_prefix(&mut self, data: &[u8]) -> Prefix {
+        let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<RawEvent<'_>>();
+        match stream.next() {
+            Some(Ok(event)) => {
+                let len = stream.byte_offset();
+                self.push_event(&event);
+                Prefix::Parsed(len)
+            }
+            Some(Err(error)) if error.is_eof() => Prefix::NeedMore,
+            None => Prefix::NeedMore,
+            Some(Err(_)) => Prefix::Invalid,
+        }
+    }
+}
+
+/// A batch's place in the order of the file: parsed by a worker (its answer comes on the
+/// receiver) or on the reading thread.
+enum Slot {
+    Pending(Receiver<Done>),
+    Ready(Done),
+}
+
+struct Job {
+    batch: Batch,
+    reply: SyncSender<Done>,
+}
+
+/// The threads, once started.
+struct Running<'scope> {
+    jobs: SyncSender<Job>,
+    order: SyncSender<Slot>,
+    /// Batch buffers back from the workers.
+    spent: Receiver<Batch>,
+    workers: Vec<ScopedJoinHandle<'scope, ()>>,
+    accumulator: ScopedJoinHandle<'scope, (Accumulator, StructureRepairs)>,
+}
+
+/// Runs `scanner` over the input with `workers` parsing threads and batches of `chunk_bytes`;
+/// returns whether a `traceEvents` array was found, and what was accumulated. The repairs
+/// the workers made splitting runs are added to the scanner's.
+pub(crate) fn run<R: Read>(
+    scanner: &mut Scanner<R>,
+    workers: usize,
+    chunk_bytes: usize,
+) -> Result<(bool, Accumulator), TraceError> {
+    let pool = Mutex::new(Vec::new());
+    let (found, accumulator, structure) = std::thread::scope(|scope| {
+        let mut pipeline = Pipeline::new(scope, workers, chunk_bytes, &pool);
+        let found = scanner.run(&mut pipeline);
+        // Joined even after an error, so no thread outlives the read.
+        let (accumulator, structure) = pipeline.finish();
+        (found, accumulator, structure)
+    });
+    let found = found?;
+    scanner.repairs.merge(&structure);
+    Ok((found, accumulator))
+}
+
+/// The [`Sink`] the scanner feeds on the reading thread.
+struct Pipeline<'scope, 'env> {
+    scope: &'scope Scope<'scope, 'env>,
+    workers: usize,
+    chunk_bytes: usize,
+    batch: Batch,
+    /// Parsed batches the accumulator is done with, for the workers to reuse.
+    pool: &'env Mutex<Vec<Done>>,
+    running: Option<Running<'scope>>,
+    /// Batches parsed on this thread before the threads started, in order.
+    parsed_here: Vec<Done>,
+    /// Their bytes of JSON.
+    bytes_here: usize,
+}
+
+impl<'scope, 'env> Pipeline<'scope, 'env> {
+    /// A pipeline of `workers` parsing threads and batches of `chunk_bytes`, started when the
+    /// first batch is full.
+    fn new(
+        scope: &'scope Scope<'scope, 'env>,
+        workers: usize,
+        chunk_bytes: usize,
+        pool: &'env Mutex<Vec<Done>>,
+    ) -> Self {
+        Pipeline {
+            scope,
+            workers: workers.max(1),
+            chunk_bytes: chunk_bytes.max(1),
+            batch: Batch::default(),
+            pool,
+            running: None,
+            parsed_here: Vec::new(),
+            bytes_here: 0,
+        }
+    }
+
+    fn start(&mut self) -> &mut Running<'scope> {
+        let pool = self.pool;
+        let workers = self.workers;
+        let scope = self.scope;
+        let parsed_here = if self.running.is_none() {
+            std::mem::take(&mut self.parsed_here)
+        } else {
+            Vec::new()
+        };
+        self.running.get_or_insert_with(|| {
+            let (jobs, job_queue) = mpsc::sync_channel::<Job>(in_flight(workers));
+            let (order, order_queue) = mpsc::sync_channel::<Slot>(in_flight(workers));
+            let (spent_sender, spent) = mpsc::channel::<Batch>();
+            let job_queue = std::sync::Arc::new(Mutex::new(job_queue));
+            let workers = (0..workers)
+                .map(|_| {
+                    let job_queue = std::sync::Arc::clone(&job_queue);
+                    let spent_sender: Sender<Batch> = spent_sender.clone();
+                    scope.spawn(move || work(&job_queue, &spent_sender, pool))
+                })
+                .collect();
+            let accumulator = scope.spawn(move || accumulate(order_queue, pool));
+            for done in parsed_here {
+                let _ = order.send(Slot::Ready(done));
+            }
+            Running {
+                jobs,
+                order,
+                spent,
+                workers,
+                accumulator,
+            }
+        })
+    }
+
+    /// Hands the current batch to a worker (or, while everything read so far is under one
+    /// batch, parses it here).
+    fn flush(&mut self) {
+        if self.batch.elements.is_empty() && self.batch.run_offset.is_none() {
+            return;
+        }
+        if self.running.is_none() && self.bytes_here + self.batch.bytes.len() < self.chunk_bytes {
+            self.parse_here();
+            return;
+        }
+        let capacity = self.chunk_bytes + self.chunk_bytes / 4;
+        let mut next = self.start().spent.try_recv().unwrap_or_else(|_| Batch {
+            bytes: Vec::with_capacity(capacity),
+            elements: Vec::new(),
+            run_offset: None,
+        });
+        next.bytes.clear();
+        next.elements.clear();
+        next.run_offset = None;
+        let batch = std::mem::replace(&mut self.batch, next);
+        let running = self.start();
+        let (reply, answer) = mpsc::sync_channel(1);
+        // The slot goes first: the accumulator waits for batches in this order. A send fails
+        // only when a thread stopped (a panic), which `finish` reports.
+        if running.order.send(Slot::Pending(answer)).is_ok() {
+            let _ = running.jobs.send(Job { batch, reply });
+        }
+    }
+
+    /// Parses a long element here and sends it on alone, so no worker holds more than a
+    /// batch's worth of JSON.
+    fn send_alone(&mut self, element: &[u8], offset: u64) {
+        self.flush();
+        let mut done = Done::default();
+        let text = std::str::from_utf8(element).ok();
+        done.parse(element, text, offset, &mut Vec::new());
+        let running = self.start();
+        let _ = running.order.send(Slot::Ready(done));
+    }
+
+    /// Waits for the threads and returns the accumulator and the repairs made splitting
+    /// runs; a panic on one of them is resumed here. What was parsed here before the threads
+    /// started (all of a small trace) is folded first.
+    fn finish(mut self) -> (Accumulator, StructureRepairs) {
+        if self.running.is_none() {
+            self.parse_here();
+            let mut accumulator = Accumulator::default();
+            let mut structure = StructureRepairs::default();
+            for mut done in self.parsed_here.drain(..) {
+                done.fold_into(&mut accumulator, &mut structure);
+            }
+            return (accumulator, structure);
+        }
+        self.flush();
+        let Some(running) = self.running.take() else {
+            return Default::default();
+        };
+        let Running {
+            jobs,
+            order,
+            spent,
+            workers,
+            accumulator,
+        } = running;
+        drop((jobs, order, spent));
+        for worker in workers {
+            if let Err(payload) = worker.join() {
+                panic::resume_unwind(payload);
+            }
+        }
+        match accumulator.join() {
+            Ok(result) => result,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// Before the threads start: parses the current batch here, while what was parsed stays
+    /// under one batch's worth.
+    fn parse_here(&mut self) {
+        self.bytes_here += self.batch.bytes.len();
+        let mut done = Done::default();
+        done.parse_batch(&mut self.batch);
+        self.batch.bytes.clear();
+        self.batch.elements.clear();
+        self.batch.run_offset = None;
+        self.parsed_here.push(done);
+    }
+}
+
+/// A worker: parses batches until the reader is done.
+fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Done>>) {
+    loop {
+        let job = {
+            let queue = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.recv()
+        };
+        let Ok(Job { mut batch, reply }) = job else {
+            return;
+        };
+        let mut done = pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        done.parse_batch(&mut batch);
+        let _ = spent.send(batch);
+        let _ = reply.send(done);
+    }
+}
+
+/// The accumulating thread: folds the batches in file order.
+fn accumulate(order: Receiver<Slot>, pool: &Mutex<Vec<Done>>) -> (Accumulator, StructureRepairs) {
+    let mut accumulator = Accumulator::default();
+    let mut structure = StructureRepairs::default();
+    for slot in order {
+        let mut done = match slot {
+            Slot::Ready(done) => done,
+            Slot::Pending(answer) => match answer.recv() {
+                Ok(done) => done,
+                // The worker stopped (a panic, which `finish` resumes).
+                Err(_) => break,
+            },
+        };
+        done.fold_into(&mut accumulator, &mut structure);
+        done.clear();
+        let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < 8 {
+            pool.push(done);
+        }
+    }
+    (accumulator, structure)
+}
+
+impl Sink for Pipeline<'_, '_> {
+    fn metadata(&mut self, key: &str, value: &[u8], _offset: u64) {
+        self.batch
+            .elements
+            .push(Element::Metadata(Metadata::parse(key, value)));
+    }
+
+    fn event(&mut self, element: &[u8], offset: u64) {
+        if element.len() >= LONG_ELEMENT_BYTES.max(self.chunk_bytes) {
+            self.send_alone(element, offset);
+            return;
+        }
+        let start = self.batch.bytes.len();
+        self.batch.bytes.extend_from_slice(element);
+        self.batch
+            .elements
+            .push(Element::Json(start..self.batch.bytes.len(), offset));
+        if self.batch.bytes.len() >= self.chunk_bytes {
+            self.flush();
+        }
+    }
+
+    /// Never parses here: the scanner then finds the element's end and hands it to
+    /// [`Sink::event`], which batches it.
+    fn event_prefix(&mut self, _data: &[u8]) -> Prefix {
+        Prefix::Invalid
+    }
+
+    fn raw_batch_bytes(&self) -> Option<usize> {
+        Some(self.chunk_bytes)
+    }
+
+    /// A run of whole elements: one copy into a batch of its own, split by the worker.
+    fn raw_events(&mut self, run: &[u8], offset: u64) {
+        self.flush();
+        self.batch.bytes.extend_from_slice(run);
+        self.batch.run_offset = Some(offset);
+        self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{io::Write, path::PathBuf};
+
+    use crate::{TraceOptions, read_trace};
+
+    /// Every way of reading: one thread; two and three workers with batches so small that a
+    /// test trace is cut into hundreds; and the defaults.
+    fn every_way() -> Vec<(&'static str, TraceOptions)> {
+        vec![
+            (
+                "2 workers, 1 MiB batches",
+                TraceOptions::default().threads(2),
+            ),
+            (
+                "2 workers, 300-byte batches",
+                TraceOptions::default().threads(2).chunk_bytes(300),
+            ),
+            (
+                "3 workers, 1-byte batches",
+                TraceOptions::default().threads(3).chunk_bytes(1),
+            ),
+            ("the defaults", TraceOptions::default()),
+        ]
+    }
+
+    /// Reads `bytes` with one thread and every other way, and checks the whole summary (its
+    /// `Debug` form, which holds the fields the JSON skips too) or the error is the same.
+    fn same_every_way(name: &str, bytes: &[u8]) {
+        let one = read_trace(bytes, name, TraceOptions::default().threads(1));
+        let one = match one {
+            Ok(summary) => format!("{summary:#?}"),
+            Err(error) => format!("error: {error}"),
+        };
+        for (way, options) in every_way() {
+            let other = match read_trace(bytes, name, options) {
+                Ok(summary) => format!("{summary:#?}"),
+                Err(error) => format!("error: {error}"),
+            };
+            if other != one {
+                let line = one
+                    .lines()
+                    .zip(other.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                let around = |text: &str| {
+                    text.lines()
+                        .skip(line.saturating_sub(3))
+                        .take(8)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                panic!(
+                    "{name}: {way} differs from one thread at line {line}:\n{}\n--- vs ---\n{}",
+                    around(&one),
+                    around(&other)
+                );
+            }
+        }
+    }
+
+    fn traces_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces")
+    }
+
+    #[test]
+    fn every_test_trace_reads_the_same_on_every_core_count() {
+        let mut files = Vec::new();
+        for dir in [
+            traces_dir(),
+            traces_dir().join("hta"),
+            traces_dir().join("synthetic"),
+        ] {
+            for entry in std::fs::read_dir(&dir).expect("test data") {
+                let path = entry.expect("entry").path();
+                let name = path.to_string_lossy().into_owned();
+                if name.ends_with(".json") || name.ends_with(".json.gz") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 9, "{files:?}");
+        for path in files {
+            let bytes = std::fs::read(&path).expect("reads");
+            same_every_way(&path.display().to_string(), &bytes);
+        }
+    }
+
+    /// What real and broken traces hold, many batches of it: repairs, malformed elements,
+    /// metadata after the events, shapes, a long element sent on alone, a truncated end.
+    fn synthetic(events: usize, tail: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            br#"{"schemaVersion": 1, "deviceProperties": [{"id": 0, "name": "NVIDIA A100-SXM4-80GB", "totalGlobalMem": 85899345920, "computeMajor": 8, "computeMinor": 0, "numSms": 108}],
+            "traceEvents": [
+            {"ph":"X","cat":"user_annotation","name":"ProfilerStep#1","pid":1,"tid":1,"ts":0,"dur":5000000},
+            {"ph":"X","cat":"user_annotation","name":"ProfilerStep#2","pid":1,"tid":1,"ts":5000000,"dur":5000000},"#,
+        );
+        for i in 0..events {
+            let ts = i * 100;
+            let _ = write!(
+                out,
+                r#"
+            {{"ph":"X","cat":"cpu_op","name":"aten::mm","pid":1,"tid":1,"ts":{ts},"dur":50,"args":{{"External id":{i},"Input Dims":[[64,{k}],[{k},32]],"Input type":["float","float"]}}}},
+            {{"ph":"X","cat":"cuda_runtime","name":"cudaLaunchKernel","pid":1,"tid":1,"ts":{t1},"dur":5,"args":{{"correlation":{i},"cbid":211}}}},
+            {{"ph":"X","cat":"kernel","name":"ampere_sgemm_\u0031{m}","pid":0,"tid":7,"ts":{t2},"dur":{d},"args":{{"stream":7,"correlation":{i},"grid":[1,1,1]}}}},"#,
+                k = 16 + i % 5,
+                t1 = ts + 10,
+                t2 = ts + 30 + i % 7,
+                m = i % 3,
+                d = 20 + i % 11,
+            );
+            match i % 97 {
+                5 => out.extend_from_slice(br#"{"ph":"X","cat":"kernel","name":"nan","pid":0,"tid":7,"ts":NaN,"dur":1,"args":{"stream":7,},},"#),
+                17 => out.extend_from_slice(
+                    br#"42, "not ]} an [ event", {"ph": "X", "ts": }, , [1, {"a": [2]}], } , {"ph":"X","cat":"cpu_op","name":"q\"}\\","ts":3,"dur":1},"#,
+                ),
+                31 => {
+                    let _ = write!(
+                        out,
+                        r#"{{"ph":"i","s":"t","name":"[memory]","pid":1,"tid":1,"ts":{ts},"args":{{"Total Allocated":{a},"Total Reserved":{r},"Device Type":1}}}},"#,
+                        a = 1000 + i,
+                        r = 4000 + i
+                    );
+                }
+                47 => out.extend_from_slice(br#"{"ph":"X","cat":"cuda_runtime","name":"cudaStreamSynchronize","pid":1,"tid":1,"ts":1,"dur":300},{"ph":"X","cat":"mystery","name":"x","ts":2,"dur":1},"#),
+                _ => {}
+            }
+            if i == events / 2 {
+                // Longer than a batch: parsed on the reading thread and sent on alone.
+                let _ = write!(
+                    out,
+                    r#"{{"ph":"X","cat":"cpu_op","name":"long{}","pid":1,"tid":2,"ts":{ts},"dur":3}},"#,
+                    "n".repeat(super::CHUNK_BYTES + 10)
+                );
+            }
+        }
+        out.extend_from_slice(
+            br#"{"ph":"X","cat":"kernel","name":"last","pid":0,"tid":7,"ts":9999000,"dur":10,"args":{"stream":7}}"#,
+        );
+        out.extend_from_slice(tail.as_bytes());
+        out
+    }
+
+    #[test]
+    fn a_trace_of_many_batches_reads_the_same_on_every_core_count() {
+        let complete = synthetic(
+            3000,
+            r#"], "distributedInfo": {"rank": 3, "world_size": 8}, "baseTimeNanoseconds": 1000}"#,
+        );
+        assert!(complete.len() > 2 << 20, "{} bytes", complete.len());
+        let summary = read_trace(
+            &complete[..],
+            "complete",
+            TraceOptions::default().threads(1),
+        )
+        .expect("reads");
+        // The trace has what the test means it to have.
+        assert!(!summary.op_roofline.is_empty());
+        assert!(summary.memory.is_some());
+        assert_eq!(summary.steps.len(), 2);
+        assert_eq!(summary.base_time_ns, Some(1000));
+        for warning in [
+            "31 NaN/Infinity",
+            "4096 bytes",
+            "155 malformed",
+            "mystery (31)",
+        ] {
+            assert!(
+                summary.warnings.iter().any(|w| w.contains(warning)),
+                "{warning}: {:#?}",
+                summary.warnings
+            );
+        }
+        same_every_way("complete", &complete);
+        // Cut inside an element, with the array and object unclosed.
+        let cut = &complete[..complete.len() * 2 / 3];
+        same_every_way("cut", cut);
+        // A syntax error at the top level after the events.
+        same_every_way("broken", &synthetic(2000, r#"] x"#));
+        // Gzip, whole and cut short.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&complete).expect("compresses");
+        let compressed = encoder.finish().expect("compresses");
+        same_every_way("gzip", &compressed);
+        same_every_way("gzip cut", &compressed[..compressed.len() / 2]);
+    }
+
+    #[test]
+    fn no_thread_starts_for_a_trace_smaller_than_a_batch() {
+        // Checked through the result only: the small path parses in the calling thread, and
+        // reads what the one-thread reader reads.
+        same_every_way("small", &synthetic(5, "]}"));
+        same_every_way("nothing but malformed", br#"{"traceEvents": [1, 2, "x"]}"#);
+        same_every_way("no events", br#"{"schemaVersion": 1}"#);
+    }
+}
