@@ -22,6 +22,12 @@ pub(crate) struct TraceArgs {
     /// with `ranks`): compare them across ranks without reading the traces again.
     #[arg(long)]
     merge: bool,
+    /// Also write the trace back to OUT with the advisor's findings added, for Perfetto's UI
+    /// (ui.perfetto.dev) or chrome://tracing: counter tracks of each stream's queue length
+    /// and idle cause, an instant for each call that blocked the host and for each step, and
+    /// the trace's diagnosis. Gzip when OUT ends in `.gz`. One trace only.
+    #[arg(long, value_name = "OUT", conflicts_with = "merge")]
+    annotate: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     format: ListFormat,
@@ -69,6 +75,15 @@ pub(crate) fn run(args: TraceArgs) -> anyhow::Result<()> {
         return print_ranks(&advisor_trace::merge(ranks), args.format);
     }
     let paths = trace_files(&args.traces)?;
+    if let Some(out) = &args.annotate {
+        let [path] = paths.as_slice() else {
+            return Err(input_error(format!(
+                "--annotate writes one trace back: {} traces were given",
+                paths.len()
+            )));
+        };
+        return annotate(path, out, args.format);
+    }
     if let [path] = paths.as_slice() {
         return print_one(&read(path)?, args.format);
     }
@@ -275,6 +290,34 @@ fn short(name: &str) -> String {
 /// Input text shown escaped, or `missing` when the trace does not say.
 fn shown(value: Option<&str>, missing: &str) -> String {
     value.map_or_else(|| missing.to_owned(), |v| escape_control(v).into_owned())
+}
+
+/// Reads `path`, writes it to `out` with the findings added, prints the summary and says on
+/// stderr what was added.
+fn annotate(path: &Path, out: &Path, format: ListFormat) -> anyhow::Result<()> {
+    crate::input::regular_file_metadata(path)?;
+    let annotated = advisor_trace::annotate_trace_file(path, out, TraceOptions::default())
+        .map_err(|error| input_error(error.to_string()))?;
+    if !crate::term::quiet() {
+        let repaired = if annotated.repaired + annotated.dropped > 0 {
+            format!(
+                "; {} element(s) repaired, {} left out (not JSON)",
+                annotated.repaired, annotated.dropped
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "wrote {}: {} events copied, {} added ({} counter values, {} instants){repaired}; \
+             open it in https://ui.perfetto.dev",
+            escape_control(&out.display().to_string()),
+            annotated.copied,
+            annotated.added(),
+            annotated.counters,
+            annotated.instants,
+        );
+    }
+    print_one(&annotated.summary, format)
 }
 
 /// The summary for people. Every string in it came from the trace or its path (device, kernel

@@ -447,3 +447,48 @@ fn mixed_precision_fires_from_the_v100_traces_kernels() {
     assert!(suggestion["title"].as_str().unwrap_or("").contains("fp16"));
     assert!(suggestion["evidence"].to_string().contains("volta_sgemm"));
 }
+
+#[test]
+fn annotate_writes_the_trace_back_for_perfetto() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let out = folder.path().join("annotated.json");
+    let out_text = out.display().to_string();
+    let output = advisor(&[
+        "trace",
+        &v100_trace(),
+        "--annotate",
+        &out_text,
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("wrote ") && stderr.contains("ui.perfetto.dev"),
+        "{stderr}"
+    );
+    // The summary on stdout is the trace's, as without --annotate.
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("json summary");
+    assert!(summary["breakdown"].is_object());
+    // The written file is read back by `advisor trace`, its added events counted.
+    let back: Value =
+        serde_json::from_str(&ok(&["trace", &out_text, "--format", "json"])).expect("json");
+    assert!(
+        back["event_counts"]["advisor"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{back:#}"
+    );
+    assert_eq!(back["breakdown"], summary["breakdown"]);
+
+    // One trace only.
+    let two = advisor(&[
+        "trace",
+        &v100_trace(),
+        &bert_trace(),
+        "--annotate",
+        &out_text,
+    ]);
+    assert_eq!(two.status.code(), Some(2), "{two:?}");
+    assert!(String::from_utf8_lossy(&two.stderr).contains("one trace"));
+}

@@ -218,7 +218,9 @@ pub(crate) struct Accumulator {
     pub(crate) first_malformed: Option<String>,
 }
 
-const KNOWN_CATEGORIES: [&str; 22] = [
+const KNOWN_CATEGORIES: [&str; 23] = [
+    // The events `advisor trace --annotate` adds.
+    crate::annotate::ADVISOR_CATEGORY,
     "kernel",
     "gpu_memcpy",
     "gpu_memset",

@@ -34,6 +34,7 @@
 
 mod accumulate;
 mod analysis;
+mod annotate;
 mod event;
 mod overview;
 mod pipeline;
@@ -52,6 +53,7 @@ pub use crate::{
         roofline::OpRoofline,
         steps::StepSummary,
     },
+    annotate::{ADVISOR_CATEGORY, ADVISOR_PID, Annotated, annotate_trace_file},
     ranks::{
         CollectiveSkew, MultiRankSummary, RankKernel, RankRow, RankStep, RankSummary, Stragglers,
         merge, read_traces,

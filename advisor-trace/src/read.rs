@@ -11,6 +11,7 @@ use std::{
 
 use crate::{
     accumulate::Accumulator,
+    annotate::Timeline,
     pipeline, scan,
     summary::{self, TraceSummary},
 };
@@ -89,6 +90,11 @@ impl TraceOptions {
         self
     }
 
+    /// What [`TraceOptions::min_inflate_limit`] set.
+    pub(crate) fn inflate_limit(&self) -> u64 {
+        self.min_inflate_limit
+    }
+
     /// How many bytes a gzip stream may always inflate to, however small it is (default
     /// 1 GiB). Past that, it is read up to 100 times its compressed size and the rest is cut
     /// with a warning.
@@ -135,7 +141,7 @@ pub fn read_trace_file(path: &Path, options: TraceOptions) -> Result<TraceSummar
 
 /// Opens `path` for reading once its metadata says it is a regular file, and checks the opened
 /// file again (the path may have been replaced in between).
-fn open_regular_file(path: &Path) -> Result<File, TraceError> {
+pub(crate) fn open_regular_file(path: &Path) -> Result<File, TraceError> {
     let metadata = std::fs::metadata(path)?;
     if !metadata.is_file() {
         return Err(TraceError::NotARegularFile(file_kind(&metadata)));
@@ -204,6 +210,16 @@ pub fn read_trace(
     source: &str,
     options: TraceOptions,
 ) -> Result<TraceSummary, TraceError> {
+    read_trace_with(reader, source, options, false).map(|(summary, _)| summary)
+}
+
+/// [`read_trace`], and the timeline of what the summary found when `timeline` is set.
+pub(crate) fn read_trace_with(
+    reader: impl Read,
+    source: &str,
+    options: TraceOptions,
+    timeline: bool,
+) -> Result<(TraceSummary, Option<Timeline>), TraceError> {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let head = {
         use std::io::BufRead;
@@ -221,8 +237,8 @@ pub fn read_trace(
             truncated: false,
             cut_at: None,
         };
-        let result = summarize(&mut stream, source, threads, chunk_bytes);
-        result.map(|mut summary| {
+        let result = summarize(&mut stream, source, threads, chunk_bytes, timeline);
+        result.map(|(mut summary, timeline)| {
             if let Some((inflated, compressed)) = stream.cut_at {
                 summary.warnings.insert(
                     0,
@@ -240,12 +256,41 @@ pub fn read_trace(
                         .to_owned(),
                 );
             }
-            summary
+            (summary, timeline)
         })
     } else {
         let counted = CountingReader::new(reader, options);
-        summarize(counted, source, threads, chunk_bytes)
+        summarize(counted, source, threads, chunk_bytes, timeline)
     }
+}
+
+/// A trace's JSON: `reader` itself, or its gzip stream inflated (within the same bound as
+/// [`read_trace`]'s, past which it ends).
+pub(crate) fn decompressed(
+    reader: impl Read + 'static,
+    min_limit: u64,
+) -> Result<Box<dyn Read>, TraceError> {
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let head = {
+        use std::io::BufRead;
+        reader.fill_buf()?.get(..2).map(|h| [h[0], h[1]])
+    };
+    if head != Some([0x1f, 0x8b]) {
+        return Ok(Box::new(reader));
+    }
+    let decoder = flate2::bufread::MultiGzDecoder::new(CountingReader {
+        inner: reader,
+        read: 0,
+        reported: 0,
+        progress: None,
+    });
+    Ok(Box::new(GzipStream {
+        decoder,
+        min_limit,
+        produced: 0,
+        truncated: false,
+        cut_at: None,
+    }))
 }
 
 /// The decompressed side of a gzip trace. It treats a stream that stops early (a job killed
@@ -349,7 +394,8 @@ fn summarize(
     source: &str,
     threads: usize,
     chunk_bytes: usize,
-) -> Result<TraceSummary, TraceError> {
+    timeline: bool,
+) -> Result<(TraceSummary, Option<Timeline>), TraceError> {
     let mut scanner = scan::Scanner::new(reader, None);
     let (found_events, accumulator) = if threads <= 1 {
         let mut accumulator = Accumulator::default();
@@ -372,5 +418,6 @@ fn summarize(
         source,
         bytes_read,
         scanner.repairs,
+        timeline,
     ))
 }

@@ -24,6 +24,7 @@ use crate::{
         steps::{self, StepSummary},
         tensor_cores,
     },
+    annotate::Timeline,
     scan::{MAX_ELEMENT_BYTES, MAX_STRING_BYTES, StructureRepairs},
 };
 
@@ -134,7 +135,8 @@ pub(crate) fn build(
     source: &str,
     bytes_read: u64,
     structure: StructureRepairs,
-) -> TraceSummary {
+    timeline: bool,
+) -> (TraceSummary, Option<Timeline>) {
     let mut warnings = repair_warnings(&accumulator, structure);
     accumulator
         .steps
@@ -169,6 +171,8 @@ pub(crate) fn build(
             ProfileOperation::MAX_DEPTH
         ));
     }
+    // After `cpu_ops`, which sorts the spans as host-blocked attribution needs them.
+    let timeline = timeline.then(|| Timeline::of(&accumulator, &kept, origin));
     let run = run_facts::run_facts(&accumulator, &kept);
     let (op_roofline, roofline_rows) = roofline::op_roofline(
         &mut accumulator.op_costs,
@@ -202,7 +206,7 @@ pub(crate) fn build(
     } else {
         accumulator.steps.iter().map(|s| s.dur).sum::<f64>() / 1000.0
     };
-    TraceSummary {
+    let summary = TraceSummary {
         schema_version: SCHEMA_VERSION,
         source: source.to_owned(),
         bytes_read,
@@ -244,7 +248,8 @@ pub(crate) fn build(
         devices: accumulator.devices,
         distributed: accumulator.distributed,
         base_time_ns: accumulator.base_time_ns,
-    }
+    };
+    (summary, timeline)
 }
 
 /// A warning for each repair made to the file and each limit that cut what was read.

@@ -333,6 +333,36 @@ proptest! {
         let _ = read_trace(&text[..], "damaged", TraceOptions::default());
     }
 
+    /// Damaged traces annotated: an error, or JSON that reads back to the same summary
+    /// (`--annotate` writes the reader's repairs out, so any viewer opens the file).
+    #[test]
+    fn damaged_traces_annotate_to_json(
+        at in 0usize..SMALL.len(),
+        token in prop::sample::select(vec![
+            "}", "]", "{", "[", ",", ",,", ":", "\"", "NaN", "-Infinity", "1e999", "}]}",
+        ]),
+    ) {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let input = folder.path().join("in.json");
+        let out = folder.path().join("out.json");
+        let mut text = SMALL.as_bytes().to_vec();
+        text.splice(at..at, token.bytes());
+        std::fs::write(&input, &text).expect("written");
+        if let Ok(annotated) =
+            advisor_trace::annotate_trace_file(&input, &out, TraceOptions::default())
+        {
+            let written = std::fs::read(&out).expect("written");
+            // JSON by RFC 8259's grammar; a number such as 1e999 is kept as written (the
+            // RFC leaves its range to the parser: Python and JavaScript read it as
+            // infinity, serde_json's `Value` refuses it).
+            let value = serde_json::from_slice::<serde::de::IgnoredAny>(&written);
+            prop_assert!(value.is_ok(), "not JSON: {}", String::from_utf8_lossy(&written));
+            let back = read_trace_file(&out, TraceOptions::default()).expect("reads back");
+            prop_assert_eq!(back.idle_breakdown, annotated.summary.idle_breakdown);
+            prop_assert_eq!(back.top_kernels.len(), annotated.summary.top_kernels.len());
+        }
+    }
+
     /// Cutting a valid trace anywhere still reads (repaired) or fails cleanly, and never
     /// yields more events than the whole trace has.
     #[test]
@@ -702,4 +732,140 @@ fn per_operator_roofline_from_recorded_shapes() {
     // The V100 trace was recorded without shapes: no rows.
     let v100 = read_trace_file(&v100_trace(), TraceOptions::default()).expect("reads");
     assert!(v100.op_roofline.is_empty());
+}
+
+/// `advisor trace --annotate`: the trace written back is JSON in the Chrome trace format with
+/// every original event, the advisor's tracks are there, and the reader reads it back to the
+/// same summary, its added events counted under their own category.
+#[test]
+fn annotated_traces_read_back_with_the_added_tracks() {
+    use advisor_trace::annotate_trace_file;
+    let folder = tempfile::tempdir().expect("temporary folder");
+    for (name, output) in [
+        ("hta/sampled_rank-0.json.gz", "rank0.annotated.json"),
+        (
+            "v100-training-rank0.trace.json.gz",
+            "v100.annotated.json.gz",
+        ),
+        ("bert-tiny.trace.json", "bert.annotated.json"),
+        ("synthetic/pageable-copies.trace.json", "pageable.json"),
+    ] {
+        let input = trace(name);
+        let out = folder.path().join(output);
+        let annotated = annotate_trace_file(&input, &out, TraceOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let original = read_trace_file(&input, TraceOptions::default()).expect("reads");
+        let original_events: u64 = original.event_counts.values().sum();
+        assert_eq!(
+            annotated.copied, original_events,
+            "{name}: every element copied"
+        );
+        assert_eq!(annotated.dropped, 0, "{name}");
+
+        // Valid JSON with the Chrome trace format's shape.
+        let bytes = std::fs::read(&out).expect("written");
+        let text = if output.ends_with(".gz") {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+                .expect("gzip");
+            text
+        } else {
+            bytes
+        };
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .unwrap_or_else(|e| panic!("{name}: the annotated trace is not JSON: {e}"));
+        let events = value["traceEvents"].as_array().expect("traceEvents");
+        assert_eq!(events.len() as u64, original_events + annotated.added());
+        let ours: Vec<&serde_json::Value> =
+            events.iter().filter(|e| e["cat"] == "advisor").collect();
+        assert_eq!(ours.len() as u64, annotated.added(), "{name}");
+        for event in &ours {
+            assert!(
+                ["M", "C", "i"].contains(&event["ph"].as_str().unwrap_or("")),
+                "{event}"
+            );
+            assert_eq!(event["pid"], advisor_trace::ADVISOR_PID);
+            if event["ph"] != "M" {
+                assert!(event["ts"].is_f64() || event["ts"].is_u64(), "{event}");
+            }
+        }
+        // Top-level values other than the events are kept.
+        for key in ["deviceProperties", "distributedInfo", "schemaVersion"] {
+            let had = !matches!(
+                read_top_level_key(&input, key),
+                None | Some(serde_json::Value::Null)
+            );
+            assert_eq!(had, value.get(key).is_some(), "{name}: {key}");
+        }
+        let named = |ph: &str, prefix: &str| {
+            ours.iter()
+                .filter(|e| {
+                    e["ph"] == ph && e["name"].as_str().is_some_and(|n| n.starts_with(prefix))
+                })
+                .count()
+        };
+        if !original.queue_length.is_empty() {
+            assert!(named("C", "queue length, stream ") > 0, "{name}");
+            assert!(named("C", "idle cause, stream ") > 0, "{name}");
+        }
+        assert_eq!(named("i", "ProfilerStep#"), original.steps.len(), "{name}");
+        let blocked = original.host_blocked.as_ref().map_or(0, |h| h.calls);
+        assert_eq!(named("i", "host blocked: ") as u64, blocked, "{name}");
+
+        // Read back: the same summary, the added events counted as the advisor's.
+        let back = read_trace_file(&out, TraceOptions::default()).expect("reads back");
+        assert_eq!(
+            back.event_counts.get("advisor").copied(),
+            Some(annotated.added())
+        );
+        assert_eq!(
+            serde_json::to_value(&back.breakdown).ok(),
+            serde_json::to_value(&original.breakdown).ok(),
+            "{name}"
+        );
+        assert_eq!(back.idle_breakdown, original.idle_breakdown, "{name}");
+        assert_eq!(back.queue_length, original.queue_length, "{name}");
+        assert_eq!(back.host_blocked, original.host_blocked, "{name}");
+        assert_eq!(back.steps.len(), original.steps.len(), "{name}");
+        assert_eq!(back.top_kernels.len(), original.top_kernels.len(), "{name}");
+        assert_eq!(back.warnings, original.warnings, "{name}");
+    }
+}
+
+/// A top-level value of a trace, read with serde_json for the test.
+fn read_top_level_key(path: &std::path::Path, key: &str) -> Option<serde_json::Value> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .ok()?;
+        text
+    } else {
+        bytes
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    value.get_mut(key).map(serde_json::Value::take)
+}
+
+#[test]
+fn annotating_refuses_to_replace_its_input_and_leaves_nothing_on_error() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let input = folder.path().join("t.json");
+    std::fs::copy(bert_trace(), &input).expect("copied");
+    let error = advisor_trace::annotate_trace_file(&input, &input, TraceOptions::default())
+        .expect_err("refused");
+    assert!(error.to_string().contains("would replace"), "{error}");
+    // Not a trace: an error naming the file, and no output (nor a temporary file) left.
+    let bad = folder.path().join("bad.json");
+    std::fs::write(&bad, b"{\"nothing\": 1}").expect("written");
+    let out = folder.path().join("out.json");
+    let error = advisor_trace::annotate_trace_file(&bad, &out, TraceOptions::default())
+        .expect_err("not a trace");
+    assert!(error.to_string().contains("bad.json"), "{error}");
+    let left: Vec<_> = std::fs::read_dir(folder.path())
+        .expect("lists")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
 }

@@ -135,18 +135,27 @@ fn attribute(
     found
 }
 
-/// The host-blocked time inside steps; `None` without steps.
-pub(crate) fn host_blocked(
+/// One runtime call inside a step that blocked the host, with why and where.
+pub(crate) struct Blocking<'a> {
+    pub(crate) call: &'a SyncCall,
+    pub(crate) cause: HostBlockCause,
+    /// The name of the copy's GPU activity (`Memcpy DtoH (Device -> Pageable)`).
+    pub(crate) copy: Option<u32>,
+    /// The innermost CPU operator around the call.
+    pub(crate) op: Option<u32>,
+    /// The innermost user annotation around the call (not a step).
+    pub(crate) annotation: Option<u32>,
+}
+
+/// The runtime calls inside steps that blocked the host, in the candidates' order.
+pub(crate) fn blocking_calls<'a>(
     steps: &[Step],
-    candidates: &[SyncCall],
+    candidates: &'a [SyncCall],
     runtime_by_name: &FastMap<u32, (u64, f64)>,
     gpu: &[GpuActivity],
     spans: &[CpuSpan],
     names: &Interner,
-) -> Option<HostBlockedFacts> {
-    if steps.is_empty() {
-        return None;
-    }
+) -> Vec<Blocking<'a>> {
     let copies: FastMap<i64, u32> = gpu
         .iter()
         .filter(|a| a.category != GpuCategory::Kernel && a.correlation >= 0)
@@ -170,11 +179,44 @@ pub(crate) fn host_blocked(
     }
     let calls: Vec<&SyncCall> = blocking.iter().map(|b| b.0).collect();
     let sites_of = attribute(&calls, spans, names);
+    blocking
+        .into_iter()
+        .zip(sites_of)
+        .map(|((call, cause, copy), (op, annotation))| Blocking {
+            call,
+            cause,
+            copy,
+            op,
+            annotation,
+        })
+        .collect()
+}
+
+/// The host-blocked time inside steps; `None` without steps.
+pub(crate) fn host_blocked(
+    steps: &[Step],
+    candidates: &[SyncCall],
+    runtime_by_name: &FastMap<u32, (u64, f64)>,
+    gpu: &[GpuActivity],
+    spans: &[CpuSpan],
+    names: &Interner,
+) -> Option<HostBlockedFacts> {
+    if steps.is_empty() {
+        return None;
+    }
+    let blocking = blocking_calls(steps, candidates, runtime_by_name, gpu, spans, names);
     let step_time: f64 = steps.iter().map(|s| s.dur).sum();
     let mut by_cause: BTreeMap<HostBlockCause, (u64, f64)> = BTreeMap::new();
     type SiteKey = (HostBlockCause, u32, Option<u32>, Option<u32>, Option<u32>);
     let mut by_site: BTreeMap<SiteKey, (u64, f64)> = BTreeMap::new();
-    for (&(call, cause, copy), &(op, annotation)) in blocking.iter().zip(&sites_of) {
+    for &Blocking {
+        call,
+        cause,
+        copy,
+        op,
+        annotation,
+    } in &blocking
+    {
         let entry = by_cause.entry(cause).or_default();
         entry.0 += 1;
         entry.1 += call.dur;

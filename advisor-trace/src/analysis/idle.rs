@@ -11,20 +11,31 @@ pub(crate) const KERNEL_WAIT_US: i64 = 30;
 
 /// Why a stream waited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cause {
+pub(crate) enum Cause {
     Host,
     Kernel,
     Other,
+}
+
+impl Cause {
+    /// The cause as the idle-time breakdown names it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Cause::Host => "host wait",
+            Cause::Kernel => "kernel wait",
+            Cause::Other => "other",
+        }
+    }
 }
 
 /// One gap on a stream: from the previous activity's end to this one's start (negative when
 /// they overlap), whole microseconds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Gap {
-    stream: i32,
-    from: i64,
-    to: i64,
-    cause: Cause,
+    pub(crate) stream: i32,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) cause: Cause,
 }
 
 impl Gap {
@@ -103,7 +114,10 @@ pub(crate) fn idle_breakdown_pieces(
 
 /// The streams (sorted) and the gaps between consecutive activities on each, classified as
 /// HTA classifies them.
-fn gaps(kept: &[GpuActivity], runtime: &FastMap<i64, RuntimeCall>) -> (Vec<i32>, Vec<Gap>) {
+pub(crate) fn gaps(
+    kept: &[GpuActivity],
+    runtime: &FastMap<i64, RuntimeCall>,
+) -> (Vec<i32>, Vec<Gap>) {
     // (stream, start, end, when the launching call started), whole microseconds.
     let mut activities: Vec<(i32, i64, i64, Option<i64>)> = kept
         .iter()

@@ -14,22 +14,11 @@ pub(crate) fn queue_length(
     kept: &[GpuActivity],
     runtime: &FastMap<i64, RuntimeCall>,
 ) -> Vec<StreamQueueLength> {
-    // (stream, time, +1 on launch or -1 on end)
-    let mut changes: Vec<(i32, f64, i32)> = Vec::with_capacity(kept.len() * 2);
     let mut gpu_time: FastMap<i32, f64> = FastMap::default();
     for activity in kept.iter().filter(|a| a.stream >= 0) {
         *gpu_time.entry(activity.stream).or_default() += activity.dur;
-        let end = activity.ts + activity.dur;
-        let launched = runtime
-            .get(&activity.correlation)
-            .map_or(activity.ts, |call| call.ts)
-            .min(end);
-        changes.push((activity.stream, launched, 1));
-        changes.push((activity.stream, end, -1));
     }
-    // Ends before launches at the same time: a queue that empties and refills at one instant
-    // does not count twice.
-    changes.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let changes = changes(kept, runtime);
     let mut rows = Vec::new();
     let mut index = 0;
     while index < changes.len() {
@@ -58,6 +47,28 @@ pub(crate) fn queue_length(
         });
     }
     rows
+}
+
+/// The queue's changes, `(stream, time, +1 on launch or -1 on end)`, sorted by stream, then
+/// time, ends before launches at the same time.
+pub(crate) fn changes(
+    kept: &[GpuActivity],
+    runtime: &FastMap<i64, RuntimeCall>,
+) -> Vec<(i32, f64, i32)> {
+    let mut changes: Vec<(i32, f64, i32)> = Vec::with_capacity(kept.len() * 2);
+    for activity in kept.iter().filter(|a| a.stream >= 0) {
+        let end = activity.ts + activity.dur;
+        let launched = runtime
+            .get(&activity.correlation)
+            .map_or(activity.ts, |call| call.ts)
+            .min(end);
+        changes.push((activity.stream, launched, 1));
+        changes.push((activity.stream, end, -1));
+    }
+    // Ends before launches at the same time: a queue that empties and refills at one instant
+    // does not count twice.
+    changes.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+    changes
 }
 
 #[cfg(test)]
