@@ -12,6 +12,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "mistral",
     "mixtral",
     "qwen2",
+    "phi3",
 ];
 
 /// An input that could not be turned into a model graph.

@@ -71,7 +71,7 @@ pub(crate) fn import_value(value: &Value, source: &str) -> Result<Imported, Impo
         Family::Bert | Family::Roberta => read_bert(&config, family)?,
         Family::DistilBert => read_distilbert(&config)?,
         Family::Gpt2 => read_gpt2(&config)?,
-        Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
+        Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 | Family::Phi3 => {
             read_llama_like(&config, family)?
         }
     };
@@ -251,14 +251,21 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
     })
 }
 
-/// Llama, Mistral, Mixtral and Qwen2 (`configuration_llama.py`, `configuration_mistral.py`,
-/// `configuration_mixtral.py`, `configuration_qwen2.py`): pre-RMSNorm decoders with rotary
-/// positions, grouped-query attention and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts).
+/// Llama, Mistral, Mixtral, Qwen2 and Phi-3 (`configuration_llama.py`,
+/// `configuration_mistral.py`, `configuration_mixtral.py`, `configuration_qwen2.py`,
+/// `configuration_phi3.py`): pre-RMSNorm decoders with rotary positions, grouped-query
+/// attention and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts).
 ///
-/// Defaults when a key is absent: `num_key_value_heads` is `num_attention_heads` for Llama,
-/// 8 for Mistral and Mixtral, 32 for Qwen2 (null always means `num_attention_heads`);
-/// `max_position_embeddings` is 2048 (Llama), 131072 (Mistral, Mixtral), 32768 (Qwen2);
-/// `tie_word_embeddings` is false; Mixtral has 8 experts, 2 per token.
+/// Phi-3 (`modeling_phi3.py`) fuses the query, key and value projections into `qkv_proj`
+/// (`h → (heads + 2·kv_heads)·head_dim`) and the gate and up projections into `gate_up_proj`
+/// (`h → 2·inter`), all without bias whatever `attention_bias` says: the same parameters
+/// as Llama's separate projections, so it is counted as Llama and the nodes say `fused_*`.
+///
+/// Defaults when a key is absent: `num_key_value_heads` is `num_attention_heads` for Llama
+/// and Phi-3, 8 for Mistral and Mixtral, 32 for Qwen2 (null always means
+/// `num_attention_heads`); `max_position_embeddings` is 2048 (Llama), 131072 (Mistral,
+/// Mixtral), 32768 (Qwen2), 4096 (Phi-3); `tie_word_embeddings` is false; Mixtral has 8
+/// experts, 2 per token.
 fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpec, ImportError> {
     let hidden_size = config.required("hidden_size", MAX_WIDTH)?;
     let layers = config.required("num_hidden_layers", MAX_LAYERS)?;
@@ -298,17 +305,18 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
     let default_positions = match family {
         Family::Mistral | Family::Mixtral => 4096 * 32,
         Family::Qwen2 => 32768,
+        Family::Phi3 => 4096,
         _ => 2048,
     };
     let positions = config
         .positive("max_position_embeddings", MAX_POSITIONS)?
         .unwrap_or(default_positions);
     let tied = config.flag("tie_word_embeddings", false)?;
-    // Mistral attends within `sliding_window` positions; Qwen2 only when
+    // Mistral and Phi-3 attend within `sliding_window` positions; Qwen2 only when
     // `use_sliding_window` is true; a null window is full attention.
     let sliding_window = match family {
         Family::Qwen2 if !config.flag("use_sliding_window", false)? => None,
-        Family::Mistral | Family::Mixtral | Family::Qwen2 => config
+        Family::Mistral | Family::Mixtral | Family::Qwen2 | Family::Phi3 => config
             .positive("sliding_window", MAX_POSITIONS)?
             .filter(|window| *window < positions),
         _ => None,

@@ -35,10 +35,11 @@ pub(crate) enum Family {
     Mistral,
     Mixtral,
     Qwen2,
+    Phi3,
 }
 
 impl Family {
-    const ALL: [Family; 8] = [
+    const ALL: [Family; 9] = [
         Family::Bert,
         Family::Roberta,
         Family::DistilBert,
@@ -47,6 +48,7 @@ impl Family {
         Family::Mistral,
         Family::Mixtral,
         Family::Qwen2,
+        Family::Phi3,
     ];
 
     /// The `model_type` in `config.json`.
@@ -60,6 +62,7 @@ impl Family {
             Family::Mistral => "mistral",
             Family::Mixtral => "mixtral",
             Family::Qwen2 => "qwen2",
+            Family::Phi3 => "phi3",
         }
     }
 
@@ -74,6 +77,7 @@ impl Family {
             Family::Mistral => "Mistral",
             Family::Mixtral => "Mixtral",
             Family::Qwen2 => "Qwen2",
+            Family::Phi3 => "Phi3",
         }
     }
 
@@ -102,10 +106,24 @@ impl Family {
     fn architecture(self) -> Architecture {
         match self {
             Family::Bert | Family::Roberta | Family::DistilBert => Architecture::Encoder,
-            Family::Gpt2 | Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
-                Architecture::Decoder
-            }
+            Family::Gpt2
+            | Family::Llama
+            | Family::Mistral
+            | Family::Mixtral
+            | Family::Qwen2
+            | Family::Phi3 => Architecture::Decoder,
         }
+    }
+
+    /// Whether the query, key and value projections are one matrix in the checkpoint
+    /// (`qkv_proj`, `query_key_value`); the parameters are the same as three projections.
+    fn fused_qkv(self) -> bool {
+        matches!(self, Family::Phi3)
+    }
+
+    /// Whether the gate and up projections are one matrix (`gate_up_proj`).
+    fn fused_gate_up(self) -> bool {
+        matches!(self, Family::Phi3)
     }
 }
 
@@ -303,6 +321,9 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         attributes.insert("heads".to_owned(), spec.heads.into());
         attributes.insert("kv_heads".to_owned(), spec.kv_heads.into());
         attributes.insert("head_dim".to_owned(), spec.head_dim.into());
+        if spec.family.fused_qkv() {
+            attributes.insert("fused_qkv".to_owned(), true.into());
+        }
         attributes.insert(
             "causal".to_owned(),
             spec.family
@@ -333,6 +354,9 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         let (id, op_type) = match spec.feed_forward {
             FeedForward::Dense { gated, .. } => {
                 attributes.insert("gated".to_owned(), gated.into());
+                if gated && spec.family.fused_gate_up() {
+                    attributes.insert("fused_gate_up".to_owned(), true.into());
+                }
                 (format!("layers.{layer}.mlp"), "MLP")
             }
             FeedForward::Experts {
@@ -679,9 +703,7 @@ impl ModuleNames {
         match self.family {
             Family::Bert | Family::Roberta | Family::DistilBert => "embeddings".to_owned(),
             Family::Gpt2 => "wte + wpe".to_owned(),
-            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
-                "model.embed_tokens".to_owned()
-            }
+            _ => "model.embed_tokens".to_owned(),
         }
     }
 
@@ -694,9 +716,7 @@ impl ModuleNames {
             Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.attention"),
             Family::DistilBert => format!("transformer.layer.{layer}.attention"),
             Family::Gpt2 => format!("h.{layer}.attn"),
-            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
-                format!("model.layers.{layer}.self_attn")
-            }
+            _ => format!("model.layers.{layer}.self_attn"),
         }
     }
 
@@ -707,9 +727,7 @@ impl ModuleNames {
             }
             Family::DistilBert => format!("transformer.layer.{layer}.sa_layer_norm"),
             Family::Gpt2 => format!("h.{layer}.ln_1"),
-            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
-                format!("model.layers.{layer}.input_layernorm")
-            }
+            _ => format!("model.layers.{layer}.input_layernorm"),
         }
     }
 
@@ -721,9 +739,7 @@ impl ModuleNames {
             Family::DistilBert => format!("transformer.layer.{layer}.ffn"),
             Family::Gpt2 => format!("h.{layer}.mlp"),
             Family::Mixtral => format!("model.layers.{layer}.block_sparse_moe"),
-            Family::Llama | Family::Mistral | Family::Qwen2 => {
-                format!("model.layers.{layer}.mlp")
-            }
+            _ => format!("model.layers.{layer}.mlp"),
         }
     }
 
@@ -732,9 +748,7 @@ impl ModuleNames {
             Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.output.LayerNorm"),
             Family::DistilBert => format!("transformer.layer.{layer}.output_layer_norm"),
             Family::Gpt2 => format!("h.{layer}.ln_2"),
-            Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 => {
-                format!("model.layers.{layer}.post_attention_layernorm")
-            }
+            _ => format!("model.layers.{layer}.post_attention_layernorm"),
         }
     }
 

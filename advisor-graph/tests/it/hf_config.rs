@@ -64,7 +64,7 @@ fn every_expected_tsv_row_matches_exactly() {
 #[test]
 fn every_published_config_matches_its_published_count() {
     let rows = tsv_rows("published.tsv");
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 6);
     for row in rows {
         let [file, parameters, active, kv] = &row[..] else {
             panic!("bad row {row:?}");
@@ -118,6 +118,51 @@ fn mixtral_counts_experts_and_active_experts() {
         moe.attributes["active_parameters"],
         json!(4096 * 8 + 2 * 3 * 4096 * 14336)
     );
+}
+
+/// Phi-3-mini-4k-instruct: 3,821,079,552 parameters, the `metadata.total_size` of
+/// microsoft/Phi-3-mini-4k-instruct's `model.safetensors.index.json` (7,642,159,104 bytes)
+/// divided by 2 bytes per bfloat16 parameter. By the architecture: embeddings and the untied
+/// head 2 × 32064 × 3072, 32 layers of `qkv_proj` 3072 × 3 · 3072, `o_proj` 3072², a fused
+/// `gate_up_proj` 3072 × 2 · 8192 and `down_proj` 8192 × 3072, two RMSNorms, and the final norm.
+#[test]
+fn phi3_counts_fused_projections_like_separate_ones() {
+    let graph = import("phi-3-mini-4k-instruct.json");
+    let per_layer = 3072 * 3 * 3072 + 3072 * 3072 + 3072 * 2 * 8192 + 8192 * 3072 + 2 * 3072;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(2 * 32064 * 3072 + 32 * per_layer + 3072)
+    );
+    assert_eq!(graph.facts.parameters, Some(3_821_079_552));
+    // Multi-head attention (32 key/value heads of 96): 2 × 32 × 32 × 96 × 2 bytes.
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(393_216.0));
+    assert_eq!(graph.facts.family.as_deref(), Some("phi3"));
+    assert_eq!(graph.facts.head_dim, Some(96));
+    assert_eq!(graph.facts.max_sequence_length, Some(4096));
+    assert_eq!(graph.facts.sliding_window, Some(2047));
+    assert_eq!(graph.facts.tie_word_embeddings, Some(false));
+    let node = |id: &str| graph.nodes.iter().find(|node| node.id == id).unwrap();
+    assert_eq!(
+        node("layers.0.attention").attributes["fused_qkv"],
+        json!(true)
+    );
+    assert_eq!(
+        node("layers.0.mlp").attributes["fused_gate_up"],
+        json!(true)
+    );
+    assert_eq!(node("layers.0.mlp").name, "model.layers.0.mlp");
+
+    // `Phi3Config` defaults: key/value heads follow the query heads, 4096 positions.
+    let mut bare = config("phi-3-mini-4k-instruct.json");
+    let object = bare.as_object_mut().unwrap();
+    object.remove("num_key_value_heads");
+    object.remove("max_position_embeddings");
+    object.remove("sliding_window");
+    let facts = from_hf_config_str(&bare.to_string(), "p").unwrap().facts;
+    assert_eq!(facts.kv_heads, Some(32));
+    assert_eq!(facts.max_sequence_length, Some(4096));
+    assert_eq!(facts.sliding_window, None);
+    assert_eq!(facts.parameters, Some(3_821_079_552));
 }
 
 #[test]
@@ -210,7 +255,7 @@ fn family_falls_back_to_architectures() {
     assert_eq!(
         error_message(&moe),
         "config.json: unsupported architectures `Qwen2MoeForCausalLM`: supported model types \
-         are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2"
+         are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3"
     );
 }
 
@@ -331,7 +376,7 @@ fn errors_name_the_source_and_the_key() {
     assert_eq!(
         with("model_type", json!("t5")),
         "config.json: unsupported model_type `t5`: supported model types are bert, roberta, \
-         distilbert, gpt2, llama, mistral, mixtral, qwen2"
+         distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3"
     );
     assert_eq!(
         with("torch_dtype", json!(16)),
@@ -355,7 +400,7 @@ fn errors_name_the_source_and_the_key() {
         error_message(&json!({"hidden_size": 8})),
         "config.json: neither `model_type` nor `architectures` names the model family: \
          supported model types are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, \
-         qwen2"
+         qwen2, phi3"
     );
     assert_eq!(
         error_message(&json!([1, 2])),
