@@ -13,6 +13,8 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "mixtral",
     "qwen2",
     "phi3",
+    "qwen3",
+    "qwen3_moe",
 ];
 
 /// An input that could not be turned into a model graph.

@@ -71,9 +71,13 @@ pub(crate) fn import_value(value: &Value, source: &str) -> Result<Imported, Impo
         Family::Bert | Family::Roberta => read_bert(&config, family)?,
         Family::DistilBert => read_distilbert(&config)?,
         Family::Gpt2 => read_gpt2(&config)?,
-        Family::Llama | Family::Mistral | Family::Mixtral | Family::Qwen2 | Family::Phi3 => {
-            read_llama_like(&config, family)?
-        }
+        Family::Llama
+        | Family::Mistral
+        | Family::Mixtral
+        | Family::Qwen2
+        | Family::Phi3
+        | Family::Qwen3
+        | Family::Qwen3Moe => read_llama_like(&config, family)?,
     };
     spec.dtype = config.dtype(&mut warnings)?;
     spec.name = config
@@ -143,6 +147,7 @@ fn read_bert(config: &Config<'_>, family: Family) -> Result<TransformerSpec, Imp
         placement: Placement::PostNorm,
         qkv_bias: true,
         output_bias: true,
+        qk_norm: false,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -185,6 +190,7 @@ fn read_distilbert(config: &Config<'_>) -> Result<TransformerSpec, ImportError> 
         placement: Placement::PostNorm,
         qkv_bias: true,
         output_bias: true,
+        qk_norm: false,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -237,6 +243,7 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
         placement: Placement::PreNorm,
         qkv_bias: true,
         output_bias: true,
+        qk_norm: false,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -251,10 +258,18 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
     })
 }
 
-/// Llama, Mistral, Mixtral, Qwen2 and Phi-3 (`configuration_llama.py`,
+/// Llama, Mistral, Mixtral, Qwen2, Phi-3, Qwen3 and Qwen3-MoE (`configuration_llama.py`,
 /// `configuration_mistral.py`, `configuration_mixtral.py`, `configuration_qwen2.py`,
-/// `configuration_phi3.py`): pre-RMSNorm decoders with rotary positions, grouped-query
-/// attention and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts).
+/// `configuration_phi3.py`, `configuration_qwen3.py`, `configuration_qwen3_moe.py`):
+/// pre-RMSNorm decoders with rotary positions, grouped-query attention and a SwiGLU MLP
+/// (Mixtral, Qwen3-MoE: a mixture of SwiGLU experts).
+///
+/// Qwen3 adds per-head RMSNorms on queries and keys (`q_norm`, `k_norm`) and takes
+/// `head_dim` from its own key (absent: 128 for Qwen3, `Qwen3Config`'s default; hidden /
+/// heads for Qwen3-MoE, whose attention falls back to that). Qwen3-MoE routes each token to
+/// `num_experts_per_tok` (8) of `num_experts` (128) experts of `moe_intermediate_size`
+/// (768); configs that keep dense MLP layers among the sparse ones (`mlp_only_layers`,
+/// `decoder_sparse_step` other than 1) are refused, since every layer is counted alike.
 ///
 /// Phi-3 (`modeling_phi3.py`) fuses the query, key and value projections into `qkv_proj`
 /// (`h → (heads + 2·kv_heads)·head_dim`) and the gate and up projections into `gate_up_proj`
@@ -262,10 +277,15 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
 /// as Llama's separate projections, so it is counted as Llama and the nodes say `fused_*`.
 ///
 /// Defaults when a key is absent: `num_key_value_heads` is `num_attention_heads` for Llama
-/// and Phi-3, 8 for Mistral and Mixtral, 32 for Qwen2 (null always means
-/// `num_attention_heads`); `max_position_embeddings` is 2048 (Llama), 131072 (Mistral,
-/// Mixtral), 32768 (Qwen2), 4096 (Phi-3); `tie_word_embeddings` is false; Mixtral has 8
-/// experts, 2 per token.
+/// and Phi-3, 8 for Mistral and Mixtral, 32 for Qwen2 and Qwen3, 4 for Qwen3-MoE (null always
+/// means `num_attention_heads`); `max_position_embeddings` is 2048 (Llama), 131072 (Mistral,
+/// Mixtral), 32768 (Qwen2, Qwen3, Qwen3-MoE), 4096 (Phi-3); `tie_word_embeddings` is false;
+/// Mixtral has 8 experts, 2 per token. Qwen2, Qwen3 and Qwen3-MoE attend within
+/// `sliding_window` only with `use_sliding_window` true.
+///
+/// Qwen3-MoE's `moe_intermediate_size` is required (it sizes every expert) and becomes the
+/// reported intermediate size; newer `transformers` write `num_experts` as
+/// `num_local_experts`, and both are read.
 fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpec, ImportError> {
     let hidden_size = config.required("hidden_size", MAX_WIDTH)?;
     let layers = config.required("num_hidden_layers", MAX_LAYERS)?;
@@ -280,13 +300,16 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
     } else {
         match family {
             Family::Mistral | Family::Mixtral => 8,
-            Family::Qwen2 => 32,
+            Family::Qwen2 | Family::Qwen3 => 32,
+            Family::Qwen3Moe => 4,
             _ => heads,
         }
     };
-    let head_dim = match config.positive("head_dim", MAX_WIDTH)? {
-        Some(head_dim) => head_dim,
-        None => config.divide("hidden_size", hidden_size, "num_attention_heads", heads)?,
+    let head_dim = match (config.positive("head_dim", MAX_WIDTH)?, family) {
+        (Some(head_dim), _) => head_dim,
+        // `Qwen3Config.head_dim` defaults to 128, whatever the hidden size.
+        (None, Family::Qwen3) => 128,
+        (None, _) => config.divide("hidden_size", hidden_size, "num_attention_heads", heads)?,
     };
     if heads % kv_heads != 0 {
         return Err(config.inconsistent(
@@ -304,7 +327,7 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
     }
     let default_positions = match family {
         Family::Mistral | Family::Mixtral => 4096 * 32,
-        Family::Qwen2 => 32768,
+        Family::Qwen2 | Family::Qwen3 | Family::Qwen3Moe => 32768,
         Family::Phi3 => 4096,
         _ => 2048,
     };
@@ -315,8 +338,20 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
     // Mistral and Phi-3 attend within `sliding_window` positions; Qwen2 only when
     // `use_sliding_window` is true; a null window is full attention.
     let sliding_window = match family {
-        Family::Qwen2 if !config.flag("use_sliding_window", false)? => None,
-        Family::Mistral | Family::Mixtral | Family::Qwen2 | Family::Phi3 => config
+        Family::Qwen2 | Family::Qwen3 | Family::Qwen3Moe
+            if !config.flag("use_sliding_window", false)? =>
+        {
+            None
+        }
+        // Qwen3 slides only from layer `max_window_layers` on (or where `layer_types` says
+        // `sliding_attention`); the model-wide window applies when every layer slides.
+        Family::Qwen3 if !qwen3_every_layer_slides(config, layers)? => None,
+        Family::Mistral
+        | Family::Mixtral
+        | Family::Qwen2
+        | Family::Phi3
+        | Family::Qwen3
+        | Family::Qwen3Moe => config
             .positive("sliding_window", MAX_POSITIONS)?
             .filter(|window| *window < positions),
         _ => None,
@@ -331,9 +366,42 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
             )
         }
         Family::Qwen2 => (true, false, false),
+        Family::Qwen3 | Family::Qwen3Moe => {
+            let attention_bias = config.flag("attention_bias", false)?;
+            (attention_bias, attention_bias, false)
+        }
         _ => (false, false, false),
     };
-    let feed_forward = if family == Family::Mixtral {
+    let mut intermediate_size = intermediate_size;
+    let feed_forward = if family == Family::Qwen3Moe {
+        qwen3_moe_sparse_layers_only(config, layers)?;
+        // transformers 5 saves `num_experts` under its attribute name `num_local_experts`.
+        let experts = match config.positive("num_experts", MAX_HEADS)? {
+            Some(experts) => experts,
+            None => config
+                .positive("num_local_experts", MAX_HEADS)?
+                .unwrap_or(128),
+        };
+        let experts_per_token = config
+            .positive("num_experts_per_tok", MAX_HEADS)?
+            .unwrap_or(8);
+        if experts_per_token > experts {
+            return Err(config.inconsistent(
+                &["num_experts_per_tok", "num_experts"],
+                format!(
+                    "`num_experts_per_tok` ({experts_per_token}) must not exceed \
+                     `num_experts` ({experts})"
+                ),
+            ));
+        }
+        // Every expert is `moe_intermediate_size` wide; `intermediate_size` would only size
+        // the dense MLP of `mlp_only_layers`, which are refused above.
+        intermediate_size = config.required("moe_intermediate_size", MAX_WIDTH)?;
+        FeedForward::Experts {
+            experts,
+            experts_per_token,
+        }
+    } else if family == Family::Mixtral {
         let experts = config
             .positive("num_local_experts", MAX_HEADS)?
             .unwrap_or(8);
@@ -380,10 +448,65 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         placement: Placement::PreNorm,
         qkv_bias,
         output_bias,
+        qk_norm: matches!(family, Family::Qwen3 | Family::Qwen3Moe),
         feed_forward,
         head: Head::LanguageModel { tied },
         activation: Some(config.text("hidden_act")?.unwrap_or("silu").to_owned()),
     })
+}
+
+/// Whether every layer of a Qwen3 config with `use_sliding_window` attends within the
+/// window: `layer_types` all `sliding_attention`, or, without it, `max_window_layers` 0
+/// (`Qwen3Config` slides the layers from `max_window_layers`, default 28, on).
+fn qwen3_every_layer_slides(config: &Config<'_>, layers: u64) -> Result<bool, ImportError> {
+    if let Some(types) = config.layer_types(layers)? {
+        return Ok(types.iter().all(|kind| *kind == "sliding_attention"));
+    }
+    Ok(config
+        .non_negative("max_window_layers", MAX_LAYERS)?
+        .unwrap_or(28)
+        == 0)
+}
+
+/// Refuses Qwen3-MoE configs with dense MLP layers among the sparse ones: `mlp_only_layers`
+/// listing a layer, or `decoder_sparse_step` other than 1 (a layer is sparse when its index
+/// plus one is a multiple of the step). Every layer is counted as a mixture of experts.
+fn qwen3_moe_sparse_layers_only(config: &Config<'_>, layers: u64) -> Result<(), ImportError> {
+    if let Some(value) = config.get("mlp_only_layers") {
+        let Some(list) = value.as_array() else {
+            return Err(config.invalid("mlp_only_layers", "an array of layer indices", value));
+        };
+        if list
+            .iter()
+            .any(|index| index.as_u64().is_none_or(|index| index >= layers))
+        {
+            return Err(config.invalid(
+                "mlp_only_layers",
+                &format!("an array of layer indices below `num_hidden_layers` ({layers})"),
+                value,
+            ));
+        }
+        if !list.is_empty() {
+            return Err(config.error(ImportErrorKind::Unsupported {
+                key: "mlp_only_layers".to_owned(),
+                value: json::render(value),
+                reason: "dense MLP layers among the mixture-of-experts layers are not counted"
+                    .to_owned(),
+            }));
+        }
+    }
+    let step = config
+        .positive("decoder_sparse_step", MAX_LAYERS)?
+        .unwrap_or(1);
+    if step != 1 {
+        return Err(config.error(ImportErrorKind::Unsupported {
+            key: "decoder_sparse_step".to_owned(),
+            value: step.to_string(),
+            reason: "dense MLP layers among the mixture-of-experts layers are not counted"
+                .to_owned(),
+        }));
+    }
+    Ok(())
 }
 
 /// A config object with typed, validating accessors that name the source and key on error.
@@ -511,6 +634,31 @@ impl<'a> Config<'a> {
             }));
         }
         Ok(())
+    }
+
+    /// `layer_types`, when present: one `full_attention` or `sliding_attention` per layer.
+    fn layer_types(&self, layers: u64) -> Result<Option<Vec<&'a str>>, ImportError> {
+        let Some(value) = self.get("layer_types") else {
+            return Ok(None);
+        };
+        let expected = format!(
+            "an array of {layers} \"full_attention\" or \"sliding_attention\" entries, one per \
+             layer"
+        );
+        let Some(list) = value.as_array() else {
+            return Err(self.invalid("layer_types", &expected, value));
+        };
+        let kinds: Option<Vec<&str>> = list
+            .iter()
+            .map(|kind| {
+                kind.as_str()
+                    .filter(|kind| ["full_attention", "sliding_attention"].contains(kind))
+            })
+            .collect();
+        match kinds {
+            Some(kinds) if kinds.len() as u64 == layers => Ok(Some(kinds)),
+            _ => Err(self.invalid("layer_types", &expected, value)),
+        }
     }
 
     /// An optional string.

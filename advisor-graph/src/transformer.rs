@@ -36,10 +36,12 @@ pub(crate) enum Family {
     Mixtral,
     Qwen2,
     Phi3,
+    Qwen3,
+    Qwen3Moe,
 }
 
 impl Family {
-    const ALL: [Family; 9] = [
+    const ALL: [Family; 11] = [
         Family::Bert,
         Family::Roberta,
         Family::DistilBert,
@@ -49,6 +51,8 @@ impl Family {
         Family::Mixtral,
         Family::Qwen2,
         Family::Phi3,
+        Family::Qwen3,
+        Family::Qwen3Moe,
     ];
 
     /// The `model_type` in `config.json`.
@@ -63,6 +67,8 @@ impl Family {
             Family::Mixtral => "mixtral",
             Family::Qwen2 => "qwen2",
             Family::Phi3 => "phi3",
+            Family::Qwen3 => "qwen3",
+            Family::Qwen3Moe => "qwen3_moe",
         }
     }
 
@@ -78,6 +84,8 @@ impl Family {
             Family::Mixtral => "Mixtral",
             Family::Qwen2 => "Qwen2",
             Family::Phi3 => "Phi3",
+            Family::Qwen3 => "Qwen3",
+            Family::Qwen3Moe => "Qwen3Moe",
         }
     }
 
@@ -111,7 +119,9 @@ impl Family {
             | Family::Mistral
             | Family::Mixtral
             | Family::Qwen2
-            | Family::Phi3 => Architecture::Decoder,
+            | Family::Phi3
+            | Family::Qwen3
+            | Family::Qwen3Moe => Architecture::Decoder,
         }
     }
 
@@ -198,6 +208,9 @@ pub(crate) struct TransformerSpec {
     pub(crate) qkv_bias: bool,
     /// Bias on the attention output projection.
     pub(crate) output_bias: bool,
+    /// Per-head RMSNorms on the queries and keys (Qwen3's `q_norm`, `k_norm`), `head_dim`
+    /// weights each.
+    pub(crate) qk_norm: bool,
     pub(crate) feed_forward: FeedForward,
     pub(crate) head: Head,
     pub(crate) activation: Option<String>,
@@ -323,6 +336,9 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         attributes.insert("head_dim".to_owned(), spec.head_dim.into());
         if spec.family.fused_qkv() {
             attributes.insert("fused_qkv".to_owned(), true.into());
+        }
+        if spec.qk_norm {
+            attributes.insert("qk_norm".to_owned(), true.into());
         }
         attributes.insert(
             "causal".to_owned(),
@@ -649,6 +665,11 @@ fn norm_parameters(spec: &TransformerSpec) -> Option<u64> {
 /// - Llama (`LlamaAttention`): bias on all four only when `attention_bias` is true.
 /// - Mistral, Mixtral: no biases.
 /// - Qwen2 (`Qwen2Attention`): biases on `q_proj`, `k_proj`, `v_proj`; none on `o_proj`.
+/// - Phi-3 (`Phi3Attention`): one `qkv_proj` `h → (heads + 2·kv_heads)·head_dim` and
+///   `o_proj`, no biases: the same count as four separate projections.
+/// - Qwen3, Qwen3-MoE (`Qwen3Attention`): biases on all four only when `attention_bias` is
+///   true, plus `q_norm` and `k_norm`, RMSNorms over one head (`head_dim` weights each),
+///   shared by every head.
 fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
     let query_width = spec.heads.checked_mul(spec.head_dim)?;
     let kv_width = spec.kv_heads.checked_mul(spec.head_dim)?;
@@ -656,7 +677,12 @@ fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
     let key_value = linear(spec.hidden_size, kv_width, spec.qkv_bias)?.checked_mul(2)?;
     let output = linear(query_width, spec.hidden_size, spec.output_bias)?;
     let distance = spec.relative_distance_rows.checked_mul(spec.head_dim)?;
-    checked_sum(&[query, key_value, output, distance])
+    let qk_norm = if spec.qk_norm {
+        spec.head_dim.checked_mul(2)?
+    } else {
+        0
+    };
+    checked_sum(&[query, key_value, output, distance, qk_norm])
 }
 
 /// One feed-forward block, as (all parameters, parameters used per token).
@@ -669,6 +695,9 @@ fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
 /// - Mixtral (`MixtralSparseMoeBlock`): router `gate` `h → num_local_experts` without bias,
 ///   plus `num_local_experts` experts of `w1`, `w3` `h → inter` and `w2` `inter → h`. A token
 ///   runs the router and `num_experts_per_tok` experts.
+/// - Qwen3-MoE (`Qwen3MoeSparseMoeBlock`): the same shape, router `gate` `h → num_experts`
+///   and `num_experts` experts of `gate_proj`, `up_proj`, `down_proj` at
+///   `moe_intermediate_size`, no shared expert.
 fn feed_forward_parameters(spec: &TransformerSpec) -> Option<(u64, u64)> {
     let hidden = spec.hidden_size;
     let inner = spec.intermediate_size;

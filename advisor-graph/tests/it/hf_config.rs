@@ -2,7 +2,9 @@
 //! error messages.
 
 use advisor_core::{Architecture, ModelGraph, Precision};
-use advisor_graph::{ImportErrorKind, ImportWarning, from_hf_config_str, import_bytes};
+use advisor_graph::{
+    ImportErrorKind, ImportWarning, SUPPORTED_MODEL_TYPES, from_hf_config_str, import_bytes,
+};
 use serde_json::{Value, json};
 
 use crate::support::{assert_graph_invariants, hf_fixture, tsv_rows};
@@ -64,7 +66,7 @@ fn every_expected_tsv_row_matches_exactly() {
 #[test]
 fn every_published_config_matches_its_published_count() {
     let rows = tsv_rows("published.tsv");
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 8);
     for row in rows {
         let [file, parameters, active, kv] = &row[..] else {
             panic!("bad row {row:?}");
@@ -165,6 +167,164 @@ fn phi3_counts_fused_projections_like_separate_ones() {
     assert_eq!(facts.parameters, Some(3_821_079_552));
 }
 
+/// Qwen3-8B: 8,190,735,360 parameters, the `metadata.total_size` of Qwen/Qwen3-8B's
+/// `model.safetensors.index.json` (16,381,470,720 bytes) divided by 2 bytes per bfloat16
+/// parameter; the model card rounds it to 8.2B. By the architecture: embeddings and the
+/// untied head 2 × 151936 × 4096, 36 layers of `q_proj` and `o_proj` 4096 × 32 · 128, `k_proj`
+/// and `v_proj` 4096 × 8 · 128, `q_norm` and `k_norm` 128 each, the SwiGLU MLP 3 × 4096 ×
+/// 12288 and two RMSNorms, and the final norm.
+#[test]
+fn qwen3_counts_query_and_key_norms() {
+    let graph = import("qwen3-8b.json");
+    let attention = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 2 * 128;
+    let per_layer = attention + 3 * 4096 * 12288 + 2 * 4096;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(2 * 151936 * 4096 + 36 * per_layer + 4096)
+    );
+    assert_eq!(graph.facts.parameters, Some(8_190_735_360));
+    // Grouped-query attention, 8 key/value heads of 128: 2 × 36 × 8 × 128 × 2 bytes.
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(147_456.0));
+    assert_eq!(graph.facts.family.as_deref(), Some("qwen3"));
+    assert_eq!(graph.facts.head_dim, Some(128));
+    assert_eq!(graph.facts.max_sequence_length, Some(40960));
+    assert_eq!(graph.facts.sliding_window, None);
+    let node = |id: &str| graph.nodes.iter().find(|node| node.id == id).unwrap();
+    assert_eq!(node("layers.0.attention").parameters, attention);
+    assert_eq!(
+        node("layers.0.attention").attributes["qk_norm"],
+        json!(true)
+    );
+
+    // `Qwen3Config` defaults: `head_dim` 128 whatever hidden / heads, 32 key/value heads.
+    let mut bare = config("qwen3-8b.json");
+    let object = bare.as_object_mut().unwrap();
+    object.remove("head_dim");
+    object.remove("num_key_value_heads");
+    let facts = from_hf_config_str(&bare.to_string(), "q").unwrap().facts;
+    assert_eq!(facts.head_dim, Some(128));
+    assert_eq!(facts.kv_heads, Some(32));
+
+    // `attention_bias` adds q, k, v, o biases.
+    let mut biased = config("qwen3-8b.json");
+    biased["attention_bias"] = json!(true);
+    let facts = from_hf_config_str(&biased.to_string(), "q").unwrap().facts;
+    assert_eq!(
+        facts.parameters,
+        Some(8_190_735_360 + 36 * (4096 + 2 * 1024 + 4096))
+    );
+
+    // The window applies only where every layer slides.
+    let mut sliding = config("qwen3-8b.json");
+    sliding["use_sliding_window"] = json!(true);
+    sliding["sliding_window"] = json!(4096);
+    let facts = from_hf_config_str(&sliding.to_string(), "q").unwrap().facts;
+    assert_eq!(facts.sliding_window, None, "layers from 36 on slide: none");
+    sliding["max_window_layers"] = json!(0);
+    let facts = from_hf_config_str(&sliding.to_string(), "q").unwrap().facts;
+    assert_eq!(facts.sliding_window, Some(4096));
+    sliding["layer_types"] = json!(vec!["full_attention"; 36]);
+    let facts = from_hf_config_str(&sliding.to_string(), "q").unwrap().facts;
+    assert_eq!(facts.sliding_window, None);
+    sliding["layer_types"] = json!(["sliding_attention"]);
+    assert_eq!(
+        error_message(&sliding),
+        "config.json: `layer_types` must be an array of 36 \"full_attention\" or \
+         \"sliding_attention\" entries, one per layer, found [\"sliding_attention\"]"
+    );
+}
+
+/// Qwen3-30B-A3B: 30,532,122,624 parameters, the `metadata.total_size` of
+/// Qwen/Qwen3-30B-A3B's `model.safetensors.index.json` (61,064,245,248 bytes) divided by 2
+/// bytes per bfloat16 parameter. Active per token 3,353,032,704 (the model card's "3.3B
+/// activated"): the router and 8 of the 128 experts of `moe_intermediate_size` 768.
+#[test]
+fn qwen3_moe_counts_total_and_active_experts() {
+    let graph = import("qwen3-30b-a3b.json");
+    let attention = 2 * 2048 * 4096 + 2 * 2048 * 512 + 2 * 128;
+    let router = 2048 * 128;
+    let expert = 3 * 2048 * 768;
+    let outside = 2 * 151936 * 2048 + 48 * (attention + 2 * 2048) + 2048;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(outside + 48 * (router + 128 * expert))
+    );
+    assert_eq!(graph.facts.parameters, Some(30_532_122_624));
+    assert_eq!(
+        graph.facts.active_parameters,
+        Some(outside + 48 * (router + 8 * expert))
+    );
+    assert_eq!(graph.facts.active_parameters, Some(3_353_032_704));
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(98_304.0));
+    assert_eq!(graph.facts.family.as_deref(), Some("qwen3_moe"));
+    assert_eq!(graph.facts.num_experts, Some(128));
+    assert_eq!(graph.facts.experts_per_token, Some(8));
+    assert_eq!(graph.facts.intermediate_size, Some(768));
+    let moe = graph
+        .nodes
+        .iter()
+        .find(|node| node.id == "layers.0.moe")
+        .unwrap();
+    assert_eq!(moe.name, "model.layers.0.mlp");
+    assert_eq!(moe.parameters, router + 128 * expert);
+
+    // transformers 5 writes `num_local_experts`; the class defaults are 128 and 8.
+    let mut renamed = config("qwen3-30b-a3b.json");
+    let object = renamed.as_object_mut().unwrap();
+    object.remove("num_experts");
+    object.remove("num_experts_per_tok");
+    let facts = from_hf_config_str(&renamed.to_string(), "q").unwrap().facts;
+    assert_eq!(facts.parameters, Some(30_532_122_624));
+    renamed["num_local_experts"] = json!(64);
+    let facts = from_hf_config_str(&renamed.to_string(), "q").unwrap().facts;
+    assert_eq!(facts.num_experts, Some(64));
+
+    // Dense layers among the sparse ones are refused, naming the key.
+    let mut dense = config("qwen3-30b-a3b.json");
+    dense["mlp_only_layers"] = json!([0, 47]);
+    assert_eq!(
+        error_message(&dense),
+        "config.json: `mlp_only_layers` = [0,47] is not supported: dense MLP layers among the \
+         mixture-of-experts layers are not counted"
+    );
+    dense["mlp_only_layers"] = json!([48]);
+    assert_eq!(
+        error_message(&dense),
+        "config.json: `mlp_only_layers` must be an array of layer indices below \
+         `num_hidden_layers` (48), found [48]"
+    );
+    let mut stepped = config("qwen3-30b-a3b.json");
+    stepped["decoder_sparse_step"] = json!(2);
+    assert_eq!(
+        error_message(&stepped),
+        "config.json: `decoder_sparse_step` = 2 is not supported: dense MLP layers among the \
+         mixture-of-experts layers are not counted"
+    );
+    let mut missing = config("qwen3-30b-a3b.json");
+    missing
+        .as_object_mut()
+        .unwrap()
+        .remove("moe_intermediate_size");
+    assert_eq!(
+        error_message(&missing),
+        "config.json: missing required key `moe_intermediate_size`"
+    );
+    let mut too_many = config("qwen3-30b-a3b.json");
+    too_many["num_experts_per_tok"] = json!(129);
+    assert_eq!(
+        error_message(&too_many),
+        "config.json: `num_experts_per_tok` (129) must not exceed `num_experts` (128)"
+    );
+
+    // The architecture names the family when `model_type` is absent.
+    let mut by_class = config("qwen3-30b-a3b.json");
+    by_class.as_object_mut().unwrap().remove("model_type");
+    let facts = from_hf_config_str(&by_class.to_string(), "q")
+        .unwrap()
+        .facts;
+    assert_eq!(facts.family.as_deref(), Some("qwen3_moe"));
+}
+
 #[test]
 fn gpt2_defaults_apply_when_keys_are_absent() {
     let graph = import("gpt2-medium.json");
@@ -254,8 +414,19 @@ fn family_falls_back_to_architectures() {
     moe["architectures"] = json!(["Qwen2MoeForCausalLM"]);
     assert_eq!(
         error_message(&moe),
-        "config.json: unsupported architectures `Qwen2MoeForCausalLM`: supported model types \
-         are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3"
+        format!(
+            "config.json: unsupported architectures `Qwen2MoeForCausalLM`: supported model \
+             types are {}",
+            SUPPORTED_MODEL_TYPES.join(", ")
+        )
+    );
+}
+
+#[test]
+fn supported_model_types_are_listed_in_order() {
+    assert_eq!(
+        SUPPORTED_MODEL_TYPES.join(", "),
+        "bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3, qwen3, qwen3_moe"
     );
 }
 
@@ -374,9 +545,11 @@ fn errors_name_the_source_and_the_key() {
         "config.json: `tie_word_embeddings` must be true or false, found \"no\""
     );
     assert_eq!(
-        with("model_type", json!("t5")),
-        "config.json: unsupported model_type `t5`: supported model types are bert, roberta, \
-         distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3"
+        with("model_type", json!("bloom")),
+        format!(
+            "config.json: unsupported model_type `bloom`: supported model types are {}",
+            SUPPORTED_MODEL_TYPES.join(", ")
+        )
     );
     assert_eq!(
         with("torch_dtype", json!(16)),
@@ -398,9 +571,11 @@ fn errors_name_the_source_and_the_key() {
 
     assert_eq!(
         error_message(&json!({"hidden_size": 8})),
-        "config.json: neither `model_type` nor `architectures` names the model family: \
-         supported model types are bert, roberta, distilbert, gpt2, llama, mistral, mixtral, \
-         qwen2, phi3"
+        format!(
+            "config.json: neither `model_type` nor `architectures` names the model family: \
+             supported model types are {}",
+            SUPPORTED_MODEL_TYPES.join(", ")
+        )
     );
     assert_eq!(
         error_message(&json!([1, 2])),

@@ -16,6 +16,9 @@ const FIXTURES: &[&str] = &[
     "qwen2-1.5b.json",
     "roberta-base.json",
     "mixtral-8x7b-v0.1.json",
+    "phi-3-mini-4k-instruct.json",
+    "qwen3-8b.json",
+    "qwen3-30b-a3b.json",
 ];
 
 /// Keys worth mutating: every key an importer reads, plus the fixtures' own.
@@ -37,6 +40,14 @@ const KEYS: &[&str] = &[
     "mlp_bias",
     "num_local_experts",
     "num_experts_per_tok",
+    "num_experts",
+    "moe_intermediate_size",
+    "mlp_only_layers",
+    "decoder_sparse_step",
+    "use_sliding_window",
+    "sliding_window",
+    "max_window_layers",
+    "layer_types",
     "torch_dtype",
     "dtype",
     "dim",
@@ -68,6 +79,9 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("bert"),
             Just("gpt2"),
             Just("mixtral"),
+            Just("qwen3"),
+            Just("qwen3_moe"),
+            Just("sliding_attention"),
             Just("relative_key"),
             Just("bfloat16")
         ]
