@@ -15,6 +15,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "phi3",
     "qwen3",
     "qwen3_moe",
+    "gemma2",
 ];
 
 /// An input that could not be turned into a model graph.

@@ -14,7 +14,9 @@ use crate::{
     error::{ImportError, ImportErrorKind, ImportWarning},
     format::{Imported, ModelFormat},
     json,
-    transformer::{Family, FeedForward, Head, Norm, Placement, TransformerSpec, build_graph},
+    transformer::{
+        Family, FeedForward, Head, LocalWindow, Norm, Placement, TransformerSpec, build_graph,
+    },
 };
 
 /// Most layers accepted; far above any published model, low enough that the module graph
@@ -77,7 +79,8 @@ pub(crate) fn import_value(value: &Value, source: &str) -> Result<Imported, Impo
         | Family::Qwen2
         | Family::Phi3
         | Family::Qwen3
-        | Family::Qwen3Moe => read_llama_like(&config, family)?,
+        | Family::Qwen3Moe
+        | Family::Gemma2 => read_llama_like(&config, family)?,
     };
     spec.dtype = config.dtype(&mut warnings)?;
     spec.name = config
@@ -148,6 +151,10 @@ fn read_bert(config: &Config<'_>, family: Family) -> Result<TransformerSpec, Imp
         qkv_bias: true,
         output_bias: true,
         qk_norm: false,
+        post_norms: false,
+        local_window: None,
+        attention_softcap: None,
+        final_softcap: None,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -191,6 +198,10 @@ fn read_distilbert(config: &Config<'_>) -> Result<TransformerSpec, ImportError> 
         qkv_bias: true,
         output_bias: true,
         qk_norm: false,
+        post_norms: false,
+        local_window: None,
+        attention_softcap: None,
+        final_softcap: None,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -244,6 +255,10 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
         qkv_bias: true,
         output_bias: true,
         qk_norm: false,
+        post_norms: false,
+        local_window: None,
+        attention_softcap: None,
+        final_softcap: None,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -258,9 +273,10 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
     })
 }
 
-/// Llama, Mistral, Mixtral, Qwen2, Phi-3, Qwen3 and Qwen3-MoE (`configuration_llama.py`,
-/// `configuration_mistral.py`, `configuration_mixtral.py`, `configuration_qwen2.py`,
-/// `configuration_phi3.py`, `configuration_qwen3.py`, `configuration_qwen3_moe.py`):
+/// Llama, Mistral, Mixtral, Qwen2, Phi-3, Qwen3, Qwen3-MoE and Gemma 2
+/// (`configuration_llama.py`, `configuration_mistral.py`, `configuration_mixtral.py`,
+/// `configuration_qwen2.py`, `configuration_phi3.py`, `configuration_qwen3.py`,
+/// `configuration_qwen3_moe.py`, `configuration_gemma2.py`):
 /// pre-RMSNorm decoders with rotary positions, grouped-query attention and a SwiGLU MLP
 /// (Mixtral, Qwen3-MoE: a mixture of SwiGLU experts).
 ///
@@ -270,6 +286,15 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
 /// `num_experts_per_tok` (8) of `num_experts` (128) experts of `moe_intermediate_size`
 /// (768); configs that keep dense MLP layers among the sparse ones (`mlp_only_layers`,
 /// `decoder_sparse_step` other than 1) are refused, since every layer is counted alike.
+///
+/// Gemma 2 (`configuration_gemma2.py`, `modeling_gemma2.py`) normalizes each sublayer's
+/// output as well as its input (four RMSNorms per layer), ties the LM head to the embeddings
+/// by default, takes `head_dim` (256) and `hidden_activation` (`gelu_pytorch_tanh`) from its
+/// own keys, soft-caps attention scores (`attn_logit_softcapping`, 50) and logits
+/// (`final_logit_softcapping`, 30), and alternates sliding-window (`sliding_window`, 4096) and
+/// global attention layers, the even ones sliding unless `layer_types` says otherwise. The
+/// window is recorded on the sliding layers' attention nodes and not as the model's: the
+/// global layers keep a full KV cache. Defaults: 4 key/value heads, 8192 positions.
 ///
 /// Phi-3 (`modeling_phi3.py`) fuses the query, key and value projections into `qkv_proj`
 /// (`h → (heads + 2·kv_heads)·head_dim`) and the gate and up projections into `gate_up_proj`
@@ -301,7 +326,7 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         match family {
             Family::Mistral | Family::Mixtral => 8,
             Family::Qwen2 | Family::Qwen3 => 32,
-            Family::Qwen3Moe => 4,
+            Family::Qwen3Moe | Family::Gemma2 => 4,
             _ => heads,
         }
     };
@@ -309,6 +334,8 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         (Some(head_dim), _) => head_dim,
         // `Qwen3Config.head_dim` defaults to 128, whatever the hidden size.
         (None, Family::Qwen3) => 128,
+        // `Gemma2Config.head_dim` defaults to 256.
+        (None, Family::Gemma2) => 256,
         (None, _) => config.divide("hidden_size", hidden_size, "num_attention_heads", heads)?,
     };
     if heads % kv_heads != 0 {
@@ -329,12 +356,13 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         Family::Mistral | Family::Mixtral => 4096 * 32,
         Family::Qwen2 | Family::Qwen3 | Family::Qwen3Moe => 32768,
         Family::Phi3 => 4096,
+        Family::Gemma2 => 8192,
         _ => 2048,
     };
     let positions = config
         .positive("max_position_embeddings", MAX_POSITIONS)?
         .unwrap_or(default_positions);
-    let tied = config.flag("tie_word_embeddings", false)?;
+    let tied = config.flag("tie_word_embeddings", family == Family::Gemma2)?;
     // Mistral and Phi-3 attend within `sliding_window` positions; Qwen2 only when
     // `use_sliding_window` is true; a null window is full attention.
     let sliding_window = match family {
@@ -346,6 +374,7 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         // Qwen3 slides only from layer `max_window_layers` on (or where `layer_types` says
         // `sliding_attention`); the model-wide window applies when every layer slides.
         Family::Qwen3 if !qwen3_every_layer_slides(config, layers)? => None,
+        Family::Gemma2 => None,
         Family::Mistral
         | Family::Mixtral
         | Family::Qwen2
@@ -366,11 +395,33 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
             )
         }
         Family::Qwen2 => (true, false, false),
-        Family::Qwen3 | Family::Qwen3Moe => {
+        Family::Qwen3 | Family::Qwen3Moe | Family::Gemma2 => {
             let attention_bias = config.flag("attention_bias", false)?;
             (attention_bias, attention_bias, false)
         }
         _ => (false, false, false),
+    };
+    let (sliding_window, local_window) = if family == Family::Gemma2 {
+        gemma2_windows(config, layers, positions)?
+    } else {
+        (sliding_window, None)
+    };
+    let (attention_softcap, final_softcap, activation) = if family == Family::Gemma2 {
+        config.reject_true(
+            "use_bidirectional_attention",
+            "bidirectional attention makes the decoder an encoder, which is not modelled",
+        )?;
+        let activation = match config.text("hidden_activation")? {
+            Some(activation) => activation,
+            None => config.text("hidden_act")?.unwrap_or("gelu_pytorch_tanh"),
+        };
+        (
+            config.softcap("attn_logit_softcapping", 50.0)?,
+            config.softcap("final_logit_softcapping", 30.0)?,
+            activation,
+        )
+    } else {
+        (None, None, config.text("hidden_act")?.unwrap_or("silu"))
     };
     let mut intermediate_size = intermediate_size;
     let feed_forward = if family == Family::Qwen3Moe {
@@ -449,10 +500,53 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         qkv_bias,
         output_bias,
         qk_norm: matches!(family, Family::Qwen3 | Family::Qwen3Moe),
+        post_norms: family == Family::Gemma2,
+        local_window,
+        attention_softcap,
+        final_softcap,
         feed_forward,
         head: Head::LanguageModel { tied },
-        activation: Some(config.text("hidden_act")?.unwrap_or("silu").to_owned()),
+        activation: Some(activation.to_owned()),
     })
+}
+
+/// Gemma 2's windows: `layer_types` when given, else `Gemma2Config`'s alternation (layers 0,
+/// 2, 4, ... slide, the odd ones attend to everything), within `sliding_window` (default
+/// 4096; null, or a window no shorter than the context, is full attention everywhere).
+/// Returns the model-wide window when every layer slides, else the per-layer one.
+fn gemma2_windows(
+    config: &Config<'_>,
+    layers: u64,
+    positions: u64,
+) -> Result<(Option<u64>, Option<LocalWindow>), ImportError> {
+    let window = if config.object.contains_key("sliding_window") {
+        config.positive("sliding_window", MAX_POSITIONS)?
+    } else {
+        Some(4096)
+    };
+    let sliding: Vec<bool> = match config.layer_types(layers)? {
+        Some(types) => types
+            .iter()
+            .map(|kind| *kind == "sliding_attention")
+            .collect(),
+        None => (0..layers).map(|layer| layer % 2 == 0).collect(),
+    };
+    let Some(window) = window.filter(|window| *window < positions) else {
+        return Ok((None, None));
+    };
+    if sliding.iter().all(|slides| *slides) {
+        Ok((Some(window), None))
+    } else if sliding.iter().any(|slides| *slides) {
+        Ok((
+            None,
+            Some(LocalWindow {
+                window,
+                layers: sliding,
+            }),
+        ))
+    } else {
+        Ok((None, None))
+    }
 }
 
 /// Whether every layer of a Qwen3 config with `use_sliding_window` attends within the
@@ -658,6 +752,21 @@ impl<'a> Config<'a> {
         match kinds {
             Some(kinds) if kinds.len() as u64 == layers => Ok(Some(kinds)),
             _ => Err(self.invalid("layer_types", &expected, value)),
+        }
+    }
+
+    /// An optional soft-capping value: a positive finite number, `default` when absent, none
+    /// when null (no capping).
+    fn softcap(&self, key: &str, default: f64) -> Result<Option<f64>, ImportError> {
+        let Some(value) = self.object.get(key) else {
+            return Ok(Some(default));
+        };
+        if value.is_null() {
+            return Ok(None);
+        }
+        match value.as_f64() {
+            Some(cap) if cap.is_finite() && cap > 0.0 => Ok(Some(cap)),
+            _ => Err(self.invalid(key, "a positive number or null", value)),
         }
     }
 

@@ -38,10 +38,11 @@ pub(crate) enum Family {
     Phi3,
     Qwen3,
     Qwen3Moe,
+    Gemma2,
 }
 
 impl Family {
-    const ALL: [Family; 11] = [
+    const ALL: [Family; 12] = [
         Family::Bert,
         Family::Roberta,
         Family::DistilBert,
@@ -53,6 +54,7 @@ impl Family {
         Family::Phi3,
         Family::Qwen3,
         Family::Qwen3Moe,
+        Family::Gemma2,
     ];
 
     /// The `model_type` in `config.json`.
@@ -69,6 +71,7 @@ impl Family {
             Family::Phi3 => "phi3",
             Family::Qwen3 => "qwen3",
             Family::Qwen3Moe => "qwen3_moe",
+            Family::Gemma2 => "gemma2",
         }
     }
 
@@ -86,6 +89,7 @@ impl Family {
             Family::Phi3 => "Phi3",
             Family::Qwen3 => "Qwen3",
             Family::Qwen3Moe => "Qwen3Moe",
+            Family::Gemma2 => "Gemma2",
         }
     }
 
@@ -121,7 +125,8 @@ impl Family {
             | Family::Qwen2
             | Family::Phi3
             | Family::Qwen3
-            | Family::Qwen3Moe => Architecture::Decoder,
+            | Family::Qwen3Moe
+            | Family::Gemma2 => Architecture::Decoder,
         }
     }
 
@@ -211,9 +216,29 @@ pub(crate) struct TransformerSpec {
     /// Per-head RMSNorms on the queries and keys (Qwen3's `q_norm`, `k_norm`), `head_dim`
     /// weights each.
     pub(crate) qk_norm: bool,
+    /// A second norm on each sublayer's output before its residual add (Gemma 2's
+    /// `post_attention_layernorm` and `post_feedforward_layernorm`).
+    pub(crate) post_norms: bool,
+    /// Layers that attend within a window while the others attend to everything (Gemma 2
+    /// alternates them). A window on every layer is `sliding_window` instead.
+    pub(crate) local_window: Option<LocalWindow>,
+    /// `tanh` soft-capping of the attention scores (Gemma 2's `attn_logit_softcapping`).
+    pub(crate) attention_softcap: Option<f64>,
+    /// `tanh` soft-capping of the logits (Gemma 2's `final_logit_softcapping`).
+    pub(crate) final_softcap: Option<f64>,
     pub(crate) feed_forward: FeedForward,
     pub(crate) head: Head,
     pub(crate) activation: Option<String>,
+}
+
+/// A window some layers attend within; the model-wide `sliding_window` fact stays unset, so
+/// the KV cache and attention FLOPs are counted for full attention, which the other layers
+/// need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LocalWindow {
+    pub(crate) window: u64,
+    /// One entry per layer: whether it attends within the window.
+    pub(crate) layers: Vec<bool>,
 }
 
 /// One module of the internal graph; becomes a [`GraphNode`] at the boundary.
@@ -340,6 +365,18 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         if spec.qk_norm {
             attributes.insert("qk_norm".to_owned(), true.into());
         }
+        if let Some(local) = &spec.local_window
+            && usize::try_from(layer)
+                .ok()
+                .and_then(|index| local.layers.get(index))
+                .copied()
+                .unwrap_or(false)
+        {
+            attributes.insert("sliding_window".to_owned(), local.window.into());
+        }
+        if let Some(cap) = spec.attention_softcap {
+            attributes.insert("logit_softcapping".to_owned(), cap.into());
+        }
         attributes.insert(
             "causal".to_owned(),
             spec.family
@@ -411,21 +448,44 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
             format!("layers.{layer}.mlp_residual"),
             format!("layer {layer} residual add around the feed-forward block"),
         );
+        let post_norm = |id: &str, name: String| {
+            spec.post_norms
+                .then(|| norm(format!("layers.{layer}.{id}"), name))
+        };
         let sublayers = [
-            (attention_norm, attention(layer), attention_residual),
-            (mlp_norm, feed_forward(layer), mlp_residual),
+            (
+                attention_norm,
+                attention(layer),
+                post_norm("attention_post_norm", names.attention_post_norm(layer)),
+                attention_residual,
+            ),
+            (
+                mlp_norm,
+                feed_forward(layer),
+                post_norm("mlp_post_norm", names.mlp_post_norm(layer)),
+                mlp_residual,
+            ),
         ];
         // Nodes are added in data-flow order so the node list reads top to bottom.
-        for (norm, sublayer, residual) in sublayers {
+        for (norm, sublayer, post_norm, residual) in sublayers {
             current = match spec.placement {
-                // x → norm → sublayer → add ← x (skip); the add's output continues.
+                // x → norm → sublayer (→ post-norm) → add ← x (skip); the add's output
+                // continues.
                 Placement::PreNorm => {
                     let norm = graph.add_node(norm);
                     let sublayer = graph.add_node(sublayer);
-                    let residual = graph.add_node(residual);
                     graph.add_edge(current, norm, None);
                     graph.add_edge(norm, sublayer, None);
-                    graph.add_edge(sublayer, residual, None);
+                    let output = match post_norm {
+                        Some(post_norm) => {
+                            let post_norm = graph.add_node(post_norm);
+                            graph.add_edge(sublayer, post_norm, None);
+                            post_norm
+                        }
+                        None => sublayer,
+                    };
+                    let residual = graph.add_node(residual);
+                    graph.add_edge(output, residual, None);
                     graph.add_edge(current, residual, Some(RESIDUAL_TENSOR));
                     residual
                 }
@@ -480,6 +540,9 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
             let mut attributes = BTreeMap::new();
             attributes.insert("tied".to_owned(), tied.into());
             attributes.insert("vocab_size".to_owned(), spec.vocab_size.into());
+            if let Some(cap) = spec.final_softcap {
+                attributes.insert("final_logit_softcapping".to_owned(), cap.into());
+            }
             Some(Module {
                 id: "lm_head".to_owned(),
                 op_type: "MatMul",
@@ -594,7 +657,18 @@ fn to_model_graph(
 fn total_parameters(spec: &TransformerSpec) -> Option<u64> {
     let norm = norm_parameters(spec)?;
     let (feed_forward, _) = feed_forward_parameters(spec)?;
-    let per_layer = checked_sum(&[norm, attention_parameters(spec)?, norm, feed_forward])?;
+    let post_norms = if spec.post_norms {
+        norm.checked_mul(2)?
+    } else {
+        0
+    };
+    let per_layer = checked_sum(&[
+        norm,
+        attention_parameters(spec)?,
+        norm,
+        feed_forward,
+        post_norms,
+    ])?;
     let embedding_norm = if spec.embedding_norm { norm } else { 0 };
     let final_norm = match spec.placement {
         Placement::PreNorm => norm,
@@ -636,14 +710,18 @@ fn checked_sum(terms: &[u64]) -> Option<u64> {
 /// - DistilBERT (`modeling_distilbert.py`, `Embeddings`): word and position tables, no
 ///   token types (sinusoidal positions are still an `nn.Embedding`, so they count).
 /// - GPT-2 (`modeling_gpt2.py`, `GPT2Model`): `wte` `vocab × h`, `wpe` `n_positions × h`.
-/// - Llama, Mistral, Mixtral, Qwen2: `embed_tokens` `vocab × h` only; positions are rotary.
+/// - Llama, Mistral, Mixtral, Qwen2, Qwen3, Phi-3, Gemma 2: `embed_tokens` `vocab × h` only;
+///   positions are rotary (Gemma 2 scales the embeddings by `√h`, which holds no weight).
 fn embedding_parameters(spec: &TransformerSpec) -> Option<u64> {
     let rows = checked_sum(&[spec.vocab_size, spec.position_embeddings, spec.token_types])?;
     rows.checked_mul(spec.hidden_size)
 }
 
 /// One norm: `nn.LayerNorm(h)` is `2h` (weight and bias), RMSNorm is `h` (weight only;
-/// `LlamaRMSNorm`, `MistralRMSNorm`, `MixtralRMSNorm`, `Qwen2RMSNorm`).
+/// `LlamaRMSNorm`, `MistralRMSNorm`, `MixtralRMSNorm`, `Qwen2RMSNorm`, `Qwen3RMSNorm`;
+/// `Gemma2RMSNorm` stores its weight as an offset from 1, still `h` values). Gemma 2 has four
+/// per layer (`input_layernorm`, `post_attention_layernorm`, `pre_feedforward_layernorm`,
+/// `post_feedforward_layernorm`), the others two.
 fn norm_parameters(spec: &TransformerSpec) -> Option<u64> {
     match spec.norm {
         Norm::LayerNorm => spec.hidden_size.checked_mul(2),
@@ -670,6 +748,9 @@ fn norm_parameters(spec: &TransformerSpec) -> Option<u64> {
 /// - Qwen3, Qwen3-MoE (`Qwen3Attention`): biases on all four only when `attention_bias` is
 ///   true, plus `q_norm` and `k_norm`, RMSNorms over one head (`head_dim` weights each),
 ///   shared by every head.
+/// - Gemma 2 (`Gemma2Attention`): biases on all four only when `attention_bias` is true;
+///   `head_dim` (256) is its own key, so `heads·head_dim` need not equal `h`. Soft-capping
+///   and the `query_pre_attn_scalar` scaling hold no weights.
 fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
     let query_width = spec.heads.checked_mul(spec.head_dim)?;
     let kv_width = spec.kv_heads.checked_mul(spec.head_dim)?;
@@ -691,7 +772,8 @@ fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
 ///   `lin1`, `lin2`), GPT-2 (`GPT2MLP`: `c_fc` `h × inner + inner`, `c_proj`
 ///   `inner × h + h`): `h → inner → h` with biases.
 /// - Llama, Mistral, Qwen2 (`LlamaMLP`): `gate_proj`, `up_proj` `h → inter` and `down_proj`
-///   `inter → h`, no biases (`mlp_bias` adds them for Llama): `3·h·inter`.
+///   `inter → h`, no biases (`mlp_bias` adds them for Llama): `3·h·inter`. Gemma 2
+///   (`Gemma2MLP`) has the same three projections around a tanh-approximated GELU.
 /// - Mixtral (`MixtralSparseMoeBlock`): router `gate` `h → num_local_experts` without bias,
 ///   plus `num_local_experts` experts of `w1`, `w3` `h → inter` and `w2` `inter → h`. A token
 ///   runs the router and `num_experts_per_tok` experts.
@@ -772,8 +854,19 @@ impl ModuleNames {
         }
     }
 
+    /// Gemma 2's norm on the attention output.
+    fn attention_post_norm(&self, layer: u64) -> String {
+        format!("model.layers.{layer}.post_attention_layernorm")
+    }
+
+    /// Gemma 2's norm on the feed-forward output.
+    fn mlp_post_norm(&self, layer: u64) -> String {
+        format!("model.layers.{layer}.post_feedforward_layernorm")
+    }
+
     fn mlp_norm(&self, layer: u64) -> String {
         match self.family {
+            Family::Gemma2 => format!("model.layers.{layer}.pre_feedforward_layernorm"),
             Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.output.LayerNorm"),
             Family::DistilBert => format!("transformer.layer.{layer}.output_layer_norm"),
             Family::Gpt2 => format!("h.{layer}.ln_2"),

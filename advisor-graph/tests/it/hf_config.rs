@@ -66,7 +66,7 @@ fn every_expected_tsv_row_matches_exactly() {
 #[test]
 fn every_published_config_matches_its_published_count() {
     let rows = tsv_rows("published.tsv");
-    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.len(), 9);
     for row in rows {
         let [file, parameters, active, kv] = &row[..] else {
             panic!("bad row {row:?}");
@@ -325,6 +325,138 @@ fn qwen3_moe_counts_total_and_active_experts() {
     assert_eq!(facts.family.as_deref(), Some("qwen3_moe"));
 }
 
+/// Gemma-2-2b-it: 2,614,341,888 parameters, the `metadata.total_size` of
+/// google/gemma-2-2b-it's `model.safetensors.index.json` (5,228,683,776 bytes) divided by 2
+/// bytes per bfloat16 parameter. By the architecture: the embedding 256000 × 2304, tied to
+/// the head; 26 layers of `q_proj` and `o_proj` 2304 × 8 · 256, `k_proj` and `v_proj` 2304 ×
+/// 4 · 256, the gated MLP 3 × 2304 × 9216 and four RMSNorms (two before, two after the
+/// sublayers); and the final norm.
+#[test]
+fn gemma2_counts_pre_and_post_norms_and_ties_the_head() {
+    let graph = import("gemma-2-2b-it.json");
+    let per_layer = 2 * 2304 * 2048 + 2 * 2304 * 1024 + 3 * 2304 * 9216 + 4 * 2304;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(256000 * 2304 + 26 * per_layer + 2304)
+    );
+    assert_eq!(graph.facts.parameters, Some(2_614_341_888));
+    // Every layer keeps K and V for its heads (the sliding ones only within the window):
+    // 2 × 26 × 4 × 256 × 2 bytes per token.
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(106_496.0));
+    assert_eq!(graph.facts.family.as_deref(), Some("gemma2"));
+    assert_eq!(graph.facts.head_dim, Some(256));
+    assert_eq!(graph.facts.tie_word_embeddings, Some(true));
+    assert_eq!(
+        graph.facts.sliding_window, None,
+        "odd layers attend globally"
+    );
+    // Embeddings, eight nodes per layer, final norm, head.
+    assert_eq!(graph.nodes.len(), 1 + 26 * 8 + 2);
+    let node = |id: &str| graph.nodes.iter().find(|node| node.id == id).unwrap();
+    assert_eq!(
+        node("layers.0.attention").attributes["sliding_window"],
+        json!(4096)
+    );
+    assert!(
+        !node("layers.1.attention")
+            .attributes
+            .contains_key("sliding_window")
+    );
+    assert_eq!(
+        node("layers.0.attention").attributes["logit_softcapping"],
+        json!(50.0)
+    );
+    assert_eq!(
+        node("lm_head").attributes["final_logit_softcapping"],
+        json!(30.0)
+    );
+    assert_eq!(node("lm_head").parameters, 0);
+    assert_eq!(
+        node("layers.3.attention_post_norm").name,
+        "model.layers.3.post_attention_layernorm"
+    );
+    assert_eq!(
+        node("layers.3.mlp_norm").name,
+        "model.layers.3.pre_feedforward_layernorm"
+    );
+    assert_eq!(node("layers.3.mlp_post_norm").parameters, 2304);
+    let edge = |from: &str, to: &str| {
+        graph
+            .edges
+            .iter()
+            .any(|edge| edge.from == from && edge.to == to)
+    };
+    assert!(edge("layers.0.attention", "layers.0.attention_post_norm"));
+    assert!(edge(
+        "layers.0.attention_post_norm",
+        "layers.0.attention_residual"
+    ));
+    assert!(edge("layers.0.mlp_post_norm", "layers.0.mlp_residual"));
+    assert_eq!(
+        node("layers.0.mlp").attributes["activation"],
+        json!("gelu_pytorch_tanh")
+    );
+
+    // `Gemma2Config` defaults: tied, head_dim 256, 4 key/value heads, a 4096 window.
+    let mut bare = config("gemma-2-2b-it.json");
+    let object = bare.as_object_mut().unwrap();
+    for key in [
+        "head_dim",
+        "num_key_value_heads",
+        "sliding_window",
+        "max_position_embeddings",
+    ] {
+        object.remove(key);
+    }
+    let graph = from_hf_config_str(&bare.to_string(), "g").unwrap();
+    assert_eq!(graph.facts.parameters, Some(2_614_341_888));
+    assert_eq!(graph.facts.max_sequence_length, Some(8192));
+    let attention = |graph: &ModelGraph, layer: u64| {
+        graph
+            .nodes
+            .iter()
+            .find(|node| node.id == format!("layers.{layer}.attention"))
+            .unwrap()
+            .attributes
+            .get("sliding_window")
+            .cloned()
+    };
+    assert_eq!(attention(&graph, 2), Some(json!(4096)));
+
+    // Untied, the head adds 2304 × 256000; `layer_types` overrides the alternation.
+    let mut untied = config("gemma-2-2b-it.json");
+    untied["tie_word_embeddings"] = json!(false);
+    let facts = from_hf_config_str(&untied.to_string(), "g").unwrap().facts;
+    assert_eq!(facts.parameters, Some(2_614_341_888 + 2304 * 256000));
+    let mut all_sliding = config("gemma-2-2b-it.json");
+    all_sliding["layer_types"] = json!(vec!["sliding_attention"; 26]);
+    let facts = from_hf_config_str(&all_sliding.to_string(), "g")
+        .unwrap()
+        .facts;
+    assert_eq!(facts.sliding_window, Some(4096));
+    let mut no_window = config("gemma-2-2b-it.json");
+    no_window["sliding_window"] = Value::Null;
+    no_window["attn_logit_softcapping"] = Value::Null;
+    let graph = from_hf_config_str(&no_window.to_string(), "g").unwrap();
+    assert_eq!(attention(&graph, 0), None);
+    assert!(!graph.nodes[2].attributes.contains_key("logit_softcapping"));
+
+    let mut bad = config("gemma-2-2b-it.json");
+    bad["final_logit_softcapping"] = json!("thirty");
+    assert_eq!(
+        error_message(&bad),
+        "config.json: `final_logit_softcapping` must be a positive number or null, found \
+         \"thirty\""
+    );
+    let mut bidirectional = config("gemma-2-2b-it.json");
+    bidirectional["use_bidirectional_attention"] = json!(true);
+    assert_eq!(
+        error_message(&bidirectional),
+        "config.json: `use_bidirectional_attention` = true is not supported: bidirectional \
+         attention makes the decoder an encoder, which is not modelled"
+    );
+}
+
 #[test]
 fn gpt2_defaults_apply_when_keys_are_absent() {
     let graph = import("gpt2-medium.json");
@@ -426,7 +558,8 @@ fn family_falls_back_to_architectures() {
 fn supported_model_types_are_listed_in_order() {
     assert_eq!(
         SUPPORTED_MODEL_TYPES.join(", "),
-        "bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3, qwen3, qwen3_moe"
+        "bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3, qwen3, qwen3_moe, \
+         gemma2"
     );
 }
 

@@ -19,6 +19,7 @@ const FIXTURES: &[&str] = &[
     "phi-3-mini-4k-instruct.json",
     "qwen3-8b.json",
     "qwen3-30b-a3b.json",
+    "gemma-2-2b-it.json",
 ];
 
 /// Keys worth mutating: every key an importer reads, plus the fixtures' own.
@@ -48,6 +49,10 @@ const KEYS: &[&str] = &[
     "sliding_window",
     "max_window_layers",
     "layer_types",
+    "attn_logit_softcapping",
+    "final_logit_softcapping",
+    "hidden_activation",
+    "use_bidirectional_attention",
     "torch_dtype",
     "dtype",
     "dim",
@@ -81,6 +86,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("mixtral"),
             Just("qwen3"),
             Just("qwen3_moe"),
+            Just("gemma2"),
             Just("sliding_attention"),
             Just("relative_key"),
             Just("bfloat16")
