@@ -16,6 +16,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "qwen3",
     "qwen3_moe",
     "gemma2",
+    "falcon",
 ];
 
 /// An input that could not be turned into a model graph.

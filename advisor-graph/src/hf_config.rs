@@ -73,6 +73,7 @@ pub(crate) fn import_value(value: &Value, source: &str) -> Result<Imported, Impo
         Family::Bert | Family::Roberta => read_bert(&config, family)?,
         Family::DistilBert => read_distilbert(&config)?,
         Family::Gpt2 => read_gpt2(&config)?,
+        Family::Falcon => read_falcon(&config)?,
         Family::Llama
         | Family::Mistral
         | Family::Mixtral
@@ -143,6 +144,7 @@ fn read_bert(config: &Config<'_>, family: Family) -> Result<TransformerSpec, Imp
         max_sequence_length: positions,
         sliding_window: None,
         position_embeddings: positions,
+        alibi: false,
         token_types,
         relative_distance_rows,
         embedding_norm: true,
@@ -190,6 +192,7 @@ fn read_distilbert(config: &Config<'_>) -> Result<TransformerSpec, ImportError> 
         max_sequence_length: positions,
         sliding_window: None,
         position_embeddings: positions,
+        alibi: false,
         token_types: 0,
         relative_distance_rows: 0,
         embedding_norm: true,
@@ -247,6 +250,7 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
         max_sequence_length: positions.or(context).unwrap_or(1024),
         sliding_window: None,
         position_embeddings: positions.unwrap_or(1024),
+        alibi: false,
         token_types: 0,
         relative_distance_rows: 0,
         embedding_norm: false,
@@ -270,6 +274,102 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
                 .unwrap_or("gelu_new")
                 .to_owned(),
         ),
+    })
+}
+
+/// Falcon (`configuration_falcon.py`, `modeling_falcon.py`): a LayerNorm decoder with one
+/// fused `query_key_value` projection, a GELU MLP of `ffn_hidden_size` (default `4h`), biases
+/// only with `bias`, rotary positions or ALiBi (`alibi`), and an LM head tied to
+/// `word_embeddings` by default.
+///
+/// - `new_decoder_architecture` false (Falcon-7B): multi-query attention when `multi_query`
+///   (the default: one key/value head, whatever `num_kv_heads` says), else full multi-head;
+///   with `parallel_attn` (the default) attention and MLP read the same `input_layernorm`
+///   and add into one residual, without it they run in turn (`post_attention_layernorm`
+///   before the MLP).
+/// - `new_decoder_architecture` true (Falcon-40B, -180B): `num_kv_heads` key/value heads
+///   (grouped-query), always parallel, with separate `ln_attn` and `ln_mlp` unless
+///   `num_ln_in_parallel_attn` is 1 (Falcon2-11B), which keeps one `input_layernorm`.
+///
+/// `head_dim` is `hidden_size / num_attention_heads`; `max_position_embeddings` defaults to
+/// 2048. `apply_residual_connection_post_layernorm` moves the skip connection's start, not a
+/// weight, so it does not change the count.
+fn read_falcon(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
+    let hidden_size = config.required("hidden_size", MAX_WIDTH)?;
+    let layers = config.required("num_hidden_layers", MAX_LAYERS)?;
+    let heads = config.required("num_attention_heads", MAX_HEADS)?;
+    let vocab_size = config.required("vocab_size", MAX_VOCAB)?;
+    let head_dim = config.divide("hidden_size", hidden_size, "num_attention_heads", heads)?;
+    let intermediate_size = match config.positive("ffn_hidden_size", MAX_WIDTH)? {
+        Some(width) => width,
+        None => hidden_size
+            .checked_mul(4)
+            .ok_or_else(|| config.overflow("`4 × hidden_size`"))?,
+    };
+    let new_architecture = config.flag("new_decoder_architecture", false)?;
+    let multi_query = config.flag("multi_query", true)?;
+    let parallel = config.flag("parallel_attn", true)?;
+    let (kv_heads, placement) = if new_architecture {
+        let kv_heads = config.positive("num_kv_heads", MAX_HEADS)?.unwrap_or(heads);
+        if heads % kv_heads != 0 {
+            return Err(config.inconsistent(
+                &["num_attention_heads", "num_kv_heads"],
+                format!(
+                    "`num_attention_heads` ({heads}) must be a multiple of `num_kv_heads` \
+                     ({kv_heads}) for grouped-query attention"
+                ),
+            ));
+        }
+        let shared_norm = match config.positive("num_ln_in_parallel_attn", 2)? {
+            None | Some(2) => false,
+            Some(_) => true,
+        };
+        (kv_heads, Placement::Parallel { shared_norm })
+    } else {
+        let kv_heads = if multi_query { 1 } else { heads };
+        let placement = if parallel {
+            Placement::Parallel { shared_norm: true }
+        } else {
+            Placement::PreNorm
+        };
+        (kv_heads, placement)
+    };
+    let positions = config
+        .positive("max_position_embeddings", MAX_POSITIONS)?
+        .unwrap_or(2048);
+    let bias = config.flag("bias", false)?;
+    Ok(TransformerSpec {
+        family: Family::Falcon,
+        name: None,
+        dtype: None,
+        layers,
+        hidden_size,
+        intermediate_size,
+        heads,
+        kv_heads,
+        head_dim,
+        vocab_size,
+        max_sequence_length: positions,
+        sliding_window: None,
+        position_embeddings: 0,
+        alibi: config.flag("alibi", false)?,
+        token_types: 0,
+        relative_distance_rows: 0,
+        embedding_norm: false,
+        norm: Norm::LayerNorm,
+        placement,
+        qkv_bias: bias,
+        output_bias: bias,
+        qk_norm: false,
+        post_norms: false,
+        local_window: None,
+        attention_softcap: None,
+        final_softcap: None,
+        feed_forward: FeedForward::Dense { gated: false, bias },
+        head: Head::LanguageModel {
+            tied: config.flag("tie_word_embeddings", true)?,
+        },
+        activation: Some(config.text("activation")?.unwrap_or("gelu").to_owned()),
     })
 }
 
@@ -492,6 +592,7 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         max_sequence_length: positions,
         sliding_window,
         position_embeddings: 0,
+        alibi: false,
         token_types: 0,
         relative_distance_rows: 0,
         embedding_norm: false,

@@ -39,10 +39,11 @@ pub(crate) enum Family {
     Qwen3,
     Qwen3Moe,
     Gemma2,
+    Falcon,
 }
 
 impl Family {
-    const ALL: [Family; 12] = [
+    const ALL: [Family; 13] = [
         Family::Bert,
         Family::Roberta,
         Family::DistilBert,
@@ -55,6 +56,7 @@ impl Family {
         Family::Qwen3,
         Family::Qwen3Moe,
         Family::Gemma2,
+        Family::Falcon,
     ];
 
     /// The `model_type` in `config.json`.
@@ -72,6 +74,7 @@ impl Family {
             Family::Qwen3 => "qwen3",
             Family::Qwen3Moe => "qwen3_moe",
             Family::Gemma2 => "gemma2",
+            Family::Falcon => "falcon",
         }
     }
 
@@ -90,6 +93,7 @@ impl Family {
             Family::Qwen3 => "Qwen3",
             Family::Qwen3Moe => "Qwen3Moe",
             Family::Gemma2 => "Gemma2",
+            Family::Falcon => "Falcon",
         }
     }
 
@@ -126,14 +130,15 @@ impl Family {
             | Family::Phi3
             | Family::Qwen3
             | Family::Qwen3Moe
-            | Family::Gemma2 => Architecture::Decoder,
+            | Family::Gemma2
+            | Family::Falcon => Architecture::Decoder,
         }
     }
 
     /// Whether the query, key and value projections are one matrix in the checkpoint
     /// (`qkv_proj`, `query_key_value`); the parameters are the same as three projections.
     fn fused_qkv(self) -> bool {
-        matches!(self, Family::Phi3)
+        matches!(self, Family::Phi3 | Family::Falcon)
     }
 
     /// Whether the gate and up projections are one matrix (`gate_up_proj`).
@@ -158,6 +163,9 @@ pub(crate) enum Placement {
     PostNorm,
     /// GPT-2, Llama: `x + sublayer(norm(x))`, with a final norm after the last layer.
     PreNorm,
+    /// Falcon: `x + attention(norm(x)) + mlp(norm'(x))`, attention and MLP side by side on
+    /// the same input, with a final norm; `shared_norm` when one norm feeds both.
+    Parallel { shared_norm: bool },
 }
 
 /// The feed-forward block of each layer.
@@ -201,6 +209,8 @@ pub(crate) struct TransformerSpec {
     pub(crate) sliding_window: Option<u64>,
     /// Rows of the learned position-embedding table; 0 for rotary position encoding.
     pub(crate) position_embeddings: u64,
+    /// ALiBi attention biases instead of rotary positions (Falcon's `alibi`); no weights.
+    pub(crate) alibi: bool,
     /// Rows of the token-type (segment) embedding table; 0 when there is none.
     pub(crate) token_types: u64,
     /// Rows of BERT's per-layer `distance_embedding` for relative positions; 0 when absent.
@@ -282,6 +292,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
     };
     let names = ModuleNames {
         family: spec.family,
+        placement: spec.placement,
     };
     let hidden_shape = vec![
         Dimension::Symbolic("batch".to_owned()),
@@ -299,6 +310,8 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
             "position_embeddings".to_owned(),
             spec.position_embeddings.into(),
         );
+    } else if spec.alibi {
+        attributes.insert("position_encoding".to_owned(), "alibi".into());
     } else {
         attributes.insert("position_encoding".to_owned(), "rotary".into());
     }
@@ -435,6 +448,39 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
     };
 
     for layer in 0..spec.layers {
+        // x → norm → attention → add ← x (skip), norm (or norm') → mlp → the same add.
+        if let Placement::Parallel { shared_norm } = spec.placement {
+            let attention_norm = graph.add_node(norm(
+                format!("layers.{layer}.attention_norm"),
+                names.attention_norm(layer),
+            ));
+            graph.add_edge(current, attention_norm, None);
+            let attention = graph.add_node(attention(layer));
+            graph.add_edge(attention_norm, attention, None);
+            let mlp_input = if shared_norm {
+                attention_norm
+            } else {
+                let mlp_norm = graph.add_node(norm(
+                    format!("layers.{layer}.mlp_norm"),
+                    names.mlp_norm(layer),
+                ));
+                graph.add_edge(current, mlp_norm, None);
+                mlp_norm
+            };
+            let mlp = graph.add_node(feed_forward(layer));
+            graph.add_edge(mlp_input, mlp, None);
+            let mut residual = residual_add(
+                format!("layers.{layer}.residual"),
+                format!("layer {layer} residual add of attention and the feed-forward block"),
+            );
+            residual.input_shapes.push(hidden_shape.clone());
+            let residual = graph.add_node(residual);
+            graph.add_edge(attention, residual, None);
+            graph.add_edge(mlp, residual, None);
+            graph.add_edge(current, residual, Some(RESIDUAL_TENSOR));
+            current = residual;
+            continue;
+        }
         let attention_norm = norm(
             format!("layers.{layer}.attention_norm"),
             names.attention_norm(layer),
@@ -500,11 +546,12 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
                     graph.add_edge(residual, norm, None);
                     norm
                 }
+                Placement::Parallel { .. } => current,
             };
         }
     }
 
-    if spec.placement == Placement::PreNorm {
+    if spec.placement != Placement::PostNorm {
         let node = graph.add_node(norm("final_norm".to_owned(), names.final_norm()));
         graph.add_edge(current, node, None);
         current = node;
@@ -662,16 +709,19 @@ fn total_parameters(spec: &TransformerSpec) -> Option<u64> {
     } else {
         0
     };
+    let layer_norms = match spec.placement {
+        Placement::Parallel { shared_norm: true } => norm,
+        _ => norm.checked_mul(2)?,
+    };
     let per_layer = checked_sum(&[
-        norm,
+        layer_norms,
         attention_parameters(spec)?,
-        norm,
         feed_forward,
         post_norms,
     ])?;
     let embedding_norm = if spec.embedding_norm { norm } else { 0 };
     let final_norm = match spec.placement {
-        Placement::PreNorm => norm,
+        Placement::PreNorm | Placement::Parallel { .. } => norm,
         Placement::PostNorm => 0,
     };
     let head = match spec.head {
@@ -742,6 +792,9 @@ fn norm_parameters(spec: &TransformerSpec) -> Option<u64> {
 ///   three biased projections; `c_proj` is `h × h + h`.
 /// - Llama (`LlamaAttention`): bias on all four only when `attention_bias` is true.
 /// - Mistral, Mixtral: no biases.
+/// - Falcon (`FalconAttention`): one `query_key_value` `h → (heads + 2·kv_heads)·head_dim`
+///   (multi-query: one key/value head; `new_decoder_architecture`: `num_kv_heads`) and
+///   `dense`, both biased only when `bias` is true: the same count as four projections.
 /// - Qwen2 (`Qwen2Attention`): biases on `q_proj`, `k_proj`, `v_proj`; none on `o_proj`.
 /// - Phi-3 (`Phi3Attention`): one `qkv_proj` `h → (heads + 2·kv_heads)·head_dim` and
 ///   `o_proj`, no biases: the same count as four separate projections.
@@ -768,6 +821,8 @@ fn attention_parameters(spec: &TransformerSpec) -> Option<u64> {
 
 /// One feed-forward block, as (all parameters, parameters used per token).
 ///
+/// - Falcon (`FalconMLP`): `dense_h_to_4h` `h → ffn_hidden_size` and `dense_4h_to_h`, biased
+///   only when `bias` is true.
 /// - BERT / RoBERTa (`BertIntermediate.dense`, `BertOutput.dense`), DistilBERT (`FFN`:
 ///   `lin1`, `lin2`), GPT-2 (`GPT2MLP`: `c_fc` `h × inner + inner`, `c_proj`
 ///   `inner × h + h`): `h → inner → h` with biases.
@@ -807,6 +862,7 @@ fn feed_forward_parameters(spec: &TransformerSpec) -> Option<(u64, u64)> {
 /// Human-readable node names: the Hugging Face module path where there is one.
 struct ModuleNames {
     family: Family,
+    placement: Placement,
 }
 
 impl ModuleNames {
@@ -814,6 +870,7 @@ impl ModuleNames {
         match self.family {
             Family::Bert | Family::Roberta | Family::DistilBert => "embeddings".to_owned(),
             Family::Gpt2 => "wte + wpe".to_owned(),
+            Family::Falcon => "transformer.word_embeddings".to_owned(),
             _ => "model.embed_tokens".to_owned(),
         }
     }
@@ -827,6 +884,7 @@ impl ModuleNames {
             Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.attention"),
             Family::DistilBert => format!("transformer.layer.{layer}.attention"),
             Family::Gpt2 => format!("h.{layer}.attn"),
+            Family::Falcon => format!("transformer.h.{layer}.self_attention"),
             _ => format!("model.layers.{layer}.self_attn"),
         }
     }
@@ -838,6 +896,10 @@ impl ModuleNames {
             }
             Family::DistilBert => format!("transformer.layer.{layer}.sa_layer_norm"),
             Family::Gpt2 => format!("h.{layer}.ln_1"),
+            Family::Falcon if self.placement == (Placement::Parallel { shared_norm: false }) => {
+                format!("transformer.h.{layer}.ln_attn")
+            }
+            Family::Falcon => format!("transformer.h.{layer}.input_layernorm"),
             _ => format!("model.layers.{layer}.input_layernorm"),
         }
     }
@@ -849,6 +911,7 @@ impl ModuleNames {
             }
             Family::DistilBert => format!("transformer.layer.{layer}.ffn"),
             Family::Gpt2 => format!("h.{layer}.mlp"),
+            Family::Falcon => format!("transformer.h.{layer}.mlp"),
             Family::Mixtral => format!("model.layers.{layer}.block_sparse_moe"),
             _ => format!("model.layers.{layer}.mlp"),
         }
@@ -870,6 +933,10 @@ impl ModuleNames {
             Family::Bert | Family::Roberta => format!("encoder.layer.{layer}.output.LayerNorm"),
             Family::DistilBert => format!("transformer.layer.{layer}.output_layer_norm"),
             Family::Gpt2 => format!("h.{layer}.ln_2"),
+            Family::Falcon if self.placement == (Placement::Parallel { shared_norm: false }) => {
+                format!("transformer.h.{layer}.ln_mlp")
+            }
+            Family::Falcon => format!("transformer.h.{layer}.post_attention_layernorm"),
             _ => format!("model.layers.{layer}.post_attention_layernorm"),
         }
     }
@@ -877,6 +944,7 @@ impl ModuleNames {
     fn final_norm(&self) -> String {
         match self.family {
             Family::Gpt2 => "ln_f".to_owned(),
+            Family::Falcon => "transformer.ln_f".to_owned(),
             _ => "model.norm".to_owned(),
         }
     }
@@ -884,6 +952,7 @@ impl ModuleNames {
     fn lm_head(&self, tied: bool) -> String {
         let embedding = match self.family {
             Family::Gpt2 => "wte",
+            Family::Falcon => "transformer.word_embeddings",
             _ => "model.embed_tokens",
         };
         if tied {

@@ -457,6 +457,166 @@ fn gemma2_counts_pre_and_post_norms_and_ties_the_head() {
     );
 }
 
+/// Falcon-40B (`new_decoder_architecture`: 8 key/value heads, `ln_attn` and `ln_mlp` side by
+/// side): 41,303,293,952 parameters with the head tied, as transformers counts it. The Hugging
+/// Face Hub's safetensors parameter count for tiiuae/falcon-40b, 41,835,970,560, is that plus
+/// one 65024 × 8192 matrix: the checkpoint stores `lm_head.weight` as its own tensor beside
+/// `transformer.word_embeddings.weight`, although transformers ties the two when it loads.
+#[test]
+fn falcon_new_decoder_architecture_counts_grouped_fused_qkv_and_two_norms() {
+    let graph = import("falcon-40b.json");
+    let qkv = 8192 * (128 + 2 * 8) * 64;
+    let per_layer = 2 * 2 * 8192 + qkv + 8192 * 8192 + 2 * 8192 * 32768;
+    let total = 65024 * 8192 + 60 * per_layer + 2 * 8192;
+    assert_eq!(graph.facts.parameters, Some(total));
+    assert_eq!(graph.facts.parameters, Some(41_303_293_952));
+    assert_eq!(
+        total + 65024 * 8192,
+        41_835_970_560,
+        "the Hub's safetensors count"
+    );
+    // 2 × 60 layers × 8 key/value heads × 64 × 2 bytes.
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(122_880.0));
+    assert_eq!(graph.facts.family.as_deref(), Some("falcon"));
+    assert_eq!(graph.facts.kv_heads, Some(8));
+    assert_eq!(graph.facts.max_sequence_length, Some(2048));
+    assert_eq!(graph.facts.tie_word_embeddings, Some(true));
+    // Embeddings; two norms, attention, MLP and one add per layer; final norm; head.
+    assert_eq!(graph.nodes.len(), 1 + 60 * 5 + 2);
+    let node = |id: &str| graph.nodes.iter().find(|node| node.id == id).unwrap();
+    assert_eq!(
+        node("layers.0.attention_norm").name,
+        "transformer.h.0.ln_attn"
+    );
+    assert_eq!(node("layers.0.mlp_norm").name, "transformer.h.0.ln_mlp");
+    assert_eq!(node("layers.0.attention").parameters, qkv + 8192 * 8192);
+    assert_eq!(
+        node("layers.0.attention").attributes["fused_qkv"],
+        json!(true)
+    );
+    assert_eq!(node("layers.0.residual").input_shapes.len(), 3);
+    let edge = |from: &str, to: &str| {
+        graph
+            .edges
+            .iter()
+            .find(|edge| edge.from == from && edge.to == to)
+            .map(|edge| edge.tensor.clone())
+    };
+    assert_eq!(edge("embeddings", "layers.0.attention_norm"), Some(None));
+    assert_eq!(edge("embeddings", "layers.0.mlp_norm"), Some(None));
+    assert_eq!(edge("layers.0.attention", "layers.0.residual"), Some(None));
+    assert_eq!(edge("layers.0.mlp", "layers.0.residual"), Some(None));
+    assert_eq!(
+        edge("embeddings", "layers.0.residual"),
+        Some(Some("residual".to_owned()))
+    );
+    assert_eq!(
+        edge("layers.0.residual", "layers.1.attention_norm"),
+        Some(None)
+    );
+    assert_eq!(edge("layers.59.residual", "final_norm"), Some(None));
+
+    // Falcon2-11B keeps one norm for both branches; `num_kv_heads` must divide the heads.
+    let mut one_norm = config("falcon-40b.json");
+    one_norm["num_ln_in_parallel_attn"] = json!(1);
+    let facts = from_hf_config_str(&one_norm.to_string(), "f")
+        .unwrap()
+        .facts;
+    assert_eq!(facts.parameters, Some(41_303_293_952 - 60 * 2 * 8192));
+    one_norm["num_ln_in_parallel_attn"] = json!(3);
+    assert_eq!(
+        error_message(&one_norm),
+        "config.json: `num_ln_in_parallel_attn` must be a positive integer no larger than 2, \
+         found 3"
+    );
+    let mut uneven = config("falcon-40b.json");
+    uneven["num_kv_heads"] = json!(7);
+    assert_eq!(
+        error_message(&uneven),
+        "config.json: `num_attention_heads` (128) must be a multiple of `num_kv_heads` (7) for \
+         grouped-query attention"
+    );
+}
+
+/// Falcon-7B (multi-query, one shared `input_layernorm` for parallel attention and MLP):
+/// 6,921,720,704 parameters with the head tied. The Hugging Face Hub's safetensors parameter
+/// count for tiiuae/falcon-7b, 7,217,189,760 (the model card rounds to 7B), is that plus the
+/// separately stored 65024 × 4544 `lm_head.weight`, as for Falcon-40B. By the architecture:
+/// `query_key_value` 4544 × (4544 + 2 · 64), `dense` 4544², the MLP 2 × 4544 × 18176, one
+/// LayerNorm of 2 × 4544 per layer, `ln_f`, and the 65024 × 4544 embedding.
+#[test]
+fn falcon_7b_shares_one_key_value_head_and_one_norm() {
+    let graph = import("falcon-7b.json");
+    let per_layer = 2 * 4544 + 4544 * (4544 + 2 * 64) + 4544 * 4544 + 2 * 4544 * 18176;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(65024 * 4544 + 32 * per_layer + 2 * 4544)
+    );
+    assert_eq!(graph.facts.parameters, Some(6_921_720_704));
+    assert_eq!(
+        6_921_720_704u64 + 65024 * 4544,
+        7_217_189_760,
+        "the Hub's safetensors count"
+    );
+    // `multi_query` wins over the config's `num_kv_heads` (71): one key/value head, so
+    // 2 × 32 × 1 × 64 × 2 bytes per token.
+    assert_eq!(graph.facts.kv_heads, Some(1));
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(8192.0));
+    assert_eq!(graph.nodes.len(), 1 + 32 * 4 + 2);
+    let node = |id: &str| graph.nodes.iter().find(|node| node.id == id).unwrap();
+    assert_eq!(
+        node("layers.0.attention_norm").name,
+        "transformer.h.0.input_layernorm"
+    );
+    assert!(
+        graph
+            .nodes
+            .iter()
+            .all(|node| node.id != "layers.0.mlp_norm")
+    );
+    assert!(
+        graph
+            .edges
+            .iter()
+            .any(|edge| edge.from == "layers.0.attention_norm" && edge.to == "layers.0.mlp")
+    );
+    assert_eq!(
+        node("embeddings").attributes["position_encoding"],
+        json!("rotary")
+    );
+
+    // Falcon-RW style: sequential blocks, biases, ALiBi, full multi-head attention.
+    let mut rw = config("falcon-7b.json");
+    rw["parallel_attn"] = json!(false);
+    rw["bias"] = json!(true);
+    rw["alibi"] = json!(true);
+    rw["multi_query"] = json!(false);
+    let graph = from_hf_config_str(&rw.to_string(), "f").unwrap();
+    let per_layer = 2 * 2 * 4544
+        + (4544 * 3 * 4544 + 3 * 4544)
+        + (4544 * 4544 + 4544)
+        + (4544 * 18176 + 18176)
+        + (18176 * 4544 + 4544);
+    assert_eq!(
+        graph.facts.parameters,
+        Some(65024 * 4544 + 32 * per_layer + 2 * 4544)
+    );
+    assert_eq!(graph.facts.kv_heads, Some(71));
+    assert_eq!(
+        graph.nodes[0].attributes["position_encoding"],
+        json!("alibi")
+    );
+    assert!(graph.nodes.iter().any(|node| node.id == "layers.0.mlp_norm"
+        && node.name == "transformer.h.0.post_attention_layernorm"));
+
+    let mut uneven = config("falcon-7b.json");
+    uneven["hidden_size"] = json!(4545);
+    assert_eq!(
+        error_message(&uneven),
+        "config.json: `hidden_size` (4545) must be divisible by `num_attention_heads` (71)"
+    );
+}
+
 #[test]
 fn gpt2_defaults_apply_when_keys_are_absent() {
     let graph = import("gpt2-medium.json");
@@ -559,7 +719,7 @@ fn supported_model_types_are_listed_in_order() {
     assert_eq!(
         SUPPORTED_MODEL_TYPES.join(", "),
         "bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3, qwen3, qwen3_moe, \
-         gemma2"
+         gemma2, falcon"
     );
 }
 

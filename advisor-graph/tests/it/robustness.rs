@@ -20,6 +20,8 @@ const FIXTURES: &[&str] = &[
     "qwen3-8b.json",
     "qwen3-30b-a3b.json",
     "gemma-2-2b-it.json",
+    "falcon-7b.json",
+    "falcon-40b.json",
 ];
 
 /// Keys worth mutating: every key an importer reads, plus the fixtures' own.
@@ -53,6 +55,15 @@ const KEYS: &[&str] = &[
     "final_logit_softcapping",
     "hidden_activation",
     "use_bidirectional_attention",
+    "new_decoder_architecture",
+    "multi_query",
+    "parallel_attn",
+    "num_kv_heads",
+    "num_ln_in_parallel_attn",
+    "ffn_hidden_size",
+    "bias",
+    "alibi",
+    "activation",
     "torch_dtype",
     "dtype",
     "dim",
@@ -87,6 +98,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("qwen3"),
             Just("qwen3_moe"),
             Just("gemma2"),
+            Just("falcon"),
             Just("sliding_attention"),
             Just("relative_key"),
             Just("bfloat16")
