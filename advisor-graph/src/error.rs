@@ -17,6 +17,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "qwen3_moe",
     "gemma2",
     "falcon",
+    "t5",
 ];
 
 /// An input that could not be turned into a model graph.

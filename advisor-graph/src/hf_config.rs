@@ -74,6 +74,7 @@ pub(crate) fn import_value(value: &Value, source: &str) -> Result<Imported, Impo
         Family::DistilBert => read_distilbert(&config)?,
         Family::Gpt2 => read_gpt2(&config)?,
         Family::Falcon => read_falcon(&config)?,
+        Family::T5 => read_t5(&config)?,
         Family::Llama
         | Family::Mistral
         | Family::Mixtral
@@ -157,6 +158,8 @@ fn read_bert(config: &Config<'_>, family: Family) -> Result<TransformerSpec, Imp
         local_window: None,
         attention_softcap: None,
         final_softcap: None,
+        decoder_layers: 0,
+        relative_attention_buckets: 0,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -205,6 +208,8 @@ fn read_distilbert(config: &Config<'_>) -> Result<TransformerSpec, ImportError> 
         local_window: None,
         attention_softcap: None,
         final_softcap: None,
+        decoder_layers: 0,
+        relative_attention_buckets: 0,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -263,6 +268,8 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
         local_window: None,
         attention_softcap: None,
         final_softcap: None,
+        decoder_layers: 0,
+        relative_attention_buckets: 0,
         feed_forward: FeedForward::Dense {
             gated: false,
             bias: true,
@@ -274,6 +281,87 @@ fn read_gpt2(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
                 .unwrap_or("gelu_new")
                 .to_owned(),
         ),
+    })
+}
+
+/// T5 (`configuration_t5.py`, `modeling_t5.py`), counted as `T5ForConditionalGeneration`: an
+/// encoder of `num_layers` and a decoder of `num_decoder_layers` (default `num_layers`)
+/// pre-norm layers over one `shared` embedding, with weight-only RMS norms (`T5LayerNorm`),
+/// no biases anywhere, `num_heads` heads of `d_kv` (not `d_model / num_heads`), and the
+/// relative-position bias `Embedding(relative_attention_num_buckets, num_heads)` (default 32
+/// buckets) in the first layer's self-attention of each stack only. Each decoder layer adds
+/// a cross-attention block (`EncDecAttention`, the same four projections) on the encoder's
+/// output. `feed_forward_proj` is `relu` (T5 1.0: `wi`, `wo`), or `gated-<act>` (T5 1.1,
+/// FLAN-T5: `wi_0`, `wi_1`, `wo`); the LM head is tied to `shared` unless
+/// `tie_word_embeddings` is false (FLAN-T5). The KV cache is the decoder's: its `layers`
+/// fact counts the decoder's layers, whose self-attention caches each generated token and
+/// cross-attention each source token, both `2 · num_heads · d_kv` per layer.
+fn read_t5(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
+    let hidden_size = config.required("d_model", MAX_WIDTH)?;
+    let layers = config.required("num_layers", MAX_LAYERS)?;
+    let heads = config.required("num_heads", MAX_HEADS)?;
+    let head_dim = config.required("d_kv", MAX_WIDTH)?;
+    let intermediate_size = config.required("d_ff", MAX_WIDTH)?;
+    let vocab_size = config.required("vocab_size", MAX_VOCAB)?;
+    let decoder_layers = config
+        .positive("num_decoder_layers", MAX_LAYERS)?
+        .unwrap_or(layers);
+    let buckets = config
+        .non_negative("relative_attention_num_buckets", MAX_VOCAB)?
+        .unwrap_or(32);
+    let projection = config.text("feed_forward_proj")?.unwrap_or("relu");
+    let parts: Vec<&str> = projection.split('-').collect();
+    let (gated, activation) = match parts[..] {
+        [activation] if !activation.is_empty() => (false, activation),
+        // `T5Config` maps `gated-gelu` to the tanh approximation.
+        ["gated", "gelu"] => (true, "gelu_new"),
+        ["gated", activation] if !activation.is_empty() => (true, activation),
+        _ => {
+            return Err(config.invalid(
+                "feed_forward_proj",
+                "\"relu\", \"gated-gelu\" or another \"ACT\" or \"gated-ACT\"",
+                &Value::from(projection),
+            ));
+        }
+    };
+    // A relative bias has no length limit; `n_positions` is the length T5 was trained at.
+    let positions = config
+        .positive("n_positions", MAX_POSITIONS)?
+        .unwrap_or(512);
+    Ok(TransformerSpec {
+        family: Family::T5,
+        name: None,
+        dtype: None,
+        layers,
+        hidden_size,
+        intermediate_size,
+        heads,
+        kv_heads: heads,
+        head_dim,
+        vocab_size,
+        max_sequence_length: positions,
+        sliding_window: None,
+        position_embeddings: 0,
+        alibi: false,
+        token_types: 0,
+        relative_distance_rows: 0,
+        embedding_norm: false,
+        norm: Norm::RmsNorm,
+        placement: Placement::PreNorm,
+        qkv_bias: false,
+        output_bias: false,
+        qk_norm: false,
+        post_norms: false,
+        local_window: None,
+        attention_softcap: None,
+        final_softcap: None,
+        decoder_layers,
+        relative_attention_buckets: buckets,
+        feed_forward: FeedForward::Dense { gated, bias: false },
+        head: Head::LanguageModel {
+            tied: config.flag("tie_word_embeddings", true)?,
+        },
+        activation: Some(activation.to_owned()),
     })
 }
 
@@ -365,6 +453,8 @@ fn read_falcon(config: &Config<'_>) -> Result<TransformerSpec, ImportError> {
         local_window: None,
         attention_softcap: None,
         final_softcap: None,
+        decoder_layers: 0,
+        relative_attention_buckets: 0,
         feed_forward: FeedForward::Dense { gated: false, bias },
         head: Head::LanguageModel {
             tied: config.flag("tie_word_embeddings", true)?,
@@ -605,6 +695,8 @@ fn read_llama_like(config: &Config<'_>, family: Family) -> Result<TransformerSpe
         local_window,
         attention_softcap,
         final_softcap,
+        decoder_layers: 0,
+        relative_attention_buckets: 0,
         feed_forward,
         head: Head::LanguageModel { tied },
         activation: Some(activation.to_owned()),

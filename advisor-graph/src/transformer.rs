@@ -23,6 +23,8 @@ use crate::error::{ImportError, ImportErrorKind};
 
 /// Tensor name on skip-connection edges, so a reader can tell them from the main path.
 const RESIDUAL_TENSOR: &str = "residual";
+/// Tensor name on the edges carrying the encoder's output into cross-attention.
+const ENCODER_TENSOR: &str = "encoder_hidden_states";
 
 /// A supported model family, named by its Hugging Face `model_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +42,11 @@ pub(crate) enum Family {
     Qwen3Moe,
     Gemma2,
     Falcon,
+    T5,
 }
 
 impl Family {
-    const ALL: [Family; 13] = [
+    const ALL: [Family; 14] = [
         Family::Bert,
         Family::Roberta,
         Family::DistilBert,
@@ -57,6 +60,7 @@ impl Family {
         Family::Qwen3Moe,
         Family::Gemma2,
         Family::Falcon,
+        Family::T5,
     ];
 
     /// The `model_type` in `config.json`.
@@ -75,6 +79,7 @@ impl Family {
             Family::Qwen3Moe => "qwen3_moe",
             Family::Gemma2 => "gemma2",
             Family::Falcon => "falcon",
+            Family::T5 => "t5",
         }
     }
 
@@ -94,6 +99,7 @@ impl Family {
             Family::Qwen3Moe => "Qwen3Moe",
             Family::Gemma2 => "Gemma2",
             Family::Falcon => "Falcon",
+            Family::T5 => "T5",
         }
     }
 
@@ -132,6 +138,7 @@ impl Family {
             | Family::Qwen3Moe
             | Family::Gemma2
             | Family::Falcon => Architecture::Decoder,
+            Family::T5 => Architecture::EncoderDecoder,
         }
     }
 
@@ -236,6 +243,14 @@ pub(crate) struct TransformerSpec {
     pub(crate) attention_softcap: Option<f64>,
     /// `tanh` soft-capping of the logits (Gemma 2's `final_logit_softcapping`).
     pub(crate) final_softcap: Option<f64>,
+    /// Layers of the decoder stack of an encoder-decoder (T5), whose layers add a
+    /// cross-attention block after self-attention; 0 for a single stack. `layers` is then the
+    /// encoder's.
+    pub(crate) decoder_layers: u64,
+    /// Rows of T5's `relative_attention_bias` (`relative_attention_num_buckets`), an
+    /// `Embedding(buckets, heads)` in the first layer's self-attention of each stack; 0 when
+    /// absent.
+    pub(crate) relative_attention_buckets: u64,
     pub(crate) feed_forward: FeedForward,
     pub(crate) head: Head,
     pub(crate) activation: Option<String>,
@@ -310,6 +325,8 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
             "position_embeddings".to_owned(),
             spec.position_embeddings.into(),
         );
+    } else if spec.relative_attention_buckets > 0 {
+        attributes.insert("position_encoding".to_owned(), "relative".into());
     } else if spec.alibi {
         attributes.insert("position_encoding".to_owned(), "alibi".into());
     } else {
@@ -318,7 +335,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
     if spec.token_types > 0 {
         attributes.insert("token_types".to_owned(), spec.token_types.into());
     }
-    let mut current = graph.add_node(Module {
+    let embeddings = graph.add_node(Module {
         id: "embeddings".to_owned(),
         op_type: "Embedding",
         name: names.embeddings(),
@@ -331,6 +348,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         output_shapes: vec![hidden_shape.clone()],
         attributes,
     });
+    let mut current = embeddings;
 
     let norm_parameters = norm_parameters(spec).ok_or_else(|| overflow("norm"))?;
     let norm = |id: String, name: String| Module {
@@ -365,6 +383,15 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
 
     let attention_parameters =
         attention_parameters(spec).ok_or_else(|| overflow("layers.0.attention"))?;
+    let first_attention_parameters = relative_bias_parameters(spec)
+        .and_then(|bias| bias.checked_add(attention_parameters))
+        .ok_or_else(|| overflow("layers.0.attention"))?;
+    // An encoder-decoder's first stack is its encoder.
+    let stack = if spec.decoder_layers > 0 {
+        "encoder."
+    } else {
+        ""
+    };
     let (feed_forward_parameters, feed_forward_active) =
         feed_forward_parameters(spec).ok_or_else(|| overflow("layers.0.mlp"))?;
     let attention = |layer: u64| {
@@ -390,19 +417,27 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         if let Some(cap) = spec.attention_softcap {
             attributes.insert("logit_softcapping".to_owned(), cap.into());
         }
+        if layer == 0 && spec.relative_attention_buckets > 0 {
+            attributes.insert(
+                "relative_attention_buckets".to_owned(),
+                spec.relative_attention_buckets.into(),
+            );
+        }
         attributes.insert(
             "causal".to_owned(),
-            spec.family
-                .architecture()
-                .generates_autoregressively()
-                .into(),
+            (spec.family.architecture() == Architecture::Decoder).into(),
         );
+        let parameters = if layer == 0 {
+            first_attention_parameters
+        } else {
+            attention_parameters
+        };
         Module {
-            id: format!("layers.{layer}.attention"),
+            id: format!("{stack}layers.{layer}.attention"),
             op_type: "Attention",
             name: names.attention(layer),
-            parameters: attention_parameters,
-            active_parameters: attention_parameters,
+            parameters,
+            active_parameters: parameters,
             input_shapes: vec![hidden_shape.clone()],
             output_shapes: vec![hidden_shape.clone()],
             attributes,
@@ -423,7 +458,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
                 if gated && spec.family.fused_gate_up() {
                     attributes.insert("fused_gate_up".to_owned(), true.into());
                 }
-                (format!("layers.{layer}.mlp"), "MLP")
+                (format!("{stack}layers.{layer}.mlp"), "MLP")
             }
             FeedForward::Experts {
                 experts,
@@ -432,7 +467,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
                 attributes.insert("num_experts".to_owned(), experts.into());
                 attributes.insert("experts_per_token".to_owned(), experts_per_token.into());
                 attributes.insert("active_parameters".to_owned(), feed_forward_active.into());
-                (format!("layers.{layer}.moe"), "MoE")
+                (format!("{stack}layers.{layer}.moe"), "MoE")
             }
         };
         Module {
@@ -451,7 +486,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
         // x → norm → attention → add ← x (skip), norm (or norm') → mlp → the same add.
         if let Placement::Parallel { shared_norm } = spec.placement {
             let attention_norm = graph.add_node(norm(
-                format!("layers.{layer}.attention_norm"),
+                format!("{stack}layers.{layer}.attention_norm"),
                 names.attention_norm(layer),
             ));
             graph.add_edge(current, attention_norm, None);
@@ -461,7 +496,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
                 attention_norm
             } else {
                 let mlp_norm = graph.add_node(norm(
-                    format!("layers.{layer}.mlp_norm"),
+                    format!("{stack}layers.{layer}.mlp_norm"),
                     names.mlp_norm(layer),
                 ));
                 graph.add_edge(current, mlp_norm, None);
@@ -470,7 +505,7 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
             let mlp = graph.add_node(feed_forward(layer));
             graph.add_edge(mlp_input, mlp, None);
             let mut residual = residual_add(
-                format!("layers.{layer}.residual"),
+                format!("{stack}layers.{layer}.residual"),
                 format!("layer {layer} residual add of attention and the feed-forward block"),
             );
             residual.input_shapes.push(hidden_shape.clone());
@@ -482,21 +517,24 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
             continue;
         }
         let attention_norm = norm(
-            format!("layers.{layer}.attention_norm"),
+            format!("{stack}layers.{layer}.attention_norm"),
             names.attention_norm(layer),
         );
         let attention_residual = residual_add(
-            format!("layers.{layer}.attention_residual"),
+            format!("{stack}layers.{layer}.attention_residual"),
             format!("layer {layer} residual add around attention"),
         );
-        let mlp_norm = norm(format!("layers.{layer}.mlp_norm"), names.mlp_norm(layer));
+        let mlp_norm = norm(
+            format!("{stack}layers.{layer}.mlp_norm"),
+            names.mlp_norm(layer),
+        );
         let mlp_residual = residual_add(
-            format!("layers.{layer}.mlp_residual"),
+            format!("{stack}layers.{layer}.mlp_residual"),
             format!("layer {layer} residual add around the feed-forward block"),
         );
         let post_norm = |id: &str, name: String| {
             spec.post_norms
-                .then(|| norm(format!("layers.{layer}.{id}"), name))
+                .then(|| norm(format!("{stack}layers.{layer}.{id}"), name))
         };
         let sublayers = [
             (
@@ -552,7 +590,65 @@ fn build_module_graph(spec: &TransformerSpec, source: &str) -> Result<ModuleGrap
     }
 
     if spec.placement != Placement::PostNorm {
-        let node = graph.add_node(norm("final_norm".to_owned(), names.final_norm()));
+        let node = graph.add_node(norm(format!("{stack}final_norm"), names.final_norm()));
+        graph.add_edge(current, node, None);
+        current = node;
+    }
+
+    // The decoder reads the shared embedding and, in each layer's cross-attention, the
+    // encoder's output: x → norm → self-attention → add, → norm → cross-attention (keys and
+    // values from the encoder) → add, → norm → MLP → add.
+    if spec.decoder_layers > 0 {
+        let encoder_output = current;
+        current = embeddings;
+        for layer in 0..spec.decoder_layers {
+            // `attention` gives layer 0 its relative-position bias table.
+            let mut self_attention = attention(layer);
+            self_attention.id = format!("decoder.layers.{layer}.attention");
+            self_attention.name = names.decoder(layer, 0, "SelfAttention");
+            self_attention
+                .attributes
+                .insert("causal".to_owned(), true.into());
+            let mut cross_attention = attention(1);
+            cross_attention.id = format!("decoder.layers.{layer}.cross_attention");
+            cross_attention.name = names.decoder(layer, 1, "EncDecAttention");
+            cross_attention.input_shapes.push(hidden_shape.clone());
+            cross_attention
+                .attributes
+                .insert("cross_attention".to_owned(), true.into());
+            let mut mlp = feed_forward(layer);
+            mlp.id = format!("decoder.layers.{layer}.mlp");
+            mlp.name = names.decoder(layer, 2, "DenseReluDense");
+            let blocks = [
+                ("attention", self_attention),
+                ("cross_attention", cross_attention),
+                ("mlp", mlp),
+            ];
+            for (index, (kind, block)) in (0u64..).zip(blocks) {
+                let norm = graph.add_node(norm(
+                    format!("decoder.layers.{layer}.{kind}_norm"),
+                    names.decoder(layer, index, "layer_norm"),
+                ));
+                let cross = kind == "cross_attention";
+                let block = graph.add_node(block);
+                let residual = graph.add_node(residual_add(
+                    format!("decoder.layers.{layer}.{kind}_residual"),
+                    format!("decoder layer {layer} residual add around {kind}"),
+                ));
+                graph.add_edge(current, norm, None);
+                graph.add_edge(norm, block, None);
+                if cross {
+                    graph.add_edge(encoder_output, block, Some(ENCODER_TENSOR));
+                }
+                graph.add_edge(block, residual, None);
+                graph.add_edge(current, residual, Some(RESIDUAL_TENSOR));
+                current = residual;
+            }
+        }
+        let node = graph.add_node(norm(
+            "decoder.final_norm".to_owned(),
+            "decoder.final_layer_norm".to_owned(),
+        ));
         graph.add_edge(current, node, None);
         current = node;
     }
@@ -649,7 +745,13 @@ fn to_model_graph(
         architecture: Some(spec.family.architecture()),
         parameters: Some(parameters),
         active_parameters: Some(active_parameters),
-        layers: Some(spec.layers),
+        // An encoder-decoder's KV cache lives in its decoder layers (self-attention per target
+        // token, cross-attention per source token), so those are its `layers`.
+        layers: Some(if spec.decoder_layers > 0 {
+            spec.decoder_layers
+        } else {
+            spec.layers
+        }),
         hidden_size: Some(spec.hidden_size),
         intermediate_size: Some(spec.intermediate_size),
         attention_heads: Some(spec.heads),
@@ -719,6 +821,18 @@ fn total_parameters(spec: &TransformerSpec) -> Option<u64> {
         feed_forward,
         post_norms,
     ])?;
+    let decoder = if spec.decoder_layers > 0 {
+        // Each decoder layer adds a norm and a cross-attention block to an encoder layer's;
+        // the stack ends with its own final norm, and its first layer has its own bias table.
+        let decoder_layer = checked_sum(&[per_layer, norm, attention_parameters(spec)?])?;
+        checked_sum(&[
+            decoder_layer.checked_mul(spec.decoder_layers)?,
+            norm,
+            relative_bias_parameters(spec)?,
+        ])?
+    } else {
+        0
+    };
     let embedding_norm = if spec.embedding_norm { norm } else { 0 };
     let final_norm = match spec.placement {
         Placement::PreNorm | Placement::Parallel { .. } => norm,
@@ -733,9 +847,17 @@ fn total_parameters(spec: &TransformerSpec) -> Option<u64> {
         embedding_parameters(spec)?,
         embedding_norm,
         per_layer.checked_mul(spec.layers)?,
+        relative_bias_parameters(spec)?,
         final_norm,
+        decoder,
         head,
     ])
+}
+
+/// T5's `relative_attention_bias`, `Embedding(relative_attention_num_buckets, heads)`, in the
+/// first layer of a stack (`T5Attention` with `has_relative_attention_bias`).
+fn relative_bias_parameters(spec: &TransformerSpec) -> Option<u64> {
+    spec.relative_attention_buckets.checked_mul(spec.heads)
 }
 
 /// `nn.Linear(inputs, outputs, bias)`: `inputs × outputs` weights plus `outputs` biases.
@@ -780,6 +902,10 @@ fn norm_parameters(spec: &TransformerSpec) -> Option<u64> {
 }
 
 /// One attention block: query, key, value and output projections.
+///
+/// - T5 (`T5Attention`): `q`, `k`, `v` `d_model → num_heads·d_kv`, `o` back, no biases; the
+///   decoder's cross-attention (`EncDecAttention`) has the same shapes. The first layer of
+///   each stack adds `relative_attention_bias` (counted by `relative_bias_parameters`).
 ///
 /// `q_proj` is `h → heads·head_dim`, `k_proj` and `v_proj` are `h → kv_heads·head_dim`,
 /// `o_proj` is `heads·head_dim → h`.
@@ -866,8 +992,14 @@ struct ModuleNames {
 }
 
 impl ModuleNames {
+    /// T5's decoder module `index` (0 self-attention, 1 cross-attention, 2 MLP) of `layer`.
+    fn decoder(&self, layer: u64, index: u64, module: &str) -> String {
+        format!("decoder.block.{layer}.layer.{index}.{module}")
+    }
+
     fn embeddings(&self) -> String {
         match self.family {
+            Family::T5 => "shared".to_owned(),
             Family::Bert | Family::Roberta | Family::DistilBert => "embeddings".to_owned(),
             Family::Gpt2 => "wte + wpe".to_owned(),
             Family::Falcon => "transformer.word_embeddings".to_owned(),
@@ -885,6 +1017,7 @@ impl ModuleNames {
             Family::DistilBert => format!("transformer.layer.{layer}.attention"),
             Family::Gpt2 => format!("h.{layer}.attn"),
             Family::Falcon => format!("transformer.h.{layer}.self_attention"),
+            Family::T5 => format!("encoder.block.{layer}.layer.0.SelfAttention"),
             _ => format!("model.layers.{layer}.self_attn"),
         }
     }
@@ -900,6 +1033,7 @@ impl ModuleNames {
                 format!("transformer.h.{layer}.ln_attn")
             }
             Family::Falcon => format!("transformer.h.{layer}.input_layernorm"),
+            Family::T5 => format!("encoder.block.{layer}.layer.0.layer_norm"),
             _ => format!("model.layers.{layer}.input_layernorm"),
         }
     }
@@ -912,6 +1046,7 @@ impl ModuleNames {
             Family::DistilBert => format!("transformer.layer.{layer}.ffn"),
             Family::Gpt2 => format!("h.{layer}.mlp"),
             Family::Falcon => format!("transformer.h.{layer}.mlp"),
+            Family::T5 => format!("encoder.block.{layer}.layer.1.DenseReluDense"),
             Family::Mixtral => format!("model.layers.{layer}.block_sparse_moe"),
             _ => format!("model.layers.{layer}.mlp"),
         }
@@ -937,6 +1072,7 @@ impl ModuleNames {
                 format!("transformer.h.{layer}.ln_mlp")
             }
             Family::Falcon => format!("transformer.h.{layer}.post_attention_layernorm"),
+            Family::T5 => format!("encoder.block.{layer}.layer.1.layer_norm"),
             _ => format!("model.layers.{layer}.post_attention_layernorm"),
         }
     }
@@ -945,6 +1081,7 @@ impl ModuleNames {
         match self.family {
             Family::Gpt2 => "ln_f".to_owned(),
             Family::Falcon => "transformer.ln_f".to_owned(),
+            Family::T5 => "encoder.final_layer_norm".to_owned(),
             _ => "model.norm".to_owned(),
         }
     }
@@ -953,6 +1090,7 @@ impl ModuleNames {
         let embedding = match self.family {
             Family::Gpt2 => "wte",
             Family::Falcon => "transformer.word_embeddings",
+            Family::T5 => "shared",
             _ => "model.embed_tokens",
         };
         if tied {

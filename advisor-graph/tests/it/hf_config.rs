@@ -38,9 +38,11 @@ fn check_kv_column(graph: &ModelGraph, file: &str, column: &str) {
             Some(expected),
             "{file}"
         );
-        assert_eq!(
-            graph.facts.architecture,
-            Some(Architecture::Decoder),
+        assert!(
+            graph
+                .facts
+                .architecture
+                .is_some_and(Architecture::generates_autoregressively),
             "{file}"
         );
     }
@@ -66,7 +68,7 @@ fn every_expected_tsv_row_matches_exactly() {
 #[test]
 fn every_published_config_matches_its_published_count() {
     let rows = tsv_rows("published.tsv");
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 11);
     for row in rows {
         let [file, parameters, active, kv] = &row[..] else {
             panic!("bad row {row:?}");
@@ -617,6 +619,159 @@ fn falcon_7b_shares_one_key_value_head_and_one_norm() {
     );
 }
 
+/// t5-base: 222,903,552 parameters, as transformers counts `T5ForConditionalGeneration`
+/// (`model.num_parameters()`) and KerasHub's `t5_base` preset publishes. By the
+/// architecture: `shared` 32128 × 768, tied to the head; 12 encoder layers of four 768²
+/// projections, `wi` and `wo` 768 × 3072 and two norms; 12 decoder layers adding a
+/// cross-attention block and a third norm; a 32 × 12 relative bias in each stack's first
+/// layer; two final norms.
+#[test]
+fn t5_counts_encoder_decoder_cross_attention_and_relative_bias() {
+    let graph = import("t5-base.json");
+    let attention = 4 * 768 * 768;
+    let mlp = 2 * 768 * 3072;
+    let encoder = 12 * (attention + mlp + 2 * 768) + 32 * 12 + 768;
+    let decoder = 12 * (2 * attention + mlp + 3 * 768) + 32 * 12 + 768;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(32128 * 768 + encoder + decoder)
+    );
+    assert_eq!(graph.facts.parameters, Some(222_903_552));
+    assert_eq!(graph.facts.architecture, Some(Architecture::EncoderDecoder));
+    assert_eq!(graph.facts.family.as_deref(), Some("t5"));
+    // The decoder's 12 layers hold the cache: self-attention K and V per generated token,
+    // cross-attention K and V per source token, 2 × 12 × 12 × 64 × 2 bytes each.
+    assert_eq!(graph.facts.layers, Some(12));
+    assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(36_864.0));
+    assert_eq!(
+        graph.facts.kv_cache_bytes_per_token,
+        Some(36_864),
+        "no dtype: 16-bit"
+    );
+    assert_eq!(graph.facts.head_dim, Some(64));
+    assert_eq!(graph.facts.attention_blocks, Some(36));
+    assert_eq!(graph.facts.tie_word_embeddings, Some(true));
+    // Embedding; 6 nodes per encoder layer, its final norm; 9 per decoder layer, its final
+    // norm; head.
+    assert_eq!(graph.nodes.len(), 1 + 12 * 6 + 1 + 12 * 9 + 1 + 1);
+    let node = |id: &str| graph.nodes.iter().find(|node| node.id == id).unwrap();
+    assert_eq!(
+        node("encoder.layers.0.attention").parameters,
+        attention + 32 * 12
+    );
+    assert_eq!(node("encoder.layers.1.attention").parameters, attention);
+    assert_eq!(
+        node("encoder.layers.0.attention").attributes["causal"],
+        json!(false)
+    );
+    assert_eq!(
+        node("decoder.layers.0.attention").parameters,
+        attention + 32 * 12
+    );
+    assert_eq!(
+        node("decoder.layers.0.attention").attributes["causal"],
+        json!(true)
+    );
+    assert_eq!(
+        node("decoder.layers.0.cross_attention").parameters,
+        attention
+    );
+    assert_eq!(
+        node("decoder.layers.5.cross_attention").name,
+        "decoder.block.5.layer.1.EncDecAttention"
+    );
+    assert_eq!(
+        node("encoder.layers.3.mlp").name,
+        "encoder.block.3.layer.1.DenseReluDense"
+    );
+    assert_eq!(
+        node("encoder.layers.0.mlp").attributes["gated"],
+        json!(false)
+    );
+    assert_eq!(
+        node("encoder.layers.0.mlp").attributes["activation"],
+        json!("relu")
+    );
+    assert_eq!(node("lm_head").name, "lm_head (tied to shared)");
+    assert_eq!(
+        node("embeddings").attributes["position_encoding"],
+        json!("relative")
+    );
+    let edge = |from: &str, to: &str| {
+        graph
+            .edges
+            .iter()
+            .find(|edge| edge.from == from && edge.to == to)
+            .map(|edge| edge.tensor.clone())
+    };
+    assert_eq!(
+        edge("embeddings", "encoder.layers.0.attention_norm"),
+        Some(None)
+    );
+    assert_eq!(
+        edge("embeddings", "decoder.layers.0.attention_norm"),
+        Some(None)
+    );
+    assert_eq!(
+        edge("encoder.final_norm", "decoder.layers.7.cross_attention"),
+        Some(Some("encoder_hidden_states".to_owned()))
+    );
+    assert_eq!(edge("decoder.final_norm", "lm_head"), Some(None));
+    assert_eq!(edge("encoder.final_norm", "lm_head"), None);
+
+    // Fewer decoder layers, no relative bias, and a bad projection.
+    let mut shallow = config("t5-base.json");
+    shallow["num_decoder_layers"] = json!(6);
+    shallow["relative_attention_num_buckets"] = json!(0);
+    let facts = from_hf_config_str(&shallow.to_string(), "t").unwrap().facts;
+    assert_eq!(
+        facts.parameters,
+        Some(222_903_552 - 6 * (2 * attention + mlp + 3 * 768) - 2 * 32 * 12)
+    );
+    assert_eq!(facts.layers, Some(6));
+    let mut bad = config("t5-base.json");
+    bad["feed_forward_proj"] = json!("gated-gelu-new");
+    assert_eq!(
+        error_message(&bad),
+        "config.json: `feed_forward_proj` must be \"relu\", \"gated-gelu\" or another \"ACT\" \
+         or \"gated-ACT\", found \"gated-gelu-new\""
+    );
+    let mut missing = config("t5-base.json");
+    missing.as_object_mut().unwrap().remove("d_kv");
+    assert_eq!(
+        error_message(&missing),
+        "config.json: missing required key `d_kv`"
+    );
+}
+
+/// FLAN-T5-base: 247,577,856 parameters, as transformers counts google/flan-t5-base
+/// (`model.num_parameters()`) and KerasHub's `t5_1.1_base` preset (the same shapes)
+/// publishes. T5 1.1's gated-GELU MLP (`wi_0`, `wi_1` 768 × 2048, `wo`) and an untied head
+/// 768 × 32128 on t5-base's layout.
+#[test]
+fn flan_t5_has_a_gated_mlp_and_an_untied_head() {
+    let graph = import("flan-t5-base.json");
+    let attention = 4 * 768 * 768;
+    let mlp = 3 * 768 * 2048;
+    let encoder = 12 * (attention + mlp + 2 * 768) + 32 * 12 + 768;
+    let decoder = 12 * (2 * attention + mlp + 3 * 768) + 32 * 12 + 768;
+    assert_eq!(
+        graph.facts.parameters,
+        Some(2 * 32128 * 768 + encoder + decoder)
+    );
+    assert_eq!(graph.facts.parameters, Some(247_577_856));
+    assert_eq!(graph.facts.tie_word_embeddings, Some(false));
+    assert_eq!(graph.facts.dtype, Some(Precision::Fp32));
+    let mlp_node = graph
+        .nodes
+        .iter()
+        .find(|node| node.id == "decoder.layers.11.mlp")
+        .unwrap();
+    assert_eq!(mlp_node.attributes["gated"], json!(true));
+    assert_eq!(mlp_node.attributes["activation"], json!("gelu_new"));
+    assert_eq!(mlp_node.parameters, mlp);
+}
+
 #[test]
 fn gpt2_defaults_apply_when_keys_are_absent() {
     let graph = import("gpt2-medium.json");
@@ -719,7 +874,7 @@ fn supported_model_types_are_listed_in_order() {
     assert_eq!(
         SUPPORTED_MODEL_TYPES.join(", "),
         "bert, roberta, distilbert, gpt2, llama, mistral, mixtral, qwen2, phi3, qwen3, qwen3_moe, \
-         gemma2, falcon"
+         gemma2, falcon, t5"
     );
 }
 

@@ -22,6 +22,8 @@ const FIXTURES: &[&str] = &[
     "gemma-2-2b-it.json",
     "falcon-7b.json",
     "falcon-40b.json",
+    "t5-base.json",
+    "flan-t5-base.json",
 ];
 
 /// Keys worth mutating: every key an importer reads, plus the fixtures' own.
@@ -64,6 +66,14 @@ const KEYS: &[&str] = &[
     "bias",
     "alibi",
     "activation",
+    "d_model",
+    "num_layers",
+    "num_decoder_layers",
+    "num_heads",
+    "d_kv",
+    "d_ff",
+    "relative_attention_num_buckets",
+    "feed_forward_proj",
     "torch_dtype",
     "dtype",
     "dim",
@@ -99,6 +109,8 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("qwen3_moe"),
             Just("gemma2"),
             Just("falcon"),
+            Just("t5"),
+            Just("gated-gelu"),
             Just("sliding_attention"),
             Just("relative_key"),
             Just("bfloat16")
@@ -136,7 +148,13 @@ fn mutated(fixture: usize, mutations: &[Mutation]) -> Value {
         }
     }
     // Keep accepted configs small: a mutated depth is capped so a case builds quickly.
-    for key in ["num_hidden_layers", "n_layers", "n_layer"] {
+    for key in [
+        "num_hidden_layers",
+        "n_layers",
+        "n_layer",
+        "num_layers",
+        "num_decoder_layers",
+    ] {
         if object
             .get(key)
             .and_then(Value::as_u64)
