@@ -12,6 +12,12 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "mistral",
     "mixtral",
     "qwen2",
+    "phi3",
+    "qwen3",
+    "qwen3_moe",
+    "gemma2",
+    "falcon",
+    "t5",
 ];
 
 /// An input that could not be turned into a model graph.

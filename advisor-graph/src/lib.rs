@@ -36,8 +36,8 @@
 //! assert_eq!(graph.facts.parameters, Some(124_439_808));
 //! assert_eq!(graph.kv_cache_bytes_per_token(2.0), Some(36_864.0));
 //!
-//! let error = from_hf_config_str(r#"{"model_type": "t5"}"#, "config.json").unwrap_err();
-//! assert!(error.to_string().starts_with("config.json: unsupported model_type `t5`"));
+//! let error = from_hf_config_str(r#"{"model_type": "bloom"}"#, "config.json").unwrap_err();
+//! assert!(error.to_string().starts_with("config.json: unsupported model_type `bloom`"));
 //! ```
 
 mod analysis;

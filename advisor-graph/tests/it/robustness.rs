@@ -16,6 +16,14 @@ const FIXTURES: &[&str] = &[
     "qwen2-1.5b.json",
     "roberta-base.json",
     "mixtral-8x7b-v0.1.json",
+    "phi-3-mini-4k-instruct.json",
+    "qwen3-8b.json",
+    "qwen3-30b-a3b.json",
+    "gemma-2-2b-it.json",
+    "falcon-7b.json",
+    "falcon-40b.json",
+    "t5-base.json",
+    "flan-t5-base.json",
 ];
 
 /// Keys worth mutating: every key an importer reads, plus the fixtures' own.
@@ -37,6 +45,35 @@ const KEYS: &[&str] = &[
     "mlp_bias",
     "num_local_experts",
     "num_experts_per_tok",
+    "num_experts",
+    "moe_intermediate_size",
+    "mlp_only_layers",
+    "decoder_sparse_step",
+    "use_sliding_window",
+    "sliding_window",
+    "max_window_layers",
+    "layer_types",
+    "attn_logit_softcapping",
+    "final_logit_softcapping",
+    "hidden_activation",
+    "use_bidirectional_attention",
+    "new_decoder_architecture",
+    "multi_query",
+    "parallel_attn",
+    "num_kv_heads",
+    "num_ln_in_parallel_attn",
+    "ffn_hidden_size",
+    "bias",
+    "alibi",
+    "activation",
+    "d_model",
+    "num_layers",
+    "num_decoder_layers",
+    "num_heads",
+    "d_kv",
+    "d_ff",
+    "relative_attention_num_buckets",
+    "feed_forward_proj",
     "torch_dtype",
     "dtype",
     "dim",
@@ -68,6 +105,13 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("bert"),
             Just("gpt2"),
             Just("mixtral"),
+            Just("qwen3"),
+            Just("qwen3_moe"),
+            Just("gemma2"),
+            Just("falcon"),
+            Just("t5"),
+            Just("gated-gelu"),
+            Just("sliding_attention"),
             Just("relative_key"),
             Just("bfloat16")
         ]
@@ -104,7 +148,13 @@ fn mutated(fixture: usize, mutations: &[Mutation]) -> Value {
         }
     }
     // Keep accepted configs small: a mutated depth is capped so a case builds quickly.
-    for key in ["num_hidden_layers", "n_layers", "n_layer"] {
+    for key in [
+        "num_hidden_layers",
+        "n_layers",
+        "n_layer",
+        "num_layers",
+        "num_decoder_layers",
+    ] {
         if object
             .get(key)
             .and_then(Value::as_u64)
