@@ -57,7 +57,15 @@ pub(crate) struct HardwareOutput {
 /// The schemas `advisor schema NAME` prints, by name: the context it reads and every JSON it
 /// writes.
 pub(crate) const SCHEMAS: &[&str] = &[
-    "context", "report", "inspect", "hardware", "plugins", "diff", "verify",
+    "context",
+    "report",
+    "inspect",
+    "trace",
+    "trace-ranks",
+    "hardware",
+    "plugins",
+    "diff",
+    "verify",
 ];
 
 /// The JSON Schema of `name`, pretty-printed.
@@ -74,6 +82,9 @@ pub(crate) fn schema(name: &str) -> Option<String> {
         "context" => schemars::schema_for!(advisor_core::AnalysisContext),
         "report" => written::<advisor_core::OptimizationReport>(),
         "inspect" => written::<Versioned<advisor_graph::ModelSummary>>(),
+        // `advisor trace --format json` on one trace, and on several (or `--merge`).
+        "trace" => written::<advisor_trace::TraceSummary>(),
+        "trace-ranks" => written::<advisor_trace::MultiRankSummary>(),
         "hardware" => written::<HardwareOutput>(),
         "plugins" => written::<Versioned<advisor_plugin_host::PluginReport>>(),
         "diff" => written::<advisor_compare::RunDiff>(),

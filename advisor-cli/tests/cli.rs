@@ -300,6 +300,13 @@ fn published_schemas_are_current() {
 fn every_json_output_is_versioned_and_matches_its_schema() {
     let pairs = workspace().join("testdata/pairs");
     let pair = |name: &str| pairs.join(name).display().to_string();
+    let trace = |name: &str| {
+        workspace()
+            .join("testdata/traces")
+            .join(name)
+            .display()
+            .to_string()
+    };
     let report_path =
         std::env::temp_dir().join(format!("advisor-schema-{}.json", std::process::id()));
     let report_file = report_path.display().to_string();
@@ -327,6 +334,25 @@ fn every_json_output_is_versioned_and_matches_its_schema() {
             ok(&["inspect", &pair("bert.config.json"), "--format", "json"]),
         ),
         ("hardware", ok(&["hardware", "--format", "json"])),
+        (
+            "trace",
+            ok(&[
+                "trace",
+                &trace("v100-training-rank0.trace.json.gz"),
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "trace-ranks",
+            ok(&[
+                "trace",
+                &trace("hta/sampled_rank-0.json.gz"),
+                &trace("hta/sampled_rank-1.json.gz"),
+                "--format",
+                "json",
+            ]),
+        ),
         (
             "plugins",
             ok(&[

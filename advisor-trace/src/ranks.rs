@@ -24,6 +24,7 @@ use crate::{
 
 /// One step of one rank.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RankStep {
     /// `N` of `ProfilerStep#N`.
     pub step: i64,
@@ -33,6 +34,7 @@ pub struct RankStep {
 
 /// One kernel name of a rank's top table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RankKernel {
     /// Kernel name.
     pub name: String,
@@ -45,6 +47,7 @@ pub struct RankKernel {
 /// What the cross-rank view needs of one rank. Its keys are those of the single-trace JSON
 /// (`advisor trace --format json`), so that JSON reads as a rank summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RankSummary {
     /// Where the trace came from.
     pub source: String,
@@ -112,6 +115,7 @@ impl RankSummary {
 
 /// One rank's row of the cross-rank table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RankRow {
     /// The rank (`distributedInfo`), or the file's position when the trace does not say.
     pub rank: i64,
@@ -129,6 +133,7 @@ pub struct RankRow {
 
 /// Step-time skew across ranks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Stragglers {
     /// The rank with the longest mean step.
     pub slowest_rank: i64,
@@ -144,6 +149,7 @@ pub struct Stragglers {
 
 /// Collectives matched across ranks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CollectiveSkew {
     /// Collectives found on every rank (the k-th kernel of a name on each rank is one
     /// collective: NCCL runs a process group's collectives in the same order on every rank).
@@ -161,6 +167,7 @@ pub struct CollectiveSkew {
 
 /// The cross-rank view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MultiRankSummary {
     /// The version of this JSON shape (`advisor_trace::SCHEMA_VERSION`).
     pub schema_version: u32,

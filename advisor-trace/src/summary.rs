@@ -37,6 +37,7 @@ use crate::{
 /// `launch` and `memcpy` are always present (`null` for a trace without GPU activity), so
 /// readers of `advisor trace --format json` find every documented key.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TraceSummary {
     /// The version of this JSON shape ([`SCHEMA_VERSION`]); a reader refuses a newer one.

@@ -49,7 +49,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
 /// Every schema `advisor schema NAME` prints (advisor-cli's `output::SCHEMAS`; a test there
 /// checks the published files against the command).
 const SCHEMAS: &[&str] = &[
-    "context", "report", "inspect", "hardware", "plugins", "diff", "verify",
+    "context",
+    "report",
+    "inspect",
+    "trace",
+    "trace-ranks",
+    "hardware",
+    "plugins",
+    "diff",
+    "verify",
 ];
 
 /// Builds `docs/rules.md` from the rule files' module documentation.

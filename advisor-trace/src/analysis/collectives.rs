@@ -7,6 +7,7 @@ use crate::accumulate::{GpuActivity, Interner, Kind};
 
 /// One communication kernel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Collective {
     /// The kernel name up to its argument list (`ncclKernel_AllReduce_RING_LL_Sum_float`).
     pub name: String,

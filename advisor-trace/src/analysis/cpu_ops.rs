@@ -10,6 +10,7 @@ use super::{SMALL_US, TOP, pct};
 
 /// One CPU operator's statistics.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CpuOpStat {
     /// Operator name.
     pub name: String,

@@ -38,6 +38,7 @@ struct RawDistributed {
 
 /// `distributedInfo`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DistributedSummary {
     /// Collective backend, `nccl`.
     pub backend: Option<String>,

@@ -8,6 +8,7 @@ use super::{TOP, pct};
 
 /// One kernel name's statistics.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KernelStat {
     /// Kernel name.
     pub name: String,

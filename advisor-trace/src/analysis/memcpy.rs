@@ -8,6 +8,7 @@ use crate::accumulate::{GpuActivity, GpuCategory, Interner};
 
 /// Copies and sets by direction.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemcpySummary {
     /// Bytes moved or set.
     pub total_bytes: f64,
@@ -19,6 +20,7 @@ pub struct MemcpySummary {
 
 /// Copies in one direction.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemcpyDirection {
     /// `HtoD`, `DtoH`, `DtoD`, `PtoP`, `HtoH` or `Memset`.
     pub direction: String,

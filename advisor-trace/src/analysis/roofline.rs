@@ -18,6 +18,7 @@ use crate::accumulate::{FastMap, GpuActivity, Interner, RuntimeCall};
 
 /// Kernel time attributed to one operator and input shape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OpRoofline {
     /// The operator, `aten::addmm`.
     pub op: String,

@@ -10,6 +10,7 @@ use super::{breakdown::sweep_pieces, idle::idle_breakdown_pieces};
 
 /// One profiler step.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StepSummary {
     /// `N` of `ProfilerStep#N`.
     pub step: i64,
