@@ -718,12 +718,9 @@ fn roof(
     row: &advisor_trace::OpRoofline,
     tf32: bool,
 ) -> (f64, &'static str) {
-    let peak_tflops = match row.element_bits {
-        8 => gpu.fp8_tflops.or(gpu.int8_tops).unwrap_or(gpu.fp16_tflops),
-        16 => gpu.fp16_tflops,
-        _ if tf32 => gpu.tf32_tflops.unwrap_or(gpu.fp32_tflops),
-        _ => gpu.fp32_tflops,
-    };
+    let peak_tflops = gpu
+        .peak_tflops_for_bits(row.element_bits, tf32)
+        .unwrap_or(gpu.fp32_tflops);
     let memory_tflops = row.flops_per_byte * gpu.memory_bandwidth_bytes_per_second / 1e12;
     if memory_tflops < peak_tflops {
         (memory_tflops, "memory")

@@ -141,3 +141,63 @@ fn report_renders_in_headless_chromium() {
     assert!(variance > 100.0, "the screenshot looks blank");
     assert!(coloured > 10_000, "the screenshot shows no charts");
 }
+
+/// A trace recorded with `record_shapes` (the A100 TorchRec rank, which has no
+/// `deviceProperties`: the roofs are the given hardware's) draws the per-operator roofline,
+/// its points as circles under the roof lines, in the browser's DOM.
+#[test]
+fn the_roofline_renders_in_headless_chromium() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: no chromium on PATH");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let page = dir.path().join("report.html");
+    let trace = workspace().join("testdata/traces/hta/sampled_rank-0.json.gz");
+    let status = Command::new(env!("CARGO_BIN_EXE_advisor"))
+        .args([
+            "analyze",
+            "--example",
+            "llama-2-7b",
+            "--hardware",
+            "nvidia-a100-80gb",
+            "--quiet",
+            "--trace",
+        ])
+        .arg(&trace)
+        .args(["--format", "html", "--output"])
+        .arg(&page)
+        .status()
+        .expect("advisor runs");
+    assert!(status.success());
+    let dom = browser(&chromium, &dir.path().join("profile-dom"))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "chromium failed: {stderr}");
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.contains("CONSOLE") || l.contains("Uncaught")),
+        "{stderr}"
+    );
+    let html = String::from_utf8_lossy(&dom.stdout);
+    let figure = html
+        .split_once("id=\"chart-trace-roofline\"")
+        .map(|(_, rest)| rest)
+        .expect("no roofline figure in the DOM");
+    let figure = &figure[..figure.find("</figure>").unwrap_or(figure.len())];
+    assert!(figure.contains("<svg"), "no SVG");
+    assert!(figure.matches("<circle").count() >= 20, "too few points");
+    assert!(
+        figure.contains("<polyline") || figure.contains("<path"),
+        "no roof line"
+    );
+    assert!(
+        figure.contains("TF32 tensor cores of the NVIDIA A100"),
+        "{figure}"
+    );
+    assert!(figure.contains("compute-bound"));
+}

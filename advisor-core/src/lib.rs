@@ -69,9 +69,9 @@ pub use crate::{
     profile::{ProfileOperation, ProfileResults},
     report::{
         COMBINATION_METHOD, Diagnostic, DiagnosticSeverity, InputSummary, MemoryPart,
-        MetricSummary, ModelFigures, ModelProjections, OptimizationReport, REPORT_SCHEMA_VERSION,
-        ReportSummary, SecondsRange, StepOverview, SuggestionProjection, TimedName, TraceOverview,
-        order,
+        MetricSummary, ModelFigures, ModelProjections, OpPoint, OptimizationReport,
+        REPORT_SCHEMA_VERSION, ReportSummary, Roof, SecondsRange, StepOverview,
+        SuggestionProjection, TimedName, TraceOverview, order,
     },
     rule::{OptimizationRule, RuleError, RuleInput, run_rule},
     suggestion::{

@@ -176,6 +176,50 @@ pub struct TraceOverview {
     /// CPU operators by self time, longest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top_cpu_ops: Vec<TimedName>,
+    /// Operators with the FLOPs and bytes of their recorded shapes, most kernel time first:
+    /// the points of the per-operator roofline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub op_roofline: Vec<OpPoint>,
+    /// The roofs of the trace's GPU, one per element width its operators use (empty when the
+    /// accelerator table does not know the GPU).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roofs: Vec<Roof>,
+}
+
+/// One operator and input shape on the roofline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct OpPoint {
+    /// The operator, `aten::addmm`.
+    pub op: String,
+    /// Its input shapes and element type.
+    pub shapes: String,
+    /// Bits per element of its inputs.
+    pub element_bits: u32,
+    /// Calls with kernels.
+    pub calls: u64,
+    /// GPU time of their kernels.
+    pub kernel_time_us: f64,
+    /// Arithmetic intensity: FLOPs per byte moved.
+    pub flops_per_byte: f64,
+    /// Achieved FLOP rate over the kernels' time, TFLOP/s.
+    pub achieved_tflops: f64,
+}
+
+/// A roof of the roofline model (Williams, Waterman and Patterson, "Roofline: an insightful
+/// visual performance model for multicore architectures", CACM 2009): attainable TFLOP/s is
+/// `min(peak_tflops, intensity × memory bandwidth)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Roof {
+    /// What the roof is for: `fp16/bf16 tensor cores on NVIDIA A100-SXM4-80GB`.
+    pub name: String,
+    /// Bits per element of the operators it bounds.
+    pub element_bits: u32,
+    /// Peak compute, TFLOP/s.
+    pub peak_tflops: f64,
+    /// DRAM bandwidth, TB/s.
+    pub memory_tb_per_s: f64,
 }
 
 /// A short account of the inputs, for the report's header.
@@ -257,7 +301,8 @@ pub struct MetricSummary {
     pub metric: ImprovementMetric,
     /// Suggestions that improve it.
     pub suggestions: usize,
-    /// Combined lower end, a fraction of the cost removed.
+    /// Combined lower end, a fraction of the cost removed (negative: the plan makes the
+    /// metric worse in that scenario, a trade for another metric).
     pub min_reduction: f64,
     /// Combined upper end.
     pub max_reduction: f64,
@@ -416,11 +461,18 @@ fn summarize(
         .flat_map(|s| s.slack.iter().copied())
         .collect();
     let slack = combine_slack(&claims);
+    // An improvement, or a time the plan makes worse (negative reductions).
     let modelled = |metric: ImprovementMetric| {
         simulated.as_ref().and_then(|improvements| {
             improvements
                 .iter()
-                .find(|i| i.metric == metric && i.is_valid())
+                .find(|i| {
+                    i.metric == metric
+                        && (i.is_valid()
+                            || (i.min_reduction.is_finite()
+                                && i.max_reduction < 0.0
+                                && i.min_reduction <= i.max_reduction))
+                })
                 .map(|i| (i.min_reduction, i.max_reduction, i.basis.clone()))
         })
     };
@@ -449,7 +501,10 @@ fn summarize(
             continue;
         }
         let (low, high) = combine_latency(model.as_ref().map(|(l, h, _)| (*l, *h)), slack_here);
-        if !(low.is_finite() && high.is_finite()) || high <= 0.0 {
+        // Worse in every scenario is said only where the model says it (slack alone never
+        // makes a run slower).
+        let worse = model.as_ref().is_some_and(|(_, h, _)| *h < 0.0);
+        if !(low.is_finite() && high.is_finite()) || (high <= 0.0 && !worse) {
             continue;
         }
         let mut basis = Vec::new();
@@ -467,7 +522,7 @@ fn summarize(
             suggestions: counts(metric),
             min_reduction: low,
             max_reduction: high,
-            description: describe_range(metric, low, high),
+            description: describe_signed(metric, low, high),
             basis: basis.join("; "),
         });
     }
@@ -485,6 +540,34 @@ fn summarize(
         method: COMBINATION_METHOD.to_owned(),
         plan,
         not_combined,
+    }
+}
+
+/// [`describe_range`], and a time made longer as `latency +25–52 % (longer)` or, when the
+/// scenarios disagree, `latency +10 % to −20 %`.
+fn describe_signed(metric: ImprovementMetric, low: f64, high: f64) -> String {
+    if low >= 0.0 || metric == ImprovementMetric::Throughput {
+        return describe_range(metric, low, high);
+    }
+    let percent = |x: f64| format!("{:.0}", x.abs() * 100.0);
+    if high <= 0.0 {
+        if percent(low) == percent(high) {
+            format!("{} +{} % (longer)", metric.as_str(), percent(low))
+        } else {
+            format!(
+                "{} +{}–{} % (longer)",
+                metric.as_str(),
+                percent(high),
+                percent(low)
+            )
+        }
+    } else {
+        format!(
+            "{} +{} % to −{} %",
+            metric.as_str(),
+            percent(low),
+            percent(high)
+        )
     }
 }
 

@@ -85,6 +85,24 @@ pub struct Accelerator {
 }
 
 impl Accelerator {
+    /// The peak a matmul-class operator on `element_bits`-bit inputs can reach, TFLOP/s: fp8
+    /// (or int8) tensor cores for 8 bits, fp16 tensor cores for 16, TF32 tensor cores for 32
+    /// when `tf32` (the run's fp32 matmuls run as TF32), else the fp32 cores. `None` for other
+    /// widths (fp64: the table has no fp64 figure).
+    pub fn peak_tflops_for_bits(&self, element_bits: u32, tf32: bool) -> Option<f64> {
+        match element_bits {
+            8 => Some(
+                self.fp8_tflops
+                    .or(self.int8_tops)
+                    .unwrap_or(self.fp16_tflops),
+            ),
+            16 => Some(self.fp16_tflops),
+            32 if tf32 => Some(self.tf32_tflops.unwrap_or(self.fp32_tflops)),
+            32 => Some(self.fp32_tflops),
+            _ => None,
+        }
+    }
+
     /// Memory capacity in MiB, the unit of [`HardwareInfo::gpu_memory_mb`].
     pub fn memory_mb(&self) -> u64 {
         self.memory_bytes >> 20

@@ -723,7 +723,29 @@ impl PlanModel for ModelPlan {
         changes: &[Change],
     ) -> Option<Vec<ExpectedImprovement>> {
         let simulation = simulate(facts, changes).ok()?;
-        Some(simulation.improvements())
+        let mut figures = simulation.improvements();
+        // A time the plan makes worse in every scenario (a larger batch lengthens each
+        // request) is said too, as a negative reduction: the summary must not report the
+        // trace's slack alone as the plan's latency.
+        for metric in ImprovementMetric::ALL {
+            if metric == ImprovementMetric::ModelSize
+                || metric == ImprovementMetric::Memory
+                || figures.iter().any(|i| i.metric == metric)
+            {
+                continue;
+            }
+            if let Some((low, high)) = simulation.reduction(metric)
+                && high < -0.005
+            {
+                figures.push(ExpectedImprovement::new(
+                    metric,
+                    low,
+                    high,
+                    simulation.basis(metric),
+                ));
+            }
+        }
+        Some(figures)
     }
 
     fn projections(

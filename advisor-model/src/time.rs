@@ -642,10 +642,28 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                 Bound::Communication
             };
             let request = prefill + decode;
+            // With continuous batching (iteration-level scheduling: Yu et al., "Orca", OSDI
+            // 2022; vLLM, Kwon et al., SOSP 2023) a request's prefill is scheduled when it
+            // arrives, alone, and joins the running batch's next decode step: its first token
+            // waits for its own prompt and one step, not for a whole batch of prompts. The
+            // batch's throughput is the static batch's: every prompt is still prefilled once.
+            let first_token = if s.paged_kv_cache && b > 1.0 {
+                let (alone, _) = run(forward(
+                    workload,
+                    &split,
+                    1.0,
+                    prompt,
+                    causal_context(workload, prompt),
+                    0.0,
+                ));
+                (alone + decode / generated).min(prefill)
+            } else {
+                prefill
+            };
             Times {
                 request_seconds: request,
                 per_sample_seconds: request / b,
-                first_token_seconds: prefill,
+                first_token_seconds: first_token,
                 per_token_seconds: decode / generated,
                 bound,
                 first_token_bound,

@@ -242,6 +242,186 @@ fn axis_number(value: f64) -> String {
     }
 }
 
+/// One operator on the roofline chart.
+#[derive(Debug, Clone)]
+pub(crate) struct RooflinePoint {
+    /// The number it is drawn with, which the table beside the chart explains.
+    pub(crate) number: usize,
+    /// FLOPs per byte.
+    pub(crate) intensity: f64,
+    /// Achieved TFLOP/s.
+    pub(crate) tflops: f64,
+    /// Share of the drawn operators' kernel time, 0–1: the point's size.
+    pub(crate) share: f64,
+    pub(crate) color: RGBColor,
+}
+
+/// One roof: `min(peak, intensity × bandwidth)`.
+#[derive(Debug, Clone)]
+pub(crate) struct RooflineRoof {
+    pub(crate) peak_tflops: f64,
+    pub(crate) memory_tb_per_s: f64,
+    pub(crate) color: RGBColor,
+}
+
+/// A log-log roofline chart (Williams, Waterman and Patterson, CACM 2009): arithmetic
+/// intensity across, TFLOP/s up, each roof a sloped memory line meeting a flat compute line at
+/// its ridge point; left of the ridge an operator is memory-bound, right of it compute-bound.
+#[derive(Debug, Clone)]
+pub(crate) struct RooflineChart {
+    pub(crate) points: Vec<RooflinePoint>,
+    pub(crate) roofs: Vec<RooflineRoof>,
+}
+
+impl RooflineChart {
+    /// The chart as an SVG document; `Err` when there is nothing to draw.
+    pub(crate) fn svg(&self) -> Result<String, String> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let points: Vec<&RooflinePoint> = self
+            .points
+            .iter()
+            .filter(|p| positive(p.intensity) && positive(p.tflops))
+            .collect();
+        if points.is_empty() {
+            return Err("no operator with FLOPs, bytes and kernel time to draw".to_owned());
+        }
+        let roofs: Vec<&RooflineRoof> = self
+            .roofs
+            .iter()
+            .filter(|r| positive(r.peak_tflops) && positive(r.memory_tb_per_s))
+            .collect();
+        // Decades around every point and every roof's ridge point.
+        let ridges = roofs.iter().map(|r| r.peak_tflops / r.memory_tb_per_s);
+        let xs = points.iter().map(|p| p.intensity).chain(ridges);
+        let (x_low, x_high) = xs.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        let x_range = decade_below(x_low / 2.0)..decade_above(x_high * 2.0);
+        let ys = points
+            .iter()
+            .map(|p| p.tflops)
+            .chain(roofs.iter().map(|r| r.peak_tflops))
+            .chain(roofs.iter().map(|r| x_range.start * r.memory_tb_per_s));
+        let (y_low, y_high) = ys.fold((f64::INFINITY, 0.0_f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+        let y_range = decade_below(y_low.max(y_high * 1e-6))..decade_above(y_high * 1.5);
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
+            self.draw(&root, &points, &roofs, x_range, y_range)
+                .map_err(|error| error.to_string())?;
+            root.present().map_err(|error| error.to_string())?;
+        }
+        Ok(svg)
+    }
+
+    fn draw(
+        &self,
+        root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+        points: &[&RooflinePoint],
+        roofs: &[&RooflineRoof],
+        x_range: std::ops::Range<f64>,
+        y_range: std::ops::Range<f64>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use plotters::coord::combinators::IntoLogRange;
+        let (x_start, x_end) = (x_range.start, x_range.end);
+        let y_start = y_range.start;
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(12)
+            .margin_right(24)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())?;
+        let text_style = ("sans-serif", 13).into_font().color(&BLACK);
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(palette::AXIS.mix(0.2))
+            .axis_style(palette::AXIS)
+            .x_label_formatter(&|value| axis_number(*value))
+            .y_label_formatter(&|value| axis_number(*value))
+            .x_desc("arithmetic intensity, FLOP/byte")
+            .y_desc("TFLOP/s")
+            .label_style(text_style.clone())
+            .axis_desc_style(text_style.clone())
+            .draw()?;
+        for roof in roofs {
+            let ridge = roof.peak_tflops / roof.memory_tb_per_s;
+            let mut line = Vec::new();
+            if ridge > x_start {
+                line.push((x_start, x_start * roof.memory_tb_per_s));
+                line.push((ridge, roof.peak_tflops));
+            } else {
+                line.push((x_start, roof.peak_tflops));
+            }
+            line.push((x_end, roof.peak_tflops));
+            chart.draw_series(std::iter::once(PathElement::new(
+                line,
+                roof.color.stroke_width(2),
+            )))?;
+            // The ridge: memory-bound to its left, compute-bound to its right.
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(ridge, roof.peak_tflops), (ridge, y_start)],
+                roof.color.mix(0.35).stroke_width(1),
+            )))?;
+        }
+        if let Some(main) = roofs.first() {
+            let ridge = main.peak_tflops / main.memory_tb_per_s;
+            let top = main.peak_tflops * 1.25;
+            // Placed on the log axis (plotters' SVG text has no right anchor): "memory-bound"
+            // ends about a decade left of the ridge, "compute-bound" starts just right of it.
+            let left = (ridge / 12.0).max(x_start * 1.2);
+            chart.draw_series(std::iter::once(Text::new(
+                "← memory-bound",
+                (left, top),
+                text_style.clone(),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                "compute-bound →",
+                (ridge * 1.3, top),
+                text_style.clone(),
+            )))?;
+        }
+        // Largest first, so small points stay visible on top.
+        let mut order: Vec<&&RooflinePoint> = points.iter().collect();
+        order.sort_by(|a, b| b.share.total_cmp(&a.share));
+        for point in order {
+            let radius = (4.0 + 14.0 * point.share.clamp(0.0, 1.0).sqrt()).round() as i32;
+            let at = (point.intensity, point.tflops);
+            chart.draw_series(std::iter::once(Circle::new(
+                at,
+                radius,
+                point.color.mix(0.55).filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Circle::new(
+                at,
+                radius,
+                point.color.stroke_width(1),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                point.number.to_string(),
+                at,
+                ("sans-serif", 11)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            )))?;
+        }
+        Ok(())
+    }
+}
+
+/// The power of ten at or below `value` (positive).
+fn decade_below(value: f64) -> f64 {
+    10f64.powf(value.log10().floor())
+}
+
+/// The power of ten at or above `value` (positive).
+fn decade_above(value: f64) -> f64 {
+    10f64.powf(value.log10().ceil())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{BarChart, Marker, Row, Series, label, palette};

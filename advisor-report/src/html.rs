@@ -19,7 +19,10 @@ use advisor_core::{
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
 
 use crate::{
-    charts::{BarChart, Marker, Row, Series, hex, label, palette},
+    charts::{
+        BarChart, Marker, RooflineChart, RooflinePoint, RooflineRoof, Row, Series, hex, label,
+        palette,
+    },
     markdown,
     text::{Place, escape_control, markdown_code, markdown_prose},
 };
@@ -458,7 +461,136 @@ fn trace_section(out: &mut String, trace: &TraceOverview) {
         );
         names_table(out, "Operator", "Calls", "Self time", &trace.top_cpu_ops);
     }
+    if !trace.op_roofline.is_empty() {
+        roofline(out, trace);
+    }
     out.push_str("</section>\n");
+}
+
+/// Colour of an element width on the roofline: its roof and its operators.
+fn width_color(bits: u32) -> plotters::style::RGBColor {
+    match bits {
+        8 => palette::GREEN,
+        16 => palette::BLUE,
+        32 => palette::VERMILION,
+        _ => palette::GREY,
+    }
+}
+
+/// Operators numbered on the roofline chart; the rest are in the JSON.
+const ROOFLINE_DRAWN: usize = 20;
+
+/// The per-operator roofline: each operator-and-shape row at its arithmetic intensity and
+/// achieved rate under the roofs of the trace's GPU, and the table of what each number is, how
+/// far below its roof it runs and the time that costs.
+fn roofline(out: &mut String, trace: &TraceOverview) {
+    let drawn: Vec<&advisor_core::OpPoint> =
+        trace.op_roofline.iter().take(ROOFLINE_DRAWN).collect();
+    let total: f64 = drawn.iter().map(|p| p.kernel_time_us).sum();
+    let roof_of = |bits: u32| trace.roofs.iter().find(|r| r.element_bits == bits);
+    let chart = RooflineChart {
+        points: drawn
+            .iter()
+            .enumerate()
+            .map(|(index, p)| RooflinePoint {
+                number: index + 1,
+                intensity: p.flops_per_byte,
+                tflops: p.achieved_tflops,
+                share: if total > 0.0 {
+                    p.kernel_time_us / total
+                } else {
+                    0.0
+                },
+                color: width_color(p.element_bits),
+            })
+            .collect(),
+        roofs: trace
+            .roofs
+            .iter()
+            .map(|r| RooflineRoof {
+                peak_tflops: r.peak_tflops,
+                memory_tb_per_s: r.memory_tb_per_s,
+                color: width_color(r.element_bits),
+            })
+            .collect(),
+    };
+    let title = "How fast each operator runs: its achieved rate against the roofline";
+    let _ = writeln!(
+        out,
+        "<figure class=\"chart\" id=\"chart-trace-roofline\">\n<figcaption>{}</figcaption>",
+        escape(title)
+    );
+    match chart.svg() {
+        Ok(svg) => out.push_str(&svg.replacen(
+            "<svg ",
+            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
+            1,
+        )),
+        Err(error) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"chart-error\">The chart could not be drawn: {}</p>",
+                escape(&error)
+            );
+        }
+    }
+    out.push_str("<ul class=\"legend\">\n");
+    for roof in &trace.roofs {
+        let _ = writeln!(
+            out,
+            "<li><span class=\"swatch line\" style=\"background:{}\"></span>{}: {:.0} TFLOP/s, {:.2} TB/s</li>",
+            hex(width_color(roof.element_bits)),
+            escape(&roof.name),
+            roof.peak_tflops,
+            roof.memory_tb_per_s
+        );
+    }
+    if trace.roofs.is_empty() {
+        out.push_str("<li>No roofs: the accelerator table does not know the trace's GPU.</li>\n");
+    }
+    out.push_str("</ul>\n</figure>\n");
+    out.push_str(
+        "<p>FLOPs and bytes come from the shapes the profiler recorded (<code>record_shapes=True</code>); \
+         the memory roof is DRAM bandwidth, which operands still in L2 can beat. A point's size is its \
+         share of the kernel time drawn.</p>\n",
+    );
+    out.push_str(
+        "<table>\n<thead><tr><th>#</th><th>Operator</th><th>Inputs</th><th>Calls</th><th>GPU time</th>\
+         <th>TFLOP/s</th><th>FLOP/byte</th><th>Bound</th><th>Of its roof</th></tr></thead>\n<tbody>\n",
+    );
+    for (index, point) in drawn.iter().enumerate() {
+        let (bound, of_roof) = roof_of(point.element_bits).map_or_else(
+            || ("-".to_owned(), "-".to_owned()),
+            |roof| {
+                let memory = point.flops_per_byte * roof.memory_tb_per_s;
+                let (attainable, bound) = if memory < roof.peak_tflops {
+                    (memory, "memory")
+                } else {
+                    (roof.peak_tflops, "compute")
+                };
+                let share = if attainable > 0.0 {
+                    100.0 * point.achieved_tflops / attainable
+                } else {
+                    0.0
+                };
+                (bound.to_owned(), format!("{share:.0} %"))
+            },
+        );
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td><code>{}</code></td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td>\
+             <td class=\"num\">{:.1}</td><td>{bound}</td><td class=\"num\">{of_roof}</td></tr>",
+            index + 1,
+            escape(&point.op),
+            escape(&point.shapes),
+            crate::group_digits(point.calls),
+            ms_text(point.kernel_time_us / 1e3),
+            point.achieved_tflops,
+            point.flops_per_byte
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
 }
 
 /// The full names behind a chart's cut labels.

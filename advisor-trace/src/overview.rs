@@ -2,7 +2,7 @@
 //! breakdown, and the longest kernels and CPU operators ([`TraceOverview`], core's type, so
 //! a report carries it without depending on this crate).
 
-use advisor_core::{StepOverview, TimedName, TraceOverview};
+use advisor_core::{OpPoint, StepOverview, TimedName, TraceOverview};
 
 use crate::summary::TraceSummary;
 
@@ -44,9 +44,29 @@ impl TraceSummary {
                     time_us: op.self_us,
                 })
                 .collect(),
+            op_roofline: self
+                .op_roofline
+                .iter()
+                .take(OVERVIEW_ROOFLINE_POINTS)
+                .map(|row| OpPoint {
+                    op: row.op.clone(),
+                    shapes: row.shapes.clone(),
+                    element_bits: row.element_bits,
+                    calls: row.calls,
+                    kernel_time_us: row.kernel_time_us,
+                    flops_per_byte: row.flops_per_byte,
+                    achieved_tflops: row.achieved_tflops,
+                })
+                .collect(),
+            // The roofs need the accelerator table, which this crate does not know: the
+            // context builder adds them.
+            roofs: Vec::new(),
         }
     }
 }
+
+/// Operator rows a report draws on its roofline (the summary keeps up to 200).
+const OVERVIEW_ROOFLINE_POINTS: usize = 40;
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use advisor_core::{
     AnalysisContext, ContextError, Diagnostic, DiagnosticSeverity, HardwareInfo, MemoryMetrics,
-    ModelGraph, TraceOverview,
+    ModelGraph, OpPoint, Roof, TraceOverview,
 };
 use advisor_trace::TraceSummary;
 
@@ -94,6 +94,8 @@ pub struct ContextBuilder {
     diagnostics: Vec<Diagnostic>,
     trace: Option<TraceOverview>,
     trace_hardware: Option<HardwareInfo>,
+    /// The trace's fp32 matmuls run as TF32 (their roof is TF32's).
+    trace_tf32: bool,
     hardware: Option<HardwareInfo>,
     detect: bool,
 }
@@ -206,7 +208,19 @@ impl ContextBuilder {
             ));
         }
         self.trace_hardware = summary.hardware_info();
-        self.trace = Some(summary.overview());
+        let mut overview = summary.overview();
+        self.trace_tf32 = summary
+            .run
+            .as_ref()
+            .and_then(|run| run.matmul_precision)
+            .is_some_and(|p| p == advisor_core::KernelPrecision::Tf32);
+        if let Some(device) = summary.devices.first()
+            && let Some(name) = device.name.as_deref()
+        {
+            let memory_mb = device.memory_bytes.map(|b| b / (1024 * 1024));
+            overview.roofs = roofs(name, memory_mb, self.trace_tf32, &overview.op_roofline);
+        }
+        self.trace = Some(overview);
         let profile = summary.to_profile_results();
         // With `profile_memory` on, the trace knows the GPU's peak memory (`Total Allocated`
         // and `Total Reserved`): the measured peak the memory rules need, when the context
@@ -301,6 +315,20 @@ impl ContextBuilder {
             }
             None => {}
         }
+        // A trace without `deviceProperties` (older PyTorch) ran on the hardware given.
+        if let Some(trace) = &mut self.trace
+            && trace.devices.is_empty()
+            && trace.roofs.is_empty()
+            && let Some(hardware) = &self.context.hardware_info
+            && let Some(name) = hardware.gpu_model.as_deref()
+        {
+            trace.roofs = roofs(
+                name,
+                hardware.gpu_memory_mb,
+                self.trace_tf32,
+                &trace.op_roofline,
+            );
+        }
         BuiltContext {
             context: self.context,
             diagnostics: self.diagnostics,
@@ -393,6 +421,35 @@ pub(crate) fn detect() -> HardwareInfo {
     {
         HardwareInfo::default()
     }
+}
+
+/// The roofs of a GPU from the accelerator table, one per element width the operators use
+/// (`tf32`: the run's fp32 matmuls run as TF32); none when the table does not know the GPU.
+fn roofs(gpu_name: &str, memory_mb: Option<u64>, tf32: bool, points: &[OpPoint]) -> Vec<Roof> {
+    let Some(gpu) = advisor_hw::match_gpu_name(gpu_name, memory_mb) else {
+        return Vec::new();
+    };
+    let mut widths: Vec<u32> = points.iter().map(|p| p.element_bits).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    widths
+        .into_iter()
+        .filter_map(|bits| {
+            let peak = gpu.peak_tflops_for_bits(bits, tf32)?;
+            let units = match bits {
+                8 => "8-bit tensor cores",
+                16 => "fp16/bf16 tensor cores",
+                _ if tf32 && gpu.tf32_tflops.is_some() => "TF32 tensor cores",
+                _ => "fp32 cores",
+            };
+            Some(Roof {
+                name: format!("{units} of the {}", gpu.name),
+                element_bits: bits,
+                peak_tflops: peak,
+                memory_tb_per_s: gpu.memory_bandwidth_bytes_per_second / 1e12,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 
 use advisor_core::{
     Category, Change, Difficulty, GpuTimeBreakdown, Impact, InputSummary, MemoryPart, ModelFigures,
-    ModelProjections, OptimizationReport, OptimizationSuggestion, SecondsRange, StepOverview,
-    StreamIdleBreakdown, SuggestionProjection, TimedName, TraceOverview, WeightFormat,
+    ModelProjections, OpPoint, OptimizationReport, OptimizationSuggestion, Roof, SecondsRange,
+    StepOverview, StreamIdleBreakdown, SuggestionProjection, TimedName, TraceOverview,
+    WeightFormat,
 };
 use advisor_report::RenderReport;
 use expect_test::expect;
@@ -99,6 +100,40 @@ fn report() -> OptimizationReport {
             count: 3,
             time_us: 300.0,
         }],
+        op_roofline: vec![
+            OpPoint {
+                op: "aten::mm".to_owned(),
+                shapes: "[2048, 512] [512, 8192] c10::Half".to_owned(),
+                element_bits: 16,
+                calls: 2,
+                kernel_time_us: 900.0,
+                flops_per_byte: 400.0,
+                achieved_tflops: 120.0,
+            },
+            OpPoint {
+                op: "aten::add<img src=x>".to_owned(),
+                shapes: "[2048, 8192] [2048, 8192] float".to_owned(),
+                element_bits: 32,
+                calls: 4,
+                kernel_time_us: 300.0,
+                flops_per_byte: 0.08,
+                achieved_tflops: 0.1,
+            },
+        ],
+        roofs: vec![
+            Roof {
+                name: "fp16/bf16 tensor cores of the test GPU".to_owned(),
+                element_bits: 16,
+                peak_tflops: 312.0,
+                memory_tb_per_s: 2.0,
+            },
+            Roof {
+                name: "fp32 cores of the test GPU".to_owned(),
+                element_bits: 32,
+                peak_tflops: 19.5,
+                memory_tb_per_s: 2.0,
+            },
+        ],
         ..TraceOverview::default()
     });
     report
@@ -139,6 +174,24 @@ fn page_structure() {
     let page = report().to_html();
     assert!(!page.contains("<script"), "{page}");
     assert!(page.contains("volta_sgemm&lt;script&gt;"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    assert!(page.contains("aten::add&lt;img src=x&gt;"), "{page}");
+    // The roofline: a point per operator, each roof's line, and each operator's bound.
+    let roofline = page
+        .split_once("id=\"chart-trace-roofline\"")
+        .map_or("", |(_, rest)| rest);
+    assert_eq!(
+        roofline[..roofline.find("</figure>").unwrap_or(0)]
+            .matches("<circle")
+            .count(),
+        4
+    );
+    assert!(roofline.contains("<td>compute</td>") && roofline.contains("<td>memory</td>"));
+    // 120 of 312 TFLOP/s; 0.1 of 0.08 × 2 TB/s = 0.16.
+    assert!(
+        roofline.contains(">38 %<") && roofline.contains(">62 %<"),
+        "{roofline}"
+    );
     expect![[r#"
         section summary
         figure chart-plan-time
@@ -162,6 +215,7 @@ fn page_structure() {
           rect #0072B2
         figure chart-trace-ops
           rect #009E73
+        figure chart-trace-roofline
         section memory
         figure chart-memory
           rect #0072B2
