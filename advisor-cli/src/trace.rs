@@ -207,7 +207,7 @@ fn render_ranks(m: &advisor_trace::MultiRankSummary) -> String {
     let _ = writeln!(out, "{} ranks", m.ranks.len());
     let _ = writeln!(
         out,
-        "\n  rank  step (mean)   GPU idle  compute  non-compute  NCCL wait  NCCL transfer  top kernel"
+        "\n  rank  step (mean)   GPU idle  compute  non-compute  NCCL wait  NCCL transfer  bus GB/s  top kernel"
     );
     for r in &m.ranks {
         let b = r.summary.breakdown.as_ref();
@@ -216,7 +216,7 @@ fn render_ranks(m: &advisor_trace::MultiRankSummary) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:>4}  {:>11}   {}  {}  {}      {:>9}  {:>13}  {}",
+            "  {:>4}  {:>11}   {}  {}  {}      {:>9}  {:>13}  {:>8}  {}",
             r.rank,
             r.step_time_us_mean.map_or("?".to_owned(), ms),
             pct(|b| b.idle_pct),
@@ -224,6 +224,8 @@ fn render_ranks(m: &advisor_trace::MultiRankSummary) -> String {
             pct(|b| b.non_compute_pct),
             ms(r.collective_wait_us),
             ms(r.collective_transfer_us),
+            r.collective_busbw_gb_per_s
+                .map_or("-".to_owned(), |b| format!("{b:.1}")),
             r.summary
                 .top_kernels
                 .first()
@@ -578,6 +580,9 @@ fn render_text(s: &TraceSummary) -> String {
             c.overlap_pct
         );
     }
+    if !s.collective_bandwidth.is_empty() {
+        render_collective_bandwidth(&mut out, s);
+    }
     if let Some(t) = &s.tensor_cores {
         let _ = writeln!(
             out,
@@ -640,6 +645,41 @@ fn render_text(s: &TraceSummary) -> String {
         }
     }
     out
+}
+
+/// The collectives' achieved bandwidth, against the trace's GPU link when the accelerator
+/// table knows the GPU.
+fn render_collective_bandwidth(out: &mut String, s: &TraceSummary) {
+    use std::fmt::Write as _;
+    let link = s.devices.first().and_then(|d| {
+        d.name.as_deref().and_then(|name| {
+            advisor_hw::match_gpu_name(name, d.memory_bytes.map(|b| b / (1024 * 1024)))
+        })
+    });
+    let _ = writeln!(
+        out,
+        "\nCollectives' bandwidth (NCCL tests' bus bandwidth over the kernels' time, which \
+         includes waiting for the other ranks: a lower bound of the transfer's rate{})",
+        link.map_or(String::new(), |g| format!(
+            "; the {}'s {} carries {:.0} GB/s per direction",
+            g.name,
+            g.link,
+            g.link_bandwidth_bytes_per_second / 2e9
+        ))
+    );
+    for row in &s.collective_bandwidth {
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>3} ranks ×{:<6} {:>10.1} MB in {:>10}: algorithm {:>7.2} GB/s, bus {:>7.2} GB/s",
+            short(&row.collective),
+            row.group_size,
+            row.calls,
+            row.bytes / 1e6,
+            ms(row.kernel_time_us),
+            row.algbw_gb_per_s,
+            row.busbw_gb_per_s
+        );
+    }
 }
 
 /// What the run already uses, as the trace shows it.

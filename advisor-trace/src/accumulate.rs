@@ -134,6 +134,16 @@ pub(crate) struct SyncCall {
     pub(crate) name: u32,
 }
 
+/// A collective call as `record_param_comms` describes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CommOp {
+    pub(crate) start: f64,
+    pub(crate) end: f64,
+    pub(crate) collective: u32,
+    pub(crate) bytes: f64,
+    pub(crate) group_size: u32,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Step {
     /// `N` of `ProfilerStep#N` (-1 when it is not a number).
@@ -215,6 +225,8 @@ pub(crate) struct Accumulator {
     pub(crate) repeated_correlations: u64,
     /// FLOPs and bytes of the operators whose cost is counted, from their recorded shapes.
     pub(crate) op_costs: Vec<roofline::OpCost>,
+    /// The collectives `record_param_comms` describes.
+    pub(crate) comms: Vec<CommOp>,
     pub(crate) first_malformed: Option<String>,
 }
 
@@ -279,7 +291,8 @@ impl Sink for Accumulator {
             Some(Ok(event)) => {
                 let len = stream.byte_offset();
                 let cost = shape_cost(&event);
-                self.add(&Fields::of(&event, cost.as_ref()));
+                let comm = comm_params(&event);
+                self.add(&Fields::of(&event, cost.as_ref(), comm.as_ref()));
                 Prefix::Parsed(len)
             }
             Some(Err(error)) if error.is_eof() => Prefix::NeedMore,
@@ -299,7 +312,8 @@ impl Sink for Accumulator {
                 self.non_finite_repairs += non_finite_repairs;
                 self.comma_repairs += comma_repairs;
                 let cost = shape_cost(&event);
-                self.add(&Fields::of(&event, cost.as_ref()));
+                let comm = comm_params(&event);
+                self.add(&Fields::of(&event, cost.as_ref(), comm.as_ref()));
             }
             Parsed::Malformed(error) => self.malformed(offset, &error),
         }
@@ -529,6 +543,16 @@ impl Accumulator {
         } else {
             name
         };
+        if is_op && let Some(comm) = event.comm {
+            let collective = self.names.intern(&comm.collective);
+            self.comms.push(CommOp {
+                start: ts,
+                end: ts + dur,
+                collective,
+                bytes: comm.bytes,
+                group_size: comm.group_size,
+            });
+        }
         if is_op && let Some(cost) = &event.cost {
             let key = self.names.intern(&cost.key);
             self.op_costs.push(roofline::OpCost {
@@ -570,6 +594,60 @@ pub(crate) struct Fields<'a> {
     pub(crate) thread: u64,
     pub(crate) args: Option<ArgNumbers>,
     pub(crate) cost: Option<&'a ShapeCost>,
+    pub(crate) comm: Option<&'a CommParams>,
+}
+
+/// What `record_param_comms` says of one collective call, worked out beforehand like
+/// [`ShapeCost`].
+#[derive(Debug, Clone)]
+pub(crate) struct CommParams {
+    /// `allreduce`, `allgather`, `reduce_scatter`, ...
+    pub(crate) collective: String,
+    /// The larger of its input and output buffers, bytes (NCCL tests' message size).
+    pub(crate) bytes: f64,
+    /// Ranks in its process group.
+    pub(crate) group_size: u32,
+}
+
+/// Bytes per element of a c10d `dtype` name (`Float`, `BFloat16`, ...).
+fn dtype_bytes(name: &str) -> Option<f64> {
+    Some(match name {
+        "Double" | "Long" | "ComplexFloat" => 8.0,
+        "Float" | "Int" => 4.0,
+        "Half" | "BFloat16" | "Short" => 2.0,
+        "Byte" | "Char" | "Bool" | "Float8_e4m3fn" | "Float8_e5m2" => 1.0,
+        _ => return None,
+    })
+}
+
+/// The collective of a `record_param_comms` operator; `None` for every other event and for
+/// one whose sizes or type are not given.
+pub(crate) fn comm_params(event: &RawEvent<'_>) -> Option<CommParams> {
+    let name = event.name.as_ref().map_or("", |n| n.0.as_ref());
+    if name != "record_param_comms" {
+        return None;
+    }
+    let args = event.args.as_ref()?;
+    let element = dtype_bytes(args.dtype.as_ref()?.0.as_ref())?;
+    let elements = args
+        .in_msg_nelems
+        .0
+        .unwrap_or(0.0)
+        .max(args.out_msg_nelems.0.unwrap_or(0.0));
+    let group_size = args
+        .group_size
+        .int()
+        .and_then(|g| u32::try_from(g).ok())
+        .filter(|&g| g > 0)?;
+    let collective = args
+        .collective_name
+        .as_ref()
+        .map_or("unnamed", |c| c.0.as_ref());
+    (elements.is_finite() && elements > 0.0).then(|| CommParams {
+        collective: collective.chars().take(64).collect(),
+        bytes: elements * element,
+        group_size,
+    })
 }
 
 /// An operator's FLOPs and bytes from its recorded shapes, and the interning key naming the
@@ -610,7 +688,11 @@ pub(crate) fn shape_cost(event: &RawEvent<'_>) -> Option<ShapeCost> {
 
 impl<'a> Fields<'a> {
     /// The fields of a parsed event; `cost` is its [`shape_cost`].
-    pub(crate) fn of(event: &'a RawEvent<'a>, cost: Option<&'a ShapeCost>) -> Fields<'a> {
+    pub(crate) fn of(
+        event: &'a RawEvent<'a>,
+        cost: Option<&'a ShapeCost>,
+        comm: Option<&'a CommParams>,
+    ) -> Fields<'a> {
         Fields {
             ph: event.ph.as_ref().map_or("", |p| p.0.as_ref()),
             cat: event.cat.as_ref().map_or("", |c| c.0.as_ref()),
@@ -620,6 +702,7 @@ impl<'a> Fields<'a> {
             thread: thread_key(event),
             args: event.args.as_ref().map(RawArgs::numbers),
             cost,
+            comm,
         }
     }
 }

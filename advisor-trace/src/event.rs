@@ -179,6 +179,18 @@ pub(crate) struct RawArgs<'a> {
     /// `record_shapes=True`: the inputs' element types, raw like `input_dims`.
     #[serde(borrow, default, rename = "Input type")]
     pub input_types: Option<&'a RawValue>,
+    /// `record_param_comms` (PyTorch's c10d profiling of a collective): elements in and out,
+    /// their type, the group's size and the collective.
+    #[serde(default, rename = "In msg nelems")]
+    pub in_msg_nelems: Num,
+    #[serde(default, rename = "Out msg nelems")]
+    pub out_msg_nelems: Num,
+    #[serde(default, rename = "Group size")]
+    pub group_size: Num,
+    #[serde(borrow, default)]
+    pub dtype: Option<Str<'a>>,
+    #[serde(borrow, default, rename = "Collective name")]
+    pub collective_name: Option<Str<'a>>,
 }
 
 /// The numbers of `args` the accumulator reads, copied out of the event.

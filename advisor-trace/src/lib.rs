@@ -45,6 +45,7 @@ mod summary;
 
 pub use crate::{
     analysis::{
+        collective_bandwidth::CollectiveBandwidth,
         collectives::Collective,
         cpu_ops::CpuOpStat,
         devices::DistributedSummary,

@@ -24,7 +24,10 @@ use std::{
 };
 
 use crate::{
-    accumulate::{Accumulator, Fields, Metadata, Parsed, ShapeCost, parse_element, shape_cost},
+    accumulate::{
+        Accumulator, CommParams, Fields, Metadata, Parsed, ShapeCost, comm_params, parse_element,
+        shape_cost,
+    },
     event::{ArgNumbers, Num, RawEvent},
     read::TraceError,
     scan::{LONG_ELEMENT_BYTES, Prefix, Scanner, Sink, StructureRepairs},
@@ -69,6 +72,7 @@ struct CompactEvent {
     thread: u64,
     args: Option<ArgNumbers>,
     cost: Option<Box<ShapeCost>>,
+    comm: Option<Box<CommParams>>,
 }
 
 enum Item {
@@ -124,7 +128,8 @@ impl Done {
 
     fn push_event(&mut self, event: &RawEvent<'_>) {
         let cost = shape_cost(event).map(Box::new);
-        let fields = Fields::of(event, None);
+        let comm = comm_params(event).map(Box::new);
+        let fields = Fields::of(event, None, None);
         let compact = CompactEvent {
             ph: self.keep(fields.ph),
             cat: self.keep(fields.cat),
@@ -134,6 +139,7 @@ impl Done {
             thread: fields.thread,
             args: fields.args,
             cost,
+            comm,
         };
         self.items.push(Item::Event(compact));
     }
@@ -185,6 +191,7 @@ impl Done {
                     thread: event.thread,
                     args: event.args,
                     cost: event.cost.as_deref(),
+                    comm: event.comm.as_deref(),
                 }),
                 Item::Malformed(offset, error) => accumulator.malformed(offset, &error),
                 Item::Metadata(metadata) => accumulator.apply_metadata(metadata),

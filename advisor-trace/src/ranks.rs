@@ -129,6 +129,11 @@ pub struct RankRow {
     pub collective_wait_us: f64,
     /// Time in matched collectives after the last rank arrived: the transfer.
     pub collective_transfer_us: f64,
+    /// The bus bandwidth of the matched collectives' transfers (their bytes times the NCCL
+    /// tests' bus factor over the time after the last rank arrived), GB/s: comparable with
+    /// the link's bandwidth per direction. Absent without `record_param_comms` sizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collective_busbw_gb_per_s: Option<f64>,
 }
 
 /// Step-time skew across ranks.
@@ -247,6 +252,7 @@ pub fn merge(summaries: Vec<RankSummary>) -> MultiRankSummary {
             summary,
             collective_wait_us: 0.0,
             collective_transfer_us: 0.0,
+            collective_busbw_gb_per_s: None,
         })
         .collect();
     ranks.sort_by(|a, b| {
@@ -345,6 +351,8 @@ fn match_collectives(ranks: &mut [RankRow]) -> Option<CollectiveSkew> {
     let (mut matched, mut skew_sum, mut skew_max) = (0u64, 0.0f64, 0.0f64);
     let mut last_counts = vec![0u64; ranks.len()];
     let mut waits = vec![(0.0f64, 0.0f64); ranks.len()];
+    // Per rank: bus bytes and transfer time of the matched collectives with sizes.
+    let mut sized = vec![(0.0f64, 0.0f64); ranks.len()];
     for name in names {
         let instances = by_name
             .iter()
@@ -371,6 +379,10 @@ fn match_collectives(ranks: &mut [RankRow]) -> Option<CollectiveSkew> {
                 let wait = (latest - c.start_us).clamp(0.0, c.dur_us);
                 waits[index].0 += wait;
                 waits[index].1 += c.dur_us - wait;
+                if let Some(bytes) = c.bus_bytes {
+                    sized[index].0 += bytes;
+                    sized[index].1 += c.dur_us - wait;
+                }
             }
             if let Some(last) = group
                 .iter()
@@ -382,9 +394,11 @@ fn match_collectives(ranks: &mut [RankRow]) -> Option<CollectiveSkew> {
             }
         }
     }
-    for (row, (wait, transfer)) in ranks.iter_mut().zip(waits) {
+    for ((row, (wait, transfer)), (bytes, time_us)) in ranks.iter_mut().zip(waits).zip(sized) {
         row.collective_wait_us = wait;
         row.collective_transfer_us = transfer;
+        row.collective_busbw_gb_per_s =
+            (bytes > 0.0 && time_us > 0.0).then(|| bytes / (time_us * 1e-6) / 1e9);
     }
     let most_often_last = last_counts
         .iter()
@@ -434,6 +448,8 @@ mod tests {
                     name: name.to_owned(),
                     start_us,
                     dur_us,
+                    // Every all-reduce moves 9 MB of bus bytes.
+                    bus_bytes: name.contains("AllReduce").then_some(9.0e6),
                 })
                 .collect(),
         }
@@ -479,6 +495,11 @@ mod tests {
             rows,
             [(0, Some(100.0), 40.0, 90.0), (1, Some(120.0), 0.0, 90.0)]
         );
+        // 18 MB of bus bytes in 90 µs of transfer on each rank: 200 GB/s.
+        for row in &merged.ranks {
+            let busbw = row.collective_busbw_gb_per_s.expect("sized collectives");
+            assert!((busbw - 200.0).abs() < 1e-9, "{busbw}");
+        }
         let stragglers = merged.stragglers.expect("two ranks with steps");
         assert_eq!(
             (

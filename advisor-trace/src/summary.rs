@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::{
     accumulate::Accumulator,
     analysis::{
-        breakdown, collectives, communication,
+        breakdown, collective_bandwidth, collectives, communication,
         cpu_ops::{self, CpuOpStat},
         data_loader, devices,
         devices::DistributedSummary,
@@ -109,6 +109,11 @@ pub struct TraceSummary {
     /// first (at most 200 operator-and-shape rows; empty without shapes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub op_roofline: Vec<crate::OpRoofline>,
+    /// The bandwidth each kind of collective achieved (message sizes from
+    /// `record_param_comms`, NCCL tests' bus bandwidth over the kernels' time; empty when the
+    /// trace records no sizes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub collective_bandwidth: Vec<crate::CollectiveBandwidth>,
     /// Every communication kernel in time order, for matching ranks (`advisor trace` on
     /// several ranks' files, or `--merge` of their JSON).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -236,10 +241,18 @@ pub(crate) fn build(
         memory: accumulator.memory.facts(),
         run,
         op_roofline,
+        collective_bandwidth: collective_bandwidth::collective_bandwidth(
+            &accumulator.comms,
+            &kept,
+            &accumulator.runtime,
+            &accumulator.names,
+        ),
         collectives: collectives::collectives(
             &accumulator.gpu,
             &accumulator.names,
             accumulator.base_time_ns,
+            &accumulator.comms,
+            &accumulator.runtime,
         ),
         warnings,
         operations: cpu.operations,

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::accumulate::{GpuActivity, Interner, Kind};
+use crate::accumulate::{CommOp, FastMap, GpuActivity, Interner, Kind, RuntimeCall};
+
+use super::collective_bandwidth::{CommIndex, bus_factor};
 
 /// One communication kernel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,6 +18,11 @@ pub struct Collective {
     pub start_us: f64,
     /// Duration.
     pub dur_us: f64,
+    /// Bytes its collective moves times the NCCL tests' bus factor (`record_param_comms`'s
+    /// sizes), so the transfer's bus bandwidth can be worked out once the ranks' wait is
+    /// known; absent without sizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus_bytes: Option<f64>,
 }
 
 /// Every communication kernel, in time order.
@@ -23,8 +30,11 @@ pub(crate) fn collectives(
     activities: &[GpuActivity],
     names: &Interner,
     base_time_ns: Option<u64>,
+    comms: &[CommOp],
+    runtime: &FastMap<i64, RuntimeCall>,
 ) -> Vec<Collective> {
     let base_us = base_time_ns.map_or(0.0, |ns| ns as f64 / 1000.0);
+    let index = CommIndex::new(comms);
     let mut found: Vec<Collective> = activities
         .iter()
         .filter(|a| a.kind == Kind::Communication)
@@ -36,6 +46,10 @@ pub(crate) fn collectives(
                     .to_owned(),
                 start_us: base_us + a.ts,
                 dur_us: a.dur,
+                bus_bytes: index.call_of(a, runtime).and_then(|(_, call)| {
+                    let factor = bus_factor(names.name(call.collective), call.group_size)?;
+                    Some(call.bytes * factor)
+                }),
             }
         })
         .collect();

@@ -4,6 +4,7 @@
 //! kernels and CPU operators, memcpy by direction). Each ends with its table-driven tests.
 
 pub(crate) mod breakdown;
+pub(crate) mod collective_bandwidth;
 pub(crate) mod collectives;
 pub(crate) mod communication;
 pub(crate) mod cpu_ops;
