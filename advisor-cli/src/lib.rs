@@ -232,4 +232,3 @@ fn man() -> anyhow::Result<()> {
     }
     listing::print(&String::from_utf8_lossy(&page))
 }
-

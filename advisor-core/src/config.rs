@@ -22,6 +22,14 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("gradient_checkpointing", &[]),
     ("num_threads", &[]),
     ("device", &[]),
+    ("optimizer", &["optim"]),
+    ("lora_rank", &["lora_r"]),
+    ("data_parallel", &["world_size"]),
+    ("zero_stage", &[]),
+    ("cpu_offload", &["offload_optimizer"]),
+    ("gradient_accumulation", &["gradient_accumulation_steps"]),
+    ("pipeline_stages", &["pipeline_parallel_size"]),
+    ("micro_batches", &[]),
 ];
 
 /// Whether the model is being trained or served.
@@ -328,6 +336,24 @@ pub struct RunConfig {
     pub num_threads: Option<u64>,
     /// `device`.
     pub device: Option<Device>,
+    /// `optimizer` (alias `optim`, as Hugging Face's `TrainingArguments` spells it).
+    pub optimizer: Option<crate::change::OptimizerKind>,
+    /// `lora_rank` (alias `lora_r`): LoRA adapters of this rank on frozen weights (0: a full
+    /// fine-tune).
+    pub lora_rank: Option<u64>,
+    /// `data_parallel` (alias `world_size`): data-parallel GPUs of a training job.
+    pub data_parallel: Option<u64>,
+    /// `zero_stage`: what the data-parallel GPUs shard (0 DDP, 1 optimizer state, 2 and
+    /// gradients, 3 and weights: FSDP `FULL_SHARD`).
+    pub zero_stage: Option<u8>,
+    /// `cpu_offload` (alias `offload_optimizer`): optimizer state on the CPU.
+    pub cpu_offload: Option<bool>,
+    /// `gradient_accumulation` (alias `gradient_accumulation_steps`).
+    pub gradient_accumulation: Option<u64>,
+    /// `pipeline_stages` (alias `pipeline_parallel_size`).
+    pub pipeline_stages: Option<u64>,
+    /// `micro_batches`: micro-batches per batch in a pipeline.
+    pub micro_batches: Option<u64>,
     /// Problems that did not stop parsing, such as unknown keys.
     pub warnings: Vec<ConfigWarning>,
 }
@@ -428,6 +454,56 @@ impl RunConfig {
             }
             "num_threads" => {
                 self.num_threads = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "data_parallel" => {
+                self.data_parallel = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "gradient_accumulation" => {
+                self.gradient_accumulation =
+                    Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "pipeline_stages" => {
+                self.pipeline_stages = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "micro_batches" => {
+                self.micro_batches = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "lora_rank" => {
+                self.lora_rank = Some(
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| invalid("a rank (0 for a full fine-tune)"))?,
+                )
+            }
+            "zero_stage" => {
+                self.zero_stage = Some(
+                    value
+                        .trim()
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|stage| *stage <= 3)
+                        .ok_or_else(|| invalid("0, 1, 2 or 3"))?,
+                )
+            }
+            "cpu_offload" => {
+                self.cpu_offload = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?)
+            }
+            "optimizer" => {
+                use crate::change::OptimizerKind;
+                let lower = value.trim().to_ascii_lowercase().replace('-', "_");
+                self.optimizer = Some(match lower.as_str() {
+                    "adamw" | "adam" | "adamw_torch" | "adamw_torch_fused" | "adamw_hf"
+                    | "adamw_apex_fused" => OptimizerKind::AdamW,
+                    "adamw_8bit" | "adamw8bit" | "adam8bit" | "adam_8bit" | "adamw_bnb_8bit"
+                    | "paged_adamw_8bit" | "paged_adamw8bit" => OptimizerKind::Adam8bit,
+                    "sgd" => OptimizerKind::SgdMomentum,
+                    _ => {
+                        return Err(invalid(
+                            "one of adamw, adamw_torch_fused, adamw_8bit, paged_adamw_8bit, sgd",
+                        ));
+                    }
+                })
             }
             "precision" => {
                 self.precision = Some(

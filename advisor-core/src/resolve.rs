@@ -368,15 +368,20 @@ pub(crate) fn resolve(
                 Source::Measured(format!("trace: Optimizer.step#{name}.step")),
             ))
         });
-    let optimizer = traced_optimizer.unwrap_or_else(|| {
-        Fact::new(
-            OptimizerKind::AdamW,
-            Source::Assumed(
-                "the optimizer is not given; AdamW is the default of Hugging Face's Trainer"
-                    .to_owned(),
-            ),
-        )
-    });
+    let configured_optimizer = config
+        .optimizer
+        .map(|kind| Fact::new(kind, Source::Config("optimizer".to_owned())));
+    let optimizer = configured_optimizer
+        .or(traced_optimizer)
+        .unwrap_or_else(|| {
+            Fact::new(
+                OptimizerKind::AdamW,
+                Source::Assumed(
+                    "the optimizer is not given; AdamW is the default of Hugging Face's Trainer"
+                        .to_owned(),
+                ),
+            )
+        });
     let tf32 = tf32.unwrap_or_else(|| {
         Fact::new(
             false,
@@ -386,6 +391,55 @@ pub(crate) fn resolve(
             ),
         )
     });
+
+    let config_fact = |value: Option<u64>, key: &str, default: fn() -> Fact<u64>| {
+        value.map_or_else(default, |v| Fact::new(v, Source::Config(key.to_owned())))
+    };
+    let traced_world = context
+        .profile_results
+        .as_ref()
+        .and_then(|p| p.trace.as_ref())
+        .and_then(|t| t.communication.as_ref())
+        .and_then(|c| c.world_size)
+        .filter(|w| *w > 0);
+    let data_parallel = match (config.data_parallel, traced_world) {
+        (Some(n), _) => Fact::new(n, Source::Config("data_parallel".to_owned())),
+        (None, Some(n)) => Fact::new(
+            n,
+            Source::Measured("trace: distributedInfo world_size".to_owned()),
+        ),
+        (None, None) => crate::facts::default_data_parallel(),
+    };
+    let zero_stage = config
+        .zero_stage
+        .map_or_else(crate::facts::default_zero_stage, |v| {
+            Fact::new(v, Source::Config("zero_stage".to_owned()))
+        });
+    let cpu_offload = config
+        .cpu_offload
+        .map_or_else(crate::facts::default_cpu_offload, |v| {
+            Fact::new(v, Source::Config("cpu_offload".to_owned()))
+        });
+    let lora_rank = config_fact(
+        config.lora_rank,
+        "lora_rank",
+        crate::facts::default_lora_rank,
+    );
+    let gradient_accumulation = config_fact(
+        config.gradient_accumulation,
+        "gradient_accumulation",
+        crate::facts::default_gradient_accumulation,
+    );
+    let pipeline_stages = config_fact(
+        config.pipeline_stages,
+        "pipeline_stages",
+        crate::facts::default_pipeline_stages,
+    );
+    let micro_batches = config_fact(
+        config.micro_batches,
+        "micro_batches",
+        crate::facts::default_micro_batches,
+    );
 
     let measured = Measured {
         peak_memory_bytes: context.memory_metrics.as_ref().and_then(|m| m.peak_bytes),
@@ -433,6 +487,13 @@ pub(crate) fn resolve(
             optimizer,
             compiled,
             engine,
+            lora_rank,
+            data_parallel,
+            zero_stage,
+            cpu_offload,
+            gradient_accumulation,
+            pipeline_stages,
+            micro_batches,
         },
         measured,
         warnings,

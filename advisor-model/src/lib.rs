@@ -48,7 +48,9 @@ pub use crate::{
     memory::{GPU_RUNTIME_BYTES, MemoryBreakdown, memory},
     optimizer::optimizer_step_bytes_per_parameter,
     time::{
-        Bound, Cost, Efficiency, Rates, SCENARIOS, Times, rates, scenario_text, seconds, times,
+        ASSUMED_HOST_BANDWIDTH, Bound, Cost, DDP_BUCKET_BYTES, Efficiency,
+        PIPELINE_LINK_BYTES_PER_SECOND, Rates, SCENARIOS, Times, host_link, rates, scenario_text,
+        seconds, times,
     },
     workload::{DeviceModel, Workload},
 };
@@ -391,7 +393,7 @@ fn with_overhead(workload: &Workload, calibration: &Calibration) -> Prediction {
         return uncalibrated(workload);
     }
     let mut prediction = with_efficiencies(workload, &calibration.efficiencies);
-    let batch = workload.settings.batch_size.max(1) as f64;
+    let batch = workload.settings.samples_per_step().max(1) as f64;
     let generated = workload.settings.generated_tokens as f64;
     for (times, extra) in prediction
         .times
@@ -627,7 +629,8 @@ impl Simulation {
                 // In training a step's time per sample is its step time over the batch: one
                 // figure, said once as the step time.
                 !(self.before.settings.mode == advisor_core::Mode::Training
-                    && self.before.settings.batch_size == self.after.settings.batch_size
+                    && self.before.settings.samples_per_step()
+                        == self.after.settings.samples_per_step()
                     && *metric == ImprovementMetric::Throughput)
             })
             .filter_map(|metric| {

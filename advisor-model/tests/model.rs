@@ -70,6 +70,109 @@ fn a_full_fine_tune_of_7b_needs_16_bytes_per_parameter_before_activations() {
 }
 
 #[test]
+fn zero_stages_divide_optimizer_state_then_gradients_then_weights() {
+    use advisor_core::Sharding;
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let parameters = 6_738_415_616.0;
+    let memory = |stage: u8| {
+        simulate(&facts, &[Change::Shard(Sharding { stage, devices: 8 })])
+            .unwrap()
+            .predicted_after
+            .memory
+    };
+    // ZeRO (Rajbhandari et al. 2020), fig. 1: 2 + 2 + 12 B per parameter, sharded in turn.
+    assert_eq!(memory(1).optimizer, 12.0 * parameters / 8.0);
+    assert_eq!(memory(1).gradients, 2.0 * parameters);
+    assert_eq!(memory(2).gradients, 2.0 * parameters / 8.0);
+    assert_eq!(memory(2).weights, 2.0 * parameters);
+    // Stage 3 keeps 1/8 of the weights plus two gathered layers.
+    let gathered = 2.0 * parameters / 32.0 * 2.0;
+    assert!((memory(3).weights - (2.0 * parameters / 8.0 + gathered)).abs() < 1.0);
+}
+
+#[test]
+fn data_parallel_steps_pay_the_exposed_all_reduce_and_scale_the_samples() {
+    let config = |extra: &str| {
+        format!(
+            r#"{{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16"{extra} }}"#
+        )
+    };
+    let model = llama(6_738_415_616, 32, 4096, 32, 32);
+    let one = facts(&context(&model, "NVIDIA A100-SXM4-80GB", &config("")));
+    let nvlink = simulate(&one, &[Change::DataParallel(8)]).unwrap();
+    let pcie = facts(&context(&model, "NVIDIA A100 80GB PCIe", &config("")));
+    let pcie = simulate(&pcie, &[Change::DataParallel(8)]).unwrap();
+    let step = |s: &advisor_model::Simulation| s.predicted_after.range(|t| t.request_seconds).1;
+    let before = |s: &advisor_model::Simulation| s.predicted_before.range(|t| t.request_seconds).1;
+    // The ring all-reduce of 13.5 GB of bf16 gradients over 8 GPUs sends 2·7/8 of it over
+    // each link: ~87 ms at NVLink's 270 GB/s (mostly hidden behind the backward pass),
+    // ~0.8 s at PCIe 4.0's 29 GB/s (mostly exposed).
+    assert!(
+        step(&nvlink) - before(&nvlink) < 0.05,
+        "{} {}",
+        step(&nvlink),
+        before(&nvlink)
+    );
+    assert!(
+        step(&pcie) - before(&pcie) > 0.5,
+        "{} {}",
+        step(&pcie),
+        before(&pcie)
+    );
+    // Eight replicas process eight times the samples.
+    let per_sample =
+        |s: &advisor_model::Simulation| s.predicted_after.range(|t| t.per_sample_seconds).1;
+    assert!((per_sample(&nvlink) * 8.0 - step(&nvlink)).abs() < 1e-9);
+}
+
+#[test]
+fn a_pipeline_idles_for_its_bubble() {
+    use advisor_core::Pipeline;
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "16", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let step = |stages: u64, micro_batches: u64| {
+        simulate(
+            &facts,
+            &[Change::PipelineParallel(Pipeline {
+                stages,
+                micro_batches,
+            })],
+        )
+        .unwrap()
+        .predicted_after
+        .range(|t| t.request_seconds)
+        .1
+    };
+    // (m + p − 1) slots of 1/(m·p) of the work each: the bubble is (p − 1)/(m + p − 1).
+    let ideal = step(1, 16) / 4.0;
+    let with_bubble = step(4, 16);
+    let bubble = 1.0 - ideal / with_bubble;
+    assert!((bubble - 3.0 / 19.0).abs() < 0.03, "bubble {bubble}");
+}
+
+#[test]
+fn cpu_offload_moves_the_optimizer_state_off_the_gpu_and_pays_pcie() {
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let simulation = simulate(&facts, &[Change::CpuOffload(true)]).unwrap();
+    assert_eq!(simulation.predicted_after.memory.optimizer, 0.0);
+    // At least the 16-bit weights coming back over PCIe 4.0 (32 GB/s each way): 0.42 s.
+    let added = simulation.predicted_after.range(|t| t.request_seconds).0
+        - simulation.predicted_before.range(|t| t.request_seconds).0;
+    assert!(added > 0.42, "{added}");
+}
+
+#[test]
 fn eager_attention_at_32k_tokens_holds_64_gib_of_scores_in_one_layer() {
     let facts = facts(&context(
         &llama(6_738_415_616, 32, 4096, 32, 32),

@@ -57,6 +57,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::speculative_decoding::SpeculativeDecoding),
         Box::new(rules::tensor_parallelism::TensorParallelism),
         Box::new(rules::torch_compile::TorchCompile),
+        Box::new(rules::training_memory::TrainingMemory),
     ]
 }
 

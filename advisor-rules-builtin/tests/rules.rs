@@ -142,7 +142,8 @@ fn every_builtin_rule_is_registered_once() {
             "sparse_attention",
             "speculative_decoding",
             "tensor_parallelism",
-            "torch_compile"
+            "torch_compile",
+            "training_memory"
         ]
     );
 }

@@ -319,9 +319,10 @@ pub fn newest_trace(folder: &Path) -> Result<PathBuf, BuildError> {
         .map(|entry| entry.path())
         .filter(|path| {
             path.is_file()
-                && path.file_name().and_then(|n| n.to_str()).is_some_and(|name| {
-                    name.ends_with(".json") || name.ends_with(".json.gz")
-                })
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|name| name.ends_with(".json") || name.ends_with(".json.gz"))
         })
         .filter_map(|path| {
             let modified = path.metadata().and_then(|m| m.modified()).ok()?;
@@ -330,7 +331,10 @@ pub fn newest_trace(folder: &Path) -> Result<PathBuf, BuildError> {
         .max()
         .map(|(_, path)| path)
         .ok_or_else(|| {
-            BuildError::in_file(folder, "no trace in this folder (no .json or .json.gz file)")
+            BuildError::in_file(
+                folder,
+                "no trace in this folder (no .json or .json.gz file)",
+            )
         })
 }
 

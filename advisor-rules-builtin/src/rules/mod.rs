@@ -28,6 +28,7 @@ pub(crate) mod sparse_attention;
 pub(crate) mod speculative_decoding;
 pub(crate) mod tensor_parallelism;
 pub(crate) mod torch_compile;
+pub(crate) mod training_memory;
 
 #[cfg(test)]
 pub(crate) mod test_support {
