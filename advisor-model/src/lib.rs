@@ -50,7 +50,7 @@ pub use crate::{
     time::{
         ASSUMED_HOST_BANDWIDTH, Bound, Cost, DDP_BUCKET_BYTES, Efficiency,
         PIPELINE_LINK_BYTES_PER_SECOND, Rates, SCENARIOS, Times, host_link, rates, scenario_text,
-        seconds, times,
+        seconds, sync_bytes_per_device, times,
     },
     workload::{DeviceModel, Workload},
 };

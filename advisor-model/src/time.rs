@@ -669,8 +669,9 @@ fn training(
     let accumulation = s.gradient_accumulation.max(1) as f64;
     let compute = accumulation * micro_step;
     let backward_window = micro_step * (passes - 1.0) / passes;
-    let (_, exposed_sync) =
+    let (sync, exposed_sync) =
         data_parallel_sync(workload, rates, efficiency, backward_window, compute);
+    let bubble = accumulation * (stages - 1.0) * slot;
     // Each device updates the optimizer state it holds: its shard from ZeRO stage 1 on.
     let shards = if s.parameter_shards > 1 && s.zero_stage >= 1 {
         s.parameter_shards as f64
@@ -710,6 +711,9 @@ fn training(
         per_token_seconds: 0.0,
         bound,
         first_token_bound: bound,
+        sync_seconds: sync,
+        exposed_sync_seconds: exposed_sync,
+        bubble_seconds: bubble,
     }
 }
 
@@ -765,6 +769,13 @@ pub struct Times {
     pub bound: Bound,
     /// What bounds the prefill (the first token), for generation.
     pub first_token_bound: Bound,
+    /// Training: seconds the data-parallel synchronization of one optimizer step spends on
+    /// the link in all (gradient all-reduce, or ZeRO-3's all-gathers and reduce-scatter).
+    pub sync_seconds: f64,
+    /// Training: the part of `sync_seconds` the compute does not hide.
+    pub exposed_sync_seconds: f64,
+    /// Training: seconds a pipeline stage idles per optimizer step, its bubble.
+    pub bubble_seconds: f64,
 }
 
 /// Segments the generation sum is integrated over: the per-step cost is piecewise linear in
@@ -856,6 +867,9 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                 per_token_seconds: decode / generated,
                 bound,
                 first_token_bound,
+                sync_seconds: 0.0,
+                exposed_sync_seconds: 0.0,
+                bubble_seconds: 0.0,
             }
         }
         Mode::Inference => {
@@ -872,8 +886,32 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
                 per_token_seconds: 0.0,
                 bound,
                 first_token_bound: bound,
+                sync_seconds: 0.0,
+                exposed_sync_seconds: 0.0,
+                bubble_seconds: 0.0,
             }
         }
+    }
+}
+
+/// Bytes each device sends over its link for the data-parallel synchronization of one
+/// optimizer step ([`data_parallel_sync`]'s volume): `2(n − 1)/n` of the gradients for an
+/// all-reduce (DDP, ZeRO-1, ZeRO-2), or ZeRO-3's two all-gathers of the weights per micro-step
+/// and one reduce-scatter of the gradients.
+pub fn sync_bytes_per_device(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    let devices = s.replicas() as f64;
+    if devices <= 1.0 {
+        return 0.0;
+    }
+    let ring = (devices - 1.0) / devices;
+    let trainable = trainable_parameters(workload);
+    let gradients = trainable * gradient_bytes(workload);
+    if s.parameter_shards > 1 && s.zero_stage >= 3 && s.lora_rank == 0 {
+        s.gradient_accumulation.max(1) as f64 * 2.0 * ring * trainable * activation_bytes(s.compute)
+            + ring * gradients
+    } else {
+        2.0 * ring * gradients
     }
 }
 

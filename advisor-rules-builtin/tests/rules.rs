@@ -119,6 +119,7 @@ fn every_builtin_rule_is_registered_once() {
             "communication_overlap",
             "conv_channels_last",
             "data_loader",
+            "data_parallelism",
             "dynamic_quantization",
             "encoder_serving",
             "feasibility",

@@ -4,6 +4,7 @@ pub(crate) mod batch_size;
 pub(crate) mod communication_overlap;
 pub(crate) mod conv_channels_last;
 pub(crate) mod data_loader;
+pub(crate) mod data_parallelism;
 pub(crate) mod dynamic_quantization;
 pub(crate) mod encoder_serving;
 pub(crate) mod feasibility;
