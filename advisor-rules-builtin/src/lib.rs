@@ -50,6 +50,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::memory_fragmentation::MemoryFragmentation),
         Box::new(rules::mixed_precision::MixedPrecision),
         Box::new(rules::parallelization::Parallelization),
+        Box::new(rules::pipeline_parallelism::PipelineParallelism),
         Box::new(rules::quantization::Quantization),
         Box::new(rules::sequence_packing::SequencePacking),
         Box::new(rules::serving_engine::ServingEngine),

@@ -136,6 +136,7 @@ fn every_builtin_rule_is_registered_once() {
             "memory_fragmentation",
             "mixed_precision",
             "parallelization",
+            "pipeline_parallelism",
             "quantization",
             "sequence_packing",
             "serving_engine",

@@ -21,6 +21,7 @@ pub(crate) mod launch_overhead;
 pub(crate) mod memory_fragmentation;
 pub(crate) mod mixed_precision;
 pub(crate) mod parallelization;
+pub(crate) mod pipeline_parallelism;
 pub(crate) mod quantization;
 pub(crate) mod sequence_packing;
 pub(crate) mod serving_engine;
