@@ -144,6 +144,8 @@ fn config_keys(change: &Change) -> &'static [&'static str] {
         Change::CpuOffload(_) => &["cpu_offload"],
         Change::GradientAccumulation(_) => &["gradient_accumulation"],
         Change::PipelineParallel(_) => &["pipeline_stages", "micro_batches"],
+        Change::KeepLayers(_) => &["layers"],
+        Change::Sparse24(_) => &["sparsity"],
         Change::Compile(_) => &["compile"],
         Change::PagedKvCache(_) => &["paged_kv_cache", "engine"],
         Change::Speculate(_) => &["speculative_decoding"],

@@ -189,6 +189,14 @@ pub struct RunSettings {
     /// Micro-batches a pipeline splits each batch into.
     #[serde(default = "one")]
     pub micro_batches: u64,
+    /// The transformer blocks kept, when fewer than the model's (a distilled student or a
+    /// model with layers dropped, same width): the model is simulated with that depth.
+    #[serde(default)]
+    pub kept_layers: Option<u64>,
+    /// 2:4 structured sparsity of the Linear layers' weights on sparse tensor cores (NVIDIA
+    /// Ampere and newer): two of every four weights are zero, stored compressed.
+    #[serde(default)]
+    pub sparse_2_4: bool,
 }
 
 fn one() -> u64 {
@@ -328,6 +336,10 @@ pub enum Change {
     GradientAccumulation(u64),
     /// Pipeline parallelism in training.
     PipelineParallel(Pipeline),
+    /// Keep this many transformer blocks (a distilled student, layers dropped).
+    KeepLayers(u64),
+    /// 2:4 structured sparsity of the Linear weights on or off.
+    Sparse24(bool),
 }
 
 impl Change {
@@ -379,6 +391,8 @@ impl Change {
                 settings.pipeline_stages = pipeline.stages.max(1);
                 settings.micro_batches = pipeline.micro_batches.max(1);
             }
+            Change::KeepLayers(layers) => settings.kept_layers = Some(layers.max(1)),
+            Change::Sparse24(on) => settings.sparse_2_4 = on,
             Change::Compile(on) => settings.compiled = on,
             Change::PagedKvCache(on) => settings.paged_kv_cache = on,
             Change::Speculate(speculation) => settings.speculation = Some(speculation),
@@ -412,6 +426,8 @@ impl Change {
             Change::CpuOffload(_) => "cpu_offload",
             Change::GradientAccumulation(_) => "gradient_accumulation",
             Change::PipelineParallel(_) => "pipeline_parallel",
+            Change::KeepLayers(_) => "layers",
+            Change::Sparse24(_) => "sparsity",
             Change::Compile(_) => "compile",
             Change::PagedKvCache(_) => "paged_kv_cache",
             Change::Speculate(_) => "speculative_decoding",
@@ -455,6 +471,8 @@ impl fmt::Display for Change {
             Change::DataParallel(n) => write!(f, "data parallelism over {n} devices"),
             Change::CpuOffload(on) => write!(f, "optimizer offload to the CPU {}", on_off(*on)),
             Change::GradientAccumulation(k) => write!(f, "{k} gradient accumulation steps"),
+            Change::KeepLayers(n) => write!(f, "{n} transformer blocks"),
+            Change::Sparse24(on) => write!(f, "2:4 structured sparsity {}", on_off(*on)),
             Change::PipelineParallel(p) => write!(
                 f,
                 "a {}-stage pipeline with {} micro-batches",
@@ -568,6 +586,8 @@ mod tests {
             gradient_accumulation: 1,
             pipeline_stages: 1,
             micro_batches: 1,
+            kept_layers: None,
+            sparse_2_4: false,
         }
     }
 

@@ -30,6 +30,9 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("gradient_accumulation", &["gradient_accumulation_steps"]),
     ("pipeline_stages", &["pipeline_parallel_size"]),
     ("micro_batches", &[]),
+    ("latency_budget_ms", &["slo_latency_ms"]),
+    ("slo_ttft_ms", &["ttft_budget_ms"]),
+    ("slo_tpot_ms", &["tpot_budget_ms"]),
 ];
 
 /// Whether the model is being trained or served.
@@ -354,6 +357,12 @@ pub struct RunConfig {
     pub pipeline_stages: Option<u64>,
     /// `micro_batches`: micro-batches per batch in a pipeline.
     pub micro_batches: Option<u64>,
+    /// `latency_budget_ms` (alias `slo_latency_ms`): the latency target of one request.
+    pub latency_budget_ms: Option<f64>,
+    /// `slo_ttft_ms` (alias `ttft_budget_ms`): the time-to-first-token target.
+    pub slo_ttft_ms: Option<f64>,
+    /// `slo_tpot_ms` (alias `tpot_budget_ms`): the time-per-output-token target.
+    pub slo_tpot_ms: Option<f64>,
     /// Problems that did not stop parsing, such as unknown keys.
     pub warnings: Vec<ConfigWarning>,
 }
@@ -464,6 +473,19 @@ impl RunConfig {
             }
             "pipeline_stages" => {
                 self.pipeline_stages = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "latency_budget_ms" | "slo_ttft_ms" | "slo_tpot_ms" => {
+                let ms = value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|ms| ms.is_finite() && *ms > 0.0)
+                    .ok_or_else(|| invalid("a positive number of milliseconds"))?;
+                match canonical {
+                    "latency_budget_ms" => self.latency_budget_ms = Some(ms),
+                    "slo_ttft_ms" => self.slo_ttft_ms = Some(ms),
+                    _ => self.slo_tpot_ms = Some(ms),
+                }
             }
             "micro_batches" => {
                 self.micro_batches = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)

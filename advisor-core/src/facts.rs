@@ -422,6 +422,15 @@ pub struct ResolvedRun {
     /// Micro-batches per batch in a pipeline.
     #[serde(default = "default_micro_batches")]
     pub micro_batches: Fact<u64>,
+    /// The latency budget of one request (or forward), milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_budget_ms: Option<Fact<f64>>,
+    /// The time-to-first-token budget of a generation request, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_budget_ms: Option<Fact<f64>>,
+    /// The time-per-output-token budget of a generation request, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_budget_ms: Option<Fact<f64>>,
 }
 
 pub(crate) fn default_lora_rank() -> Fact<u64> {
@@ -610,6 +619,8 @@ impl ResolvedFacts {
             gradient_accumulation: run.gradient_accumulation.value.max(1),
             pipeline_stages: run.pipeline_stages.value.max(1),
             micro_batches: run.micro_batches.value.max(1),
+            kept_layers: None,
+            sparse_2_4: false,
         })
     }
 }

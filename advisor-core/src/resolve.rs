@@ -494,6 +494,15 @@ pub(crate) fn resolve(
             gradient_accumulation,
             pipeline_stages,
             micro_batches,
+            latency_budget_ms: config
+                .latency_budget_ms
+                .map(|ms| Fact::new(ms, Source::Config("latency_budget_ms".to_owned()))),
+            ttft_budget_ms: config
+                .slo_ttft_ms
+                .map(|ms| Fact::new(ms, Source::Config("slo_ttft_ms".to_owned()))),
+            tpot_budget_ms: config
+                .slo_tpot_ms
+                .map(|ms| Fact::new(ms, Source::Config("slo_tpot_ms".to_owned()))),
         },
         measured,
         warnings,

@@ -450,7 +450,29 @@ pub fn changed(workload: &Workload, changes: &[Change]) -> Workload {
         change.apply(&mut after.settings);
     }
     after.measured = None;
+    if let Some(kept) = after.settings.kept_layers.take() {
+        keep_layers(&mut after.model, kept);
+    }
     after
+}
+
+/// The model with only `kept` of its transformer blocks, at the same width (a distilled
+/// student such as DistilBERT, which keeps one block of two: Sanh et al. 2019, §3; or blocks
+/// dropped: Gromov et al. 2024, "The Unreasonable Ineffectiveness of the Deeper Layers"):
+/// every block holds the same parameters, the embeddings and the head stay.
+fn keep_layers(model: &mut advisor_core::ModelShape, kept: u64) {
+    let Some(layers) = model.layers.filter(|l| *l > kept && kept > 0) else {
+        return;
+    };
+    let embeddings = model.embedding_parameters();
+    let dropped = (layers - kept) as f64 / layers as f64;
+    let shrink = |total: u64| {
+        let body = total.saturating_sub(embeddings) as f64;
+        embeddings + (body * (1.0 - dropped)).round() as u64
+    };
+    model.parameters = model.parameters.map(shrink);
+    model.active_parameters = model.active_parameters.map(shrink);
+    model.layers = Some(kept);
 }
 
 /// Whether a workload's peak memory fits the usable memory of its device: the memory half of

@@ -348,8 +348,16 @@ pub(crate) fn forward(
     } else {
         0
     };
+    // Sparse tensor cores run a 2:4-sparse matmul at twice the dense rate (Mishra et al.
+    // 2021, "Accelerating Sparse Deep Neural Networks", §3; the A100 whitepaper's "up to 2×"):
+    // half the Linear layers' FLOPs at the dense peak. The head and attention stay dense.
+    let sparse_share = if s.sparse_2_4 && matches!(workload.device, DeviceModel::Gpu { .. }) {
+        0.5
+    } else {
+        1.0
+    };
     let flops = advisor_core::formulas::forward_flops_per_token(
-        split.matmul_parameters(split.active_body()),
+        split.matmul_parameters(split.active_body() * sparse_share),
         attention_layers,
         width as u64,
         mean_context,

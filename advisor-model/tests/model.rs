@@ -173,6 +173,29 @@ fn cpu_offload_moves_the_optimizer_state_off_the_gpu_and_pays_pcie() {
 }
 
 #[test]
+fn half_the_blocks_of_bert_base_is_distilbert_sized_and_2_4_sparsity_compresses_the_body() {
+    let facts = facts(
+        r#"{ "model_graph": { "facts": { "architecture": "encoder", "parameters": 109482240,
+              "layers": 12, "hidden_size": 768, "attention_heads": 12, "vocab_size": 30522,
+              "max_sequence_length": 512 } },
+             "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB" },
+             "current_config": { "mode": "inference", "batch_size": "8", "seq_len": "128", "precision": "fp16" } }"#,
+    );
+    let student = simulate(&facts, &[Change::KeepLayers(6)]).unwrap();
+    // distilbert-base-uncased has 66,362,880 parameters (it also drops the token-type
+    // embeddings and the pooler, which the model keeps).
+    let parameters = student.after.model.parameters.unwrap() as f64;
+    assert!(
+        (parameters / 66_362_880.0 - 1.0).abs() < 0.005,
+        "{parameters}"
+    );
+    let sparse = simulate(&facts, &[Change::Sparse24(true)]).unwrap();
+    let body = 109_482_240.0 - 30522.0 * 768.0;
+    let saved = sparse.predicted_before.weight_bytes - sparse.predicted_after.weight_bytes;
+    assert!((saved - body * 2.0 * (1.0 - 0.5625)).abs() < 1.0, "{saved}");
+}
+
+#[test]
 fn eager_attention_at_32k_tokens_holds_64_gib_of_scores_in_one_layer() {
     let facts = facts(&context(
         &llama(6_738_415_616, 32, 4096, 32, 32),

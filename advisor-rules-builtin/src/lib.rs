@@ -34,6 +34,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::conv_channels_last::ConvChannelsLast),
         Box::new(rules::data_loader::DataLoader),
         Box::new(rules::data_parallelism::DataParallelism),
+        Box::new(rules::distillation::Distillation),
         Box::new(rules::dynamic_quantization::DynamicQuantization),
         Box::new(rules::encoder_serving::EncoderServing),
         Box::new(rules::feasibility::Feasibility),

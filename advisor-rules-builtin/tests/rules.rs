@@ -120,6 +120,7 @@ fn every_builtin_rule_is_registered_once() {
             "conv_channels_last",
             "data_loader",
             "data_parallelism",
+            "distillation",
             "dynamic_quantization",
             "encoder_serving",
             "feasibility",

@@ -5,6 +5,7 @@ pub(crate) mod communication_overlap;
 pub(crate) mod conv_channels_last;
 pub(crate) mod data_loader;
 pub(crate) mod data_parallelism;
+pub(crate) mod distillation;
 pub(crate) mod dynamic_quantization;
 pub(crate) mod encoder_serving;
 pub(crate) mod feasibility;
