@@ -146,6 +146,7 @@ fn config_keys(change: &Change) -> &'static [&'static str] {
         Change::PipelineParallel(_) => &["pipeline_stages", "micro_batches"],
         Change::KeepLayers(_) => &["layers"],
         Change::Sparse24(_) => &["sparsity"],
+        Change::AmxInt8(_) => &["engine"],
         Change::Compile(_) => &["compile"],
         Change::PagedKvCache(_) => &["paged_kv_cache", "engine"],
         Change::Speculate(_) => &["speculative_decoding"],

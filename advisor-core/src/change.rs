@@ -197,6 +197,11 @@ pub struct RunSettings {
     /// Ampere and newer): two of every four weights are zero, stored compressed.
     #[serde(default)]
     pub sparse_2_4: bool,
+    /// On a CPU, int8 matmuls run through kernels that use AMX where the CPU has it (oneDNN in
+    /// Intel Extension for PyTorch and OpenVINO, MLAS in ONNX Runtime 1.14+), not PyTorch's
+    /// FBGEMM, which stops at AVX512-VNNI.
+    #[serde(default)]
+    pub amx_int8: bool,
 }
 
 fn one() -> u64 {
@@ -340,6 +345,8 @@ pub enum Change {
     KeepLayers(u64),
     /// 2:4 structured sparsity of the Linear weights on or off.
     Sparse24(bool),
+    /// CPU int8 matmuls through AMX-capable kernels (oneDNN, OpenVINO, ONNX Runtime) or not.
+    AmxInt8(bool),
 }
 
 impl Change {
@@ -393,6 +400,7 @@ impl Change {
             }
             Change::KeepLayers(layers) => settings.kept_layers = Some(layers.max(1)),
             Change::Sparse24(on) => settings.sparse_2_4 = on,
+            Change::AmxInt8(on) => settings.amx_int8 = on,
             Change::Compile(on) => settings.compiled = on,
             Change::PagedKvCache(on) => settings.paged_kv_cache = on,
             Change::Speculate(speculation) => settings.speculation = Some(speculation),
@@ -428,6 +436,7 @@ impl Change {
             Change::PipelineParallel(_) => "pipeline_parallel",
             Change::KeepLayers(_) => "layers",
             Change::Sparse24(_) => "sparsity",
+            Change::AmxInt8(_) => "cpu_int8_kernels",
             Change::Compile(_) => "compile",
             Change::PagedKvCache(_) => "paged_kv_cache",
             Change::Speculate(_) => "speculative_decoding",
@@ -473,6 +482,10 @@ impl fmt::Display for Change {
             Change::GradientAccumulation(k) => write!(f, "{k} gradient accumulation steps"),
             Change::KeepLayers(n) => write!(f, "{n} transformer blocks"),
             Change::Sparse24(on) => write!(f, "2:4 structured sparsity {}", on_off(*on)),
+            Change::AmxInt8(true) => {
+                f.write_str("int8 matmuls on AMX (oneDNN, OpenVINO, ONNX Runtime)")
+            }
+            Change::AmxInt8(false) => f.write_str("int8 matmuls on FBGEMM (AVX512-VNNI at most)"),
             Change::PipelineParallel(p) => write!(
                 f,
                 "a {}-stage pipeline with {} micro-batches",
@@ -588,6 +601,7 @@ mod tests {
             micro_batches: 1,
             kept_layers: None,
             sparse_2_4: false,
+            amx_int8: false,
         }
     }
 

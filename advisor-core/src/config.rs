@@ -248,6 +248,12 @@ impl Engine {
         }
     }
 
+    /// Whether the engine's CPU int8 matmuls use AMX where the CPU has it: OpenVINO (oneDNN)
+    /// and ONNX Runtime (MLAS, 1.14+, microsoft/onnxruntime PR #14042).
+    pub fn uses_amx_int8(self) -> bool {
+        matches!(self, Engine::Openvino | Engine::Onnxruntime)
+    }
+
     /// Whether the engine serves generation with continuous batching over a paged KV cache
     /// (blocks allocated as sequences grow, freed when they finish).
     pub fn pages_kv_cache(self) -> bool {

@@ -621,6 +621,7 @@ impl ResolvedFacts {
             micro_batches: run.micro_batches.value.max(1),
             kept_layers: None,
             sparse_2_4: false,
+            amx_int8: run.engine.value.uses_amx_int8(),
         })
     }
 }

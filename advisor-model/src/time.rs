@@ -223,6 +223,7 @@ pub fn rates(workload: &Workload) -> Rates {
                 // AVX-512 VNNI (4× the fp32 FMA rate at the same width) but not AMX
                 // (pytorch/FBGEMM issue #649); AMX int8 needs oneDNN (IPEX, OpenVINO) or
                 // ONNX Runtime 1.14+ (microsoft/onnxruntime PR #14042).
+                Precision::Int8 if s.amx_int8 => cpu.per_core_peak.int8,
                 Precision::Int8 => cpu.per_core_peak.int8.map(|p| p.min(4.0 * fp32)),
                 p => cpu.per_core_peak.for_precision(p),
             }
