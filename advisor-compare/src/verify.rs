@@ -147,6 +147,7 @@ fn config_keys(change: &Change) -> &'static [&'static str] {
         Change::KeepLayers(_) => &["layers"],
         Change::Sparse24(_) => &["sparsity"],
         Change::AmxInt8(_) => &["engine"],
+        Change::NumaProcesses(_) => &["numa_processes"],
         Change::Compile(_) => &["compile"],
         Change::PagedKvCache(_) => &["paged_kv_cache", "engine"],
         Change::Speculate(_) => &["speculative_decoding"],

@@ -202,6 +202,10 @@ pub struct RunSettings {
     /// FBGEMM, which stops at AVX512-VNNI.
     #[serde(default)]
     pub amx_int8: bool,
+    /// On a CPU, processes serving the run side by side, each bound to its own NUMA node
+    /// (`numactl --cpunodebind=N --membind=N`) with its own copy of the weights.
+    #[serde(default = "one")]
+    pub numa_processes: u64,
 }
 
 fn one() -> u64 {
@@ -232,7 +236,10 @@ impl RunSettings {
                 .max(1)
                 .saturating_mul(self.gradient_accumulation.max(1))
                 .saturating_mul(self.replicas()),
-            Mode::Inference => self.batch_size.max(1),
+            Mode::Inference => self
+                .batch_size
+                .max(1)
+                .saturating_mul(self.numa_processes.max(1)),
         }
     }
 }
@@ -347,6 +354,8 @@ pub enum Change {
     Sparse24(bool),
     /// CPU int8 matmuls through AMX-capable kernels (oneDNN, OpenVINO, ONNX Runtime) or not.
     AmxInt8(bool),
+    /// One process per NUMA node, each bound to it, on a CPU.
+    NumaProcesses(u64),
 }
 
 impl Change {
@@ -401,6 +410,7 @@ impl Change {
             Change::KeepLayers(layers) => settings.kept_layers = Some(layers.max(1)),
             Change::Sparse24(on) => settings.sparse_2_4 = on,
             Change::AmxInt8(on) => settings.amx_int8 = on,
+            Change::NumaProcesses(n) => settings.numa_processes = n.max(1),
             Change::Compile(on) => settings.compiled = on,
             Change::PagedKvCache(on) => settings.paged_kv_cache = on,
             Change::Speculate(speculation) => settings.speculation = Some(speculation),
@@ -437,6 +447,7 @@ impl Change {
             Change::KeepLayers(_) => "layers",
             Change::Sparse24(_) => "sparsity",
             Change::AmxInt8(_) => "cpu_int8_kernels",
+            Change::NumaProcesses(_) => "numa_processes",
             Change::Compile(_) => "compile",
             Change::PagedKvCache(_) => "paged_kv_cache",
             Change::Speculate(_) => "speculative_decoding",
@@ -486,6 +497,7 @@ impl fmt::Display for Change {
                 f.write_str("int8 matmuls on AMX (oneDNN, OpenVINO, ONNX Runtime)")
             }
             Change::AmxInt8(false) => f.write_str("int8 matmuls on FBGEMM (AVX512-VNNI at most)"),
+            Change::NumaProcesses(n) => write!(f, "{n} processes, one bound to each NUMA node"),
             Change::PipelineParallel(p) => write!(
                 f,
                 "a {}-stage pipeline with {} micro-batches",
@@ -602,6 +614,7 @@ mod tests {
             kept_layers: None,
             sparse_2_4: false,
             amx_int8: false,
+            numa_processes: 1,
         }
     }
 

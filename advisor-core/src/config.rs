@@ -30,6 +30,7 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("gradient_accumulation", &["gradient_accumulation_steps"]),
     ("pipeline_stages", &["pipeline_parallel_size"]),
     ("micro_batches", &[]),
+    ("numa_processes", &[]),
     ("latency_budget_ms", &["slo_latency_ms"]),
     ("slo_ttft_ms", &["ttft_budget_ms"]),
     ("slo_tpot_ms", &["tpot_budget_ms"]),
@@ -363,6 +364,8 @@ pub struct RunConfig {
     pub pipeline_stages: Option<u64>,
     /// `micro_batches`: micro-batches per batch in a pipeline.
     pub micro_batches: Option<u64>,
+    /// `numa_processes`: processes, one bound to each NUMA node.
+    pub numa_processes: Option<u64>,
     /// `latency_budget_ms` (alias `slo_latency_ms`): the latency target of one request.
     pub latency_budget_ms: Option<f64>,
     /// `slo_ttft_ms` (alias `ttft_budget_ms`): the time-to-first-token target.
@@ -492,6 +495,9 @@ impl RunConfig {
                     "slo_ttft_ms" => self.slo_ttft_ms = Some(ms),
                     _ => self.slo_tpot_ms = Some(ms),
                 }
+            }
+            "numa_processes" => {
+                self.numa_processes = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
             }
             "micro_batches" => {
                 self.micro_batches = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)

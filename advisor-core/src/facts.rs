@@ -332,6 +332,10 @@ pub struct CpuFacts {
     pub machine_bandwidth: f64,
     /// How the bandwidths were obtained.
     pub bandwidth_source: Source,
+    /// NUMA nodes with CPUs; each has its own memory controllers and a share of the
+    /// bandwidth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numa_nodes: Option<u32>,
 }
 
 /// Measurements the context holds.
@@ -422,6 +426,9 @@ pub struct ResolvedRun {
     /// Micro-batches per batch in a pipeline.
     #[serde(default = "default_micro_batches")]
     pub micro_batches: Fact<u64>,
+    /// Processes the run is split into, one bound to each NUMA node (numactl), on a CPU.
+    #[serde(default = "default_numa_processes")]
+    pub numa_processes: Fact<u64>,
     /// The latency budget of one request (or forward), milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_budget_ms: Option<Fact<f64>>,
@@ -474,6 +481,13 @@ pub(crate) fn default_pipeline_stages() -> Fact<u64> {
     Fact::new(
         1,
         Source::Assumed("pipeline_stages not set; no pipeline".to_owned()),
+    )
+}
+
+pub(crate) fn default_numa_processes() -> Fact<u64> {
+    Fact::new(
+        1,
+        Source::Assumed("numa_processes not set; one process, not bound to a NUMA node".to_owned()),
     )
 }
 
@@ -622,6 +636,7 @@ impl ResolvedFacts {
             kept_layers: None,
             sparse_2_4: false,
             amx_int8: run.engine.value.uses_amx_int8(),
+            numa_processes: run.numa_processes.value.max(1),
         })
     }
 }

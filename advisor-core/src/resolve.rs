@@ -435,6 +435,11 @@ pub(crate) fn resolve(
         "pipeline_stages",
         crate::facts::default_pipeline_stages,
     );
+    let numa_processes = config_fact(
+        config.numa_processes,
+        "numa_processes",
+        crate::facts::default_numa_processes,
+    );
     let micro_batches = config_fact(
         config.micro_batches,
         "micro_batches",
@@ -494,6 +499,7 @@ pub(crate) fn resolve(
             gradient_accumulation,
             pipeline_stages,
             micro_batches,
+            numa_processes,
             latency_budget_ms: config
                 .latency_budget_ms
                 .map(|ms| Fact::new(ms, Source::Config("latency_budget_ms".to_owned()))),
@@ -637,10 +643,14 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
     let per_thread_bandwidth = measured_bandwidth.map_or(ASSUMED_PER_THREAD_BANDWIDTH, |c| {
         c.per_thread_bandwidth_gbps * 1e9
     });
+    // Each NUMA node (a socket, or a sub-NUMA cluster) has its own memory channels: the
+    // assumed ceiling is per node.
+    let numa_nodes = hardware.numa_nodes.filter(|n| *n > 0);
+    let nodes = f64::from(numa_nodes.unwrap_or(1));
     let machine_bandwidth = match measured_bandwidth {
         Some(c) => c.machine_bandwidth_gbps * 1e9,
-        None => cores.map_or(ASSUMED_MACHINE_BANDWIDTH, |cores| {
-            (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH)
+        None => cores.map_or(ASSUMED_MACHINE_BANDWIDTH * nodes, |cores| {
+            (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH * nodes)
         }),
     };
     let peak_source = {
@@ -698,6 +708,7 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
                 machine_bandwidth / 1e9
             )),
         },
+        numa_nodes,
     }
 }
 

@@ -207,10 +207,22 @@ pub fn rates(workload: &Workload) -> Rates {
             }
         }
         DeviceModel::Cpu(cpu) => {
-            let threads =
-                s.threads
-                    .max(1)
-                    .min(u64::from(cpu.cores.unwrap_or(u32::MAX)).max(1)) as f64;
+            let cores = u64::from(cpu.cores.unwrap_or(u32::MAX)).max(1);
+            // NUMA: Linux places a page on the node of the CPU that first touches it (the
+            // kernel's "NUMA Memory Policy" documentation: the default policy allocates
+            // locally), and one thread loads the weights, so an unbound process reads them
+            // all from one node's memory channels: one node's share of the bandwidth,
+            // whatever its threads. A process bound to its node (numactl --cpunodebind=N
+            // --membind=N) keeps its own copy there and uses that node's cores; side by side,
+            // one per node, they serve `nodes` times the requests.
+            let nodes = u64::from(cpu.numa_nodes.unwrap_or(1).max(1));
+            let processes = s.numa_processes.clamp(1, nodes);
+            let threads = if processes > 1 {
+                s.threads.max(1).min((cores / processes).max(1))
+            } else {
+                s.threads.max(1).min(cores)
+            } as f64;
+            let machine_bandwidth = cpu.machine_bandwidth / nodes as f64;
             let precision = match s.weights {
                 WeightFormat::Int8 | WeightFormat::W8A8 if cpu.per_core_peak.int8.is_some() => {
                     Precision::Int8
@@ -229,7 +241,7 @@ pub fn rates(workload: &Workload) -> Rates {
             }
             .unwrap_or(fp32);
             Rates {
-                bandwidth: (threads * cpu.per_thread_bandwidth).min(cpu.machine_bandwidth),
+                bandwidth: (threads * cpu.per_thread_bandwidth).min(machine_bandwidth),
                 peak: per_core * threads,
                 precision,
                 threads,
@@ -871,7 +883,7 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             let request = prefill + decode;
             Times {
                 request_seconds: request,
-                per_sample_seconds: request / b,
+                per_sample_seconds: request / s.samples_per_step() as f64,
                 first_token_seconds: prefill,
                 per_token_seconds: decode / generated,
                 bound,
@@ -890,7 +902,7 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             let (request, bound) = run(forward(workload, &split, b, prompt, context, 0.0));
             Times {
                 request_seconds: request,
-                per_sample_seconds: request / b,
+                per_sample_seconds: request / s.samples_per_step() as f64,
                 first_token_seconds: request,
                 per_token_seconds: 0.0,
                 bound,

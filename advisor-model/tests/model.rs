@@ -196,6 +196,25 @@ fn half_the_blocks_of_bert_base_is_distilbert_sized_and_2_4_sparsity_compresses_
 }
 
 #[test]
+fn an_unbound_process_reads_one_numa_node_and_bound_processes_each_read_their_own() {
+    let facts = facts(
+        r#"{ "model_graph": { "facts": { "architecture": "encoder", "parameters": 109482240,
+              "layers": 12, "hidden_size": 768, "attention_heads": 12, "vocab_size": 30522,
+              "max_sequence_length": 512 } },
+             "hardware_info": { "cpu_model": "Xeon", "cpu_cores": 64, "numa_nodes": 2,
+                                "simd_capabilities": ["avx2", "fma", "avx512f"] },
+             "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "128", "device": "cpu" } }"#,
+    );
+    let simulation = simulate(&facts, &[Change::NumaProcesses(2)]).unwrap();
+    // 64 cores at 10 GB/s each, two nodes of 100 GB/s: one node's 100 GB/s either way, on
+    // 32 threads each when bound, and twice the requests.
+    assert_eq!(simulation.predicted_before.rates.bandwidth, 100e9);
+    assert_eq!(simulation.predicted_after.rates.bandwidth, 100e9);
+    assert_eq!(simulation.predicted_after.rates.threads, 32.0);
+    assert_eq!(simulation.after.settings.samples_per_step(), 2);
+}
+
+#[test]
 fn eager_attention_at_32k_tokens_holds_64_gib_of_scores_in_one_layer() {
     let facts = facts(&context(
         &llama(6_738_415_616, 32, 4096, 32, 32),

@@ -51,6 +51,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::launch_overhead::LaunchOverhead),
         Box::new(rules::memory_fragmentation::MemoryFragmentation),
         Box::new(rules::mixed_precision::MixedPrecision),
+        Box::new(rules::numa_binding::NumaBinding),
         Box::new(rules::parallelization::Parallelization),
         Box::new(rules::pipeline_parallelism::PipelineParallelism),
         Box::new(rules::quantization::Quantization),

@@ -137,6 +137,7 @@ fn every_builtin_rule_is_registered_once() {
             "launch_overhead",
             "memory_fragmentation",
             "mixed_precision",
+            "numa_binding",
             "parallelization",
             "pipeline_parallelism",
             "quantization",

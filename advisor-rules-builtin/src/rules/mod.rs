@@ -22,6 +22,7 @@ pub(crate) mod kv_cache_quantization;
 pub(crate) mod launch_overhead;
 pub(crate) mod memory_fragmentation;
 pub(crate) mod mixed_precision;
+pub(crate) mod numa_binding;
 pub(crate) mod parallelization;
 pub(crate) mod pipeline_parallelism;
 pub(crate) mod quantization;
