@@ -167,3 +167,18 @@ pub(crate) fn alternative_line(what: &str, simulation: &advisor_model::Simulatio
         seconds_range_text(after.range(|t| t.per_sample_seconds)),
     )
 }
+
+/// One alternative for a generation run, as a step: what it is, the time to first token and
+/// per output token before and after, and the peak memory, by the model.
+pub(crate) fn generation_line(what: &str, simulation: &advisor_model::Simulation) -> String {
+    let (before, after) = (&simulation.predicted_before, &simulation.predicted_after);
+    format!(
+        "{what}: time to first token {} → {}, per output token {} → {}, peak {} → {}",
+        seconds_range_text(before.range(|t| t.first_token_seconds)),
+        seconds_range_text(after.range(|t| t.first_token_seconds)),
+        seconds_range_text(before.range(|t| t.per_token_seconds)),
+        seconds_range_text(after.range(|t| t.per_token_seconds)),
+        float_bytes_text(before.memory.total()),
+        float_bytes_text(after.memory.total()),
+    )
+}

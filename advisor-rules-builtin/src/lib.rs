@@ -32,6 +32,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::batch_size::BatchSize),
         Box::new(rules::communication_overlap::CommunicationOverlap),
         Box::new(rules::conv_channels_last::ConvChannelsLast),
+        Box::new(rules::cpu_inference_stack::CpuInferenceStack),
         Box::new(rules::cpu_vector_units::CpuVectorUnits),
         Box::new(rules::data_loader::DataLoader),
         Box::new(rules::data_parallelism::DataParallelism),

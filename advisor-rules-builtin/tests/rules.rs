@@ -118,6 +118,7 @@ fn every_builtin_rule_is_registered_once() {
             "batch_size",
             "communication_overlap",
             "conv_channels_last",
+            "cpu_inference_stack",
             "cpu_vector_units",
             "data_loader",
             "data_parallelism",

@@ -3,6 +3,7 @@
 pub(crate) mod batch_size;
 pub(crate) mod communication_overlap;
 pub(crate) mod conv_channels_last;
+pub(crate) mod cpu_inference_stack;
 pub(crate) mod cpu_vector_units;
 pub(crate) mod data_loader;
 pub(crate) mod data_parallelism;
