@@ -31,6 +31,7 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("pipeline_stages", &["pipeline_parallel_size"]),
     ("micro_batches", &[]),
     ("numa_processes", &[]),
+    ("prefill_chunk", &["max_num_batched_tokens"]),
     ("latency_budget_ms", &["slo_latency_ms"]),
     ("slo_ttft_ms", &["ttft_budget_ms"]),
     ("slo_tpot_ms", &["tpot_budget_ms"]),
@@ -364,6 +365,9 @@ pub struct RunConfig {
     pub pipeline_stages: Option<u64>,
     /// `micro_batches`: micro-batches per batch in a pipeline.
     pub micro_batches: Option<u64>,
+    /// `prefill_chunk` (alias `max_num_batched_tokens`): the most prompt tokens a serving
+    /// engine's step prefills (chunked prefill).
+    pub prefill_chunk: Option<u64>,
     /// `numa_processes`: processes, one bound to each NUMA node.
     pub numa_processes: Option<u64>,
     /// `latency_budget_ms` (alias `slo_latency_ms`): the latency target of one request.
@@ -495,6 +499,9 @@ impl RunConfig {
                     "slo_ttft_ms" => self.slo_ttft_ms = Some(ms),
                     _ => self.slo_tpot_ms = Some(ms),
                 }
+            }
+            "prefill_chunk" => {
+                self.prefill_chunk = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
             }
             "numa_processes" => {
                 self.numa_processes = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)

@@ -426,6 +426,9 @@ pub struct ResolvedRun {
     /// Micro-batches per batch in a pipeline.
     #[serde(default = "default_micro_batches")]
     pub micro_batches: Fact<u64>,
+    /// The most prompt tokens one step of a serving engine prefills (chunked prefill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_chunk: Option<Fact<u64>>,
     /// Processes the run is split into, one bound to each NUMA node (numactl), on a CPU.
     #[serde(default = "default_numa_processes")]
     pub numa_processes: Fact<u64>,

@@ -500,6 +500,9 @@ pub(crate) fn resolve(
             pipeline_stages,
             micro_batches,
             numa_processes,
+            prefill_chunk: config
+                .prefill_chunk
+                .map(|tokens| Fact::new(tokens, Source::Config("prefill_chunk".to_owned()))),
             latency_budget_ms: config
                 .latency_budget_ms
                 .map(|ms| Fact::new(ms, Source::Config("latency_budget_ms".to_owned()))),

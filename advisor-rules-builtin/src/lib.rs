@@ -55,6 +55,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::numa_binding::NumaBinding),
         Box::new(rules::parallelization::Parallelization),
         Box::new(rules::pipeline_parallelism::PipelineParallelism),
+        Box::new(rules::prefill_decode::PrefillDecode),
         Box::new(rules::quantization::Quantization),
         Box::new(rules::sequence_packing::SequencePacking),
         Box::new(rules::serving_engine::ServingEngine),

@@ -141,6 +141,7 @@ fn every_builtin_rule_is_registered_once() {
             "numa_binding",
             "parallelization",
             "pipeline_parallelism",
+            "prefill_decode",
             "quantization",
             "sequence_packing",
             "serving_engine",

@@ -26,6 +26,7 @@ pub(crate) mod mixed_precision;
 pub(crate) mod numa_binding;
 pub(crate) mod parallelization;
 pub(crate) mod pipeline_parallelism;
+pub(crate) mod prefill_decode;
 pub(crate) mod quantization;
 pub(crate) mod sequence_packing;
 pub(crate) mod serving_engine;
