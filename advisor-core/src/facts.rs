@@ -639,7 +639,12 @@ impl ResolvedFacts {
             kept_layers: None,
             sparse_2_4: false,
             amx_int8: run.engine.value.uses_amx_int8(),
-            numa_processes: run.numa_processes.value.max(1),
+            // Processes bound to NUMA nodes are a CPU run's; a GPU run is one process here.
+            numa_processes: if run.on_gpu.as_ref().is_some_and(|f| f.value) {
+                1
+            } else {
+                run.numa_processes.value.max(1)
+            },
         })
     }
 }

@@ -215,8 +215,9 @@ pub fn rates(workload: &Workload) -> Rates {
             // whatever its threads. A process bound to its node (numactl --cpunodebind=N
             // --membind=N) keeps its own copy there and uses that node's cores; side by side,
             // one per node, they serve `nodes` times the requests.
-            let nodes = u64::from(cpu.numa_nodes.unwrap_or(1).max(1));
-            let processes = s.numa_processes.clamp(1, nodes);
+            // Processes bound one per node imply as many nodes where the hardware does not say.
+            let processes = s.numa_processes.max(1);
+            let nodes = u64::from(cpu.numa_nodes.unwrap_or(1)).max(processes);
             let threads = if processes > 1 {
                 s.threads.max(1).min((cores / processes).max(1))
             } else {
