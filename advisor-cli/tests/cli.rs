@@ -257,7 +257,7 @@ fn unknown_config_keys_are_warnings_with_a_suggestion() {
 #[test]
 fn rules_and_examples_list() {
     let rules = json(&ok(&["rules", "--format", "json"]));
-    assert_eq!(rules.as_array().unwrap().len(), 28);
+    assert_eq!(rules.as_array().unwrap().len(), 36);
     assert!(
         rules.as_array().unwrap().iter().all(|r| r["id"].is_string()
             && r["category"].is_string()

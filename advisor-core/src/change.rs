@@ -92,6 +92,24 @@ pub enum OptimizerKind {
     SgdMomentum,
 }
 
+impl OptimizerKind {
+    /// The name Hugging Face's `TrainingArguments(optim=...)` gives it: `adamw_torch`,
+    /// `adamw_bnb_8bit`, `sgd`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptimizerKind::AdamW => "adamw_torch",
+            OptimizerKind::Adam8bit => "adamw_bnb_8bit",
+            OptimizerKind::SgdMomentum => "sgd",
+        }
+    }
+}
+
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The settings of the run the performance model simulates: every value known, each either
 /// given or a stated assumption (the resolved facts say which).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,10 +166,103 @@ pub struct RunSettings {
     /// Speculative decoding with a draft model, in generation.
     #[serde(default)]
     pub speculation: Option<Speculation>,
+    /// Data-parallel replicas in training, each with its own batch, that average their
+    /// gradients every optimizer step (DDP, or the group FSDP and ZeRO shard over).
+    #[serde(default = "one")]
+    pub data_parallel: u64,
+    /// What `parameter_shards` shards, as ZeRO's stages name it (Rajbhandari et al. 2020):
+    /// 1 the optimizer state, 2 also the gradients, 3 also the weights (FSDP's `FULL_SHARD`).
+    #[serde(default = "three")]
+    pub zero_stage: u8,
+    /// The optimizer state (with the fp32 master weights) and its update kept on the host
+    /// CPU (ZeRO-Offload, Ren et al. 2021): gradients go down and updated weights come back
+    /// over PCIe every optimizer step.
+    #[serde(default)]
+    pub cpu_offload: bool,
+    /// Micro-steps of `batch_size` sequences whose gradients are summed before one optimizer
+    /// step (and one gradient synchronization).
+    #[serde(default = "one")]
+    pub gradient_accumulation: u64,
+    /// Pipeline stages in training: consecutive groups of layers on different devices.
+    #[serde(default = "one")]
+    pub pipeline_stages: u64,
+    /// Micro-batches a pipeline splits each batch into.
+    #[serde(default = "one")]
+    pub micro_batches: u64,
+    /// The transformer blocks kept, when fewer than the model's (a distilled student or a
+    /// model with layers dropped, same width): the model is simulated with that depth.
+    #[serde(default)]
+    pub kept_layers: Option<u64>,
+    /// 2:4 structured sparsity of the Linear layers' weights on sparse tensor cores (NVIDIA
+    /// Ampere and newer): two of every four weights are zero, stored compressed.
+    #[serde(default)]
+    pub sparse_2_4: bool,
+    /// On a CPU, int8 matmuls run through kernels that use AMX where the CPU has it (oneDNN in
+    /// Intel Extension for PyTorch and OpenVINO, MLAS in ONNX Runtime 1.14+), not PyTorch's
+    /// FBGEMM, which stops at AVX512-VNNI.
+    #[serde(default)]
+    pub amx_int8: bool,
+    /// On a CPU, processes serving the run side by side, each bound to its own NUMA node
+    /// (`numactl --cpunodebind=N --membind=N`) with its own copy of the weights.
+    #[serde(default = "one")]
+    pub numa_processes: u64,
 }
 
 fn one() -> u64 {
     1
+}
+
+fn three() -> u8 {
+    3
+}
+
+impl RunSettings {
+    /// Data-parallel replicas: the larger of the data-parallel degree and the sharding degree
+    /// (FSDP and ZeRO shard over data-parallel ranks, each keeping its own batch); 1 in
+    /// inference.
+    pub fn replicas(&self) -> u64 {
+        match self.mode {
+            Mode::Training => self.data_parallel.max(self.parameter_shards).max(1),
+            Mode::Inference => 1,
+        }
+    }
+
+    /// Sequences one optimizer step (training) or one request (inference) processes, over
+    /// every replica: `batch × gradient accumulation × replicas` in training.
+    pub fn samples_per_step(&self) -> u64 {
+        match self.mode {
+            Mode::Training => self
+                .batch_size
+                .max(1)
+                .saturating_mul(self.gradient_accumulation.max(1))
+                .saturating_mul(self.replicas()),
+            Mode::Inference => self
+                .batch_size
+                .max(1)
+                .saturating_mul(self.numa_processes.max(1)),
+        }
+    }
+}
+
+/// Sharding of training state over data-parallel devices: a ZeRO stage and the devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Sharding {
+    /// 1: optimizer state (ZeRO-1); 2: and gradients (ZeRO-2, FSDP `SHARD_GRAD_OP`); 3: and
+    /// weights (ZeRO-3, FSDP `FULL_SHARD`).
+    pub stage: u8,
+    /// Devices the state is sharded over, each keeping its own batch.
+    pub devices: u64,
+}
+
+/// A training pipeline: stages and the micro-batches each batch is split into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Pipeline {
+    /// Stages (devices in the pipeline).
+    pub stages: u64,
+    /// Micro-batches per batch.
+    pub micro_batches: u64,
 }
 
 /// Speculative decoding: a small draft model proposes tokens and the target verifies them in
@@ -226,6 +337,25 @@ pub enum Change {
     PagedKvCache(bool),
     /// Speculative decoding with a draft model.
     Speculate(Speculation),
+    /// Shard training state over data-parallel devices at a ZeRO stage (conflicts with
+    /// [`Change::ShardParameters`], which is stage 3).
+    Shard(Sharding),
+    /// Data-parallel replicas in training (DDP).
+    DataParallel(u64),
+    /// Optimizer state and update on the host CPU (ZeRO-Offload).
+    CpuOffload(bool),
+    /// Micro-steps per optimizer step.
+    GradientAccumulation(u64),
+    /// Pipeline parallelism in training.
+    PipelineParallel(Pipeline),
+    /// Keep this many transformer blocks (a distilled student, layers dropped).
+    KeepLayers(u64),
+    /// 2:4 structured sparsity of the Linear weights on or off.
+    Sparse24(bool),
+    /// CPU int8 matmuls through AMX-capable kernels (oneDNN, OpenVINO, ONNX Runtime) or not.
+    AmxInt8(bool),
+    /// One process per NUMA node, each bound to it, on a CPU.
+    NumaProcesses(u64),
 }
 
 impl Change {
@@ -262,7 +392,25 @@ impl Change {
             Change::Optimizer(optimizer) => settings.optimizer = optimizer,
             Change::TensorParallel(degree) => settings.tensor_parallel = degree.max(1),
             Change::Lora(rank) => settings.lora_rank = rank,
-            Change::ShardParameters(shards) => settings.parameter_shards = shards.max(1),
+            Change::ShardParameters(shards) => {
+                settings.parameter_shards = shards.max(1);
+                settings.zero_stage = 3;
+            }
+            Change::Shard(sharding) => {
+                settings.parameter_shards = sharding.devices.max(1);
+                settings.zero_stage = sharding.stage.clamp(1, 3);
+            }
+            Change::DataParallel(replicas) => settings.data_parallel = replicas.max(1),
+            Change::CpuOffload(on) => settings.cpu_offload = on,
+            Change::GradientAccumulation(steps) => settings.gradient_accumulation = steps.max(1),
+            Change::PipelineParallel(pipeline) => {
+                settings.pipeline_stages = pipeline.stages.max(1);
+                settings.micro_batches = pipeline.micro_batches.max(1);
+            }
+            Change::KeepLayers(layers) => settings.kept_layers = Some(layers.max(1)),
+            Change::Sparse24(on) => settings.sparse_2_4 = on,
+            Change::AmxInt8(on) => settings.amx_int8 = on,
+            Change::NumaProcesses(n) => settings.numa_processes = n.max(1),
             Change::Compile(on) => settings.compiled = on,
             Change::PagedKvCache(on) => settings.paged_kv_cache = on,
             Change::Speculate(speculation) => settings.speculation = Some(speculation),
@@ -291,7 +439,15 @@ impl Change {
             Change::TensorParallel(_) => "tensor_parallel",
             Change::Lora(_) => "lora",
             Change::SlidingWindow(_) => "sliding_window",
-            Change::ShardParameters(_) => "parameter_shards",
+            Change::ShardParameters(_) | Change::Shard(_) => "parameter_shards",
+            Change::DataParallel(_) => "data_parallel",
+            Change::CpuOffload(_) => "cpu_offload",
+            Change::GradientAccumulation(_) => "gradient_accumulation",
+            Change::PipelineParallel(_) => "pipeline_parallel",
+            Change::KeepLayers(_) => "layers",
+            Change::Sparse24(_) => "sparsity",
+            Change::AmxInt8(_) => "cpu_int8_kernels",
+            Change::NumaProcesses(_) => "numa_processes",
             Change::Compile(_) => "compile",
             Change::PagedKvCache(_) => "paged_kv_cache",
             Change::Speculate(_) => "speculative_decoding",
@@ -326,6 +482,27 @@ impl fmt::Display for Change {
             Change::Lora(rank) => write!(f, "LoRA adapters of rank {rank}"),
             Change::SlidingWindow(w) => write!(f, "a {w}-token attention window"),
             Change::ShardParameters(n) => write!(f, "FSDP / ZeRO-3 over {n} devices"),
+            Change::Shard(Sharding { stage: 3, devices }) => {
+                write!(f, "FSDP / ZeRO-3 over {devices} devices")
+            }
+            Change::Shard(Sharding { stage, devices }) => {
+                write!(f, "ZeRO-{stage} over {devices} devices")
+            }
+            Change::DataParallel(n) => write!(f, "data parallelism over {n} devices"),
+            Change::CpuOffload(on) => write!(f, "optimizer offload to the CPU {}", on_off(*on)),
+            Change::GradientAccumulation(k) => write!(f, "{k} gradient accumulation steps"),
+            Change::KeepLayers(n) => write!(f, "{n} transformer blocks"),
+            Change::Sparse24(on) => write!(f, "2:4 structured sparsity {}", on_off(*on)),
+            Change::AmxInt8(true) => {
+                f.write_str("int8 matmuls on AMX (oneDNN, OpenVINO, ONNX Runtime)")
+            }
+            Change::AmxInt8(false) => f.write_str("int8 matmuls on FBGEMM (AVX512-VNNI at most)"),
+            Change::NumaProcesses(n) => write!(f, "{n} processes, one bound to each NUMA node"),
+            Change::PipelineParallel(p) => write!(
+                f,
+                "a {}-stage pipeline with {} micro-batches",
+                p.stages, p.micro_batches
+            ),
             Change::Compile(true) => f.write_str("torch.compile with CUDA graphs"),
             Change::Compile(false) => f.write_str("eager PyTorch"),
             Change::PagedKvCache(true) => f.write_str("a paged KV cache with continuous batching"),
@@ -428,6 +605,16 @@ mod tests {
             compiled: false,
             paged_kv_cache: false,
             speculation: None,
+            data_parallel: 1,
+            zero_stage: 3,
+            cpu_offload: false,
+            gradient_accumulation: 1,
+            pipeline_stages: 1,
+            micro_batches: 1,
+            kept_layers: None,
+            sparse_2_4: false,
+            amx_int8: false,
+            numa_processes: 1,
         }
     }
 

@@ -22,6 +22,19 @@ pub const KNOWN_CONFIG_KEYS: &[(&str, &[&str])] = &[
     ("gradient_checkpointing", &[]),
     ("num_threads", &[]),
     ("device", &[]),
+    ("optimizer", &["optim"]),
+    ("lora_rank", &["lora_r"]),
+    ("data_parallel", &["world_size"]),
+    ("zero_stage", &[]),
+    ("cpu_offload", &["offload_optimizer"]),
+    ("gradient_accumulation", &["gradient_accumulation_steps"]),
+    ("pipeline_stages", &["pipeline_parallel_size"]),
+    ("micro_batches", &[]),
+    ("numa_processes", &[]),
+    ("prefill_chunk", &["max_num_batched_tokens"]),
+    ("latency_budget_ms", &["slo_latency_ms"]),
+    ("slo_ttft_ms", &["ttft_budget_ms"]),
+    ("slo_tpot_ms", &["tpot_budget_ms"]),
 ];
 
 /// Whether the model is being trained or served.
@@ -237,6 +250,12 @@ impl Engine {
         }
     }
 
+    /// Whether the engine's CPU int8 matmuls use AMX where the CPU has it: OpenVINO (oneDNN)
+    /// and ONNX Runtime (MLAS, 1.14+, microsoft/onnxruntime PR #14042).
+    pub fn uses_amx_int8(self) -> bool {
+        matches!(self, Engine::Openvino | Engine::Onnxruntime)
+    }
+
     /// Whether the engine serves generation with continuous batching over a paged KV cache
     /// (blocks allocated as sequences grow, freed when they finish).
     pub fn pages_kv_cache(self) -> bool {
@@ -328,6 +347,35 @@ pub struct RunConfig {
     pub num_threads: Option<u64>,
     /// `device`.
     pub device: Option<Device>,
+    /// `optimizer` (alias `optim`, as Hugging Face's `TrainingArguments` spells it).
+    pub optimizer: Option<crate::change::OptimizerKind>,
+    /// `lora_rank` (alias `lora_r`): LoRA adapters of this rank on frozen weights (0: a full
+    /// fine-tune).
+    pub lora_rank: Option<u64>,
+    /// `data_parallel` (alias `world_size`): data-parallel GPUs of a training job.
+    pub data_parallel: Option<u64>,
+    /// `zero_stage`: what the data-parallel GPUs shard (0 DDP, 1 optimizer state, 2 and
+    /// gradients, 3 and weights: FSDP `FULL_SHARD`).
+    pub zero_stage: Option<u8>,
+    /// `cpu_offload` (alias `offload_optimizer`): optimizer state on the CPU.
+    pub cpu_offload: Option<bool>,
+    /// `gradient_accumulation` (alias `gradient_accumulation_steps`).
+    pub gradient_accumulation: Option<u64>,
+    /// `pipeline_stages` (alias `pipeline_parallel_size`).
+    pub pipeline_stages: Option<u64>,
+    /// `micro_batches`: micro-batches per batch in a pipeline.
+    pub micro_batches: Option<u64>,
+    /// `prefill_chunk` (alias `max_num_batched_tokens`): the most prompt tokens a serving
+    /// engine's step prefills (chunked prefill).
+    pub prefill_chunk: Option<u64>,
+    /// `numa_processes`: processes, one bound to each NUMA node.
+    pub numa_processes: Option<u64>,
+    /// `latency_budget_ms` (alias `slo_latency_ms`): the latency target of one request.
+    pub latency_budget_ms: Option<f64>,
+    /// `slo_ttft_ms` (alias `ttft_budget_ms`): the time-to-first-token target.
+    pub slo_ttft_ms: Option<f64>,
+    /// `slo_tpot_ms` (alias `tpot_budget_ms`): the time-per-output-token target.
+    pub slo_tpot_ms: Option<f64>,
     /// Problems that did not stop parsing, such as unknown keys.
     pub warnings: Vec<ConfigWarning>,
 }
@@ -428,6 +476,75 @@ impl RunConfig {
             }
             "num_threads" => {
                 self.num_threads = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "data_parallel" => {
+                self.data_parallel = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "gradient_accumulation" => {
+                self.gradient_accumulation =
+                    Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "pipeline_stages" => {
+                self.pipeline_stages = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "latency_budget_ms" | "slo_ttft_ms" | "slo_tpot_ms" => {
+                let ms = value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|ms| ms.is_finite() && *ms > 0.0)
+                    .ok_or_else(|| invalid("a positive number of milliseconds"))?;
+                match canonical {
+                    "latency_budget_ms" => self.latency_budget_ms = Some(ms),
+                    "slo_ttft_ms" => self.slo_ttft_ms = Some(ms),
+                    _ => self.slo_tpot_ms = Some(ms),
+                }
+            }
+            "prefill_chunk" => {
+                self.prefill_chunk = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "numa_processes" => {
+                self.numa_processes = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "micro_batches" => {
+                self.micro_batches = Some(parse_positive(value).ok_or_else(|| invalid(POSITIVE))?)
+            }
+            "lora_rank" => {
+                self.lora_rank = Some(
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| invalid("a rank (0 for a full fine-tune)"))?,
+                )
+            }
+            "zero_stage" => {
+                self.zero_stage = Some(
+                    value
+                        .trim()
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|stage| *stage <= 3)
+                        .ok_or_else(|| invalid("0, 1, 2 or 3"))?,
+                )
+            }
+            "cpu_offload" => {
+                self.cpu_offload = Some(parse_bool(value).ok_or_else(|| invalid(BOOL))?)
+            }
+            "optimizer" => {
+                use crate::change::OptimizerKind;
+                let lower = value.trim().to_ascii_lowercase().replace('-', "_");
+                self.optimizer = Some(match lower.as_str() {
+                    "adamw" | "adam" | "adamw_torch" | "adamw_torch_fused" | "adamw_hf"
+                    | "adamw_apex_fused" => OptimizerKind::AdamW,
+                    "adamw_8bit" | "adamw8bit" | "adam8bit" | "adam_8bit" | "adamw_bnb_8bit"
+                    | "paged_adamw_8bit" | "paged_adamw8bit" => OptimizerKind::Adam8bit,
+                    "sgd" => OptimizerKind::SgdMomentum,
+                    _ => {
+                        return Err(invalid(
+                            "one of adamw, adamw_torch_fused, adamw_8bit, paged_adamw_8bit, sgd",
+                        ));
+                    }
+                })
             }
             "precision" => {
                 self.precision = Some(

@@ -332,6 +332,10 @@ pub struct CpuFacts {
     pub machine_bandwidth: f64,
     /// How the bandwidths were obtained.
     pub bandwidth_source: Source,
+    /// NUMA nodes with CPUs; each has its own memory controllers and a share of the
+    /// bandwidth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numa_nodes: Option<u32>,
 }
 
 /// Measurements the context holds.
@@ -400,6 +404,101 @@ pub struct ResolvedRun {
     pub compiled: Fact<bool>,
     /// What serves the model.
     pub engine: Fact<crate::config::Engine>,
+    /// LoRA adapter rank in training (0: a full fine-tune).
+    #[serde(default = "default_lora_rank")]
+    pub lora_rank: Fact<u64>,
+    /// Data-parallel GPUs of a training job.
+    #[serde(default = "default_data_parallel")]
+    pub data_parallel: Fact<u64>,
+    /// What those GPUs shard: 0 nothing (DDP), 1 optimizer state, 2 and gradients, 3 and
+    /// weights (ZeRO's stages; FSDP `FULL_SHARD` is 3).
+    #[serde(default = "default_zero_stage")]
+    pub zero_stage: Fact<u8>,
+    /// Optimizer state on the host CPU.
+    #[serde(default = "default_cpu_offload")]
+    pub cpu_offload: Fact<bool>,
+    /// Micro-steps per optimizer step.
+    #[serde(default = "default_gradient_accumulation")]
+    pub gradient_accumulation: Fact<u64>,
+    /// Pipeline stages.
+    #[serde(default = "default_pipeline_stages")]
+    pub pipeline_stages: Fact<u64>,
+    /// Micro-batches per batch in a pipeline.
+    #[serde(default = "default_micro_batches")]
+    pub micro_batches: Fact<u64>,
+    /// The most prompt tokens one step of a serving engine prefills (chunked prefill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_chunk: Option<Fact<u64>>,
+    /// Processes the run is split into, one bound to each NUMA node (numactl), on a CPU.
+    #[serde(default = "default_numa_processes")]
+    pub numa_processes: Fact<u64>,
+    /// The latency budget of one request (or forward), milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_budget_ms: Option<Fact<f64>>,
+    /// The time-to-first-token budget of a generation request, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_budget_ms: Option<Fact<f64>>,
+    /// The time-per-output-token budget of a generation request, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_budget_ms: Option<Fact<f64>>,
+}
+
+pub(crate) fn default_lora_rank() -> Fact<u64> {
+    Fact::new(
+        0,
+        Source::Assumed("lora_rank not set; a full fine-tune".to_owned()),
+    )
+}
+
+pub(crate) fn default_data_parallel() -> Fact<u64> {
+    Fact::new(
+        1,
+        Source::Assumed("data_parallel not set; the job runs on one GPU".to_owned()),
+    )
+}
+
+pub(crate) fn default_zero_stage() -> Fact<u8> {
+    Fact::new(
+        0,
+        Source::Assumed("zero_stage not set; nothing sharded (DDP)".to_owned()),
+    )
+}
+
+pub(crate) fn default_cpu_offload() -> Fact<bool> {
+    Fact::new(
+        false,
+        Source::Assumed("cpu_offload not set; optimizer state on the GPU".to_owned()),
+    )
+}
+
+pub(crate) fn default_gradient_accumulation() -> Fact<u64> {
+    Fact::new(
+        1,
+        Source::Assumed(
+            "gradient_accumulation not set; one micro-step per optimizer step".to_owned(),
+        ),
+    )
+}
+
+pub(crate) fn default_pipeline_stages() -> Fact<u64> {
+    Fact::new(
+        1,
+        Source::Assumed("pipeline_stages not set; no pipeline".to_owned()),
+    )
+}
+
+pub(crate) fn default_numa_processes() -> Fact<u64> {
+    Fact::new(
+        1,
+        Source::Assumed("numa_processes not set; one process, not bound to a NUMA node".to_owned()),
+    )
+}
+
+pub(crate) fn default_micro_batches() -> Fact<u64> {
+    Fact::new(
+        1,
+        Source::Assumed("micro_batches not set; one per batch".to_owned()),
+    )
 }
 
 /// Everything the rules know, resolved once per analysis.
@@ -521,12 +620,31 @@ impl ResolvedFacts {
             threads: run.threads.as_ref().map_or(1, |f| f.value),
             optimizer: run.optimizer.value,
             tensor_parallel: 1,
-            lora_rank: 0,
+            lora_rank: run.lora_rank.value,
             sliding_window: self.model.as_ref().and_then(|m| m.sliding_window),
-            parameter_shards: 1,
+            parameter_shards: if run.zero_stage.value > 0 {
+                run.data_parallel.value.max(1)
+            } else {
+                1
+            },
             compiled: run.compiled.value,
             paged_kv_cache: run.engine.value.pages_kv_cache(),
             speculation: None,
+            data_parallel: run.data_parallel.value.max(1),
+            zero_stage: run.zero_stage.value.clamp(1, 3),
+            cpu_offload: run.cpu_offload.value,
+            gradient_accumulation: run.gradient_accumulation.value.max(1),
+            pipeline_stages: run.pipeline_stages.value.max(1),
+            micro_batches: run.micro_batches.value.max(1),
+            kept_layers: None,
+            sparse_2_4: false,
+            amx_int8: run.engine.value.uses_amx_int8(),
+            // Processes bound to NUMA nodes are a CPU run's; a GPU run is one process here.
+            numa_processes: if run.on_gpu.as_ref().is_some_and(|f| f.value) {
+                1
+            } else {
+                run.numa_processes.value.max(1)
+            },
         })
     }
 }

@@ -42,6 +42,10 @@ pub struct HardwareInfo {
     /// The CPU's clock and memory bandwidth as measured by `advisor hardware --calibrate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_calibration: Option<CpuCalibration>,
+    /// NUMA nodes with CPUs (sockets, or sub-NUMA clusters), as `/sys/devices/system/node`
+    /// lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numa_nodes: Option<u32>,
 }
 
 /// CPU figures measured on the machine, so CPU predictions rest on measurements rather than

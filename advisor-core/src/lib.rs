@@ -46,8 +46,8 @@ mod trace;
 
 pub use crate::{
     change::{
-        AttentionKernel, Change, OptimizerKind, RunSettings, SlackClaim, SlackPool, Speculation,
-        WeightFormat,
+        AttentionKernel, Change, OptimizerKind, Pipeline, RunSettings, Sharding, SlackClaim,
+        SlackPool, Speculation, WeightFormat,
     },
     config::{
         ConfigError, ConfigWarning, Device, Engine, KNOWN_CONFIG_KEYS, Mode, Precision,

@@ -368,15 +368,20 @@ pub(crate) fn resolve(
                 Source::Measured(format!("trace: Optimizer.step#{name}.step")),
             ))
         });
-    let optimizer = traced_optimizer.unwrap_or_else(|| {
-        Fact::new(
-            OptimizerKind::AdamW,
-            Source::Assumed(
-                "the optimizer is not given; AdamW is the default of Hugging Face's Trainer"
-                    .to_owned(),
-            ),
-        )
-    });
+    let configured_optimizer = config
+        .optimizer
+        .map(|kind| Fact::new(kind, Source::Config("optimizer".to_owned())));
+    let optimizer = configured_optimizer
+        .or(traced_optimizer)
+        .unwrap_or_else(|| {
+            Fact::new(
+                OptimizerKind::AdamW,
+                Source::Assumed(
+                    "the optimizer is not given; AdamW is the default of Hugging Face's Trainer"
+                        .to_owned(),
+                ),
+            )
+        });
     let tf32 = tf32.unwrap_or_else(|| {
         Fact::new(
             false,
@@ -386,6 +391,60 @@ pub(crate) fn resolve(
             ),
         )
     });
+
+    let config_fact = |value: Option<u64>, key: &str, default: fn() -> Fact<u64>| {
+        value.map_or_else(default, |v| Fact::new(v, Source::Config(key.to_owned())))
+    };
+    let traced_world = context
+        .profile_results
+        .as_ref()
+        .and_then(|p| p.trace.as_ref())
+        .and_then(|t| t.communication.as_ref())
+        .and_then(|c| c.world_size)
+        .filter(|w| *w > 0);
+    let data_parallel = match (config.data_parallel, traced_world) {
+        (Some(n), _) => Fact::new(n, Source::Config("data_parallel".to_owned())),
+        (None, Some(n)) => Fact::new(
+            n,
+            Source::Measured("trace: distributedInfo world_size".to_owned()),
+        ),
+        (None, None) => crate::facts::default_data_parallel(),
+    };
+    let zero_stage = config
+        .zero_stage
+        .map_or_else(crate::facts::default_zero_stage, |v| {
+            Fact::new(v, Source::Config("zero_stage".to_owned()))
+        });
+    let cpu_offload = config
+        .cpu_offload
+        .map_or_else(crate::facts::default_cpu_offload, |v| {
+            Fact::new(v, Source::Config("cpu_offload".to_owned()))
+        });
+    let lora_rank = config_fact(
+        config.lora_rank,
+        "lora_rank",
+        crate::facts::default_lora_rank,
+    );
+    let gradient_accumulation = config_fact(
+        config.gradient_accumulation,
+        "gradient_accumulation",
+        crate::facts::default_gradient_accumulation,
+    );
+    let pipeline_stages = config_fact(
+        config.pipeline_stages,
+        "pipeline_stages",
+        crate::facts::default_pipeline_stages,
+    );
+    let numa_processes = config_fact(
+        config.numa_processes,
+        "numa_processes",
+        crate::facts::default_numa_processes,
+    );
+    let micro_batches = config_fact(
+        config.micro_batches,
+        "micro_batches",
+        crate::facts::default_micro_batches,
+    );
 
     let measured = Measured {
         peak_memory_bytes: context.memory_metrics.as_ref().and_then(|m| m.peak_bytes),
@@ -433,6 +492,26 @@ pub(crate) fn resolve(
             optimizer,
             compiled,
             engine,
+            lora_rank,
+            data_parallel,
+            zero_stage,
+            cpu_offload,
+            gradient_accumulation,
+            pipeline_stages,
+            micro_batches,
+            numa_processes,
+            prefill_chunk: config
+                .prefill_chunk
+                .map(|tokens| Fact::new(tokens, Source::Config("prefill_chunk".to_owned()))),
+            latency_budget_ms: config
+                .latency_budget_ms
+                .map(|ms| Fact::new(ms, Source::Config("latency_budget_ms".to_owned()))),
+            ttft_budget_ms: config
+                .slo_ttft_ms
+                .map(|ms| Fact::new(ms, Source::Config("slo_ttft_ms".to_owned()))),
+            tpot_budget_ms: config
+                .slo_tpot_ms
+                .map(|ms| Fact::new(ms, Source::Config("slo_tpot_ms".to_owned()))),
         },
         measured,
         warnings,
@@ -567,10 +646,14 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
     let per_thread_bandwidth = measured_bandwidth.map_or(ASSUMED_PER_THREAD_BANDWIDTH, |c| {
         c.per_thread_bandwidth_gbps * 1e9
     });
+    // Each NUMA node (a socket, or a sub-NUMA cluster) has its own memory channels: the
+    // assumed ceiling is per node.
+    let numa_nodes = hardware.numa_nodes.filter(|n| *n > 0);
+    let nodes = f64::from(numa_nodes.unwrap_or(1));
     let machine_bandwidth = match measured_bandwidth {
         Some(c) => c.machine_bandwidth_gbps * 1e9,
-        None => cores.map_or(ASSUMED_MACHINE_BANDWIDTH, |cores| {
-            (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH)
+        None => cores.map_or(ASSUMED_MACHINE_BANDWIDTH * nodes, |cores| {
+            (f64::from(cores) * ASSUMED_PER_THREAD_BANDWIDTH).min(ASSUMED_MACHINE_BANDWIDTH * nodes)
         }),
     };
     let peak_source = {
@@ -628,6 +711,7 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
                 machine_bandwidth / 1e9
             )),
         },
+        numa_nodes,
     }
 }
 

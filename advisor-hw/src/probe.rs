@@ -100,7 +100,12 @@ pub fn detect_with(gpu_probes: &[&dyn GpuProbe]) -> Detection {
     probes.push(memory_report);
     probes.push(numa_report);
     probes.extend(gpu_reports);
-    let info = hardware_info(&cpu, &memory, &gpus);
+    let mut info = hardware_info(&cpu, &memory, &gpus);
+    let nodes_with_cpus = numa_nodes
+        .iter()
+        .filter(|node| !node.cpus.is_empty())
+        .count();
+    info.numa_nodes = u32::try_from(nodes_with_cpus).ok().filter(|n| *n > 0);
     Detection {
         info,
         cpu,

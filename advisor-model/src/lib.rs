@@ -48,7 +48,9 @@ pub use crate::{
     memory::{GPU_RUNTIME_BYTES, MemoryBreakdown, memory},
     optimizer::optimizer_step_bytes_per_parameter,
     time::{
-        Bound, Cost, Efficiency, Rates, SCENARIOS, Times, rates, scenario_text, seconds, times,
+        ASSUMED_HOST_BANDWIDTH, Bound, Cost, DDP_BUCKET_BYTES, Efficiency,
+        PIPELINE_LINK_BYTES_PER_SECOND, Rates, SCENARIOS, Times, host_link, rates, scenario_text,
+        seconds, sync_bytes_per_device, times,
     },
     workload::{DeviceModel, Workload},
 };
@@ -391,7 +393,7 @@ fn with_overhead(workload: &Workload, calibration: &Calibration) -> Prediction {
         return uncalibrated(workload);
     }
     let mut prediction = with_efficiencies(workload, &calibration.efficiencies);
-    let batch = workload.settings.batch_size.max(1) as f64;
+    let batch = workload.settings.samples_per_step().max(1) as f64;
     let generated = workload.settings.generated_tokens as f64;
     for (times, extra) in prediction
         .times
@@ -448,7 +450,29 @@ pub fn changed(workload: &Workload, changes: &[Change]) -> Workload {
         change.apply(&mut after.settings);
     }
     after.measured = None;
+    if let Some(kept) = after.settings.kept_layers.take() {
+        keep_layers(&mut after.model, kept);
+    }
     after
+}
+
+/// The model with only `kept` of its transformer blocks, at the same width (a distilled
+/// student such as DistilBERT, which keeps one block of two: Sanh et al. 2019, §3; or blocks
+/// dropped: Gromov et al. 2024, "The Unreasonable Ineffectiveness of the Deeper Layers"):
+/// every block holds the same parameters, the embeddings and the head stay.
+fn keep_layers(model: &mut advisor_core::ModelShape, kept: u64) {
+    let Some(layers) = model.layers.filter(|l| *l > kept && kept > 0) else {
+        return;
+    };
+    let embeddings = model.embedding_parameters();
+    let dropped = (layers - kept) as f64 / layers as f64;
+    let shrink = |total: u64| {
+        let body = total.saturating_sub(embeddings) as f64;
+        embeddings + (body * (1.0 - dropped)).round() as u64
+    };
+    model.parameters = model.parameters.map(shrink);
+    model.active_parameters = model.active_parameters.map(shrink);
+    model.layers = Some(kept);
 }
 
 /// Whether a workload's peak memory fits the usable memory of its device: the memory half of
@@ -627,7 +651,8 @@ impl Simulation {
                 // In training a step's time per sample is its step time over the batch: one
                 // figure, said once as the step time.
                 !(self.before.settings.mode == advisor_core::Mode::Training
-                    && self.before.settings.batch_size == self.after.settings.batch_size
+                    && self.before.settings.samples_per_step()
+                        == self.after.settings.samples_per_step()
                     && *metric == ImprovementMetric::Throughput)
             })
             .filter_map(|metric| {

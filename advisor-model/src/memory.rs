@@ -202,8 +202,9 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
             // 2021, "LoRA"; Dettmers et al. 2023, "QLoRA" with int4 base weights).
             let adapters = lora_parameters(workload);
             let activations = training_activations(workload);
+            let stages = s.pipeline_stages.max(1) as f64;
             MemoryBreakdown {
-                weights: weights + adapters * bytes(s.compute),
+                weights: weights / stages + adapters * bytes(s.compute),
                 gradients: adapters * 4.0,
                 optimizer: adapters * 12.0,
                 activations,
@@ -213,8 +214,13 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
             }
         }
         Mode::Training => {
-            let parameters =
-                model.parameters.unwrap_or(0) as f64 / tp / s.parameter_shards.max(1) as f64;
+            let stages = s.pipeline_stages.max(1) as f64;
+            let parameters = model.parameters.unwrap_or(0) as f64 / tp / stages;
+            // ZeRO's stages (Rajbhandari et al. 2020, §5, fig. 1): stage 1 shards the
+            // optimizer state over the data-parallel devices, stage 2 the gradients too, stage
+            // 3 the weights too; FSDP `FULL_SHARD` is stage 3, `SHARD_GRAD_OP` stage 2.
+            let shards = s.parameter_shards.max(1) as f64;
+            let shard_if = |stage: u8| if s.zero_stage >= stage { shards } else { 1.0 };
             let mixed = s.compute.bits() < 32;
             let (gradients, optimizer) = match (s.optimizer, mixed) {
                 // 16-bit weights and grads, fp32 master weights and moments.
@@ -229,10 +235,27 @@ pub fn memory(workload: &Workload) -> MemoryBreakdown {
             // fp8 training (Transformer Engine's fp8_autocast) keeps the weights in 16-bit and
             // casts each to fp8 for its GEMM (NVIDIA, "Using FP8 with Transformer Engine"):
             // they take 16-bit memory.
+            let weight_bytes = bytes(s.compute).max(2.0);
+            // Stage 3 gathers each layer's full weights for its forward and backward, and
+            // prefetches the next one (FSDP's default `BACKWARD_PRE` prefetch): two layers
+            // unsharded at a time.
+            let gathered = if s.zero_stage >= 3 && shards > 1.0 {
+                2.0 * parameters / (model.layers.unwrap_or(1).max(1) as f64 / stages).max(1.0)
+                    * weight_bytes
+            } else {
+                0.0
+            };
+            // ZeRO-Offload keeps the fp32 master weights and the moments on the host
+            // (Ren et al. 2021, "ZeRO-Offload", §4).
+            let optimizer = if s.cpu_offload {
+                0.0
+            } else {
+                parameters * optimizer / shard_if(1)
+            };
             MemoryBreakdown {
-                weights: parameters * bytes(s.compute).max(2.0),
-                gradients: parameters * gradients,
-                optimizer: parameters * optimizer,
+                weights: parameters * weight_bytes / shard_if(3) + gathered,
+                gradients: parameters * gradients / shard_if(2),
+                optimizer,
                 activations,
                 logits: training_logits(workload),
                 runtime,
@@ -260,7 +283,23 @@ fn training_logits(workload: &Workload) -> f64 {
         return 0.0;
     }
     let vocab = model.vocab_size.unwrap_or(0) as f64;
-    s.batch_size as f64 * s.prompt_tokens as f64 * vocab * (activation_bytes(s.compute) + 8.0)
+    // A pipeline's last stage computes the logits of one micro-batch at a time.
+    let micro_batches = s.micro_batches.max(1) as f64;
+    s.batch_size as f64 / micro_batches
+        * s.prompt_tokens as f64
+        * vocab
+        * (activation_bytes(s.compute) + 8.0)
+}
+
+/// Micro-batches whose activations a pipeline stage holds at once, as a share of the batch:
+/// under 1F1B scheduling the first stage holds at most `p` micro-batches in flight
+/// (Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
+/// Using Megatron-LM", §2.2.1), each `1/m` of the batch, over `1/p` of the layers.
+fn pipeline_activation_share(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    let stages = s.pipeline_stages.max(1) as f64;
+    let micro_batches = s.micro_batches.max(1) as f64;
+    micro_batches.min(stages) / micro_batches / stages
 }
 
 /// Activations a training step keeps for the backward pass, per device: Korthikanti et al.
@@ -286,9 +325,11 @@ fn training_activations(workload: &Workload) -> f64 {
         tokens * b * h * (10.0 + 24.0 / t)
     } * act
         / 2.0;
+    let share = pipeline_activation_share(workload);
     if s.gradient_checkpointing {
-        layers * 2.0 * tokens * b * h * act / 2.0 + per_layer_full
+        (layers * 2.0 * tokens * b * h * act / 2.0) * share
+            + per_layer_full / s.micro_batches.max(1) as f64
     } else {
-        layers * per_layer_full
+        layers * per_layer_full * share
     }
 }

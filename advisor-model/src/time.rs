@@ -207,10 +207,23 @@ pub fn rates(workload: &Workload) -> Rates {
             }
         }
         DeviceModel::Cpu(cpu) => {
-            let threads =
-                s.threads
-                    .max(1)
-                    .min(u64::from(cpu.cores.unwrap_or(u32::MAX)).max(1)) as f64;
+            let cores = u64::from(cpu.cores.unwrap_or(u32::MAX)).max(1);
+            // NUMA: Linux places a page on the node of the CPU that first touches it (the
+            // kernel's "NUMA Memory Policy" documentation: the default policy allocates
+            // locally), and one thread loads the weights, so an unbound process reads them
+            // all from one node's memory channels: one node's share of the bandwidth,
+            // whatever its threads. A process bound to its node (numactl --cpunodebind=N
+            // --membind=N) keeps its own copy there and uses that node's cores; side by side,
+            // one per node, they serve `nodes` times the requests.
+            // Processes bound one per node imply as many nodes where the hardware does not say.
+            let processes = s.numa_processes.max(1);
+            let nodes = u64::from(cpu.numa_nodes.unwrap_or(1)).max(processes);
+            let threads = if processes > 1 {
+                s.threads.max(1).min((cores / processes).max(1))
+            } else {
+                s.threads.max(1).min(cores)
+            } as f64;
+            let machine_bandwidth = cpu.machine_bandwidth / nodes as f64;
             let precision = match s.weights {
                 WeightFormat::Int8 | WeightFormat::W8A8 if cpu.per_core_peak.int8.is_some() => {
                     Precision::Int8
@@ -223,12 +236,13 @@ pub fn rates(workload: &Workload) -> Rates {
                 // AVX-512 VNNI (4× the fp32 FMA rate at the same width) but not AMX
                 // (pytorch/FBGEMM issue #649); AMX int8 needs oneDNN (IPEX, OpenVINO) or
                 // ONNX Runtime 1.14+ (microsoft/onnxruntime PR #14042).
+                Precision::Int8 if s.amx_int8 => cpu.per_core_peak.int8,
                 Precision::Int8 => cpu.per_core_peak.int8.map(|p| p.min(4.0 * fp32)),
                 p => cpu.per_core_peak.for_precision(p),
             }
             .unwrap_or(fp32);
             Rates {
-                bandwidth: (threads * cpu.per_thread_bandwidth).min(cpu.machine_bandwidth),
+                bandwidth: (threads * cpu.per_thread_bandwidth).min(machine_bandwidth),
                 peak: per_core * threads,
                 precision,
                 threads,
@@ -348,8 +362,16 @@ pub(crate) fn forward(
     } else {
         0
     };
+    // Sparse tensor cores run a 2:4-sparse matmul at twice the dense rate (Mishra et al.
+    // 2021, "Accelerating Sparse Deep Neural Networks", §3; the A100 whitepaper's "up to 2×"):
+    // half the Linear layers' FLOPs at the dense peak. The head and attention stay dense.
+    let sparse_share = if s.sparse_2_4 && matches!(workload.device, DeviceModel::Gpu { .. }) {
+        0.5
+    } else {
+        1.0
+    };
     let flops = advisor_core::formulas::forward_flops_per_token(
-        split.matmul_parameters(split.active_body()),
+        split.matmul_parameters(split.active_body() * sparse_share),
         attention_layers,
         width as u64,
         mean_context,
@@ -487,6 +509,265 @@ fn speculative_step(
     )
 }
 
+/// Bytes per second one GPU's pipeline sends cross between machines, one direction: one
+/// 200 Gb/s HDR InfiniBand adapter per GPU, as NVIDIA's DGX A100 has (eight ConnectX-6 for
+/// eight GPUs; DGX A100 user guide). Pipelines put their stage boundaries between machines.
+pub const PIPELINE_LINK_BYTES_PER_SECOND: f64 = 25e9;
+
+/// Host memory bandwidth assumed when the hardware does not state the CPU: one socket of
+/// eight DDR4-3200 channels (8 × 25.6 GB/s), the A100 and H100 servers' usual host.
+pub const ASSUMED_HOST_BANDWIDTH: f64 = 204.8e9;
+
+/// Gradient buckets PyTorch DDP all-reduces as each fills during the backward pass
+/// (`bucket_cap_mb=25`; Li et al. 2020, "PyTorch Distributed: Experiences on Accelerating
+/// Data Parallel Training", §3.2.3).
+pub const DDP_BUCKET_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
+
+/// Bytes per second one GPU moves to or from the host in one direction (its PCIe slot), and
+/// the slot's name: the table's link when that is PCIe, else the host interface the
+/// datasheets give the SXM and OAM parts (V100 SXM2: PCIe 3.0 x16, 32 GB/s both ways; A100
+/// SXM: PCIe 4.0, 64 GB/s; H100 and H200 SXM: PCIe 5.0, 128 GB/s; MI300X: PCIe 5.0 x16,
+/// 128 GB/s).
+pub fn host_link(spec: &advisor_core::GpuSpec) -> (f64, String) {
+    if spec.link.starts_with("PCIe")
+        && let Some(bandwidth) = spec
+            .link_bandwidth_bytes_per_second
+            .filter(|b| b.is_finite() && *b > 0.0)
+    {
+        return (bandwidth / 2.0, spec.link.clone());
+    }
+    let (both_ways_gb, name) = match spec.architecture.as_str() {
+        "Volta" | "Turing" | "Pascal" => (32.0, "PCIe 3.0 x16"),
+        "Hopper" | "Blackwell" | "CDNA 3" => (128.0, "PCIe 5.0 x16"),
+        _ => (64.0, "PCIe 4.0 x16"),
+    };
+    (both_ways_gb * 1e9 / 2.0, name.to_owned())
+}
+
+/// NCCL's latency of one ring collective over `devices` devices: its tuning model
+/// (src/graph/tuning.cc) gives the low-latency protocol a base of 6.6 µs plus 0.6 µs per
+/// ring step over NVLink (1.0 µs over PCIe), `2(n − 1)` steps for an all-reduce.
+fn collective_latency_seconds(workload: &Workload, devices: f64) -> f64 {
+    let step = match &workload.device {
+        DeviceModel::Gpu { spec, .. }
+            if !spec.link.starts_with("PCIe") && !spec.link.is_empty() =>
+        {
+            0.6e-6
+        }
+        _ => 1.0e-6,
+    };
+    6.6e-6 + 2.0 * (devices - 1.0).max(0.0) * step
+}
+
+/// Gradient bytes per trainable parameter, as the memory model keeps them: 16-bit in mixed
+/// precision, fp32 otherwise; LoRA adapters' gradients are fp32.
+pub(crate) fn gradient_bytes(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    if s.lora_rank > 0 || s.compute.bits() >= 32 {
+        4.0
+    } else {
+        2.0
+    }
+}
+
+/// Parameters each device trains (before data-parallel sharding): the LoRA adapters, or its
+/// tensor- and pipeline-parallel slice of the model.
+pub(crate) fn trainable_parameters(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    if s.lora_rank > 0 {
+        crate::memory::lora_parameters(workload) / s.pipeline_stages.max(1) as f64
+    } else {
+        workload.model.parameters.unwrap_or(0) as f64
+            / s.tensor_parallel.max(1) as f64
+            / s.pipeline_stages.max(1) as f64
+    }
+}
+
+/// The data-parallel synchronization of one optimizer step: seconds on the link in all, and
+/// the part of it the compute does not hide.
+///
+/// Ring collectives send `2(n − 1)/n` of the buffer over each device's link for an
+/// all-reduce and `(n − 1)/n` for an all-gather or a reduce-scatter (NCCL's performance
+/// notes, nccl-tests `doc/PERFORMANCE.md`: bus bandwidth against algorithm bandwidth;
+/// Patarasuk and Yuan 2009).
+/// - DDP, ZeRO-1 and ZeRO-2 move one all-reduce's volume of gradients per step (ZeRO-2's
+///   reduce-scatter of the gradients and all-gather of the updated weights together:
+///   Rajbhandari et al. 2020, §7.2.1), in 25 MiB buckets launched as the backward pass fills
+///   them: all but the last bucket hide behind the backward pass of the last micro-step
+///   (earlier micro-steps run under `no_sync`).
+/// - ZeRO-3 / FSDP all-gathers every layer's weights for its forward and again for its
+///   backward at every micro-step and reduce-scatters the gradients once: 1.5× DDP's volume
+///   at one micro-step (§7.2.2), prefetched a layer ahead behind the whole forward and
+///   backward; the last layer's reduce-scatter is exposed.
+fn data_parallel_sync(
+    workload: &Workload,
+    rates: &Rates,
+    efficiency: &Efficiency,
+    backward_window: f64,
+    compute_window: f64,
+) -> (f64, f64) {
+    let s = &workload.settings;
+    let devices = s.replicas() as f64;
+    if devices <= 1.0 || rates.link_bandwidth <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let ring = (devices - 1.0) / devices;
+    let trainable = trainable_parameters(workload);
+    let gradient_bytes = trainable * gradient_bytes(workload);
+    let bandwidth = rates.link_bandwidth * efficiency.bandwidth;
+    let latency = collective_latency_seconds(workload, devices);
+    let accumulation = s.gradient_accumulation.max(1) as f64;
+    let fully_sharded = s.parameter_shards > 1 && s.zero_stage >= 3 && s.lora_rank == 0;
+    if fully_sharded {
+        let weight_bytes = trainable * activation_bytes(s.compute);
+        let layers = (workload.model.layers.unwrap_or(1).max(1) as f64
+            / s.pipeline_stages.max(1) as f64)
+            .max(1.0);
+        let gathers = accumulation * 2.0 * ring * weight_bytes / bandwidth
+            + accumulation * 2.0 * layers * latency;
+        let scatter = ring * gradient_bytes / bandwidth + layers * latency;
+        let total = gathers + scatter;
+        let exposed = (total - compute_window).max(scatter / layers);
+        (total, exposed)
+    } else {
+        let buckets = (gradient_bytes / DDP_BUCKET_BYTES).ceil().max(1.0);
+        let total = 2.0 * ring * gradient_bytes / bandwidth + buckets * latency;
+        let last_bucket = total / buckets;
+        let exposed = (total - backward_window).max(last_bucket);
+        (total, exposed)
+    }
+}
+
+/// One optimizer step of training in one scenario.
+///
+/// Forward, backward (twice the forward's FLOPs and weight traffic: input and weight
+/// gradients; with frozen LoRA base weights only the input gradients, once) and, with
+/// checkpointing, one more forward, for each micro-step of `batch_size` sequences; then the
+/// gradient synchronization the compute does not hide, and the optimizer update (on the GPU,
+/// or offloaded to the CPU).
+///
+/// A pipeline of `p` stages over `m` micro-batches runs `m + p − 1` slots of one micro-batch
+/// through one stage (`1/p` of the layers): the bubble is `(p − 1)/(m + p − 1)` of the step
+/// under GPipe (Huang et al. 2019, "GPipe", §2.2) and 1F1B alike (Narayanan et al. 2021,
+/// §2.2.1: 1F1B keeps the bubble and bounds the activations in flight); each slot also sends
+/// a micro-batch's activations forward and their gradients back between stages.
+fn training(
+    workload: &Workload,
+    split: &WeightSplit,
+    rates: &Rates,
+    efficiency: &Efficiency,
+) -> Times {
+    let s = &workload.settings;
+    let model = &workload.model;
+    let run = |cost: Cost| seconds(cost, rates, efficiency);
+    let prompt = s.prompt_tokens.max(1) as f64;
+    let context = if model.generates() {
+        causal_context(workload, prompt)
+    } else {
+        prompt
+    };
+    let stages = s.pipeline_stages.max(1) as f64;
+    let micro_batches = s.micro_batches.max(1) as f64;
+    let micro_batch = s.batch_size as f64 / micro_batches;
+    let forward = forward(workload, split, micro_batch, prompt, context, 0.0).scale(1.0 / stages);
+    let backward = if s.lora_rank > 0 { 1.0 } else { 2.0 };
+    let passes = 1.0 + backward + if s.gradient_checkpointing { 1.0 } else { 0.0 };
+    // The backward all-reduces the input gradients twice per layer, as the forward does its
+    // outputs; weight gradients need none.
+    let mut passes_cost = forward.scale(passes);
+    let all_reduce_passes = 2.0 + if s.gradient_checkpointing { 1.0 } else { 0.0 };
+    passes_cost.link_bytes = forward.link_bytes * all_reduce_passes;
+    passes_cost.link_latency_seconds = forward.link_latency_seconds * all_reduce_passes;
+    let (slot, bound) = run(passes_cost);
+    let slots = micro_batches + stages - 1.0;
+    let boundary_bytes = if stages > 1.0 {
+        micro_batch * prompt * model.hidden_size.unwrap_or(0) as f64 * activation_bytes(s.compute)
+    } else {
+        0.0
+    };
+    let point_to_point =
+        slots * 2.0 * boundary_bytes / (PIPELINE_LINK_BYTES_PER_SECOND * efficiency.bandwidth);
+    let micro_step = slots * slot + point_to_point;
+    let accumulation = s.gradient_accumulation.max(1) as f64;
+    let compute = accumulation * micro_step;
+    let backward_window = micro_step * (passes - 1.0) / passes;
+    let (sync, exposed_sync) =
+        data_parallel_sync(workload, rates, efficiency, backward_window, compute);
+    let bubble = accumulation * (stages - 1.0) * slot;
+    // Each device updates the optimizer state it holds: its shard from ZeRO stage 1 on.
+    let shards = if s.parameter_shards > 1 && s.zero_stage >= 1 {
+        s.parameter_shards as f64
+    } else {
+        1.0
+    };
+    let updated = trainable_parameters(workload) / shards;
+    let update = if s.cpu_offload {
+        offloaded_update(workload, efficiency, updated, backward_window)
+    } else {
+        // The update's traffic as one fused kernel makes it (`optimizer.rs`).
+        let optimizer_bytes_per_parameter = crate::optimizer::optimizer_step_bytes_per_parameter(
+            s.optimizer,
+            advisor_core::OptimizerImplementation::Fused,
+        )
+        .unwrap_or(28.0);
+        run(Cost {
+            bytes: 0.0,
+            stream_bytes: updated * optimizer_bytes_per_parameter,
+            flops: updated * 10.0,
+            ops: 4.0,
+            link_bytes: 0.0,
+            link_latency_seconds: 0.0,
+        })
+        .0
+    };
+    let step = compute + exposed_sync + update;
+    let bound = if exposed_sync + point_to_point > compute - point_to_point {
+        Bound::Communication
+    } else {
+        bound
+    };
+    Times {
+        request_seconds: step,
+        per_sample_seconds: step / s.samples_per_step() as f64,
+        first_token_seconds: 0.0,
+        per_token_seconds: 0.0,
+        bound,
+        first_token_bound: bound,
+        sync_seconds: sync,
+        exposed_sync_seconds: exposed_sync,
+        bubble_seconds: bubble,
+    }
+}
+
+/// An optimizer update offloaded to the host (ZeRO-Offload, Ren et al. 2021, §4): the
+/// gradients go down over PCIe as the backward pass produces them (hidden behind it where it
+/// is long enough), the CPU runs Adam over the fp32 master weights and moments (DeepSpeed's
+/// vectorized CPU Adam streams 28 B per parameter, as a fused update does: the parameter,
+/// gradient and both moments read, the parameter and moments written), and the updated
+/// 16-bit weights come back up before the next forward.
+fn offloaded_update(
+    workload: &Workload,
+    efficiency: &Efficiency,
+    parameters: f64,
+    backward_window: f64,
+) -> f64 {
+    let pcie = match &workload.device {
+        DeviceModel::Gpu { spec, .. } => host_link(spec).0,
+        DeviceModel::Cpu(_) => return 0.0,
+    } * efficiency.bandwidth;
+    let host_bandwidth = workload
+        .host
+        .as_ref()
+        .map(|cpu| cpu.machine_bandwidth)
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .unwrap_or(ASSUMED_HOST_BANDWIDTH)
+        * efficiency.bandwidth;
+    let down = parameters * gradient_bytes(workload) / pcie;
+    let update = parameters * 28.0 / host_bandwidth;
+    let up = parameters * activation_bytes(workload.settings.compute) / pcie;
+    (down - backward_window).max(0.0) + update + up
+}
+
 /// Mean positions a token of a causal prefix of `tokens` attends to.
 fn causal_context(workload: &Workload, tokens: f64) -> f64 {
     advisor_core::formulas::causal_mean_context(
@@ -510,6 +791,13 @@ pub struct Times {
     pub bound: Bound,
     /// What bounds the prefill (the first token), for generation.
     pub first_token_bound: Bound,
+    /// Training: seconds the data-parallel synchronization of one optimizer step spends on
+    /// the link in all (gradient all-reduce, or ZeRO-3's all-gathers and reduce-scatter).
+    pub sync_seconds: f64,
+    /// Training: the part of `sync_seconds` the compute does not hide.
+    pub exposed_sync_seconds: f64,
+    /// Training: seconds a pipeline stage idles per optimizer step, its bubble.
+    pub bubble_seconds: f64,
 }
 
 /// Segments the generation sum is integrated over: the per-step cost is piecewise linear in
@@ -526,55 +814,7 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
     let prompt = s.prompt_tokens.max(1) as f64;
     let run = |cost: Cost| seconds(cost, &rates, efficiency);
     match s.mode {
-        Mode::Training => {
-            let context = if model.generates() {
-                causal_context(workload, prompt)
-            } else {
-                prompt
-            };
-            let forward = forward(workload, &split, b, prompt, context, 0.0);
-            // Backward: twice the forward's FLOPs and weight traffic (input and weight
-            // gradients); with frozen LoRA base weights only the input gradients, once.
-            // Recomputation adds one more forward with checkpointing.
-            let backward = if s.lora_rank > 0 { 1.0 } else { 2.0 };
-            let passes = 1.0 + backward + if s.gradient_checkpointing { 1.0 } else { 0.0 };
-            // The backward all-reduces the input gradients twice per layer, as the forward does
-            // its outputs; weight gradients need none.
-            let mut passes_cost = forward.scale(passes);
-            let all_reduce_passes = 2.0 + if s.gradient_checkpointing { 1.0 } else { 0.0 };
-            passes_cost.link_bytes = forward.link_bytes * all_reduce_passes;
-            passes_cost.link_latency_seconds = forward.link_latency_seconds * all_reduce_passes;
-            let (fwd_bwd, bound) = run(passes_cost);
-            // The update's traffic as one fused kernel makes it (`optimizer.rs`).
-            let optimizer_bytes_per_parameter =
-                crate::optimizer::optimizer_step_bytes_per_parameter(
-                    s.optimizer,
-                    advisor_core::OptimizerImplementation::Fused,
-                )
-                .unwrap_or(28.0);
-            let parameters = if s.lora_rank > 0 {
-                crate::memory::lora_parameters(workload)
-            } else {
-                model.parameters.unwrap_or(0) as f64
-            } / s.tensor_parallel.max(1) as f64;
-            let (optimizer, _) = run(Cost {
-                bytes: 0.0,
-                stream_bytes: parameters * optimizer_bytes_per_parameter,
-                flops: parameters * 10.0,
-                ops: 4.0,
-                link_bytes: 0.0,
-                link_latency_seconds: 0.0,
-            });
-            let step = fwd_bwd + optimizer;
-            Times {
-                request_seconds: step,
-                per_sample_seconds: step / b,
-                first_token_seconds: 0.0,
-                per_token_seconds: 0.0,
-                bound,
-                first_token_bound: bound,
-            }
-        }
+        Mode::Training => training(workload, &split, &rates, efficiency),
         Mode::Inference if model.generates() && s.generated_tokens > 0 => {
             let generated = s.generated_tokens as f64;
             let (prefill, first_token_bound) = run(forward(
@@ -662,11 +902,14 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             };
             Times {
                 request_seconds: request,
-                per_sample_seconds: request / b,
+                per_sample_seconds: request / s.samples_per_step() as f64,
                 first_token_seconds: first_token,
                 per_token_seconds: decode / generated,
                 bound,
                 first_token_bound,
+                sync_seconds: 0.0,
+                exposed_sync_seconds: 0.0,
+                bubble_seconds: 0.0,
             }
         }
         Mode::Inference => {
@@ -678,13 +921,37 @@ pub fn times(workload: &Workload, efficiency: &Efficiency) -> Times {
             let (request, bound) = run(forward(workload, &split, b, prompt, context, 0.0));
             Times {
                 request_seconds: request,
-                per_sample_seconds: request / b,
+                per_sample_seconds: request / s.samples_per_step() as f64,
                 first_token_seconds: request,
                 per_token_seconds: 0.0,
                 bound,
                 first_token_bound: bound,
+                sync_seconds: 0.0,
+                exposed_sync_seconds: 0.0,
+                bubble_seconds: 0.0,
             }
         }
+    }
+}
+
+/// Bytes each device sends over its link for the data-parallel synchronization of one
+/// optimizer step ([`data_parallel_sync`]'s volume): `2(n − 1)/n` of the gradients for an
+/// all-reduce (DDP, ZeRO-1, ZeRO-2), or ZeRO-3's two all-gathers of the weights per micro-step
+/// and one reduce-scatter of the gradients.
+pub fn sync_bytes_per_device(workload: &Workload) -> f64 {
+    let s = &workload.settings;
+    let devices = s.replicas() as f64;
+    if devices <= 1.0 {
+        return 0.0;
+    }
+    let ring = (devices - 1.0) / devices;
+    let trainable = trainable_parameters(workload);
+    let gradients = trainable * gradient_bytes(workload);
+    if s.parameter_shards > 1 && s.zero_stage >= 3 && s.lora_rank == 0 {
+        s.gradient_accumulation.max(1) as f64 * 2.0 * ring * trainable * activation_bytes(s.compute)
+            + ring * gradients
+    } else {
+        2.0 * ring * gradients
     }
 }
 

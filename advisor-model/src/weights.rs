@@ -38,7 +38,16 @@ impl WeightSplit {
             (Some(v), Some(h)) if model.generates() => (v as f64 * h as f64).min(embeddings),
             _ => 0.0,
         };
-        let body_bytes = settings.weights.bits_per_weight() / 8.0;
+        // 2:4 sparsity stores two of every four weights and a 2-bit index for each
+        // (NVIDIA, "NVIDIA A100 Tensor Core GPU Architecture", 2020, "Fine-grained structured
+        // sparsity"; cuSPARSELt's compressed format): `(2·bits + 2·2) / (4·bits)` of the
+        // dense size, 0.5625 at 16 bits.
+        let bits = settings.weights.bits_per_weight();
+        let body_bytes = if settings.sparse_2_4 {
+            (2.0 * bits + 4.0) / 4.0 / 8.0
+        } else {
+            bits / 8.0
+        };
         // Quantization recipes on GPUs (GPTQ, AWQ, bitsandbytes, torchao) leave the embedding
         // and the head in 16-bit; dynamic quantization on a CPU (`quantize_dynamic` on
         // `nn.Linear`, onnxruntime's int8) leaves them at the compute precision, fp32 as a

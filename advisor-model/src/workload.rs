@@ -32,6 +32,9 @@ pub struct Workload {
     /// The calibration against that measurement, computed once for the run as configured and
     /// kept through every change: the time it leaves unexplained is a fixed cost.
     pub calibration: Option<crate::Calibration>,
+    /// The host CPU beside a GPU, when the hardware says (its memory bandwidth prices an
+    /// optimizer update offloaded to it).
+    pub host: Option<CpuFacts>,
 }
 
 impl Workload {
@@ -83,6 +86,7 @@ impl Workload {
             settings,
             measured,
             calibration: None,
+            host: facts.cpu.clone(),
         };
         workload.calibration = crate::calibration(&workload);
         Ok(workload)

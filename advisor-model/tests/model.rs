@@ -70,6 +70,151 @@ fn a_full_fine_tune_of_7b_needs_16_bytes_per_parameter_before_activations() {
 }
 
 #[test]
+fn zero_stages_divide_optimizer_state_then_gradients_then_weights() {
+    use advisor_core::Sharding;
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let parameters = 6_738_415_616.0;
+    let memory = |stage: u8| {
+        simulate(&facts, &[Change::Shard(Sharding { stage, devices: 8 })])
+            .unwrap()
+            .predicted_after
+            .memory
+    };
+    // ZeRO (Rajbhandari et al. 2020), fig. 1: 2 + 2 + 12 B per parameter, sharded in turn.
+    assert_eq!(memory(1).optimizer, 12.0 * parameters / 8.0);
+    assert_eq!(memory(1).gradients, 2.0 * parameters);
+    assert_eq!(memory(2).gradients, 2.0 * parameters / 8.0);
+    assert_eq!(memory(2).weights, 2.0 * parameters);
+    // Stage 3 keeps 1/8 of the weights plus two gathered layers.
+    let gathered = 2.0 * parameters / 32.0 * 2.0;
+    assert!((memory(3).weights - (2.0 * parameters / 8.0 + gathered)).abs() < 1.0);
+}
+
+#[test]
+fn data_parallel_steps_pay_the_exposed_all_reduce_and_scale_the_samples() {
+    let config = |extra: &str| {
+        format!(
+            r#"{{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16"{extra} }}"#
+        )
+    };
+    let model = llama(6_738_415_616, 32, 4096, 32, 32);
+    let one = facts(&context(&model, "NVIDIA A100-SXM4-80GB", &config("")));
+    let nvlink = simulate(&one, &[Change::DataParallel(8)]).unwrap();
+    let pcie = facts(&context(&model, "NVIDIA A100 80GB PCIe", &config("")));
+    let pcie = simulate(&pcie, &[Change::DataParallel(8)]).unwrap();
+    let step = |s: &advisor_model::Simulation| s.predicted_after.range(|t| t.request_seconds).1;
+    let before = |s: &advisor_model::Simulation| s.predicted_before.range(|t| t.request_seconds).1;
+    // The ring all-reduce of 13.5 GB of bf16 gradients over 8 GPUs sends 2·7/8 of it over
+    // each link: ~87 ms at NVLink's 270 GB/s (mostly hidden behind the backward pass),
+    // ~0.8 s at PCIe 4.0's 29 GB/s (mostly exposed).
+    assert!(
+        step(&nvlink) - before(&nvlink) < 0.05,
+        "{} {}",
+        step(&nvlink),
+        before(&nvlink)
+    );
+    assert!(
+        step(&pcie) - before(&pcie) > 0.5,
+        "{} {}",
+        step(&pcie),
+        before(&pcie)
+    );
+    // Eight replicas process eight times the samples.
+    let per_sample =
+        |s: &advisor_model::Simulation| s.predicted_after.range(|t| t.per_sample_seconds).1;
+    assert!((per_sample(&nvlink) * 8.0 - step(&nvlink)).abs() < 1e-9);
+}
+
+#[test]
+fn a_pipeline_idles_for_its_bubble() {
+    use advisor_core::Pipeline;
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "16", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let step = |stages: u64, micro_batches: u64| {
+        simulate(
+            &facts,
+            &[Change::PipelineParallel(Pipeline {
+                stages,
+                micro_batches,
+            })],
+        )
+        .unwrap()
+        .predicted_after
+        .range(|t| t.request_seconds)
+        .1
+    };
+    // (m + p − 1) slots of 1/(m·p) of the work each: the bubble is (p − 1)/(m + p − 1).
+    let ideal = step(1, 16) / 4.0;
+    let with_bubble = step(4, 16);
+    let bubble = 1.0 - ideal / with_bubble;
+    assert!((bubble - 3.0 / 19.0).abs() < 0.03, "bubble {bubble}");
+}
+
+#[test]
+fn cpu_offload_moves_the_optimizer_state_off_the_gpu_and_pays_pcie() {
+    let facts = facts(&context(
+        &llama(6_738_415_616, 32, 4096, 32, 32),
+        "NVIDIA A100-SXM4-80GB",
+        r#"{ "mode": "training", "batch_size": "1", "seq_len": "512", "precision": "bf16" }"#,
+    ));
+    let simulation = simulate(&facts, &[Change::CpuOffload(true)]).unwrap();
+    assert_eq!(simulation.predicted_after.memory.optimizer, 0.0);
+    // At least the 16-bit weights coming back over PCIe 4.0 (32 GB/s each way): 0.42 s.
+    let added = simulation.predicted_after.range(|t| t.request_seconds).0
+        - simulation.predicted_before.range(|t| t.request_seconds).0;
+    assert!(added > 0.42, "{added}");
+}
+
+#[test]
+fn half_the_blocks_of_bert_base_is_distilbert_sized_and_2_4_sparsity_compresses_the_body() {
+    let facts = facts(
+        r#"{ "model_graph": { "facts": { "architecture": "encoder", "parameters": 109482240,
+              "layers": 12, "hidden_size": 768, "attention_heads": 12, "vocab_size": 30522,
+              "max_sequence_length": 512 } },
+             "hardware_info": { "gpu_model": "NVIDIA A100-SXM4-80GB" },
+             "current_config": { "mode": "inference", "batch_size": "8", "seq_len": "128", "precision": "fp16" } }"#,
+    );
+    let student = simulate(&facts, &[Change::KeepLayers(6)]).unwrap();
+    // distilbert-base-uncased has 66,362,880 parameters (it also drops the token-type
+    // embeddings and the pooler, which the model keeps).
+    let parameters = student.after.model.parameters.unwrap() as f64;
+    assert!(
+        (parameters / 66_362_880.0 - 1.0).abs() < 0.005,
+        "{parameters}"
+    );
+    let sparse = simulate(&facts, &[Change::Sparse24(true)]).unwrap();
+    let body = 109_482_240.0 - 30522.0 * 768.0;
+    let saved = sparse.predicted_before.weight_bytes - sparse.predicted_after.weight_bytes;
+    assert!((saved - body * 2.0 * (1.0 - 0.5625)).abs() < 1.0, "{saved}");
+}
+
+#[test]
+fn an_unbound_process_reads_one_numa_node_and_bound_processes_each_read_their_own() {
+    let facts = facts(
+        r#"{ "model_graph": { "facts": { "architecture": "encoder", "parameters": 109482240,
+              "layers": 12, "hidden_size": 768, "attention_heads": 12, "vocab_size": 30522,
+              "max_sequence_length": 512 } },
+             "hardware_info": { "cpu_model": "Xeon", "cpu_cores": 64, "numa_nodes": 2,
+                                "simd_capabilities": ["avx2", "fma", "avx512f"] },
+             "current_config": { "mode": "inference", "batch_size": "1", "seq_len": "128", "device": "cpu" } }"#,
+    );
+    let simulation = simulate(&facts, &[Change::NumaProcesses(2)]).unwrap();
+    // 64 cores at 10 GB/s each, two nodes of 100 GB/s: one node's 100 GB/s either way, on
+    // 32 threads each when bound, and twice the requests.
+    assert_eq!(simulation.predicted_before.rates.bandwidth, 100e9);
+    assert_eq!(simulation.predicted_after.rates.bandwidth, 100e9);
+    assert_eq!(simulation.predicted_after.rates.threads, 32.0);
+    assert_eq!(simulation.after.settings.samples_per_step(), 2);
+}
+
+#[test]
 fn eager_attention_at_32k_tokens_holds_64_gib_of_scores_in_one_layer() {
     let facts = facts(&context(
         &llama(6_738_415_616, 32, 4096, 32, 32),

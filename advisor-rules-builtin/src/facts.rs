@@ -133,3 +133,52 @@ pub(crate) fn simulate(
 pub(crate) fn sourced<T: std::fmt::Display>(name: &str, fact: &advisor_core::Fact<T>) -> String {
     format!("{name} {} ({})", fact.value, fact.source)
 }
+
+/// A time range for people: `1.20 s` when the ends agree within 5 %, else `0.95–1.20 s`.
+pub(crate) fn seconds_range_text((low, high): (f64, f64)) -> String {
+    if (high - low).abs() <= 0.05 * high.abs() {
+        advisor_model::seconds_text(high)
+    } else {
+        format!(
+            "{}–{}",
+            advisor_model::seconds_text(low),
+            advisor_model::seconds_text(high)
+        )
+    }
+}
+
+/// One alternative a rule weighed, as a step: what it is, the peak memory before and after
+/// (and whether it fits), and the step (or request) time and the time per sample before and
+/// after, by the model.
+pub(crate) fn alternative_line(what: &str, simulation: &advisor_model::Simulation) -> String {
+    let (before, after) = (&simulation.predicted_before, &simulation.predicted_after);
+    let unit = match simulation.before.settings.mode {
+        advisor_core::Mode::Training => "step",
+        advisor_core::Mode::Inference => "request",
+    };
+    format!(
+        "{what}: peak {} → {} ({}); {unit} {} → {}, per sample {} → {}",
+        float_bytes_text(before.memory.total()),
+        float_bytes_text(after.memory.total()),
+        if after.fits() { "fits" } else { "does not fit" },
+        seconds_range_text(before.range(|t| t.request_seconds)),
+        seconds_range_text(after.range(|t| t.request_seconds)),
+        seconds_range_text(before.range(|t| t.per_sample_seconds)),
+        seconds_range_text(after.range(|t| t.per_sample_seconds)),
+    )
+}
+
+/// One alternative for a generation run, as a step: what it is, the time to first token and
+/// per output token before and after, and the peak memory, by the model.
+pub(crate) fn generation_line(what: &str, simulation: &advisor_model::Simulation) -> String {
+    let (before, after) = (&simulation.predicted_before, &simulation.predicted_after);
+    format!(
+        "{what}: time to first token {} → {}, per output token {} → {}, peak {} → {}",
+        seconds_range_text(before.range(|t| t.first_token_seconds)),
+        seconds_range_text(after.range(|t| t.first_token_seconds)),
+        seconds_range_text(before.range(|t| t.per_token_seconds)),
+        seconds_range_text(after.range(|t| t.per_token_seconds)),
+        float_bytes_text(before.memory.total()),
+        float_bytes_text(after.memory.total()),
+    )
+}

@@ -32,7 +32,11 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::batch_size::BatchSize),
         Box::new(rules::communication_overlap::CommunicationOverlap),
         Box::new(rules::conv_channels_last::ConvChannelsLast),
+        Box::new(rules::cpu_inference_stack::CpuInferenceStack),
+        Box::new(rules::cpu_vector_units::CpuVectorUnits),
         Box::new(rules::data_loader::DataLoader),
+        Box::new(rules::data_parallelism::DataParallelism),
+        Box::new(rules::distillation::Distillation),
         Box::new(rules::dynamic_quantization::DynamicQuantization),
         Box::new(rules::encoder_serving::EncoderServing),
         Box::new(rules::feasibility::Feasibility),
@@ -48,7 +52,10 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::launch_overhead::LaunchOverhead),
         Box::new(rules::memory_fragmentation::MemoryFragmentation),
         Box::new(rules::mixed_precision::MixedPrecision),
+        Box::new(rules::numa_binding::NumaBinding),
         Box::new(rules::parallelization::Parallelization),
+        Box::new(rules::pipeline_parallelism::PipelineParallelism),
+        Box::new(rules::prefill_decode::PrefillDecode),
         Box::new(rules::quantization::Quantization),
         Box::new(rules::sequence_packing::SequencePacking),
         Box::new(rules::serving_engine::ServingEngine),
@@ -57,6 +64,7 @@ pub fn all() -> Vec<Box<dyn OptimizationRule>> {
         Box::new(rules::speculative_decoding::SpeculativeDecoding),
         Box::new(rules::tensor_parallelism::TensorParallelism),
         Box::new(rules::torch_compile::TorchCompile),
+        Box::new(rules::training_memory::TrainingMemory),
     ]
 }
 

@@ -118,7 +118,11 @@ fn every_builtin_rule_is_registered_once() {
             "batch_size",
             "communication_overlap",
             "conv_channels_last",
+            "cpu_inference_stack",
+            "cpu_vector_units",
             "data_loader",
+            "data_parallelism",
+            "distillation",
             "dynamic_quantization",
             "encoder_serving",
             "feasibility",
@@ -134,7 +138,10 @@ fn every_builtin_rule_is_registered_once() {
             "launch_overhead",
             "memory_fragmentation",
             "mixed_precision",
+            "numa_binding",
             "parallelization",
+            "pipeline_parallelism",
+            "prefill_decode",
             "quantization",
             "sequence_packing",
             "serving_engine",
@@ -142,7 +149,8 @@ fn every_builtin_rule_is_registered_once() {
             "sparse_attention",
             "speculative_decoding",
             "tensor_parallelism",
-            "torch_compile"
+            "torch_compile",
+            "training_memory"
         ]
     );
 }

@@ -406,7 +406,7 @@ mod tests {
             - Use 8-bit Adam (bitsandbytes AdamW8bit): peak 81.5 GiB — still does not fit (no measurable quality cost in its paper)
             - Fine-tune LoRA adapters of rank 16 on frozen weights (PEFT): peak 31.4 GiB — fits (adapters, not a full fine-tune)
             - QLoRA: rank-16 adapters on 4-bit frozen weights (bitsandbytes NF4): peak 22.6 GiB — fits (adapters on quantized weights, slower steps)
-            - Shard weights, gradients and optimizer state over 2 GPUs (FSDP / ZeRO-3), each keeping batch 4: peak 68.9 GiB — fits (more devices)
+            - Shard weights, gradients and optimizer state over 2 GPUs (FSDP / ZeRO-3), each keeping batch 4: peak 69.7 GiB — fits (more devices)
         "#]].assert_eq(&advise(
             "feasibility",
             context(

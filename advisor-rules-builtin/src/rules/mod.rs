@@ -3,7 +3,11 @@
 pub(crate) mod batch_size;
 pub(crate) mod communication_overlap;
 pub(crate) mod conv_channels_last;
+pub(crate) mod cpu_inference_stack;
+pub(crate) mod cpu_vector_units;
 pub(crate) mod data_loader;
+pub(crate) mod data_parallelism;
+pub(crate) mod distillation;
 pub(crate) mod dynamic_quantization;
 pub(crate) mod encoder_serving;
 pub(crate) mod feasibility;
@@ -19,7 +23,10 @@ pub(crate) mod kv_cache_quantization;
 pub(crate) mod launch_overhead;
 pub(crate) mod memory_fragmentation;
 pub(crate) mod mixed_precision;
+pub(crate) mod numa_binding;
 pub(crate) mod parallelization;
+pub(crate) mod pipeline_parallelism;
+pub(crate) mod prefill_decode;
 pub(crate) mod quantization;
 pub(crate) mod sequence_packing;
 pub(crate) mod serving_engine;
@@ -28,6 +35,7 @@ pub(crate) mod sparse_attention;
 pub(crate) mod speculative_decoding;
 pub(crate) mod tensor_parallelism;
 pub(crate) mod torch_compile;
+pub(crate) mod training_memory;
 
 #[cfg(test)]
 pub(crate) mod test_support {

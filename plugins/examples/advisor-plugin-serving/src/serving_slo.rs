@@ -17,7 +17,9 @@
 //!
 //! ## When it stays silent
 //! Budgets met in every scenario, training, encoders, a request that generates nothing. Without
-//! a budget, or with one that is not a positive number of milliseconds, it says what it needs.
+//! a budget, or with one that is not a positive number of milliseconds, it says what it needs
+//! (hosts whose run configuration knows `slo_ttft_ms` and `slo_tpot_ms` refuse such a value
+//! before any rule runs).
 
 use advisor_core::{
     Category, Difficulty, Impact, Mode, OptimizationRule, OptimizationSuggestion, RuleError,
