@@ -66,22 +66,28 @@ pub(crate) fn rules(format: ListFormat) -> anyhow::Result<()> {
                 }))
                 .collect::<Vec<_>>()
         )),
+        // By category, in the guide's order, then by id.
         ListFormat::Text => {
             let rules: Vec<_> = advisor.rules().collect();
             let id_width = rules.iter().map(|r| r.id().len()).max().unwrap_or(0);
-            let category_width = rules
-                .iter()
-                .map(|r| r.category().as_str().len())
-                .max()
-                .unwrap_or(0);
             let mut out = String::new();
-            for rule in rules {
-                out.push_str(&format!(
-                    "{:id_width$}  {:category_width$}  {}\n",
-                    rule.id(),
-                    rule.category().as_str(),
-                    rule.description()
-                ));
+            for category in advisor_core::Category::ALL {
+                let mut of: Vec<_> = rules.iter().filter(|r| r.category() == category).collect();
+                if of.is_empty() {
+                    continue;
+                }
+                of.sort_by_key(|r| r.id());
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{} ({})\n", category.as_str(), of.len()));
+                for rule in of {
+                    out.push_str(&format!(
+                        "  {:id_width$}  {}\n",
+                        rule.id(),
+                        rule.description()
+                    ));
+                }
             }
             print(&out)
         }

@@ -265,6 +265,13 @@ fn rules_and_examples_list() {
     );
     let text = ok(&["rules"]);
     assert!(text.contains("kv_cache"));
+    // Grouped by category, in the guide's order, each with its count.
+    let headers: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(headers.first().copied(), Some("architecture (3)"), "{text}");
+    assert_eq!(headers.len(), 7, "{text}");
     let examples = ok(&["examples"]);
     for name in ["bert-base", "gpt2", "llama-2-7b"] {
         assert!(examples.contains(name), "{examples}");
