@@ -81,8 +81,8 @@ pub use crate::{
     trace::{
         CommunicationFacts, ConvolutionFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown,
         HostBlockCause, HostBlockedByCause, HostBlockedFacts, HostBlockedSite, HostSyncFacts,
-        KernelLaunchFacts, KernelPrecision, MemcpyKindFacts, NamedCount, OptimizerImplementation,
-        PrecisionShare, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice,
-        TraceFacts, TraceMemoryFacts, TraceOptimizer, TraceRunFacts,
+        InputWaitFacts, KernelLaunchFacts, KernelPrecision, MemcpyKindFacts, NamedCount,
+        OptimizerImplementation, PrecisionShare, StreamIdleBreakdown, StreamQueueLength,
+        TensorCoreFacts, TraceDevice, TraceFacts, TraceMemoryFacts, TraceOptimizer, TraceRunFacts,
     },
 };

@@ -33,6 +33,10 @@ pub struct TraceFacts {
     /// Time the step spends waiting for the data loader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_loader: Option<DataLoaderFacts>,
+    /// Host time at the start of each step before its first GPU work, and how much of it the
+    /// GPU sat idle: where an input pipeline shows without data-loader spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_wait: Option<InputWaitFacts>,
     /// Collective communication on the GPU and how much of it overlaps computation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub communication: Option<CommunicationFacts>,
@@ -525,6 +529,29 @@ pub struct DataLoaderFacts {
     pub pct_of_step: f64,
     /// Number of data-loader calls.
     pub calls: u64,
+}
+
+/// What the steps wait for before their first GPU work: from each step's start to its first
+/// runtime call that launches or copies (a kernel, a host-to-device copy of the batch). In a
+/// loop `for batch in loader: ...; prof.step()` the fetch of the next batch, whatever
+/// produces it (a DataLoader, an iterable dataset, a streaming reader, file I/O), falls there.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InputWaitFacts {
+    /// Steps measured (each with GPU work; the last step, outside Holistic Trace Analysis's
+    /// window, is left out).
+    pub steps: u64,
+    /// Wall time of those steps.
+    pub step_time_us: f64,
+    /// Host time from each step's start to its first GPU call, summed.
+    pub wait_us: f64,
+    /// The longest of those waits.
+    pub max_wait_us: f64,
+    /// The part of the waits when no GPU activity ran: what the input cost the steps.
+    pub gpu_idle_us: f64,
+    /// `gpu_idle_us` as a share of `step_time_us`.
+    pub gpu_idle_pct_of_step: f64,
 }
 
 /// Communication kernels and their overlap with computation.

@@ -3,9 +3,9 @@
 
 use advisor_core::{
     CommunicationFacts, CpuOpFacts, DataLoaderFacts, GpuTimeBreakdown, HardwareInfo,
-    HostBlockedFacts, HostSyncFacts, KernelLaunchFacts, MemcpyKindFacts, ProfileOperation,
-    ProfileResults, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts, TraceDevice,
-    TraceFacts, TraceMemoryFacts, TraceRunFacts,
+    HostBlockedFacts, HostSyncFacts, InputWaitFacts, KernelLaunchFacts, MemcpyKindFacts,
+    ProfileOperation, ProfileResults, StreamIdleBreakdown, StreamQueueLength, TensorCoreFacts,
+    TraceDevice, TraceFacts, TraceMemoryFacts, TraceRunFacts,
 };
 use serde::Serialize;
 
@@ -16,7 +16,7 @@ use crate::{
         cpu_ops::{self, CpuOpStat},
         data_loader, devices,
         devices::DistributedSummary,
-        host_blocked, host_syncs, idle,
+        host_blocked, host_syncs, idle, input_wait,
         kernels::{self, KernelStat},
         launches,
         memcpy::{self, MemcpySummary},
@@ -80,6 +80,9 @@ pub struct TraceSummary {
     /// Data-loader time share.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_loader: Option<DataLoaderFacts>,
+    /// Host time at each step's start before its first GPU call, and the GPU idle in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_wait: Option<InputWaitFacts>,
     /// Synchronizing host calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_syncs: Option<HostSyncFacts>,
@@ -236,6 +239,7 @@ pub(crate) fn build(
         communication,
         tensor_cores: tensor_cores::tensor_cores(&kept, names, &accumulator.devices),
         data_loader: data_loader::data_loader(&accumulator.steps, &accumulator.data_loader),
+        input_wait: input_wait::input_wait(&accumulator.steps, &accumulator.runtime, &kept),
         host_syncs: host_syncs::host_syncs(&accumulator.steps, &accumulator.syncs, names),
         cpu: cpu.facts,
         memory: accumulator.memory.facts(),
@@ -369,6 +373,7 @@ impl TraceSummary {
             gpu_breakdown: self.breakdown.clone(),
             kernel_launches: self.launch.clone(),
             data_loader: self.data_loader.clone(),
+            input_wait: self.input_wait.clone(),
             communication: self.communication.clone(),
             host_syncs: self.host_syncs.clone(),
             cpu_ops: self.cpu.clone(),

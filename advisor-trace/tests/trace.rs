@@ -902,3 +902,30 @@ fn collective_bandwidth_on_the_a100_trace() {
     // The collectives for matching ranks carry their bus bytes.
     assert!(summary.collectives.iter().any(|c| c.bus_bytes.is_some()));
 }
+
+/// The synthetic input-stall trace (`testdata/traces/synthetic/make.py`): each 10 ms step
+/// tokenizes for 4 ms before its first copy, with the GPU idle; the last of the five steps is
+/// outside the analyzed window. The real traces wait under 3 % of their steps.
+#[test]
+fn input_wait_before_the_first_gpu_work() {
+    let summary = read_trace_file(
+        &trace("synthetic/input-stall.trace.json"),
+        TraceOptions::default(),
+    )
+    .expect("reads");
+    let wait = summary.input_wait.as_ref().expect("steps with GPU work");
+    assert_eq!(wait.steps, 4);
+    assert_eq!(wait.wait_us, 16_000.0);
+    assert_eq!(wait.gpu_idle_us, 16_000.0);
+    assert_eq!(wait.gpu_idle_pct_of_step, 40.0);
+    for name in [
+        "v100-training-rank0.trace.json.gz",
+        "hta/a100-nccl-rank0.json.gz",
+        "hta/v100-2rank-rank1.json.gz",
+        "hta/sampled_rank-0.json.gz",
+    ] {
+        let summary = read_trace_file(&trace(name), TraceOptions::default()).expect("reads");
+        let pct = summary.input_wait.map_or(0.0, |w| w.gpu_idle_pct_of_step);
+        assert!(pct < 3.0, "{name}: {pct}");
+    }
+}

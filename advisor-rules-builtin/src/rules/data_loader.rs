@@ -3,7 +3,11 @@
 //! ## What it checks
 //! A PyTorch profiler trace (`profile_results.trace`) whose steps (`ProfilerStep#N`) spend
 //! more than 5 % of their wall time inside data-loader calls
-//! (`enumerate(DataLoader)#...__next__`).
+//! (`enumerate(DataLoader)#...__next__`). Without such spans (an iterable dataset, a streaming
+//! reader, file I/O or tokenization in the loop), the trace's `input_wait`: the host time from
+//! each step's start to its first kernel or copy while the GPU sits idle, above 5 % of the
+//! step; then the advice is to prefetch (workers, sharded streaming formats, a side-stream
+//! copy of the next batch).
 //!
 //! ## Why it matters
 //! While the main process fetches and collates the next batch, nothing feeds the GPU. With
@@ -19,7 +23,9 @@
 //!
 //! ## When it stays silent
 //! Data loading at most 5 % of the step, a GPU idle at most 5 % of the span (loading then
-//! overlaps GPU work), or a trace without steps. Without a trace it says it needs one.
+//! overlaps GPU work), or a trace without steps; for the input wait, a wait with the GPU idle
+//! at most 5 % of the step (every real trace in `testdata/traces` waits under 3 %) or no GPU
+//! breakdown. Without a trace it says it needs one.
 //!
 //! ## Example
 //! A trace where each 100 ms step spends 30 ms in `enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__`
@@ -49,21 +55,20 @@ impl OptimizationRule for DataLoader {
     }
 
     fn description(&self) -> &str {
-        "The step waits on data loading (trace): use workers, pinned memory and prefetching"
+        "The step waits on data loading or on its input before its first GPU work (trace): use workers, pinned memory and prefetching"
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
         let context = input.context;
         let trace = facts::trace(context)?;
-        let Some(loader) = &trace.data_loader else {
-            return Ok(Vec::new());
+        let loader = trace.data_loader.as_ref().filter(|loader| {
+            loader.pct_of_step.is_finite()
+                && loader.pct_of_step > DATA_LOADER_PCT
+                && loader.step_time_us > 0.0
+        });
+        let Some(loader) = loader else {
+            return Ok(input_wait(self.id(), trace).into_iter().collect());
         };
-        if !loader.pct_of_step.is_finite()
-            || loader.pct_of_step <= DATA_LOADER_PCT
-            || loader.step_time_us <= 0.0
-        {
-            return Ok(Vec::new());
-        }
         let share = loader.pct_of_step / 100.0;
         let source = trace.source.as_deref().unwrap_or("the trace");
         // Loading costs the step only while the GPU waits for the host: the host-wait part of
@@ -123,22 +128,100 @@ impl OptimizationRule for DataLoader {
         if let Some(evidence) = idle_evidence {
             suggestion = suggestion.evidence(evidence);
         }
-        Ok(vec![gpu_idle::claim(suggestion, claim, &basis)
+        Ok(vec![overlap_loading(gpu_idle::claim(suggestion, claim, &basis)
             .description(format!(
                 "The profiled steps spend {} of their time waiting for the next batch. Loading in worker processes with \
                  prefetching overlaps it with the previous step.",
                 facts::percent(share)
-            ))
-            .step("Set `num_workers` to a few per GPU (start with the CPU cores per GPU) and `persistent_workers=True`.")
-            .step("Use `pin_memory=True` and `.to(device, non_blocking=True)` so host-to-device copies are asynchronous.")
-            .step("Move expensive decoding or tokenization out of `__getitem__` (pre-tokenize, cache) if workers cannot keep up.")
-            .step("Re-profile: the data-loader share should fall under 5 % of the step.")
-            .code(
-                "python",
-                "loader = DataLoader(dataset, batch_size=bs, num_workers=8, pin_memory=True,\n                    persistent_workers=True, prefetch_factor=4)\nfor batch in loader:\n    batch = batch.to(\"cuda\", non_blocking=True)",
-            )
-            .warning("More workers use more host memory and CPU; watch for contention with the main process.")])
+            )))
+            .step("Re-profile: the data-loader share should fall under 5 % of the step.")])
     }
+}
+
+/// The steps and code of overlapping input with compute.
+fn overlap_loading(suggestion: OptimizationSuggestion) -> OptimizationSuggestion {
+    suggestion
+        .step("Set `num_workers` to a few per GPU (start with the CPU cores per GPU) and `persistent_workers=True`.")
+        .step("Use `pin_memory=True` and `.to(device, non_blocking=True)` so host-to-device copies are asynchronous.")
+        .step("Move expensive decoding or tokenization out of `__getitem__` (pre-tokenize, cache) if workers cannot keep up.")
+        .code(
+            "python",
+            "loader = DataLoader(dataset, batch_size=bs, num_workers=8, pin_memory=True,\n                    persistent_workers=True, prefetch_factor=4)\nfor batch in loader:\n    batch = batch.to(\"cuda\", non_blocking=True)",
+        )
+        .warning("More workers use more host memory and CPU; watch for contention with the main process.")
+}
+
+/// Without data-loader spans above the threshold: the host time at each step's start before
+/// its first GPU work while the GPU is idle, which an input pipeline of any kind (an iterable
+/// dataset, a streaming reader, file I/O, tokenization in the loop) leaves there.
+fn input_wait(id: &str, trace: &advisor_core::TraceFacts) -> Option<OptimizationSuggestion> {
+    let wait = trace.input_wait.as_ref()?;
+    let share = wait.gpu_idle_pct_of_step / 100.0;
+    if !share.is_finite() || wait.gpu_idle_pct_of_step <= DATA_LOADER_PCT || wait.steps == 0 {
+        return None;
+    }
+    // The wait is GPU idle time by construction: it claims the idle pool, bounded by it.
+    let idle = gpu_idle::idle_pool(trace)?;
+    let claim = SlackClaim {
+        pool: SlackPool::GpuIdle,
+        pool_fraction: idle,
+        min_fraction: 0.0,
+        max_fraction: share.min(idle),
+    };
+    let source = trace.source.as_deref().unwrap_or("the trace");
+    let per_step = wait.gpu_idle_us / wait.steps as f64;
+    let basis = format!(
+        "at most the GPU idle time at the steps' starts ({} of the step): the input can cost no more than the GPU waited \
+         for it; how much comes back depends on whether the pipeline then keeps up",
+        facts::percent(share)
+    );
+    let loader_note = trace.data_loader.as_ref().map_or(
+        "the trace has no DataLoader spans: the input comes from elsewhere (an iterable dataset, a streaming reader, \
+         file I/O or work in the loop), or the loader is not profiled"
+            .to_owned(),
+        |loader| {
+            format!(
+                "DataLoader spans take only {} of the step: the wait is elsewhere in the input path (collation, transfer, \
+                 work in the loop before the forward)",
+                facts::percent(loader.pct_of_step / 100.0)
+            )
+        },
+    );
+    let suggestion = OptimizationSuggestion::new(
+        id,
+        Category::DataPipeline,
+        facts::impact_from_reduction(claim.max_fraction),
+        Difficulty::Medium,
+        "Prefetch the input: each step waits for it before its first GPU work",
+    )
+    .evidence(format!(
+        "{source}: {} step(s) wait {:.1} ms on average (up to {:.1} ms) from their start to their first kernel or copy, \
+         {:.1} ms of it with the GPU idle ({} of the step)",
+        wait.steps,
+        wait.wait_us / wait.steps as f64 / 1000.0,
+        wait.max_wait_us / 1000.0,
+        per_step / 1000.0,
+        facts::percent(share)
+    ))
+    .evidence(loader_note);
+    Some(
+        overlap_loading(
+            gpu_idle::claim(suggestion, claim, &basis).description(format!(
+                "Every step starts by waiting {:.1} ms with the GPU idle before it launches anything: the next batch is \
+                 produced on the critical path. Produce it ahead of time, in workers or on a side thread, and copy it \
+                 to the GPU while the previous step runs.",
+                per_step / 1000.0
+            )),
+        )
+        .step("For an IterableDataset or a streaming source, shard it across workers (`torch.utils.data.get_worker_info()`) and read a sharded format (WebDataset tar shards, MosaicML Streaming, Parquet) so workers read in parallel.")
+        .step("Copy the next batch on a side CUDA stream while the current step runs (a prefetcher), or let the DataLoader's `pin_memory` thread do it.")
+        .step("Re-profile: the steps should launch their first kernel within a fraction of a millisecond of their start.")
+        .code(
+            "python",
+            "class CudaPrefetcher:\n    \"\"\"Yields batches already on the GPU, copied on a side stream.\"\"\"\n    def __init__(self, loader, device=\"cuda\"):\n        self.it, self.device = iter(loader), device\n        self.stream = torch.cuda.Stream()\n        self._load()\n    def _load(self):\n        try:\n            batch = next(self.it)\n        except StopIteration:\n            self.next = None\n            return\n        with torch.cuda.stream(self.stream):\n            self.next = [t.to(self.device, non_blocking=True) for t in batch]\n    def __iter__(self):\n        return self\n    def __next__(self):\n        if self.next is None:\n            raise StopIteration\n        torch.cuda.current_stream().wait_stream(self.stream)\n        batch = self.next\n        self._load()\n        return batch",
+        )
+        .warning("The wait is measured at the steps' starts only; a pipeline that stalls mid-step (a lazily loaded tensor) shows as host-wait idle elsewhere (see gpu_idle)."),
+    )
 }
 
 #[cfg(test)]
@@ -245,5 +328,83 @@ mod tests {
         let short = json!({ "steps": 4, "data_loader": loader(4.0),
                             "gpu_breakdown": breakdown(45.0, 50.0, 0.0, 5.0) });
         expect!["[]"].assert_eq(&figures(&DataLoader, short));
+    }
+
+    fn input_wait(idle_pct: f64) -> Value {
+        json!({ "steps": 4, "step_time_us": 40_000.0, "wait_us": 16_000.0, "max_wait_us": 4_000.0,
+                "gpu_idle_us": idle_pct * 400.0, "gpu_idle_pct_of_step": idle_pct })
+    }
+
+    #[test]
+    fn a_wait_before_the_first_gpu_work_without_loader_spans() {
+        // The synthetic `input-stall` trace's figures: 4 ms of every 10 ms step before the
+        // first copy, all of it GPU idle; the GPU idles 36 % of its span.
+        let trace = json!({ "source": "input-stall.json", "steps": 5, "input_wait": input_wait(40.0),
+                            "gpu_breakdown": breakdown(36.0, 63.0, 0.0, 1.0) });
+        expect![[r#"
+            [
+              {
+                "id": "data_loader",
+                "rule_id": "data_loader",
+                "category": "data_pipeline",
+                "impact": "high",
+                "difficulty": "medium",
+                "title": "Prefetch the input: each step waits for it before its first GPU work",
+                "description": "Every step starts by waiting 4.0 ms with the GPU idle before it launches anything: the next batch is produced on the critical path. Produce it ahead of time, in workers or on a side thread, and copy it to the GPU while the previous step runs.",
+                "expected_improvement": [
+                  {
+                    "metric": "latency",
+                    "min_reduction": 0.0,
+                    "max_reduction": 0.36,
+                    "basis": "at most the GPU idle time at the steps' starts (40.0 % of the step): the input can cost no more than the GPU waited for it; how much comes back depends on whether the pipeline then keeps up; a claim on the GPU idle pool (36.0 % of the GPU span): claims on one pool recover the same time, so the report combines them by their maximum and never beyond the pool"
+                  }
+                ],
+                "implementation_steps": [
+                  "Set `num_workers` to a few per GPU (start with the CPU cores per GPU) and `persistent_workers=True`.",
+                  "Use `pin_memory=True` and `.to(device, non_blocking=True)` so host-to-device copies are asynchronous.",
+                  "Move expensive decoding or tokenization out of `__getitem__` (pre-tokenize, cache) if workers cannot keep up.",
+                  "For an IterableDataset or a streaming source, shard it across workers (`torch.utils.data.get_worker_info()`) and read a sharded format (WebDataset tar shards, MosaicML Streaming, Parquet) so workers read in parallel.",
+                  "Copy the next batch on a side CUDA stream while the current step runs (a prefetcher), or let the DataLoader's `pin_memory` thread do it.",
+                  "Re-profile: the steps should launch their first kernel within a fraction of a millisecond of their start."
+                ],
+                "code_examples": [
+                  {
+                    "language": "python",
+                    "code": "loader = DataLoader(dataset, batch_size=bs, num_workers=8, pin_memory=True,\n                    persistent_workers=True, prefetch_factor=4)\nfor batch in loader:\n    batch = batch.to(\"cuda\", non_blocking=True)"
+                  },
+                  {
+                    "language": "python",
+                    "code": "class CudaPrefetcher:\n    \"\"\"Yields batches already on the GPU, copied on a side stream.\"\"\"\n    def __init__(self, loader, device=\"cuda\"):\n        self.it, self.device = iter(loader), device\n        self.stream = torch.cuda.Stream()\n        self._load()\n    def _load(self):\n        try:\n            batch = next(self.it)\n        except StopIteration:\n            self.next = None\n            return\n        with torch.cuda.stream(self.stream):\n            self.next = [t.to(self.device, non_blocking=True) for t in batch]\n    def __iter__(self):\n        return self\n    def __next__(self):\n        if self.next is None:\n            raise StopIteration\n        torch.cuda.current_stream().wait_stream(self.stream)\n        batch = self.next\n        self._load()\n        return batch"
+                  }
+                ],
+                "warnings": [
+                  "More workers use more host memory and CPU; watch for contention with the main process.",
+                  "The wait is measured at the steps' starts only; a pipeline that stalls mid-step (a lazily loaded tensor) shows as host-wait idle elsewhere (see gpu_idle)."
+                ],
+                "evidence": [
+                  "input-stall.json: 4 step(s) wait 4.0 ms on average (up to 4.0 ms) from their start to their first kernel or copy, 4.0 ms of it with the GPU idle (40.0 % of the step)",
+                  "the trace has no DataLoader spans: the input comes from elsewhere (an iterable dataset, a streaming reader, file I/O or work in the loop), or the loader is not profiled"
+                ],
+                "slack": [
+                  {
+                    "pool": "gpu_idle",
+                    "pool_fraction": 0.36,
+                    "min_fraction": 0.0,
+                    "max_fraction": 0.36
+                  }
+                ]
+              }
+            ]"#]].assert_eq(&render(&DataLoader, trace));
+    }
+
+    #[test]
+    fn a_short_wait_or_one_hidden_by_a_busy_gpu_is_silent() {
+        // 3 % of the step: under the threshold (every real trace in testdata waits under 3 %).
+        let short = json!({ "steps": 4, "input_wait": input_wait(3.0),
+                            "gpu_breakdown": breakdown(36.0, 63.0, 0.0, 1.0) });
+        expect!["[]"].assert_eq(&figures(&DataLoader, short));
+        // No GPU breakdown: no idle pool to claim from.
+        let no_gpu = json!({ "steps": 4, "input_wait": input_wait(40.0) });
+        expect!["[]"].assert_eq(&figures(&DataLoader, no_gpu));
     }
 }

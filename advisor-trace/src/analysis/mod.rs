@@ -13,6 +13,7 @@ pub(crate) mod devices;
 pub(crate) mod host_blocked;
 pub(crate) mod host_syncs;
 pub(crate) mod idle;
+pub(crate) mod input_wait;
 pub(crate) mod kernels;
 pub(crate) mod launches;
 pub(crate) mod memcpy;

@@ -9,6 +9,11 @@ its queue and the copy is done; then a backward. About 30 % of each step is bloc
 graphs-deep-queue.trace.json: a compiled decode loop replayed with CUDA graphs
 (`cudaGraphLaunch`, kernels attributed to the graph launch) behind a deep queue: the host runs
 far ahead of the GPU, so the GPU is the bottleneck and launch advice would be wrong.
+
+input-stall.trace.json: five training steps fed by an iterable dataset whose reading and
+tokenization run in the loop (no DataLoader spans): each step starts with 4 ms of host work
+(`tokenize` under a `## next_batch ##` annotation) before its first copy and kernel, while
+the GPU, done with the previous step, sits idle.
 """
 
 import json
@@ -95,6 +100,34 @@ def graphs():
     return events
 
 
+def input_stall():
+    events, correlation, t = [], 1, 1_000_000.0
+    for step in range(5):
+        start = t
+        events.append(x("user_annotation", f"ProfilerStep#{step}", start, 10_000.0))
+        # The next batch, read and tokenized on the critical path: 4 ms before any GPU work.
+        events.append(x("user_annotation", "## next_batch ##", start + 5, 3_990.0))
+        events.append(x("cpu_op", "tokenize", start + 10, 3_980.0))
+        # Copy it in (pageable, small), then 60 back-to-back 95 µs kernels.
+        launch = start + 4_000
+        events.append(x("cpu_op", "aten::to", launch - 5, 30.0))
+        events.append(x("cuda_runtime", "cudaMemcpyAsync", launch, 20.0, correlation=correlation))
+        events.append(gpu("gpu_memcpy", "Memcpy HtoD (Pinned -> Device)", launch + 10, 20.0, correlation,
+                          bytes=256 * 1024))
+        correlation += 1
+        gpu_t = launch + 40
+        for i in range(60):
+            call = launch + 40 + 15 * i
+            events.append(x("cpu_op", "aten::mm", call - 2, 8.0))
+            events.append(x("cuda_runtime", "cudaLaunchKernel", call, 5.0, correlation=correlation))
+            gpu_t = max(gpu_t, call + 10)
+            events.append(gpu("kernel", "ampere_bf16_s16816gemm_bf16_128x64_ldg8_f2f_nn", gpu_t, 95.0, correlation))
+            gpu_t += 97
+            correlation += 1
+        t = start + 10_000
+    return events
+
+
 def write(name, events):
     document = {
         "schemaVersion": 1,
@@ -109,3 +142,4 @@ def write(name, events):
 if __name__ == "__main__":
     write("pageable-copies.trace.json", pageable())
     write("graphs-deep-queue.trace.json", graphs())
+    write("input-stall.trace.json", input_stall())
