@@ -474,3 +474,42 @@ fn hardware_json_from_another_machine_is_accepted_as_hardware() {
         &["typo.json", "unknown field `gpu_modle`"],
     );
 }
+
+/// fp16 on a T5 checkpoint comes with T5's overflow warning; on BERT it does not.
+#[test]
+fn fp16_advice_on_t5_warns_of_its_overflow() {
+    let t5 = workspace().join("advisor-graph/tests/data/hf/flan-t5-base.json");
+    let args = |model: &str| {
+        ok(&[
+            "analyze",
+            "--model",
+            model,
+            "--hardware",
+            "nvidia-t4",
+            "--set",
+            "mode=inference",
+            "--set",
+            "batch_size=8",
+            "--set",
+            "seq_len=512",
+            "--format",
+            "json",
+            "-q",
+        ])
+    };
+    let warned = |report: &str| {
+        let report: serde_json::Value = serde_json::from_str(report).expect("json");
+        report["suggestions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["id"] == "mixed_precision")
+            .any(|s| {
+                s.to_string()
+                    .contains("T5-family checkpoints overflow in fp16")
+            })
+    };
+    assert!(warned(&args(&t5.display().to_string())));
+    let bert = workspace().join("testdata/pairs/bert.config.json");
+    assert!(!warned(&args(&bert.display().to_string())));
+}

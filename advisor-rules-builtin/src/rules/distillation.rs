@@ -156,7 +156,7 @@ impl OptimizationRule for Distillation {
             ),
         )
         .description(format!(
-            "By the model this model of {} parameters does not meet its budget in every scenario of kernel efficiency. \
+            "The performance model says this {}-parameter model misses its budget in at least one scenario of kernel efficiency. \
              A smaller variant of the same model, retrained to recover its accuracy, {} it: {}.",
             facts::count_text(model.parameters.unwrap_or(0) as f64),
             if meets_all { "meets" } else { "comes nearer" },
@@ -377,7 +377,7 @@ mod tests {
         expect![[r#"
             distillation · architecture · impact high · difficulty medium
             title: Serve a distilled student (DistilBERT: 6 of 12 blocks) to come nearer the latency budget
-            description: By the model this model of 109 M parameters does not meet its budget in every scenario of kernel efficiency. A smaller variant of the same model, retrained to recover its accuracy, comes nearer it: serve a distilled student (DistilBERT: 6 of 12 blocks).
+            description: The performance model says this 109 M-parameter model misses its budget in at least one scenario of kernel efficiency. A smaller variant of the same model, retrained to recover its accuracy, comes nearer it: serve a distilled student (DistilBERT: 6 of 12 blocks).
             changes: 6 transformer blocks
             expected:
             - latency −50 % [0.500, 0.500]: model: request 106.0 ms–244.5 ms → 53.0 ms–122.2 ms (compute-bound → compute-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)
@@ -410,7 +410,7 @@ mod tests {
         expect![[r#"
             distillation · architecture · impact medium · difficulty hard
             title: Drop 8 of the 32 blocks and heal with a short fine-tune to come nearer the latency budget
-            description: By the model this model of 6.74 B parameters does not meet its budget in every scenario of kernel efficiency. A smaller variant of the same model, retrained to recover its accuracy, comes nearer it: drop 8 of the 32 blocks and heal with a short fine-tune.
+            description: The performance model says this 6.74 B-parameter model misses its budget in at least one scenario of kernel efficiency. A smaller variant of the same model, retrained to recover its accuracy, comes nearer it: drop 8 of the 32 blocks and heal with a short fine-tune.
             changes: 24 transformer blocks
             expected:
             - latency −25 % [0.245, 0.249]: model: request 1.99 s–5.07 s → 1.50 s–3.80 s (memory-bound → memory-bound); range over kernel efficiency (weight reads 60–90 % of peak bandwidth, element-wise kernels 30–70 %, tensor-core matmuls 35–80 % of peak FLOP/s, fp32 matmuls 70–90 %) and host overhead (0–20 µs per operator)

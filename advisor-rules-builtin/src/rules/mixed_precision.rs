@@ -7,7 +7,8 @@
 //! have no bf16 tensor cores; with fp32 on Ampere or newer, TF32 matmuls
 //! (`torch.set_float32_matmul_precision("high")`) are the one-line first step. It also warns
 //! when the configuration asks for bf16 on a GPU without bf16 tensor cores, or fp8 on one
-//! without fp8 units.
+//! without fp8 units. fp16 advice on a T5-family model (`t5`, `mt5`, `umt5`) warns that those
+//! checkpoints overflow in fp16 (trained in bf16; transformers keeps their `wo` in fp32).
 //!
 //! ## Why it matters
 //! The gain is the performance model before and after, which is an Amdahl bound rather than a
@@ -54,6 +55,39 @@ impl OptimizationRule for MixedPrecision {
     }
 
     fn analyze(&self, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+        let found = advise(self.id(), input)?;
+        Ok(found.into_iter().map(|s| t5_in_fp16(input, s)).collect())
+    }
+}
+
+/// T5 checkpoints overflow in fp16: their feed-forward activations exceed fp16's 65,504 (the
+/// models were trained in bf16; Hugging Face keeps T5's `wo` projection in fp32 through
+/// `_keep_in_fp32_modules` for this reason, transformers issues #14189 and #20287).
+fn t5_in_fp16(input: &RuleInput<'_>, suggestion: OptimizationSuggestion) -> OptimizationSuggestion {
+    let family = input
+        .context
+        .model_graph
+        .as_ref()
+        .and_then(|g| g.facts.family.as_deref())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let fp16 = suggestion
+        .changes
+        .iter()
+        .any(|c| *c == Change::Precision(Precision::Fp16));
+    if fp16 && matches!(family.as_str(), "t5" | "mt5" | "umt5") {
+        suggestion.warning(
+            "T5-family checkpoints overflow in fp16 (feed-forward activations above 65,504 give inf and NaN): \
+             load them with transformers, which keeps the `wo` projections in fp32 (`_keep_in_fp32_modules`), \
+             or check the outputs against fp32 before switching.",
+        )
+    } else {
+        suggestion
+    }
+}
+
+fn advise(id: &str, input: &RuleInput<'_>) -> Result<Vec<OptimizationSuggestion>, RuleError> {
+    {
         let facts = input.facts;
         let precision = facts.run.compute.value;
         let training = facts.mode()? == Mode::Training;
@@ -66,7 +100,7 @@ impl OptimizationRule for MixedPrecision {
                 // fp8 checkpoints still run here, weight-only: what they buy is the memory and
                 // the decode bandwidth of 8-bit weights, not fp8 matmuls.
                 let suggestion = OptimizationSuggestion::new(
-                    self.id(),
+                    id,
                     Category::Hardware,
                     Impact::Low,
                     Difficulty::Easy,
@@ -89,7 +123,7 @@ impl OptimizationRule for MixedPrecision {
                 let changes = [Change::Precision(Precision::Fp16)];
                 let simulation = facts::simulate(input, &changes)?;
                 let suggestion = OptimizationSuggestion::new(
-                    self.id(),
+                    id,
                     Category::Hardware,
                     Impact::High,
                     Difficulty::Easy,
@@ -130,7 +164,7 @@ impl OptimizationRule for MixedPrecision {
             let changes = [Change::Precision(target)];
             let simulation = facts::simulate(input, &changes)?;
             let mut suggestion = OptimizationSuggestion::new(
-                self.id(),
+                id,
                 Category::Hardware,
                 Impact::High,
                 Difficulty::Easy,
@@ -172,7 +206,7 @@ impl OptimizationRule for MixedPrecision {
             let changes = [Change::Precision(Precision::Bf16)];
             let simulation = facts::simulate(input, &changes)?;
             let suggestion = OptimizationSuggestion::new(
-                self.id(),
+                id,
                 Category::Hardware,
                 Impact::Medium,
                 Difficulty::Easy,
