@@ -73,8 +73,7 @@ fn t5_in_fp16(input: &RuleInput<'_>, suggestion: OptimizationSuggestion) -> Opti
         .to_ascii_lowercase();
     let fp16 = suggestion
         .changes
-        .iter()
-        .any(|c| *c == Change::Precision(Precision::Fp16));
+        .contains(&Change::Precision(Precision::Fp16));
     if fp16 && matches!(family.as_str(), "t5" | "mt5" | "umt5") {
         suggestion.warning(
             "T5-family checkpoints overflow in fp16 (feed-forward activations above 65,504 give inf and NaN): \
