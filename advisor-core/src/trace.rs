@@ -575,6 +575,11 @@ pub struct CommunicationFacts {
     /// World size from `distributedInfo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world_size: Option<u64>,
+    /// Bus bandwidth of the collectives whose sizes the trace records (`record_param_comms`),
+    /// over their kernels' time, waiting for other ranks included (the NCCL tests' definition:
+    /// message bytes times the share each rank sends, per second), GB/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus_bandwidth_gb_per_s: Option<f64>,
 }
 
 /// Synchronizing calls on the host.

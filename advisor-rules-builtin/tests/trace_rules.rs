@@ -249,3 +249,41 @@ fn claims_on_different_pools_add_up_to_at_most_the_pools() {
         assert!((combined.max_reduction - pool_total).abs() < 1e-9);
     }
 }
+
+/// The collectives' bus bandwidth from the trace is held against the run's GPU link: 8 GB/s
+/// on an A100's NVLink (300 GB/s per direction) says the collectives mostly wait.
+#[test]
+fn communication_overlap_holds_the_bus_bandwidth_against_the_link() {
+    let trace = json!({
+        "gpu_breakdown": breakdown(5.0, 70.0, 25.0, 0.0),
+        "communication": { "kernels": 40, "time_us": 30_000.0, "overlapped_us": 5_000.0,
+                           "overlap_pct": 16.7, "exposed_pct_of_kernel_time": 25.0,
+                           "backend": "nccl", "world_size": 8, "bus_bandwidth_gb_per_s": 8.0 }
+    });
+    let context = json!({
+        "profile_results": { "total_ms": 100.0, "trace": trace },
+        "hardware_info": advisor_hw_table::find_accelerator("nvidia-a100-80gb")
+            .expect("in the table")
+            .to_hardware_info(),
+        "current_config": {},
+    });
+    let context = AnalysisContext::from_json_str(&context.to_string()).expect("valid context");
+    let report = OptimizationAdvisor::new()
+        .analyze(&context)
+        .expect("analyzes");
+    let suggestion = find(&report, "communication_overlap").expect("fires");
+    assert!(
+        suggestion
+            .evidence
+            .iter()
+            .any(|e| e.contains("8.0 GB/s of bus bandwidth") && e.contains("3 % of the NVLink")),
+        "{:?}",
+        suggestion.evidence
+    );
+    assert!(
+        suggestion
+            .warnings
+            .iter()
+            .any(|w| w.contains("far below the link's rate"))
+    );
+}

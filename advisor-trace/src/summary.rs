@@ -168,8 +168,21 @@ pub(crate) fn build(
     }
     let kept = steps::analyzed_window(&accumulator);
     let swept = breakdown::sweep(&kept);
-    let communication =
+    let mut communication =
         communication::communication(&kept, swept.as_ref(), accumulator.distributed.as_ref());
+    let collective_bandwidth = collective_bandwidth::collective_bandwidth(
+        &accumulator.comms,
+        &kept,
+        &accumulator.runtime,
+        &accumulator.names,
+    );
+    if let Some(communication) = &mut communication {
+        let (bus_bytes, time_us) = collective_bandwidth.iter().fold((0.0, 0.0), |(b, t), row| {
+            (b + row.bytes * row.bus_factor, t + row.kernel_time_us)
+        });
+        communication.bus_bandwidth_gb_per_s =
+            (bus_bytes > 0.0 && time_us > 0.0).then(|| bus_bytes / (time_us * 1e-6) / 1e9);
+    }
     let cpu = cpu_ops::cpu_ops(&mut accumulator.cpu, &accumulator.names);
     if cpu.folded_spans > 0 {
         warnings.push(format!(
@@ -245,12 +258,7 @@ pub(crate) fn build(
         memory: accumulator.memory.facts(),
         run,
         op_roofline,
-        collective_bandwidth: collective_bandwidth::collective_bandwidth(
-            &accumulator.comms,
-            &kept,
-            &accumulator.runtime,
-            &accumulator.names,
-        ),
+        collective_bandwidth,
         collectives: collectives::collectives(
             &accumulator.gpu,
             &accumulator.names,

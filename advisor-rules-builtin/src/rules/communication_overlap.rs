@@ -17,6 +17,11 @@
 //! the computation that has no communication beside it yet, the rest comes back only by
 //! communicating less (gradient accumulation, compression), and the rule says so.
 //!
+//! Where the trace records the collectives' sizes (`record_param_comms`), their bus
+//! bandwidth over the kernels' time (the NCCL tests' definition) is held against the GPU's
+//! link per direction: under a quarter of it, the collectives mostly wait for other ranks or
+//! move messages too small to fill the link, and the report says so.
+//!
 //! ## When it stays silent
 //! No communication kernels, or communication mostly overlapped. Without a trace it says it
 //! needs one.
@@ -115,6 +120,43 @@ impl OptimizationRule for CommunicationOverlap {
                 exposed_us / 1000.0,
                 free_compute_us / 1000.0
             ));
+        }
+        if let Some(bus) = comm
+            .bus_bandwidth_gb_per_s
+            .filter(|b| b.is_finite() && *b > 0.0)
+        {
+            // The link per direction, as the NCCL tests compare bus bandwidth with it.
+            let link = input
+                .facts
+                .run_gpu_spec()
+                .ok()
+                .flatten()
+                .and_then(|(_, spec)| {
+                    spec.link_bandwidth_bytes_per_second
+                        .map(|b| (spec.link.clone(), b / 2e9))
+                });
+            let slow = link
+                .as_ref()
+                .is_some_and(|(_, per_direction)| bus < 0.25 * per_direction);
+            suggestion = suggestion.evidence(match link {
+                Some((name, per_direction)) => format!(
+                    "the collectives with recorded sizes move {bus:.1} GB/s of bus bandwidth over their kernels' time \
+                     (NCCL tests' definition), {:.0} % of the {}'s {per_direction:.0} GB/s per direction",
+                    100.0 * bus / per_direction,
+                    if name.is_empty() { "link" } else { name.as_str() }
+                ),
+                None => format!(
+                    "the collectives with recorded sizes move {bus:.1} GB/s of bus bandwidth over their kernels' time \
+                     (NCCL tests' definition)"
+                ),
+            });
+            if slow {
+                suggestion = suggestion.warning(
+                    "The collectives run far below the link's rate over their kernels' time: they mostly wait for \
+                     other ranks to arrive, or move messages too small to fill the link. Overlap hides the wait only \
+                     if the ranks stay in step; `advisor trace` on every rank splits the wait from the transfer.",
+                );
+            }
         }
         if let Some(backend) = &comm.backend {
             suggestion = suggestion.evidence(format!(

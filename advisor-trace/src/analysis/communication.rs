@@ -26,6 +26,7 @@ pub(crate) fn communication(
         world_size: distributed
             .and_then(|d| d.world_size)
             .and_then(|w| u64::try_from(w).ok()),
+        bus_bandwidth_gb_per_s: None,
     })
 }
 
