@@ -732,6 +732,13 @@ fn render_run(out: &mut String, run: &advisor_core::TraceRunFacts) {
             format!("{} cudaGraphLaunch calls", run.cuda_graph_launches)
         }
     );
+    if let (Some(batch), Some(tokens)) = (run.batch_size, run.query_tokens) {
+        let _ = writeln!(
+            out,
+            "  batch {batch}, {tokens} query tokens per sequence: {}",
+            run.shape_evidence.as_deref().map_or(String::new(), short)
+        );
+    }
     if let Some(o) = &run.optimizer {
         let implementation = match o.implementation {
             advisor_core::OptimizerImplementation::Fused => "fused",

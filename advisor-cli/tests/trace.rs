@@ -492,3 +492,44 @@ fn annotate_writes_the_trace_back_for_perfetto() {
     assert_eq!(two.status.code(), Some(2), "{two:?}");
     assert!(String::from_utf8_lossy(&two.stderr).contains("one trace"));
 }
+
+/// The batch the trace's attention shapes show (bert-tiny: queries [2, 2, 16, 64]) is the
+/// run's batch when the config is silent, and a config that says otherwise is warned about.
+#[test]
+fn the_traces_batch_is_measured_and_contradictions_warned() {
+    let pairs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/pairs");
+    let model = pairs.join("bert.config.json").display().to_string();
+    let hardware = pairs.join("hardware.json").display().to_string();
+    let trace = bert_trace();
+    let base = [
+        "analyze",
+        "--model",
+        &model,
+        "--trace",
+        &trace,
+        "--hardware",
+        &hardware,
+        "--set",
+        "device=cpu",
+        "--format",
+        "json",
+    ];
+    let report: Value = serde_json::from_str(&ok(&base)).expect("json");
+    let notes = report["model_notes"].to_string();
+    assert!(notes.contains("a forward (2 × "), "{notes}");
+    let mut with_batch = base.to_vec();
+    with_batch.extend(["--set", "batch_size=8"]);
+    let output = advisor(&with_batch);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("config batch_size = 8 but the trace shows batch 2"),
+        "{stderr}"
+    );
+    // `advisor trace` says what it read.
+    let text = ok(&["trace", &trace]);
+    assert!(
+        text.contains("batch 2, 16 query tokens per sequence"),
+        "{text}"
+    );
+}

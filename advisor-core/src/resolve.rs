@@ -103,9 +103,29 @@ pub(crate) fn resolve(
         (None, GpuState::Unknown) => None,
     };
 
-    let batch_size = match config.batch_size {
-        Some(batch) => Fact::new(batch, Source::Config("batch_size".to_owned())),
-        None => Fact::new(
+    // The batch the trace's attention shapes show: measured where the config is silent.
+    let traced_batch = traced.and_then(|run| {
+        let batch = run.batch_size?;
+        let evidence = run.shape_evidence.as_deref().unwrap_or("recorded shapes");
+        Some(Fact::new(
+            batch,
+            Source::Measured(format!("trace: {evidence}")),
+        ))
+    });
+    let batch_size = match (config.batch_size, traced_batch) {
+        (Some(batch), traced) => {
+            if let Some(traced) = traced
+                && traced.value != batch
+            {
+                warnings.push(format!(
+                    "config batch_size = {batch} but the trace shows batch {} ({}): the analysis follows the config; check that the trace is of this run",
+                    traced.value, traced.source
+                ));
+            }
+            Fact::new(batch, Source::Config("batch_size".to_owned()))
+        }
+        (None, Some(traced)) => traced,
+        (None, None) => Fact::new(
             1,
             Source::Assumed("batch_size not set; one sequence per step".to_owned()),
         ),

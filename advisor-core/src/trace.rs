@@ -211,6 +211,17 @@ pub struct TraceRunFacts {
     /// Convolution, layout-transpose and batch-norm kernels, when convolution kernels ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convolution: Option<ConvolutionFacts>,
+    /// The batch size the attention's recorded shapes show (`record_shapes=True`: the
+    /// queries of `scaled_dot_product_attention` are batch × heads × tokens × head size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    /// The query tokens per sequence of those calls (the sequence length in training and
+    /// prefill; 1 in decode steps with a KV cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_tokens: Option<u64>,
+    /// Where `batch_size` and `query_tokens` come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape_evidence: Option<String>,
 }
 
 /// What a convolutional network's kernels show, from their names: how much GPU time the

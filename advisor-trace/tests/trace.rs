@@ -929,3 +929,22 @@ fn input_wait_before_the_first_gpu_work() {
         assert!(pct < 3.0, "{name}: {pct}");
     }
 }
+
+/// The CPU bert-tiny trace, recorded at batch 2 with 16-token inputs: the attention's query
+/// shapes say so.
+#[test]
+fn batch_and_query_tokens_from_the_attention_shapes() {
+    let summary = read_trace_file(&bert_trace(), TraceOptions::default()).expect("reads");
+    let run = summary.run.as_ref().expect("run facts");
+    assert_eq!((run.batch_size, run.query_tokens), (Some(2), Some(16)));
+    assert!(
+        run.shape_evidence
+            .as_deref()
+            .is_some_and(|e| e.contains("[2, 2, 16, 64]")),
+        "{:?}",
+        run.shape_evidence
+    );
+    // No attention with shapes: nothing inferred.
+    let v100 = read_trace_file(&v100_trace(), TraceOptions::default()).expect("reads");
+    assert_eq!(v100.run.as_ref().and_then(|r| r.batch_size), None);
+}

@@ -372,6 +372,10 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         .filter(|(name, _)| names.name(**name).contains("GraphLaunch"))
         .map(|(_, (count, _))| count)
         .sum();
+    let (batch_size, query_tokens, shape_evidence) = match attention_shapes(accumulator) {
+        Some((batch, tokens, evidence)) => (Some(batch), Some(tokens), Some(evidence)),
+        None => (None, None, None),
+    };
 
     Some(TraceRunFacts {
         mode,
@@ -385,7 +389,64 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         cuda_graph_launches,
         optimizer,
         convolution,
+        batch_size,
+        query_tokens,
+        shape_evidence,
     })
+}
+
+/// The batch size and query tokens of the attention calls with recorded shapes: the most
+/// frequent (batch, tokens) of the queries `[batch, heads, tokens, head size]` of
+/// `aten::scaled_dot_product_attention` and its `aten::_scaled_dot_product_*` kernels, the
+/// longer tokens on a tie. (flash-attn's own `[batch, tokens, heads, head size]` layout is
+/// left out.)
+fn attention_shapes(accumulator: &Accumulator) -> Option<(u64, u64, String)> {
+    let mut counts: std::collections::BTreeMap<(u64, u64), (u64, String)> =
+        std::collections::BTreeMap::new();
+    for cost in &accumulator.op_costs {
+        let key = accumulator.names.name(cost.key);
+        let (op, shapes) = key.split_once('\u{1f}').unwrap_or((key, ""));
+        if !(op.starts_with("aten::scaled_dot_product_attention")
+            || op.starts_with("aten::_scaled_dot_product_"))
+        {
+            continue;
+        }
+        let Some(query) = shapes
+            .strip_prefix('[')
+            .and_then(|rest| rest.split_once(']'))
+            .map(|(dims, _)| dims)
+        else {
+            continue;
+        };
+        let dims: Vec<u64> = query
+            .split(',')
+            .filter_map(|d| d.trim().parse::<f64>().ok())
+            .filter(|d| d.is_finite() && *d >= 1.0 && d.fract() == 0.0)
+            .map(|d| d as u64)
+            .collect();
+        let [batch, heads, tokens, head] = dims[..] else {
+            continue;
+        };
+        let entry = counts
+            .entry((batch, tokens))
+            .or_insert_with(|| (0, String::new()));
+        entry.0 += 1;
+        if entry.1.is_empty() {
+            entry.1 = format!("{op} queries [{batch}, {heads}, {tokens}, {head}]");
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|((_, a_tokens), (a, _)), ((_, b_tokens), (b, _))| {
+            a.cmp(b).then(a_tokens.cmp(b_tokens))
+        })
+        .map(|((batch, tokens), (calls, example))| {
+            (
+                batch,
+                tokens,
+                format!("{example} (batch, heads, tokens, head size) in {calls} call(s)"),
+            )
+        })
 }
 
 /// At most three distinct names, each cut for the evidence.
