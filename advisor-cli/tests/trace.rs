@@ -516,14 +516,19 @@ fn the_traces_batch_is_measured_and_contradictions_warned() {
     ];
     let report: Value = serde_json::from_str(&ok(&base)).expect("json");
     let notes = report["model_notes"].to_string();
-    assert!(notes.contains("a forward (2 × "), "{notes}");
+    // Batch 2 of 16-token sequences: an encoder's sequence length is its queries' tokens.
+    assert!(notes.contains("a forward (2 × 16 tokens"), "{notes}");
     let mut with_batch = base.to_vec();
-    with_batch.extend(["--set", "batch_size=8"]);
+    with_batch.extend(["--set", "batch_size=8", "--set", "seq_len=128"]);
     let output = advisor(&with_batch);
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("config batch_size = 8 but the trace shows batch 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("config seq_len = 128 but the trace shows 16-token sequences"),
         "{stderr}"
     );
     // `advisor trace` says what it read.

@@ -131,10 +131,19 @@ pub(crate) fn resolve(
         ),
     };
 
+    let traced_tokens = traced.and_then(|run| {
+        Some((
+            run.query_tokens?,
+            run.shape_evidence
+                .clone()
+                .unwrap_or_else(|| "recorded shapes".to_owned()),
+        ))
+    });
     let (prompt_tokens, generated_tokens) = resolve_tokens(
         config,
         model.as_ref(),
         mode.as_ref().map(|m| m.value),
+        traced_tokens,
         &mut warnings,
     );
 
@@ -736,14 +745,28 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
 }
 
 /// Splits the sequence into prompt and generated tokens.
+/// `traced`: the query tokens per sequence the trace's attention shapes show, and where from;
+/// the sequence length of a run that does not generate (an encoder, or training), where the
+/// config is silent. (A generating run's queries are one token in decode steps: no length.)
 fn resolve_tokens(
     config: &RunConfig,
     model: Option<&ModelShape>,
     mode: Option<Mode>,
+    traced: Option<(u64, String)>,
     warnings: &mut Vec<String>,
 ) -> (Option<Fact<u64>>, Option<Fact<u64>>) {
     let generates = model.is_some_and(ModelShape::generates) && mode != Some(Mode::Training);
     let max_positions = model.and_then(|m| m.max_positions);
+    let traced = traced
+        .filter(|_| !generates)
+        .map(|(tokens, evidence)| (tokens, Source::Measured(format!("trace: {evidence}"))));
+    if let (Some(seq), Some((tokens, source))) = (config.seq_len, &traced)
+        && seq != *tokens
+    {
+        warnings.push(format!(
+            "config seq_len = {seq} but the trace shows {tokens}-token sequences ({source}): the analysis follows the config; check that the trace is of this run"
+        ));
+    }
     let total = config
         .seq_len
         .map(|s| (s, Source::Config("seq_len".to_owned())))
@@ -754,6 +777,7 @@ fn resolve_tokens(
             )),
             _ => None,
         })
+        .or(traced)
         .or_else(|| max_positions.map(|m| (m, Source::Model("max_sequence_length".to_owned()))));
     if let (Some((total, _)), Some(max)) = (&total, max_positions)
         && *total > max
