@@ -287,3 +287,28 @@ fn communication_overlap_holds_the_bus_bandwidth_against_the_link() {
             .any(|w| w.contains("far below the link's rate"))
     );
 }
+
+/// An input wait at the steps' starts is named in gpu_idle's evidence and gets data_loader's
+/// prefetch advice; both claim the one idle pool.
+#[test]
+fn an_input_wait_is_named_by_gpu_idle_and_prefetched_by_data_loader() {
+    let trace = json!({
+        "steps": 5,
+        "gpu_breakdown": breakdown(36.0, 63.0, 0.0, 1.0),
+        "input_wait": { "steps": 4, "step_time_us": 40_000.0, "wait_us": 16_000.0,
+                        "max_wait_us": 4_000.0, "gpu_idle_us": 16_000.0, "gpu_idle_pct_of_step": 40.0 }
+    });
+    let report = analyze(trace, json!({}));
+    let idle = find(&report, "gpu_idle").expect("fires");
+    assert!(
+        idle.evidence
+            .iter()
+            .any(|e| e.contains("before its first GPU work")),
+        "{:?}",
+        idle.evidence
+    );
+    let loader = find(&report, "data_loader").expect("fires");
+    assert!(loader.title.starts_with("Prefetch the input"));
+    assert_eq!(pools(loader), [SlackPool::GpuIdle]);
+    assert!(combined(&report, ImprovementMetric::Latency).max_reduction <= 0.36 + 1e-9);
+}

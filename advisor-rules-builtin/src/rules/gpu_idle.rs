@@ -297,6 +297,17 @@ impl OptimizationRule for GpuIdle {
                 syncs.calls_in_steps
             ));
         }
+        if let Some(wait) = &trace.input_wait
+            && wait.gpu_idle_pct_of_step > 5.0
+            && wait.steps > 0
+        {
+            suggestion = suggestion.evidence(format!(
+                "{:.1} ms of each step pass before its first GPU work with the GPU idle ({:.1} % of the step): the input \
+                 (see `data_loader`)",
+                wait.gpu_idle_us / wait.steps as f64 / 1000.0,
+                wait.gpu_idle_pct_of_step
+            ));
+        }
         Ok(vec![suggestion
             .description(
                 "Between its first and last activity the GPU often has nothing to run: the CPU does not feed it fast enough. \
