@@ -145,6 +145,33 @@ pub(crate) fn summary(out: &mut String, report: &OptimizationReport) {
                 markdown_prose(&metric.description, Place::Cell)
             );
         }
+        // A metric the plan makes worse in some scenario is a trade, said in words.
+        let worse: Vec<&str> = summary
+            .combined
+            .iter()
+            .filter(|m| m.min_reduction < 0.0)
+            .map(|m| m.metric.as_str())
+            .collect();
+        let better: Vec<&str> = summary
+            .combined
+            .iter()
+            .filter(|m| m.min_reduction >= 0.0 && m.max_reduction > 0.0)
+            .map(|m| m.metric.as_str())
+            .collect();
+        if !worse.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**Trade-off:** the combined plan makes {} worse in at least one scenario{}. Apply its changes one \
+                 at a time and keep those whose trade suits your target (a larger batch, for one, lengthens each \
+                 request to raise throughput).",
+                worse.join(", "),
+                if better.is_empty() {
+                    String::new()
+                } else {
+                    format!(", in exchange for {}", better.join(", "))
+                }
+            );
+        }
         let _ = writeln!(out, "\n_{}_\n", inline_prose(&summary.method));
     }
 }
