@@ -477,12 +477,7 @@ fn render_text(s: &TraceSummary) -> String {
             let gpu = step.gpu_breakdown.as_ref().map_or_else(
                 || ": no GPU work of the analyzed window ran in it".to_owned(),
                 |b| {
-                    let (host, kernel, other) =
-                        step.idle_breakdown
-                            .iter()
-                            .fold((0.0, 0.0, 0.0), |(h, k, o), r| {
-                                (h + r.host_wait_us, k + r.kernel_wait_us, o + r.other_us)
-                            });
+                    let (host, kernel, other) = advisor_core::StreamIdleBreakdown::sum_by_cause(&step.idle_breakdown);
                     format!(
                         " ({} of GPU span): GPU idle {:.1} %, compute {:.1} %, non-compute {:.1} %; \
                          stream idle: host wait {}, kernel wait {}, other {}",
@@ -647,15 +642,20 @@ fn render_text(s: &TraceSummary) -> String {
     out
 }
 
+/// The accelerator-table entry of the trace's first device, when the table knows it.
+fn trace_gpu(s: &TraceSummary) -> Option<&'static advisor_hw::Accelerator> {
+    let device = s.devices.first()?;
+    advisor_hw::match_gpu_name(
+        device.name.as_deref()?,
+        device.memory_bytes.map(|b| b / (1024 * 1024)),
+    )
+}
+
 /// The collectives' achieved bandwidth, against the trace's GPU link when the accelerator
 /// table knows the GPU.
 fn render_collective_bandwidth(out: &mut String, s: &TraceSummary) {
     use std::fmt::Write as _;
-    let link = s.devices.first().and_then(|d| {
-        d.name.as_deref().and_then(|name| {
-            advisor_hw::match_gpu_name(name, d.memory_bytes.map(|b| b / (1024 * 1024)))
-        })
-    });
+    let link = trace_gpu(s);
     let _ = writeln!(
         out,
         "\nCollectives' bandwidth (NCCL tests' bus bandwidth over the kernels' time, which \
@@ -780,11 +780,7 @@ fn roof(
 /// accelerator table knows it.
 fn render_roofline(out: &mut String, s: &TraceSummary) {
     use std::fmt::Write as _;
-    let gpu = s.devices.first().and_then(|d| {
-        d.name.as_deref().and_then(|name| {
-            advisor_hw::match_gpu_name(name, d.memory_bytes.map(|b| b / (1024 * 1024)))
-        })
-    });
+    let gpu = trace_gpu(s);
     let tf32 = s
         .run
         .as_ref()

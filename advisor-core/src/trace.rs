@@ -428,6 +428,15 @@ pub struct StreamIdleBreakdown {
     pub other_us: f64,
 }
 
+impl StreamIdleBreakdown {
+    /// Rows summed over their streams: (host wait, kernel wait, other).
+    pub fn sum_by_cause(rows: &[StreamIdleBreakdown]) -> (f64, f64, f64) {
+        rows.iter().fold((0.0, 0.0, 0.0), |(h, k, o), r| {
+            (h + r.host_wait_us, k + r.kernel_wait_us, o + r.other_us)
+        })
+    }
+}
+
 /// A device from `deviceProperties`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

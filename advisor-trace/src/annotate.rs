@@ -28,16 +28,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use advisor_core::HostBlockCause;
+use advisor_core::{HostBlockCause, StreamIdleBreakdown};
 use serde::{Serialize, de::IgnoredAny};
 use serde_json::{Value, json};
 
 use crate::{
-    accumulate::{Accumulator, GpuActivity},
+    accumulate::Interner,
     analysis::{
-        host_blocked::blocking_calls,
-        idle::{self, Cause, Gap},
-        queue,
+        host_blocked::{Blocking, copy_kind},
+        idle::{Cause, Gap, StreamGaps},
     },
     read::{TraceError, TraceOptions, read_trace_with},
     scan::{Prefix, Scanner, Sink},
@@ -75,38 +74,37 @@ struct Blocked {
 }
 
 impl Timeline {
-    /// `kept` is the analyzed window; the accumulator's CPU spans must be sorted as
-    /// `cpu_ops` leaves them.
-    pub(crate) fn of(accumulator: &Accumulator, kept: &[GpuActivity], origin: f64) -> Timeline {
-        let names = &accumulator.names;
+    /// From what the summary worked out: the blocking calls, the streams' gaps and the
+    /// queue's changes of the analyzed window.
+    pub(crate) fn of(
+        names: &Interner,
+        blocking: &[Blocking<'_>],
+        stream_gaps: &StreamGaps,
+        queue_changes: &[(i32, f64, i32)],
+        origin: f64,
+    ) -> Timeline {
         let owned = |id: Option<u32>| id.map(|id| names.name(id).to_owned());
-        let blocked = blocking_calls(
-            &accumulator.steps,
-            &accumulator.syncs,
-            &accumulator.runtime_by_name,
-            &accumulator.gpu,
-            &accumulator.cpu,
-            names,
-        )
-        .into_iter()
-        .map(|b| Blocked {
-            ts: b.call.ts,
-            dur: b.call.dur,
-            cause: b.cause,
-            call: names.name(b.call.name).to_owned(),
-            copy_kind: b
-                .copy
-                .map(|id| crate::analysis::host_blocked::copy_kind(names.name(id)).to_owned()),
-            op: owned(b.op),
-            annotation: owned(b.annotation),
-        })
-        .collect();
-        let (_, mut gaps) = idle::gaps(kept, &accumulator.runtime);
-        gaps.retain(|gap| gap.to > gap.from);
+        let blocked = blocking
+            .iter()
+            .map(|b| Blocked {
+                ts: b.call.ts,
+                dur: b.call.dur,
+                cause: b.cause,
+                call: names.name(b.call.name).to_owned(),
+                copy_kind: b.copy.map(|id| copy_kind(names.name(id)).to_owned()),
+                op: owned(b.op),
+                annotation: owned(b.annotation),
+            })
+            .collect();
         Timeline {
             origin,
-            queue: queue::changes(kept, &accumulator.runtime),
-            gaps,
+            queue: queue_changes.to_vec(),
+            gaps: stream_gaps
+                .gaps
+                .iter()
+                .filter(|gap| gap.to > gap.from)
+                .copied()
+                .collect(),
             blocked,
         }
     }
@@ -527,12 +525,7 @@ fn annotations<'a>(
         .into_iter()
         .map(move |(name, args)| instant(name, FINDINGS_TID, start, true, args));
     let steps = summary.steps.iter().map(|step| {
-        let (host, kernel, other) = step
-            .idle_breakdown
-            .iter()
-            .fold((0.0, 0.0, 0.0), |(h, k, o), r| {
-                (h + r.host_wait_us, k + r.kernel_wait_us, o + r.other_us)
-            });
+        let (host, kernel, other) = StreamIdleBreakdown::sum_by_cause(&step.idle_breakdown);
         let name = match &step.gpu_breakdown {
             Some(b) => format!(
                 "ProfilerStep#{} {}: GPU idle {:.1} %; idle summed over {} streams: host wait {}, \
@@ -594,12 +587,7 @@ fn annotations<'a>(
 fn findings(summary: &TraceSummary, timeline: &Timeline) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     if let Some(b) = &summary.breakdown {
-        let (host, kernel, other) = summary
-            .idle_breakdown
-            .iter()
-            .fold((0.0, 0.0, 0.0), |(h, k, o), r| {
-                (h + r.host_wait_us, k + r.kernel_wait_us, o + r.other_us)
-            });
+        let (host, kernel, other) = StreamIdleBreakdown::sum_by_cause(&summary.idle_breakdown);
         out.push((
             format!(
                 "advisor: GPU idle {:.1} %, compute {:.1} %, non-compute {:.1} %; idle summed over \

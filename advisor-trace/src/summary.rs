@@ -194,7 +194,27 @@ pub(crate) fn build(
         ));
     }
     // After `cpu_ops`, which sorts the spans as host-blocked attribution needs them.
-    let timeline = timeline.then(|| Timeline::of(&accumulator, &kept, origin));
+    // The gaps, queue changes and blocking calls are worked out once: the summary's tables and
+    // the annotations' timeline both read them.
+    let stream_gaps = idle::gaps(&kept, &accumulator.runtime);
+    let queue_changes = queue::changes(&kept, &accumulator.runtime);
+    let blocking = host_blocked::blocking_calls(
+        &accumulator.steps,
+        &accumulator.syncs,
+        &accumulator.runtime_by_name,
+        &accumulator.gpu,
+        &accumulator.cpu,
+        &accumulator.names,
+    );
+    let timeline = timeline.then(|| {
+        Timeline::of(
+            &accumulator.names,
+            &blocking,
+            &stream_gaps,
+            &queue_changes,
+            origin,
+        )
+    });
     let run = run_facts::run_facts(&accumulator, &kept);
     let (op_roofline, roofline_rows) = roofline::op_roofline(
         &mut accumulator.op_costs,
@@ -232,22 +252,15 @@ pub(crate) fn build(
         schema_version: SCHEMA_VERSION,
         source: source.to_owned(),
         bytes_read,
-        steps: steps::step_summaries(&accumulator, &kept, origin),
+        steps: steps::step_summaries(&accumulator, &kept, &stream_gaps, origin),
         breakdown: swept.map(|(b, _)| b),
         top_kernels: kernels::top_kernels(&kept, names),
         top_cpu_ops: cpu.top,
         launch: launches::launch_summary(&kept, &accumulator.runtime),
-        idle_breakdown: idle::idle_breakdown(&kept, &accumulator.runtime),
-        queue_length: queue::queue_length(&kept, &accumulator.runtime),
+        idle_breakdown: idle::idle_breakdown(&stream_gaps),
+        queue_length: queue::queue_length(&kept, &queue_changes),
         memcpy_kinds: memcpy_kinds::memcpy_kinds(&kept, names),
-        host_blocked: host_blocked::host_blocked(
-            &accumulator.steps,
-            &accumulator.syncs,
-            &accumulator.runtime_by_name,
-            &accumulator.gpu,
-            &accumulator.cpu,
-            names,
-        ),
+        host_blocked: host_blocked::host_blocked(&accumulator.steps, &blocking, names),
         memcpy: memcpy::memcpy_table(&kept, names),
         communication,
         tensor_cores: tensor_cores::tensor_cores(&kept, names, &accumulator.devices),

@@ -192,19 +192,16 @@ pub(crate) fn blocking_calls<'a>(
         .collect()
 }
 
-/// The host-blocked time inside steps; `None` without steps.
+/// The host-blocked time inside steps; `None` without steps. `blocking` are
+/// [`blocking_calls`]' of the same steps.
 pub(crate) fn host_blocked(
     steps: &[Step],
-    candidates: &[SyncCall],
-    runtime_by_name: &FastMap<u32, (u64, f64)>,
-    gpu: &[GpuActivity],
-    spans: &[CpuSpan],
+    blocking: &[Blocking<'_>],
     names: &Interner,
 ) -> Option<HostBlockedFacts> {
     if steps.is_empty() {
         return None;
     }
-    let blocking = blocking_calls(steps, candidates, runtime_by_name, gpu, spans, names);
     let step_time: f64 = steps.iter().map(|s| s.dur).sum();
     let mut by_cause: BTreeMap<HostBlockCause, (u64, f64)> = BTreeMap::new();
     type SiteKey = (HostBlockCause, u32, Option<u32>, Option<u32>, Option<u32>);
@@ -215,7 +212,7 @@ pub(crate) fn host_blocked(
         copy,
         op,
         annotation,
-    } in &blocking
+    } in blocking
     {
         let entry = by_cause.entry(cause).or_default();
         entry.0 += 1;

@@ -50,11 +50,8 @@ impl Gap {
 
 /// The idle-time breakdown of the window's GPU activities, one row per stream, by stream
 /// number. Activities without a stream are left out, as HTA leaves them out.
-pub(crate) fn idle_breakdown(
-    kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
-) -> Vec<StreamIdleBreakdown> {
-    let (streams, gaps) = gaps(kept, runtime);
+pub(crate) fn idle_breakdown(stream_gaps: &StreamGaps) -> Vec<StreamIdleBreakdown> {
+    let StreamGaps { streams, gaps } = stream_gaps;
     let mut rows: Vec<StreamIdleBreakdown> = streams
         .iter()
         .map(|&stream| StreamIdleBreakdown {
@@ -62,7 +59,7 @@ pub(crate) fn idle_breakdown(
             ..StreamIdleBreakdown::default()
         })
         .collect();
-    for gap in &gaps {
+    for gap in gaps {
         if let Ok(index) = streams.binary_search(&gap.stream) {
             gap.add_to(&mut rows[index], (gap.to - gap.from) as f64);
         }
@@ -75,11 +72,10 @@ pub(crate) fn idle_breakdown(
 /// that crosses a cut is split at it, and an overlap (a negative gap) counts where the
 /// activity that overlaps starts, so the stretches' rows add up to [`idle_breakdown`]'s.
 pub(crate) fn idle_breakdown_pieces(
-    kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
+    stream_gaps: &StreamGaps,
     cuts: &[i64],
 ) -> Vec<Vec<StreamIdleBreakdown>> {
-    let (streams, gaps) = gaps(kept, runtime);
+    let StreamGaps { streams, gaps } = stream_gaps;
     let empty: Vec<StreamIdleBreakdown> = streams
         .iter()
         .map(|&stream| StreamIdleBreakdown {
@@ -89,7 +85,7 @@ pub(crate) fn idle_breakdown_pieces(
         .collect();
     let mut pieces = vec![empty; cuts.len() + 1];
     let piece_of = |t: i64| cuts.partition_point(|&c| c <= t);
-    for gap in &gaps {
+    for gap in gaps {
         let Ok(row) = streams.binary_search(&gap.stream) else {
             continue;
         };
@@ -112,12 +108,18 @@ pub(crate) fn idle_breakdown_pieces(
     pieces
 }
 
+/// The streams of the window's activities and the gaps between consecutive activities on
+/// each: worked out once, for the whole window's breakdown, the steps' and the annotations.
+pub(crate) struct StreamGaps {
+    /// Stream numbers, sorted.
+    pub(crate) streams: Vec<i32>,
+    /// By stream, then time (negative where activities overlap).
+    pub(crate) gaps: Vec<Gap>,
+}
+
 /// The streams (sorted) and the gaps between consecutive activities on each, classified as
 /// HTA classifies them.
-pub(crate) fn gaps(
-    kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
-) -> (Vec<i32>, Vec<Gap>) {
+pub(crate) fn gaps(kept: &[GpuActivity], runtime: &FastMap<i64, RuntimeCall>) -> StreamGaps {
     // (stream, start, end, when the launching call started), whole microseconds.
     let mut activities: Vec<(i32, i64, i64, Option<i64>)> = kept
         .iter()
@@ -157,7 +159,7 @@ pub(crate) fn gaps(
         }
         previous = Some((stream, end));
     }
-    (streams, gaps)
+    StreamGaps { streams, gaps }
 }
 
 #[cfg(test)]

@@ -10,15 +10,15 @@ use super::pct;
 
 /// The queue length of each stream of the window's activities, summarised, by stream number.
 /// An activity without its launch call counts from its own start.
+/// `changes` are [`changes`]'s of the same activities.
 pub(crate) fn queue_length(
     kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
+    changes: &[(i32, f64, i32)],
 ) -> Vec<StreamQueueLength> {
     let mut gpu_time: FastMap<i32, f64> = FastMap::default();
     for activity in kept.iter().filter(|a| a.stream >= 0) {
         *gpu_time.entry(activity.stream).or_default() += activity.dur;
     }
-    let changes = changes(kept, runtime);
     let mut rows = Vec::new();
     let mut index = 0;
     while index < changes.len() {

@@ -6,7 +6,10 @@ use advisor_core::{GpuTimeBreakdown, StreamIdleBreakdown};
 
 use crate::accumulate::{Accumulator, GpuActivity};
 
-use super::{breakdown::sweep_pieces, idle::idle_breakdown_pieces};
+use super::{
+    breakdown::sweep_pieces,
+    idle::{StreamGaps, idle_breakdown_pieces},
+};
 
 /// One profiler step.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -62,12 +65,13 @@ pub(crate) fn analyzed_window(accumulator: &Accumulator) -> Vec<GpuActivity> {
 pub(crate) fn step_summaries(
     accumulator: &Accumulator,
     kept: &[GpuActivity],
+    stream_gaps: &StreamGaps,
     origin: f64,
 ) -> Vec<StepSummary> {
     let steps = &accumulator.steps;
     let cuts: Vec<i64> = steps.iter().skip(1).map(|s| s.ts.ceil() as i64).collect();
     let breakdowns = sweep_pieces(kept, &cuts);
-    let mut idle = idle_breakdown_pieces(kept, &accumulator.runtime, &cuts);
+    let mut idle = idle_breakdown_pieces(stream_gaps, &cuts);
     idle.resize(steps.len(), Vec::new());
     steps
         .iter()
