@@ -40,19 +40,24 @@ fn browser(chromium: &PathBuf, profile: &std::path::Path) -> Command {
     command
 }
 
-#[test]
-fn report_renders_in_headless_chromium() {
-    let Some(chromium) = chromium() else {
+/// Chromium, or `None` when it is not installed (the test then skips, saying so), unless
+/// `ADVISOR_REQUIRE_CHROMIUM` is set.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
         assert!(
             std::env::var_os("ADVISOR_REQUIRE_CHROMIUM").is_none(),
             "ADVISOR_REQUIRE_CHROMIUM is set but no chromium is on PATH"
         );
         eprintln!("skipped: no chromium on PATH (install Debian's `chromium` to run this test)");
-        return;
-    };
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let page = dir.path().join("report.html");
-    let trace = workspace().join("testdata/traces/v100-training-rank0.trace.json.gz");
+    }
+    found
+}
+
+/// Writes `advisor analyze --example llama-2-7b --hardware nvidia-a100-80gb --trace TRACE
+/// --format html` (a trace in `testdata/traces`) into `dir` and returns the page.
+fn report_page(dir: &std::path::Path, trace: &str) -> PathBuf {
+    let page = dir.join("report.html");
     let status = Command::new(env!("CARGO_BIN_EXE_advisor"))
         .args([
             "analyze",
@@ -62,15 +67,18 @@ fn report_renders_in_headless_chromium() {
             "nvidia-a100-80gb",
             "--trace",
         ])
-        .arg(&trace)
+        .arg(workspace().join("testdata/traces").join(trace))
         .args(["--format", "html", "--output"])
         .arg(&page)
         .status()
         .expect("advisor runs");
     assert!(status.success());
+    page
+}
 
-    // The DOM after load: the charts must be there as SVG elements the parser built.
-    let dom = browser(&chromium, &dir.path().join("profile-dom"))
+/// The page's DOM after Chromium loaded it, which must log no console messages.
+fn loaded_dom(chromium: &PathBuf, dir: &std::path::Path, page: &std::path::Path) -> String {
+    let dom = browser(chromium, &dir.join("profile-dom"))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .output()
@@ -82,7 +90,28 @@ fn report_renders_in_headless_chromium() {
         .filter(|line| line.contains("CONSOLE") || line.contains("Uncaught"))
         .collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
-    let html = String::from_utf8_lossy(&dom.stdout);
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
+
+/// The figure with this id in the DOM, up to its end.
+fn figure<'a>(html: &'a str, id: &str) -> &'a str {
+    let figure = html
+        .split_once(&format!("id=\"{id}\""))
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no figure {id} in the DOM"));
+    &figure[..figure.find("</figure>").unwrap_or(figure.len())]
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let page = report_page(dir.path(), "v100-training-rank0.trace.json.gz");
+
+    // The DOM after load: the charts must be there as SVG elements the parser built.
+    let html = loaded_dom(&chromium, dir.path(), &page);
     for id in [
         "chart-trace-steps",
         "chart-trace-idle",
@@ -91,12 +120,7 @@ fn report_renders_in_headless_chromium() {
         "chart-memory",
         "chart-plan-time",
     ] {
-        let figure = html
-            .split_once(&format!("id=\"{id}\""))
-            .map(|(_, rest)| rest)
-            .unwrap_or_else(|| panic!("no figure {id} in the DOM"));
-        let end = figure.find("</figure>").unwrap_or(figure.len());
-        let figure = &figure[..end];
+        let figure = figure(&html, id);
         assert!(figure.contains("<svg"), "figure {id} has no SVG");
         assert!(figure.contains("<rect"), "figure {id} draws no bars");
     }
@@ -147,48 +171,13 @@ fn report_renders_in_headless_chromium() {
 /// its points as circles under the roof lines, in the browser's DOM.
 #[test]
 fn the_roofline_renders_in_headless_chromium() {
-    let Some(chromium) = chromium() else {
-        eprintln!("skipped: no chromium on PATH");
+    let Some(chromium) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary folder");
-    let page = dir.path().join("report.html");
-    let trace = workspace().join("testdata/traces/hta/sampled_rank-0.json.gz");
-    let status = Command::new(env!("CARGO_BIN_EXE_advisor"))
-        .args([
-            "analyze",
-            "--example",
-            "llama-2-7b",
-            "--hardware",
-            "nvidia-a100-80gb",
-            "--quiet",
-            "--trace",
-        ])
-        .arg(&trace)
-        .args(["--format", "html", "--output"])
-        .arg(&page)
-        .status()
-        .expect("advisor runs");
-    assert!(status.success());
-    let dom = browser(&chromium, &dir.path().join("profile-dom"))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    let stderr = String::from_utf8_lossy(&dom.stderr);
-    assert!(dom.status.success(), "chromium failed: {stderr}");
-    assert!(
-        !stderr
-            .lines()
-            .any(|l| l.contains("CONSOLE") || l.contains("Uncaught")),
-        "{stderr}"
-    );
-    let html = String::from_utf8_lossy(&dom.stdout);
-    let figure = html
-        .split_once("id=\"chart-trace-roofline\"")
-        .map(|(_, rest)| rest)
-        .expect("no roofline figure in the DOM");
-    let figure = &figure[..figure.find("</figure>").unwrap_or(figure.len())];
+    let page = report_page(dir.path(), "hta/sampled_rank-0.json.gz");
+    let html = loaded_dom(&chromium, dir.path(), &page);
+    let figure = figure(&html, "chart-trace-roofline");
     assert!(figure.contains("<svg"), "no SVG");
     assert!(figure.matches("<circle").count() >= 20, "too few points");
     assert!(

@@ -52,20 +52,13 @@ pub(crate) fn resolve(
             Source::Measured(format!("trace: {evidence}")),
         ))
     });
-    let mode = match (config.mode, traced_mode) {
-        (Some(mode), traced) => {
-            if let Some(traced) = traced
-                && traced.value != mode
-            {
-                warnings.push(format!(
-                    "config mode = {mode} but the trace shows {} ({}): the analysis follows the config; check that the trace is of this run",
-                    traced.value, traced.source
-                ));
-            }
-            Some(Fact::new(mode, Source::Config("mode".to_owned())))
-        }
-        (None, traced) => traced,
-    };
+    let mode = config_or_traced(
+        "mode",
+        config.mode,
+        traced_mode,
+        ToString::to_string,
+        &mut warnings,
+    );
     let on_gpu = match (config.device, &gpu) {
         (Some(device), gpu) => {
             let on = device.is_gpu();
@@ -112,24 +105,19 @@ pub(crate) fn resolve(
             Source::Measured(format!("trace: {evidence}")),
         ))
     });
-    let batch_size = match (config.batch_size, traced_batch) {
-        (Some(batch), traced) => {
-            if let Some(traced) = traced
-                && traced.value != batch
-            {
-                warnings.push(format!(
-                    "config batch_size = {batch} but the trace shows batch {} ({}): the analysis follows the config; check that the trace is of this run",
-                    traced.value, traced.source
-                ));
-            }
-            Fact::new(batch, Source::Config("batch_size".to_owned()))
-        }
-        (None, Some(traced)) => traced,
-        (None, None) => Fact::new(
+    let batch_size = config_or_traced(
+        "batch_size",
+        config.batch_size,
+        traced_batch,
+        |batch| format!("batch {batch}"),
+        &mut warnings,
+    )
+    .unwrap_or_else(|| {
+        Fact::new(
             1,
             Source::Assumed("batch_size not set; one sequence per step".to_owned()),
-        ),
-    };
+        )
+    });
 
     let traced_tokens = traced.and_then(|run| {
         Some((
@@ -748,6 +736,30 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
 /// `traced`: the query tokens per sequence the trace's attention shapes show, and where from;
 /// the sequence length of a run that does not generate (an encoder, or training), where the
 /// config is silent. (A generating run's queries are one token in decode steps: no length.)
+/// The config's `key` where it gives one, else what the trace shows; a trace that shows
+/// another value than the config's is warned about (`shown` words the trace's value).
+fn config_or_traced<T: PartialEq + std::fmt::Display>(
+    key: &str,
+    configured: Option<T>,
+    traced: Option<Fact<T>>,
+    shown: impl Fn(&T) -> String,
+    warnings: &mut Vec<String>,
+) -> Option<Fact<T>> {
+    let Some(value) = configured else {
+        return traced;
+    };
+    if let Some(traced) = traced
+        && traced.value != value
+    {
+        warnings.push(format!(
+            "config {key} = {value} but the trace shows {} ({}): the analysis follows the config; check that the trace is of this run",
+            shown(&traced.value),
+            traced.source
+        ));
+    }
+    Some(Fact::new(value, Source::Config(key.to_owned())))
+}
+
 fn resolve_tokens(
     config: &RunConfig,
     model: Option<&ModelShape>,

@@ -514,26 +514,12 @@ fn roofline(out: &mut String, trace: &TraceOverview) {
             })
             .collect(),
     };
-    let title = "How fast each operator runs: its achieved rate against the roofline";
-    let _ = writeln!(
+    open_figure(
         out,
-        "<figure class=\"chart\" id=\"chart-trace-roofline\">\n<figcaption>{}</figcaption>",
-        escape(title)
+        "chart-trace-roofline",
+        "How fast each operator runs: its achieved rate against the roofline",
+        chart.svg(),
     );
-    match chart.svg() {
-        Ok(svg) => out.push_str(&svg.replacen(
-            "<svg ",
-            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
-            1,
-        )),
-        Err(error) => {
-            let _ = writeln!(
-                out,
-                "<p class=\"chart-error\">The chart could not be drawn: {}</p>",
-                escape(&error)
-            );
-        }
-    }
     out.push_str("<ul class=\"legend\">\n");
     for roof in &trace.roofs {
         let _ = writeln!(
@@ -753,29 +739,7 @@ fn memory_part_name(name: &str) -> &'static str {
 
 /// A figure with its chart, or a note saying why it could not be drawn.
 fn chart(out: &mut String, id: &str, title: &str, chart: &BarChart) {
-    let _ = writeln!(
-        out,
-        "<figure class=\"chart\" id=\"{id}\">\n<figcaption>{}</figcaption>",
-        escape(title)
-    );
-    match chart.svg() {
-        Ok(svg) => {
-            // The SVG names itself for screen readers; plotters writes the `<svg` tag first.
-            let labelled = svg.replacen(
-                "<svg ",
-                &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
-                1,
-            );
-            out.push_str(&labelled);
-        }
-        Err(error) => {
-            let _ = writeln!(
-                out,
-                "<p class=\"chart-error\">The chart could not be drawn: {}</p>",
-                escape(&error)
-            );
-        }
-    }
+    open_figure(out, id, title, chart.svg());
     out.push_str("<ul class=\"legend\">\n");
     for series in &chart.series {
         let _ = writeln!(
@@ -794,6 +758,34 @@ fn chart(out: &mut String, id: &str, title: &str, chart: &BarChart) {
         );
     }
     out.push_str("</ul>\n</figure>\n");
+}
+
+/// Opens a chart's figure: its caption, then the SVG (or a note saying why it could not be
+/// drawn). The caller writes the legend and closes the figure.
+fn open_figure(out: &mut String, id: &str, title: &str, svg: Result<String, String>) {
+    let _ = writeln!(
+        out,
+        "<figure class=\"chart\" id=\"{id}\">\n<figcaption>{}</figcaption>",
+        escape(title)
+    );
+    match svg {
+        Ok(svg) => {
+            // The SVG names itself for screen readers; plotters writes the `<svg` tag first.
+            let labelled = svg.replacen(
+                "<svg ",
+                &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
+                1,
+            );
+            out.push_str(&labelled);
+        }
+        Err(error) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"chart-error\">The chart could not be drawn: {}</p>",
+                escape(&error)
+            );
+        }
+    }
 }
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;

@@ -182,3 +182,15 @@ pub(crate) fn generation_line(what: &str, simulation: &advisor_model::Simulation
         float_bytes_text(after.memory.total()),
     )
 }
+
+/// The model's family (`bert`, `t5`, `llama`, ...) in lowercase, empty when the graph does not
+/// say.
+pub(crate) fn model_family(input: &advisor_core::RuleInput<'_>) -> String {
+    input
+        .context
+        .model_graph
+        .as_ref()
+        .and_then(|g| g.facts.family.as_deref())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}

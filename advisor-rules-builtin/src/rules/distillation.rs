@@ -264,13 +264,7 @@ fn budgets(input: &RuleInput<'_>, generates: bool) -> Vec<Budget> {
 /// The smaller variants of this model, least retraining first.
 fn variants(input: &RuleInput<'_>, workload: &Workload) -> Vec<Variant> {
     let layers = workload.model.layers.unwrap_or(0);
-    let family = input
-        .context
-        .model_graph
-        .as_ref()
-        .and_then(|g| g.facts.family.as_deref())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let family = facts::model_family(input);
     let mut variants = Vec::new();
     let student = match family.as_str() {
         "bert" if layers == 12 => Some(("DistilBERT", "distilbert-base-uncased")),

@@ -64,13 +64,7 @@ impl OptimizationRule for MixedPrecision {
 /// models were trained in bf16; Hugging Face keeps T5's `wo` projection in fp32 through
 /// `_keep_in_fp32_modules` for this reason, transformers issues #14189 and #20287).
 fn t5_in_fp16(input: &RuleInput<'_>, suggestion: OptimizationSuggestion) -> OptimizationSuggestion {
-    let family = input
-        .context
-        .model_graph
-        .as_ref()
-        .and_then(|g| g.facts.family.as_deref())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let family = facts::model_family(input);
     let fp16 = suggestion
         .changes
         .contains(&Change::Precision(Precision::Fp16));

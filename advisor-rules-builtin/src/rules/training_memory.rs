@@ -383,13 +383,7 @@ fn lowercase_first(text: &str) -> String {
 
 /// The projection names PEFT targets for the model's family (query and value).
 fn lora_targets(input: &RuleInput<'_>) -> &'static str {
-    let family = input
-        .context
-        .model_graph
-        .as_ref()
-        .and_then(|g| g.facts.family.as_deref())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let family = facts::model_family(input);
     match family.as_str() {
         "gpt2" => "[\"c_attn\"]",
         "bert" | "roberta" => "[\"query\", \"value\"]",
