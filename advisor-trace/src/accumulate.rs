@@ -33,8 +33,9 @@ use crate::{
         memory::MemoryPeaks,
         roofline,
     },
-    event::{ArgNumbers, Num, RawArgs, RawEvent, repair},
-    scan::{MAX_STRING_BYTES, Prefix, Sink},
+    event::{ArgNumbers, IdKey, Num, RawArgs, RawEvent, repair},
+    scan::{MAX_STRING_BYTES, Prefix, Scanner, Sink, StructureRepairs},
+    tape::TapeParser,
 };
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -320,6 +321,84 @@ impl Sink for Accumulator {
     }
 }
 
+/// The one-thread reader's sink: runs of whole elements parsed at once on the tape, as the
+/// pipeline's workers parse them, straight into the accumulator; a run the tape does not read
+/// (it needs repair) and whatever is not in a run go element by element.
+pub(crate) struct InThread<'a> {
+    accumulator: &'a mut Accumulator,
+    tape: TapeParser,
+    run_bytes: usize,
+    /// What splitting runs element by element repaired.
+    pub(crate) structure: StructureRepairs,
+}
+
+impl<'a> InThread<'a> {
+    pub(crate) fn new(accumulator: &'a mut Accumulator, run_bytes: usize) -> Self {
+        InThread {
+            accumulator,
+            tape: TapeParser::default(),
+            run_bytes: run_bytes.max(1),
+            structure: StructureRepairs::default(),
+        }
+    }
+}
+
+impl Sink for InThread<'_> {
+    fn metadata(&mut self, key: &str, value: &[u8], offset: u64) {
+        self.accumulator.metadata(key, value, offset);
+    }
+
+    fn event(&mut self, element: &[u8], offset: u64) {
+        self.accumulator.event(element, offset);
+    }
+
+    fn event_prefix(&mut self, data: &[u8]) -> Prefix {
+        self.accumulator.event_prefix(data)
+    }
+
+    fn raw_batch_bytes(&self) -> Option<usize> {
+        Some(self.run_bytes)
+    }
+
+    fn speculates(&self) -> bool {
+        true
+    }
+
+    fn try_raw_events(&mut self, run: &[u8], _offset: u64) -> bool {
+        self.parse(run)
+    }
+
+    fn raw_events(&mut self, run: &[u8], offset: u64) {
+        if !self.parse(run) {
+            let mut scanner = Scanner::over_run(run.to_vec(), offset);
+            // A run in memory cannot fail to read, and splitting it raises no error.
+            let _ = scanner.batch_events(&mut *self.accumulator);
+            self.structure.merge(&scanner.repairs);
+        }
+    }
+}
+
+impl InThread<'_> {
+    /// Reads `run` on the tape into the accumulator; false, reading nothing, when the tape
+    /// does not read it.
+    fn parse(&mut self, run: &[u8]) -> bool {
+        let accumulator = &mut *self.accumulator;
+        self.tape.parse(run, |event| {
+            accumulator.add(&Fields {
+                ph: event.ph,
+                cat: event.cat,
+                name: event.name,
+                ts: event.ts,
+                dur: event.dur,
+                thread: event.thread,
+                args: event.args,
+                cost: event.cost.as_deref(),
+                comm: event.comm.as_deref(),
+            });
+        })
+    }
+}
+
 /// What a top-level value other than `traceEvents` tells, parsed (and repaired) apart from
 /// the accumulator so the pipeline can parse it on the reading thread.
 #[derive(Debug)]
@@ -577,7 +656,12 @@ impl Accumulator {
 
 /// Thread and process of an event, folded into one key.
 fn thread_key(event: &RawEvent<'_>) -> u64 {
-    event.tid.map_or(0, |t| t.0) ^ event.pid.map_or(0, |p| p.0.rotate_left(32))
+    thread_key_of(event.tid, event.pid)
+}
+
+/// [`thread_key`] of a thread and process id.
+pub(crate) fn thread_key_of(tid: Option<IdKey>, pid: Option<IdKey>) -> u64 {
+    tid.map_or(0, |t| t.0) ^ pid.map_or(0, |p| p.0.rotate_left(32))
 }
 
 /// What the accumulator reads of one event: its strings (empty when absent), times, thread
@@ -628,7 +712,29 @@ pub(crate) fn comm_params(event: &RawEvent<'_>) -> Option<CommParams> {
         return None;
     }
     let args = event.args.as_ref()?;
-    let element = dtype_bytes(args.dtype.as_ref()?.0.as_ref())?;
+    comm_params_of(&CommArgs {
+        in_msg_nelems: args.in_msg_nelems,
+        out_msg_nelems: args.out_msg_nelems,
+        group_size: args.group_size,
+        dtype: args.dtype.as_ref().map(|d| d.0.as_ref()),
+        collective_name: args.collective_name.as_ref().map(|c| c.0.as_ref()),
+    })
+}
+
+/// The `args` of a `record_param_comms` event that [`comm_params_of`] reads, from whichever
+/// parser read them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CommArgs<'a> {
+    pub(crate) in_msg_nelems: Num,
+    pub(crate) out_msg_nelems: Num,
+    pub(crate) group_size: Num,
+    pub(crate) dtype: Option<&'a str>,
+    pub(crate) collective_name: Option<&'a str>,
+}
+
+/// [`comm_params`] of a `record_param_comms` event's `args`.
+pub(crate) fn comm_params_of(args: &CommArgs<'_>) -> Option<CommParams> {
+    let element = dtype_bytes(args.dtype?)?;
     let elements = args
         .in_msg_nelems
         .0
@@ -639,10 +745,7 @@ pub(crate) fn comm_params(event: &RawEvent<'_>) -> Option<CommParams> {
         .int()
         .and_then(|g| u32::try_from(g).ok())
         .filter(|&g| g > 0)?;
-    let collective = args
-        .collective_name
-        .as_ref()
-        .map_or("unnamed", |c| c.0.as_ref());
+    let collective = args.collective_name.unwrap_or("unnamed");
     (elements.is_finite() && elements > 0.0).then(|| CommParams {
         collective: collective.chars().take(64).collect(),
         bytes: elements * element,
@@ -660,7 +763,7 @@ pub(crate) struct ShapeCost {
     pub(crate) element_bits: u32,
 }
 
-fn is_op_category(cat: &str) -> bool {
+pub(crate) fn is_op_category(cat: &str) -> bool {
     cat.eq_ignore_ascii_case("cpu_op") || cat.eq_ignore_ascii_case("operator")
 }
 
@@ -669,7 +772,7 @@ fn is_op_category(cat: &str) -> bool {
 pub(crate) fn shape_cost(event: &RawEvent<'_>) -> Option<ShapeCost> {
     let cat = event.cat.as_ref().map_or("", |c| c.0.as_ref());
     let name = event.name.as_ref().map_or("", |n| n.0.as_ref());
-    if !is_op_category(cat) || !roofline::is_counted(name) {
+    if !is_counted_op(cat, name) {
         return None;
     }
     let args = event.args.as_ref()?;
@@ -677,7 +780,22 @@ pub(crate) fn shape_cost(event: &RawEvent<'_>) -> Option<ShapeCost> {
     let types: Option<serde_json::Value> = args
         .input_types
         .and_then(|raw| serde_json::from_str(raw.get()).ok());
-    let (flops, bytes, element_bits, shapes) = roofline::cost(name, &dims, types.as_ref())?;
+    shape_cost_of(name, &dims, types.as_ref())
+}
+
+/// Whether an event of this category and name is an operator whose cost is counted.
+pub(crate) fn is_counted_op(cat: &str, name: &str) -> bool {
+    is_op_category(cat) && roofline::is_counted(name)
+}
+
+/// [`shape_cost`] of a counted operator from its `Input Dims` and `Input type`, whichever
+/// parser read them.
+pub(crate) fn shape_cost_of(
+    name: &str,
+    dims: &serde_json::Value,
+    types: Option<&serde_json::Value>,
+) -> Option<ShapeCost> {
+    let (flops, bytes, element_bits, shapes) = roofline::cost(name, dims, types)?;
     Some(ShapeCost {
         key: format!("{name}\u{1f}{shapes}"),
         flops,

@@ -67,7 +67,7 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num(Some(v as f64)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                Ok(Num(v.trim().parse::<f64>().ok().filter(|x| x.is_finite())))
+                Ok(Num::of_str(v))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Num, E> {
                 Ok(Num(None))
@@ -92,6 +92,11 @@ impl<'de> Deserialize<'de> for Num {
 }
 
 impl Num {
+    /// A number written as a string: its value when it parses and is finite.
+    pub(crate) fn of_str(v: &str) -> Num {
+        Num(v.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+    }
+
     /// The value as an integer, when it is one.
     pub(crate) fn int(self) -> Option<i64> {
         self.0
@@ -119,19 +124,31 @@ impl<'de> Deserialize<'de> for IdKey {
                 Ok(IdKey(v))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<IdKey, E> {
-                Ok(IdKey(v as i64 as u64))
+                Ok(IdKey::of_f64(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<IdKey, E> {
-                use std::hash::BuildHasher;
-                // Strings get the top bit so they never collide with small numeric ids.
-                let hash = foldhash::fast::FixedState::with_seed(0).hash_one(v);
-                Ok(IdKey(hash | (1 << 63)))
+                Ok(IdKey::of_str(v))
             }
             fn visit_unit<E: de::Error>(self) -> Result<IdKey, E> {
                 Ok(IdKey(u64::MAX))
             }
         }
         deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+impl IdKey {
+    /// The key of an id written as a string: a hash with the top bit set, so it never
+    /// collides with a small numeric id.
+    pub(crate) fn of_str(id: &str) -> IdKey {
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::with_seed(0).hash_one(id);
+        IdKey(hash | (1 << 63))
+    }
+
+    /// The key of an id written as a number that is not an integer.
+    pub(crate) fn of_f64(id: f64) -> IdKey {
+        IdKey(id as i64 as u64)
     }
 }
 

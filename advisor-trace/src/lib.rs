@@ -42,6 +42,7 @@ mod ranks;
 mod read;
 mod scan;
 mod summary;
+mod tape;
 
 pub use crate::{
     analysis::{

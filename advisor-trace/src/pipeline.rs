@@ -31,6 +31,7 @@ use crate::{
     event::{ArgNumbers, Num, RawEvent},
     read::TraceError,
     scan::{LONG_ELEMENT_BYTES, Prefix, Scanner, Sink, StructureRepairs},
+    tape::{TapeEvent, TapeParser},
 };
 
 /// Elements go to the workers in batches of about this many bytes of JSON: large enough that
@@ -144,8 +145,29 @@ impl Done {
         self.items.push(Item::Event(compact));
     }
 
-    fn parse_batch(&mut self, batch: &mut Batch) {
+    fn push_tape_event(&mut self, event: TapeEvent<'_>) {
+        let compact = CompactEvent {
+            ph: self.keep(event.ph),
+            cat: self.keep(event.cat),
+            name: self.keep(event.name),
+            ts: event.ts,
+            dur: event.dur,
+            thread: event.thread,
+            args: event.args,
+            cost: event.cost,
+            comm: event.comm,
+        };
+        self.items.push(Item::Event(compact));
+    }
+
+    /// Parses a batch: a run at once on the tape when it is plain JSON, else element by
+    /// element.
+    fn parse_batch(&mut self, batch: &mut Batch, tape: &mut TapeParser) {
         if let Some(offset) = batch.run_offset {
+            if tape.parse(&batch.bytes, |event| self.push_tape_event(event)) {
+                batch.bytes.clear();
+                return;
+            }
             let mut scanner = Scanner::over_run(std::mem::take(&mut batch.bytes), offset);
             // A run in memory cannot fail to read, and splitting it raises no error.
             let _ = scanner.batch_events(self);
@@ -280,6 +302,8 @@ struct Pipeline<'scope, 'env> {
     parsed_here: Vec<Done>,
     /// Their bytes of JSON.
     bytes_here: usize,
+    /// The tape parser of the batches parsed here.
+    tape: TapeParser,
 }
 
 impl<'scope, 'env> Pipeline<'scope, 'env> {
@@ -300,6 +324,7 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
             running: None,
             parsed_here: Vec::new(),
             bytes_here: 0,
+            tape: TapeParser::default(),
         }
     }
 
@@ -419,7 +444,7 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
     fn parse_here(&mut self) {
         self.bytes_here += self.batch.bytes.len();
         let mut done = Done::default();
-        done.parse_batch(&mut self.batch);
+        done.parse_batch(&mut self.batch, &mut self.tape);
         self.batch.bytes.clear();
         self.batch.elements.clear();
         self.batch.run_offset = None;
@@ -429,6 +454,7 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
 
 /// A worker: parses batches until the reader is done.
 fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Done>>) {
+    let mut tape = TapeParser::default();
     loop {
         let job = {
             let queue = jobs.lock().unwrap_or_else(PoisonError::into_inner);
@@ -442,7 +468,7 @@ fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Don
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
             .unwrap_or_default();
-        done.parse_batch(&mut batch);
+        done.parse_batch(&mut batch, &mut tape);
         let _ = spent.send(batch);
         let _ = reply.send(done);
     }
@@ -518,10 +544,16 @@ mod tests {
 
     use crate::{TraceOptions, read_trace};
 
-    /// Every way of reading: one thread; two and three workers with batches so small that a
-    /// test trace is cut into hundreds; and the defaults.
+    /// Every way of reading: one thread, with runs on the tape of the default size and of
+    /// 300 bytes; two and three workers with batches so small that a test trace is cut into
+    /// hundreds; and the defaults.
     fn every_way() -> Vec<(&'static str, TraceOptions)> {
         vec![
+            ("1 thread, 1 MiB runs", TraceOptions::default().threads(1)),
+            (
+                "1 thread, 300-byte runs",
+                TraceOptions::default().threads(1).chunk_bytes(300),
+            ),
             (
                 "2 workers, 1 MiB batches",
                 TraceOptions::default().threads(2),
@@ -538,10 +570,11 @@ mod tests {
         ]
     }
 
-    /// Reads `bytes` with one thread and every other way, and checks the whole summary (its
-    /// `Debug` form, which holds the fields the JSON skips too) or the error is the same.
+    /// Reads `bytes` with one thread element by element and every other way, and checks the
+    /// whole summary (its `Debug` form, which holds the fields the JSON skips too) or the
+    /// error is the same.
     fn same_every_way(name: &str, bytes: &[u8]) {
-        let one = read_trace(bytes, name, TraceOptions::default().threads(1));
+        let one = read_trace(bytes, name, TraceOptions::default().element_by_element());
         let one = match one {
             Ok(summary) => format!("{summary:#?}"),
             Err(error) => format!("error: {error}"),

@@ -10,7 +10,7 @@ use std::{
 };
 
 use crate::{
-    accumulate::Accumulator,
+    accumulate::{Accumulator, InThread},
     annotate::Timeline,
     pipeline, scan,
     summary::{self, TraceSummary},
@@ -58,6 +58,9 @@ pub struct TraceOptions {
     threads: Option<usize>,
     /// Bytes of JSON per batch handed to a parsing thread.
     chunk_bytes: usize,
+    /// Whether runs of whole elements are parsed at once (the tape); off, one thread reads
+    /// element by element, the reference the tests hold every other way to.
+    runs: bool,
 }
 
 impl Default for TraceOptions {
@@ -67,6 +70,7 @@ impl Default for TraceOptions {
             min_inflate_limit: MIN_INFLATE_LIMIT,
             threads: None,
             chunk_bytes: pipeline::CHUNK_BYTES,
+            runs: true,
         }
     }
 }
@@ -78,6 +82,7 @@ impl std::fmt::Debug for TraceOptions {
             .field("min_inflate_limit", &self.min_inflate_limit)
             .field("threads", &self.threads)
             .field("chunk_bytes", &self.chunk_bytes)
+            .field("runs", &self.runs)
             .finish()
     }
 }
@@ -115,6 +120,14 @@ impl TraceOptions {
     #[cfg(test)]
     pub(crate) fn chunk_bytes(mut self, bytes: usize) -> Self {
         self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// One thread, element by element, as the scanner splits them: the reference reader.
+    #[cfg(test)]
+    pub(crate) fn element_by_element(mut self) -> Self {
+        self.threads = Some(1);
+        self.runs = false;
         self
     }
 
@@ -227,6 +240,7 @@ pub(crate) fn read_trace_with(
     };
     let threads = options.parsing_threads();
     let chunk_bytes = options.chunk_bytes;
+    let runs = options.runs;
     if head == Some([0x1f, 0x8b]) {
         let min_limit = options.min_inflate_limit;
         let decoder = flate2::bufread::MultiGzDecoder::new(CountingReader::new(reader, options));
@@ -237,7 +251,7 @@ pub(crate) fn read_trace_with(
             truncated: false,
             cut_at: None,
         };
-        let result = summarize(&mut stream, source, threads, chunk_bytes, timeline);
+        let result = summarize(&mut stream, source, threads, chunk_bytes, runs, timeline);
         result.map(|(mut summary, timeline)| {
             if let Some((inflated, compressed)) = stream.cut_at {
                 summary.warnings.insert(
@@ -260,7 +274,7 @@ pub(crate) fn read_trace_with(
         })
     } else {
         let counted = CountingReader::new(reader, options);
-        summarize(counted, source, threads, chunk_bytes, timeline)
+        summarize(counted, source, threads, chunk_bytes, runs, timeline)
     }
 }
 
@@ -394,12 +408,21 @@ fn summarize(
     source: &str,
     threads: usize,
     chunk_bytes: usize,
+    runs: bool,
     timeline: bool,
 ) -> Result<(TraceSummary, Option<Timeline>), TraceError> {
     let mut scanner = scan::Scanner::new(reader, None);
     let (found_events, accumulator) = if threads <= 1 {
         let mut accumulator = Accumulator::default();
-        let found_events = scanner.run(&mut accumulator)?;
+        let found_events = if runs {
+            let mut sink = InThread::new(&mut accumulator, chunk_bytes);
+            let found_events = scanner.run(&mut sink)?;
+            let structure = sink.structure;
+            scanner.repairs.merge(&structure);
+            found_events
+        } else {
+            scanner.run(&mut accumulator)?
+        };
         (found_events, accumulator)
     } else {
         pipeline::run(&mut scanner, threads, chunk_bytes)?

@@ -28,6 +28,18 @@ pub(crate) trait Sink {
     /// element, with the separators between, at this stream offset: to be split with
     /// [`Scanner::batch_events`]. Called only when [`Sink::raw_batch_bytes`] says so.
     fn raw_events(&mut self, _run: &[u8], _offset: u64) {}
+    /// Whether the sink also takes runs cut where they only may end between elements
+    /// ([`Sink::try_raw_events`]): a sink that parses a run whole and knows whether it was.
+    fn speculates(&self) -> bool {
+        false
+    }
+    /// A run that starts between elements and ends at a `}` followed by a comma and a line
+    /// break, which may be inside an element: the sink takes it, and returns true, only if it
+    /// is whole elements that need no repair (then it ended between elements); on false
+    /// nothing of it was taken and the scanner finds the run's end exactly.
+    fn try_raw_events(&mut self, _run: &[u8], _offset: u64) -> bool {
+        false
+    }
 }
 
 /// The outcome of [`Sink::event_prefix`].
@@ -107,6 +119,8 @@ pub(crate) struct Scanner<R> {
     /// Stream offset of `buf[0]`.
     base: u64,
     pub repairs: StructureRepairs,
+    /// Runs cut where they may end ([`Sink::try_raw_events`]) that were whole, and not.
+    speculated: (u64, u64),
     /// Reports bytes read so far from the underlying reader.
     progress: Option<Box<dyn FnMut(u64) + 'static>>,
     read_total: u64,
@@ -131,6 +145,7 @@ impl<R: Read> Scanner<R> {
             eof: false,
             base: 0,
             repairs: StructureRepairs::default(),
+            speculated: (0, 0),
             progress,
             read_total: 0,
         }
@@ -481,6 +496,9 @@ impl<R: Read> Scanner<R> {
         let long_element = batch_bytes.max(LONG_ELEMENT_BYTES);
         let mut scan = BoundaryScan::new(long_element);
         loop {
+            if scan.at == 0 && self.speculate(sink, batch_bytes)? {
+                continue;
+            }
             let stop = scan.run(&self.buf[self.pos..self.end], batch_bytes);
             let cut = scan.last_end;
             let send = |this: &mut Self, sink: &mut dyn FnMut(&[u8], u64)| {
@@ -508,6 +526,35 @@ impl<R: Read> Scanner<R> {
                 }
             }
         }
+    }
+
+    /// Between elements, for a sink that [speculates](Sink::speculates): hands it the run up
+    /// to the last `},` and line break within `batch_bytes`, without looking for element
+    /// boundaries. A raw line break is never inside a JSON string, so the run cannot end in
+    /// one; if the sink finds the run whole elements (balanced, each complete), it ended at
+    /// the top of the array, as it started there. Returns whether the sink took it; it stops
+    /// trying when most tries fail (a file of one line, or full of repairs).
+    fn speculate(&mut self, sink: &mut impl Sink, batch_bytes: usize) -> Result<bool, TraceError> {
+        let (whole, not) = self.speculated;
+        if !sink.speculates() || not > 16 && not * 4 > whole {
+            return Ok(false);
+        }
+        if self.end - self.pos < batch_bytes {
+            self.fill_at_least(batch_bytes)?;
+        }
+        let window = &self.buf[self.pos..self.end.min(self.pos + batch_bytes)];
+        let Some(cut) = speculative_cut(window) else {
+            return Ok(false);
+        };
+        let offset = self.offset();
+        let taken = sink.try_raw_events(&self.buf[self.pos..self.pos + cut], offset);
+        if taken {
+            self.pos += cut;
+            self.speculated.0 += 1;
+        } else {
+            self.speculated.1 += 1;
+        }
+        Ok(taken)
     }
 
     /// One element (the separator before it taken): parsed in place, or found and handed on.
@@ -566,6 +613,7 @@ impl Scanner<std::io::Empty> {
             eof: true,
             base: offset,
             repairs: StructureRepairs::default(),
+            speculated: (0, 0),
             progress: None,
             read_total: 0,
         }
@@ -575,6 +623,19 @@ impl Scanner<std::io::Empty> {
     pub(crate) fn into_run(self) -> Vec<u8> {
         self.buf
     }
+}
+
+/// Just past the last `}` in `window` that a comma and then a line break follow (spaces,
+/// tabs and carriage returns allowed around the comma).
+fn speculative_cut(window: &[u8]) -> Option<usize> {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
+    memchr::memrchr_iter(b'\n', window).find_map(|newline| {
+        let before = &window[..newline];
+        let before = &before[..before.len() - before.iter().rev().take_while(|b| blank(b)).count()];
+        let before = before.strip_suffix(b",")?;
+        let before = &before[..before.len() - before.iter().rev().take_while(|b| blank(b)).count()];
+        before.ends_with(b"}").then_some(before.len())
+    })
 }
 
 /// Elements at least this long (or a batch's size, if more) are not put in runs: the
@@ -1281,6 +1342,88 @@ mod tests {
         );
         assert_eq!(sink.metadata[1], ("x".to_owned(), "\"y\"".to_owned()));
         assert_eq!(repairs.trailing_commas + repairs.missing_closers, 0);
+    }
+
+    /// A sink that takes runs cut where they may end, as the one-thread reader does, checking
+    /// each is whole elements with serde_json; it keeps each element's text.
+    #[derive(Default)]
+    struct Speculating {
+        events: Vec<String>,
+        taken: usize,
+        refused: usize,
+    }
+
+    impl Sink for Speculating {
+        fn metadata(&mut self, _: &str, _: &[u8], _: u64) {}
+        fn event(&mut self, element: &[u8], _: u64) {
+            let value: serde_json::Value = serde_json::from_slice(element).expect("an element");
+            self.events.push(value.to_string());
+        }
+        fn event_prefix(&mut self, _: &[u8]) -> Prefix {
+            Prefix::Invalid
+        }
+        fn raw_batch_bytes(&self) -> Option<usize> {
+            Some(120)
+        }
+        fn raw_events(&mut self, run: &[u8], offset: u64) {
+            let mut scanner = Scanner::over_run(run.to_vec(), offset);
+            scanner.batch_events(self).expect("splits");
+        }
+        fn speculates(&self) -> bool {
+            true
+        }
+        fn try_raw_events(&mut self, run: &[u8], _: u64) -> bool {
+            let body = run.trim_ascii_start();
+            let body = body.strip_prefix(b",").unwrap_or(body);
+            let array = [b"[", body, b"]"].concat();
+            match serde_json::from_slice::<Vec<serde_json::Value>>(&array) {
+                Ok(values) if values.iter().all(serde_json::Value::is_object) => {
+                    self.events.extend(values.iter().map(|v| v.to_string()));
+                    self.taken += 1;
+                    true
+                }
+                _ => {
+                    self.refused += 1;
+                    false
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_cut_at_line_breaks_are_taken_only_when_whole() {
+        // Kineto's layout, an element whose nested objects span several windows (each cut in
+        // it parses as objects but leaves the element open), a `},` inside a string, and
+        // metadata after the array.
+        let mut text = String::from("{\"traceEvents\": [\n");
+        for i in 0..40 {
+            text.push_str(&format!("  {{\"ph\": \"X\", \"name\": \"op{i}\", \"ts\": {i}}},\n"));
+        }
+        text.push_str("  {\"args\": {\"list\": [\n");
+        for i in 0..20 {
+            text.push_str(&format!("    {{\"k\": {i}}},\n"));
+        }
+        text.push_str("    {\"k\": 0}]}},\n  {\"name\": \"a},\\nb\", \"ts\": 1}\n], \"x\": 1}");
+        let mut speculating = Speculating::default();
+        let mut scanner = Scanner::new(text.as_bytes(), None);
+        assert!(scanner.run(&mut speculating).expect("reads"));
+        let (plain, _) = split(&text);
+        let plain: Vec<String> = plain
+            .events
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(e).expect("json").to_string())
+            .collect();
+        assert_eq!(speculating.events, plain);
+        assert!(speculating.taken >= 10, "{}", speculating.taken);
+        assert!(speculating.refused >= 1, "{}", speculating.refused);
+    }
+
+    #[test]
+    fn a_speculative_cut_is_after_a_brace_a_comma_and_a_line_break() {
+        assert_eq!(speculative_cut(b"{\"a\": 1},\n{\"b\": 2},\n{"), Some(18));
+        assert_eq!(speculative_cut(b"{\"a\": 1} , \r\n  {"), Some(8));
+        assert_eq!(speculative_cut(b"{\"a\": 1},{\"b\": 2}"), None);
+        assert_eq!(speculative_cut(b"[1,\n2]"), None);
     }
 
     fn split_fast(bytes: &[u8]) -> (Collect, StructureRepairs) {
