@@ -13,6 +13,7 @@
 //! thread at all.
 
 use std::{
+    collections::BTreeMap,
     io::Read,
     ops::Range,
     panic,
@@ -60,6 +61,17 @@ struct Batch {
     bytes: Vec<u8>,
     elements: Vec<Element>,
     run_offset: Option<u64>,
+    /// A run cut where it may end ([`Sink::try_raw_events`]): its number among those the
+    /// reading thread cut. The worker reads it on the tape or refuses it, and its bytes come
+    /// back intact either way, for the reading thread to scan again after a refusal.
+    speculative: Option<u64>,
+}
+
+/// A batch's buffer back from a worker, and whether the tape read it (always true for a
+/// batch that was not speculative).
+struct Returned {
+    batch: Batch,
+    plain: bool,
 }
 
 /// One event as a worker parsed it: its strings in the batch's arena, owned, so it can cross
@@ -91,12 +103,16 @@ struct Done {
     comma_repairs: u64,
     /// What splitting a run repaired (trailing commas, cut strings, ...).
     structure: StructureRepairs,
+    /// A speculative run the tape did not read: the accumulator drops it and every batch
+    /// after it up to [`Slot::Rewound`], and the reading thread scans the bytes again.
+    refused: bool,
 }
 
 impl Done {
     fn clear(&mut self) {
         self.arena.clear();
         self.items.clear();
+        self.refused = false;
         self.non_finite_repairs = 0;
         self.comma_repairs = 0;
         self.structure = StructureRepairs::default();
@@ -164,8 +180,16 @@ impl Done {
     /// element.
     fn parse_batch(&mut self, batch: &mut Batch, tape: &mut TapeParser) {
         if let Some(offset) = batch.run_offset {
-            if tape.parse(&batch.bytes, |event| self.push_tape_event(event)) {
-                batch.bytes.clear();
+            let (items, arena) = (self.items.len(), self.arena.len());
+            if tape.parse_streaming(&batch.bytes, |event| self.push_tape_event(event)) {
+                return;
+            }
+            // What the tape gave before it stopped: a refused run is dropped whole, and a
+            // run found exactly is read again element by element.
+            self.items.truncate(items);
+            self.arena.truncate(arena);
+            if batch.speculative.is_some() {
+                self.refused = true;
                 return;
             }
             let mut scanner = Scanner::over_run(std::mem::take(&mut batch.bytes), offset);
@@ -251,6 +275,9 @@ impl Sink for Done {
 enum Slot {
     Pending(Receiver<Done>),
     Ready(Done),
+    /// The reading thread took back the speculative runs from the refused one on: what
+    /// comes after this is the file again.
+    Rewound,
 }
 
 struct Job {
@@ -263,7 +290,7 @@ struct Running<'scope> {
     jobs: SyncSender<Job>,
     order: SyncSender<Slot>,
     /// Batch buffers back from the workers.
-    spent: Receiver<Batch>,
+    spent: Receiver<Returned>,
     workers: Vec<ScopedJoinHandle<'scope, ()>>,
     accumulator: ScopedJoinHandle<'scope, (Accumulator, StructureRepairs)>,
 }
@@ -304,6 +331,17 @@ struct Pipeline<'scope, 'env> {
     bytes_here: usize,
     /// The tape parser of the batches parsed here.
     tape: TapeParser,
+    /// Batch buffers back from the workers, to reuse.
+    free: Vec<Batch>,
+    /// Speculative runs back from the workers and not yet known to follow whole runs only,
+    /// by number: kept until every run before them is known whole, or scanned again.
+    held: BTreeMap<u64, Returned>,
+    /// The number the next speculative run gets.
+    next_speculative: u64,
+    /// The first speculative run not yet known whole (every one before it was).
+    first_unverified: u64,
+    /// Speculative runs at the workers.
+    outstanding: usize,
 }
 
 impl<'scope, 'env> Pipeline<'scope, 'env> {
@@ -325,6 +363,11 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
             parsed_here: Vec::new(),
             bytes_here: 0,
             tape: TapeParser::default(),
+            free: Vec::new(),
+            held: BTreeMap::new(),
+            next_speculative: 0,
+            first_unverified: 0,
+            outstanding: 0,
         }
     }
 
@@ -340,12 +383,12 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         self.running.get_or_insert_with(|| {
             let (jobs, job_queue) = mpsc::sync_channel::<Job>(in_flight(workers));
             let (order, order_queue) = mpsc::sync_channel::<Slot>(in_flight(workers));
-            let (spent_sender, spent) = mpsc::channel::<Batch>();
+            let (spent_sender, spent) = mpsc::channel::<Returned>();
             let job_queue = std::sync::Arc::new(Mutex::new(job_queue));
             let workers = (0..workers)
                 .map(|_| {
                     let job_queue = std::sync::Arc::clone(&job_queue);
-                    let spent_sender: Sender<Batch> = spent_sender.clone();
+                    let spent_sender: Sender<Returned> = spent_sender.clone();
                     scope.spawn(move || work(&job_queue, &spent_sender, pool))
                 })
                 .collect();
@@ -369,19 +412,24 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         if self.batch.elements.is_empty() && self.batch.run_offset.is_none() {
             return;
         }
-        if self.running.is_none() && self.bytes_here + self.batch.bytes.len() < self.chunk_bytes {
+        if self.running.is_none()
+            && self.batch.speculative.is_none()
+            && self.bytes_here + self.batch.bytes.len() < self.chunk_bytes
+        {
             self.parse_here();
             return;
         }
         let capacity = self.chunk_bytes + self.chunk_bytes / 4;
-        let mut next = self.start().spent.try_recv().unwrap_or_else(|_| Batch {
+        self.start();
+        self.take_returned(false);
+        let mut next = self.free.pop().unwrap_or_else(|| Batch {
             bytes: Vec::with_capacity(capacity),
-            elements: Vec::new(),
-            run_offset: None,
+            ..Batch::default()
         });
         next.bytes.clear();
         next.elements.clear();
         next.run_offset = None;
+        next.speculative = None;
         let batch = std::mem::replace(&mut self.batch, next);
         let running = self.start();
         let (reply, answer) = mpsc::sync_channel(1);
@@ -389,6 +437,39 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         // only when a thread stopped (a panic), which `finish` reports.
         if running.order.send(Slot::Pending(answer)).is_ok() {
             let _ = running.jobs.send(Job { batch, reply });
+        }
+    }
+
+    /// Takes the buffers the workers sent back (waiting for one when `wait`), and lets go of
+    /// the speculative runs now known to follow whole runs only.
+    fn take_returned(&mut self, wait: bool) {
+        let Some(running) = self.running.as_ref() else {
+            return;
+        };
+        let mut returned = Vec::new();
+        if wait {
+            match running.spent.recv() {
+                Ok(back) => returned.push(back),
+                // Every worker stopped (a panic, which `finish` resumes): nothing more comes.
+                Err(_) => self.outstanding = 0,
+            }
+        }
+        returned.extend(running.spent.try_iter());
+        for back in returned {
+            match back.batch.speculative {
+                None => self.free.push(back.batch),
+                Some(number) => {
+                    self.outstanding = self.outstanding.saturating_sub(1);
+                    self.held.insert(number, back);
+                }
+            }
+        }
+        while let Some(entry) = self.held.first_entry() {
+            if *entry.key() != self.first_unverified || !entry.get().plain {
+                break;
+            }
+            self.free.push(entry.remove().batch);
+            self.first_unverified += 1;
         }
     }
 
@@ -453,7 +534,7 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
 }
 
 /// A worker: parses batches until the reader is done.
-fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Done>>) {
+fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Returned>, pool: &Mutex<Vec<Done>>) {
     let mut tape = TapeParser::default();
     loop {
         let job = {
@@ -469,7 +550,8 @@ fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Don
             .pop()
             .unwrap_or_default();
         done.parse_batch(&mut batch, &mut tape);
-        let _ = spent.send(batch);
+        let plain = !done.refused;
+        let _ = spent.send(Returned { batch, plain });
         let _ = reply.send(done);
     }
 }
@@ -478,8 +560,13 @@ fn work(jobs: &Mutex<Receiver<Job>>, spent: &Sender<Batch>, pool: &Mutex<Vec<Don
 fn accumulate(order: Receiver<Slot>, pool: &Mutex<Vec<Done>>) -> (Accumulator, StructureRepairs) {
     let mut accumulator = Accumulator::default();
     let mut structure = StructureRepairs::default();
+    let mut discarding = false;
     for slot in order {
         let mut done = match slot {
+            Slot::Rewound => {
+                discarding = false;
+                continue;
+            }
             Slot::Ready(done) => done,
             Slot::Pending(answer) => match answer.recv() {
                 Ok(done) => done,
@@ -487,7 +574,10 @@ fn accumulate(order: Receiver<Slot>, pool: &Mutex<Vec<Done>>) -> (Accumulator, S
                 Err(_) => break,
             },
         };
-        done.fold_into(&mut accumulator, &mut structure);
+        discarding |= done.refused;
+        if !discarding {
+            done.fold_into(&mut accumulator, &mut structure);
+        }
         done.clear();
         let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < 8 {
@@ -517,6 +607,52 @@ impl Sink for Pipeline<'_, '_> {
         if self.batch.bytes.len() >= self.chunk_bytes {
             self.flush();
         }
+    }
+
+    fn speculates(&self) -> bool {
+        true
+    }
+
+    /// Sends the run to a worker as it is, unless a run sent so far was refused; the
+    /// worker's answer comes back before the scanner does anything but cut another run
+    /// ([`Sink::settle`]).
+    fn try_raw_events(&mut self, run: &[u8], offset: u64) -> bool {
+        self.take_returned(false);
+        if self.held.values().any(|back| !back.plain) {
+            return false;
+        }
+        self.flush();
+        self.batch.bytes.extend_from_slice(run);
+        self.batch.run_offset = Some(offset);
+        self.batch.speculative = Some(self.next_speculative);
+        self.next_speculative += 1;
+        self.outstanding += 1;
+        self.flush();
+        true
+    }
+
+    /// Waits for every speculative run; when one was refused, hands back its bytes and
+    /// those of every run cut after it, and tells the accumulator to drop what they gave.
+    fn settle(&mut self) -> Option<(Vec<u8>, u64)> {
+        while self.outstanding > 0 {
+            self.take_returned(true);
+        }
+        self.take_returned(false);
+        if self.held.is_empty() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        let mut start = None;
+        for (_, back) in std::mem::take(&mut self.held) {
+            start = start.or(back.batch.run_offset);
+            bytes.extend_from_slice(&back.batch.bytes);
+            self.free.push(back.batch);
+        }
+        self.first_unverified = self.next_speculative;
+        if let Some(running) = self.running.as_ref() {
+            let _ = running.order.send(Slot::Rewound);
+        }
+        Some((bytes, start.unwrap_or(0)))
     }
 
     /// Never parses here: the scanner then finds the element's end and hands it to

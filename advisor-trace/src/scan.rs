@@ -40,6 +40,14 @@ pub(crate) trait Sink {
     fn try_raw_events(&mut self, _run: &[u8], _offset: u64) -> bool {
         false
     }
+    /// Called before the scanner does anything but cut another run: a sink that took runs
+    /// it could not check yet (the pipeline's workers check them) waits for the checks, and
+    /// when one failed returns the bytes of that run and of every run taken after it, which
+    /// end where the scanner is, with the stream offset they start at. The scanner then
+    /// scans them again, exactly.
+    fn settle(&mut self) -> Option<(Vec<u8>, u64)> {
+        None
+    }
 }
 
 /// The outcome of [`Sink::event_prefix`].
@@ -121,6 +129,9 @@ pub(crate) struct Scanner<R> {
     pub repairs: StructureRepairs,
     /// Runs cut where they may end ([`Sink::try_raw_events`]) that were whole, and not.
     speculated: (u64, u64),
+    /// Runs are found exactly, not cut where they may end, up to this stream offset: what
+    /// a refused run handed back.
+    exact_until: u64,
     /// Reports bytes read so far from the underlying reader.
     progress: Option<Box<dyn FnMut(u64) + 'static>>,
     read_total: u64,
@@ -146,6 +157,7 @@ impl<R: Read> Scanner<R> {
             base: 0,
             repairs: StructureRepairs::default(),
             speculated: (0, 0),
+            exact_until: 0,
             progress,
             read_total: 0,
         }
@@ -496,7 +508,7 @@ impl<R: Read> Scanner<R> {
         let long_element = batch_bytes.max(LONG_ELEMENT_BYTES);
         let mut scan = BoundaryScan::new(long_element);
         loop {
-            if scan.at == 0 && self.speculate(sink, batch_bytes)? {
+            if scan.at == 0 && (self.speculate(sink, batch_bytes)? || self.settle(sink)) {
                 continue;
             }
             let stop = scan.run(&self.buf[self.pos..self.end], batch_bytes);
@@ -536,11 +548,15 @@ impl<R: Read> Scanner<R> {
     /// trying when most tries fail (a file of one line, or full of repairs).
     fn speculate(&mut self, sink: &mut impl Sink, batch_bytes: usize) -> Result<bool, TraceError> {
         let (whole, not) = self.speculated;
-        if !sink.speculates() || not > 16 && not * 4 > whole {
+        if !sink.speculates() || not > 16 && not * 4 > whole || self.offset() < self.exact_until {
             return Ok(false);
         }
         if self.end - self.pos < batch_bytes {
             self.fill_at_least(batch_bytes)?;
+        }
+        // The end of the input (and so of a trace smaller than a batch) is found exactly.
+        if self.end - self.pos < batch_bytes {
+            return Ok(false);
         }
         let window = &self.buf[self.pos..self.end.min(self.pos + batch_bytes)];
         let Some(cut) = speculative_cut(window) else {
@@ -555,6 +571,25 @@ impl<R: Read> Scanner<R> {
             self.speculated.1 += 1;
         }
         Ok(taken)
+    }
+
+    /// Lets `sink` [settle](Sink::settle) the runs it took unchecked; returns true when it
+    /// handed some back, now in front of the buffer, to be scanned again exactly.
+    fn settle(&mut self, sink: &mut impl Sink) -> bool {
+        let Some((bytes, offset)) = sink.settle() else {
+            return false;
+        };
+        debug_assert_eq!(offset + bytes.len() as u64, self.offset());
+        let mut buf = bytes;
+        let again = buf.len();
+        buf.extend_from_slice(&self.buf[self.pos..self.end]);
+        self.end = buf.len();
+        self.buf = buf;
+        self.pos = 0;
+        self.base = offset;
+        self.exact_until = offset + again as u64;
+        self.speculated.1 += 1;
+        true
     }
 
     /// One element (the separator before it taken): parsed in place, or found and handed on.
@@ -614,6 +649,7 @@ impl Scanner<std::io::Empty> {
             base: offset,
             repairs: StructureRepairs::default(),
             speculated: (0, 0),
+            exact_until: 0,
             progress: None,
             read_total: 0,
         }
@@ -1397,7 +1433,9 @@ mod tests {
         // metadata after the array.
         let mut text = String::from("{\"traceEvents\": [\n");
         for i in 0..40 {
-            text.push_str(&format!("  {{\"ph\": \"X\", \"name\": \"op{i}\", \"ts\": {i}}},\n"));
+            text.push_str(&format!(
+                "  {{\"ph\": \"X\", \"name\": \"op{i}\", \"ts\": {i}}},\n"
+            ));
         }
         text.push_str("  {\"args\": {\"list\": [\n");
         for i in 0..20 {
@@ -1411,7 +1449,11 @@ mod tests {
         let plain: Vec<String> = plain
             .events
             .iter()
-            .map(|e| serde_json::from_str::<serde_json::Value>(e).expect("json").to_string())
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(e)
+                    .expect("json")
+                    .to_string()
+            })
             .collect();
         assert_eq!(speculating.events, plain);
         assert!(speculating.taken >= 10, "{}", speculating.taken);

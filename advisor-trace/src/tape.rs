@@ -56,6 +56,28 @@ impl TapeParser {
     /// JSON objects that the fast path reads exactly as the per-element path would; the caller
     /// then reads the run element by element.
     pub(crate) fn parse(&mut self, run: &[u8], each: impl FnMut(TapeEvent<'_>)) -> bool {
+        self.with_tape(run, |tape| {
+            let mut events = Vec::new();
+            let whole = walk(tape, &mut |event| events.push(event)).is_ok();
+            if whole {
+                events.into_iter().for_each(each);
+            }
+            whole
+        })
+    }
+
+    /// [`TapeParser::parse`], handing each event to `each` as it is read: on `false`, `each`
+    /// may have had some of the run's events, which the caller drops.
+    pub(crate) fn parse_streaming(
+        &mut self,
+        run: &[u8],
+        mut each: impl FnMut(TapeEvent<'_>),
+    ) -> bool {
+        self.with_tape(run, |tape| walk(tape, &mut each).is_ok())
+    }
+
+    /// Parses the run into the tape and hands it to `read`; false when it is not JSON.
+    fn with_tape(&mut self, run: &[u8], read: impl FnOnce(&[Node<'_>]) -> bool) -> bool {
         let body = strip_leading_separator(run);
         self.scratch.clear();
         self.scratch.reserve(body.len() + 2);
@@ -64,13 +86,7 @@ impl TapeParser {
         self.scratch.push(b']');
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         let parsed = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape).is_ok()
-            && match walk(&tape.0) {
-                Ok(events) => {
-                    events.into_iter().for_each(each);
-                    true
-                }
-                Err(NotPlain) => false,
-            };
+            && read(&tape.0);
         self.tape = Some(tape.reset());
         parsed
     }
@@ -95,22 +111,21 @@ fn span(node: &Node<'_>) -> usize {
     }
 }
 
-/// The events of the run's array, all of them or none.
-fn walk<'t>(tape: &'t [Node<'t>]) -> Result<Vec<TapeEvent<'t>>, NotPlain> {
+/// Hands `each` the events of the run's array, in order, up to the first that is not plain.
+fn walk<'t>(tape: &'t [Node<'t>], each: &mut impl FnMut(TapeEvent<'t>)) -> Result<(), NotPlain> {
     let Some(Node::Array { len, .. }) = tape.first() else {
         return Err(NotPlain);
     };
-    let mut events = Vec::with_capacity(*len);
     let mut at = 1;
     for _ in 0..*len {
         let node = tape.get(at).ok_or(NotPlain)?;
         let Node::Object { len: fields, .. } = node else {
             return Err(NotPlain);
         };
-        events.push(event(tape, at + 1, *fields)?);
+        each(event(tape, at + 1, *fields)?);
         at += span(node);
     }
-    Ok(events)
+    Ok(())
 }
 
 /// Bits of [`event`]'s and [`args`]'s fields seen, to refuse a duplicate as serde does.
