@@ -7,11 +7,13 @@
 //! made to the file. [`TraceSummary::to_facts`] gives advisor-core's `TraceFacts`, which the
 //! rules read; [`TraceSummary::to_profile_results`] the whole profile for an analysis.
 //!
-//! The file is split element by element (`scan`), each event is deserialized into a small
-//! borrowed struct (`event`) and kept as a compact record (`accumulate`); no document tree is
-//! ever built. On a machine with several cores the split is coarse (runs of about 1 MiB of
-//! whole elements) and the runs are parsed on all of them, then accumulated in file order
-//! (`pipeline`): the summary is the same as one thread's. The analyses (`analysis/`, one module per fact) then fill advisor-core's fact
+//! `traceEvents` is cut into runs of about 256 KiB of whole elements (`scan`), each run is
+//! parsed at once on simd-json's tape and walked for the fields the summary reads (`tape`),
+//! and each event is kept as a compact record (`accumulate`); anything the tape would not read
+//! exactly as serde_json does (a `NaN`, a trailing comma, a duplicate field) is read element
+//! by element into a small borrowed struct (`event`) instead, and no document tree is ever
+//! built. On a machine with several cores the runs are parsed on all of them, then
+//! accumulated in file order (`pipeline`): the summary is the same as one thread's. The analyses (`analysis/`, one module per fact) then fill advisor-core's fact
 //! types, which the summary holds directly (`summary`). This crate depends on `advisor-core` only: it is a peer of the model importers
 //! (`advisor-graph`), not of the in-process profiler (`advisor-profile`).
 //!

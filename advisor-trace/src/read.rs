@@ -115,7 +115,7 @@ impl TraceOptions {
         self
     }
 
-    /// Bytes of JSON per batch handed to a parsing thread (default 1 MiB); the tests make it
+    /// Bytes of JSON per batch handed to a parsing thread (default 256 KiB); the tests make it
     /// small to cut even a small trace into many batches.
     #[cfg(test)]
     pub(crate) fn chunk_bytes(mut self, bytes: usize) -> Self {
@@ -211,12 +211,12 @@ const MIN_INFLATE_LIMIT: u64 = 1 << 30;
 /// reported in the summary's warnings.
 ///
 /// The events are parsed on every core this process may use: this thread reads (and
-/// inflates) the input and cuts `traceEvents` into runs of whole elements of about 1 MiB,
+/// inflates) the input and cuts `traceEvents` into runs of whole elements of about 256 KiB,
 /// worker threads parse the runs, and one thread accumulates them in file order, so the
 /// summary is the one a single thread gives. At most two runs more than there are workers
-/// are in flight, each about 1 MiB of JSON plus its parsed events; an element of 1 MiB or more
-/// is parsed on this thread and sent on alone. A trace smaller than 1 MiB is read on this
-/// thread only. [`read_traces`](crate::read_traces) with as many files as cores reads each
+/// are in flight, each about 256 KiB of JSON plus its parsed events; an element of 1 MiB or
+/// more is parsed on this thread and sent on alone. A trace smaller than 256 KiB is read on
+/// this thread only. [`read_traces`](crate::read_traces) with as many files as cores reads each
 /// file on one thread.
 pub fn read_trace(
     reader: impl Read,

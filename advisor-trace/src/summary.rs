@@ -167,52 +167,15 @@ pub(crate) fn build(
         _ => {}
     }
     let kept = steps::analyzed_window(&accumulator);
-    // The host side (the CPU spans sorted into the operator tree, the calls that block the
-    // host, the run's facts) on a thread of its own while this one works out the GPU side:
-    // the two read disjoint records, and each analysis is as it would be alone.
-    let mut cpu_spans = std::mem::take(&mut accumulator.cpu);
-    // What the blocking calls borrow, apart from the rest of the accumulator.
-    let (steps, syncs, runtime_by_name, gpu, names) = (
-        &accumulator.steps,
-        &accumulator.syncs,
-        &accumulator.runtime_by_name,
-        &accumulator.gpu,
-        &accumulator.names,
-    );
-    let ((cpu, blocking, run), (swept, collective_bandwidth, stream_gaps, queue_changes)) =
-        std::thread::scope(|scope| {
-            let accumulator = &accumulator;
-            let kept = &kept;
-            let spans = &mut cpu_spans;
-            let host = scope.spawn(move || {
-                let cpu = cpu_ops::cpu_ops(spans, names);
-                // After `cpu_ops`, which sorts the spans as host-blocked attribution needs them.
-                let blocking =
-                    host_blocked::blocking_calls(steps, syncs, runtime_by_name, gpu, spans, names);
-                let run = run_facts::run_facts(accumulator, spans, kept);
-                (cpu, blocking, run)
-            });
-            let swept = breakdown::sweep(kept);
-            let collective_bandwidth = collective_bandwidth::collective_bandwidth(
-                &accumulator.comms,
-                kept,
-                &accumulator.runtime,
-                &accumulator.names,
-            );
-            // The gaps, queue changes and blocking calls are worked out once: the summary's
-            // tables and the annotations' timeline both read them.
-            let stream_gaps = idle::gaps(kept, &accumulator.runtime);
-            let queue_changes = queue::changes(kept, &accumulator.runtime);
-            let host = host
-                .join()
-                .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-            (
-                host,
-                (swept, collective_bandwidth, stream_gaps, queue_changes),
-            )
-        });
+    let swept = breakdown::sweep(&kept);
     let mut communication =
         communication::communication(&kept, swept.as_ref(), accumulator.distributed.as_ref());
+    let collective_bandwidth = collective_bandwidth::collective_bandwidth(
+        &accumulator.comms,
+        &kept,
+        &accumulator.runtime,
+        &accumulator.names,
+    );
     if let Some(communication) = &mut communication {
         let (bus_bytes, time_us) = collective_bandwidth.iter().fold((0.0, 0.0), |(b, t), row| {
             (b + row.bytes * row.bus_factor, t + row.kernel_time_us)
@@ -220,6 +183,7 @@ pub(crate) fn build(
         communication.bus_bandwidth_gb_per_s =
             (bus_bytes > 0.0 && time_us > 0.0).then(|| bus_bytes / (time_us * 1e-6) / 1e9);
     }
+    let cpu = cpu_ops::cpu_ops(&mut accumulator.cpu, &accumulator.names);
     if cpu.folded_spans > 0 {
         warnings.push(format!(
             "{} CPU operator call(s) nested deeper than {} levels are folded into their \
@@ -229,6 +193,19 @@ pub(crate) fn build(
             ProfileOperation::MAX_DEPTH
         ));
     }
+    // After `cpu_ops`, which sorts the spans as host-blocked attribution needs them.
+    // The gaps, queue changes and blocking calls are worked out once: the summary's tables and
+    // the annotations' timeline both read them.
+    let stream_gaps = idle::gaps(&kept, &accumulator.runtime);
+    let queue_changes = queue::changes(&kept, &accumulator.runtime);
+    let blocking = host_blocked::blocking_calls(
+        &accumulator.steps,
+        &accumulator.syncs,
+        &accumulator.runtime_by_name,
+        &accumulator.gpu,
+        &accumulator.cpu,
+        &accumulator.names,
+    );
     let timeline = timeline.then(|| {
         Timeline::of(
             &accumulator.names,
@@ -238,6 +215,7 @@ pub(crate) fn build(
             origin,
         )
     });
+    let run = run_facts::run_facts(&accumulator, &kept);
     let (op_roofline, roofline_rows) = roofline::op_roofline(
         &mut accumulator.op_costs,
         &kept,
@@ -252,11 +230,13 @@ pub(crate) fn build(
     }
     let names = &accumulator.names;
     let operations_total_ms = if accumulator.steps.is_empty() {
-        let start = cpu_spans
+        let start = accumulator
+            .cpu
             .iter()
             .map(|s| s.start)
             .fold(f64::INFINITY, f64::min);
-        let end = cpu_spans
+        let end = accumulator
+            .cpu
             .iter()
             .map(|s| s.end)
             .fold(f64::NEG_INFINITY, f64::max);

@@ -9,7 +9,7 @@ use advisor_core::{
     TraceOptimizer, TraceRunFacts,
 };
 
-use crate::accumulate::{Accumulator, CpuSpan, FastMap, GpuActivity, Kind};
+use crate::accumulate::{Accumulator, FastMap, GpuActivity, Kind};
 
 use super::{pct, span_index};
 
@@ -175,14 +175,9 @@ impl CpuName {
 }
 
 /// The run's facts from the trace; `None` when it has neither CPU operators nor GPU work.
-/// `cpu` is the accumulator's CPU spans (the summary sorts them on a thread of their own).
-pub(crate) fn run_facts(
-    accumulator: &Accumulator,
-    cpu: &[CpuSpan],
-    kept: &[GpuActivity],
-) -> Option<TraceRunFacts> {
+pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Option<TraceRunFacts> {
     let names = &accumulator.names;
-    if cpu.is_empty() && kept.is_empty() {
+    if accumulator.cpu.is_empty() && kept.is_empty() {
         return None;
     }
 
@@ -197,7 +192,7 @@ pub(crate) fn run_facts(
     // What each name is, worked out once per distinct name: a trace has millions of spans
     // and a few thousand names.
     let mut kind_of_name: FastMap<u32, CpuName> = FastMap::default();
-    for span in cpu {
+    for span in &accumulator.cpu {
         let kind = *kind_of_name
             .entry(span.name)
             .or_insert_with(|| CpuName::of(names.name(span.name)));
