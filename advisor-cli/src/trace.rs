@@ -732,7 +732,18 @@ fn render_run(out: &mut String, run: &advisor_core::TraceRunFacts) {
             format!("{} cudaGraphLaunch calls", run.cuda_graph_launches)
         }
     );
-    if let (Some(batch), Some(tokens)) = (run.batch_size, run.query_tokens) {
+    if let Some(g) = &run.generation {
+        let _ = writeln!(
+            out,
+            "  generation{}: a {}-token prompt, {} tokens generated ({} one-token decode calls, keys up to {} tokens)",
+            run.batch_size
+                .map_or(String::new(), |b| format!(" at batch {b}")),
+            g.prefill_tokens,
+            g.generated_tokens,
+            g.decode_calls,
+            g.context_tokens
+        );
+    } else if let (Some(batch), Some(tokens)) = (run.batch_size, run.query_tokens) {
         let _ = writeln!(
             out,
             "  batch {batch}, {tokens} query tokens per sequence: {}",

@@ -538,3 +538,55 @@ fn the_traces_batch_is_measured_and_contradictions_warned() {
         "{text}"
     );
 }
+
+/// A generation trace (GPT-2's `generate`, batch 2, a 20-token prompt, 12 new tokens) gives
+/// the request's prompt and generated tokens when the config is silent; a config prompt
+/// length that differs is followed and warned about.
+#[test]
+fn a_generation_traces_prompt_and_new_tokens_are_measured() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let model = root.join("pairs/gpt2.config.json").display().to_string();
+    let hardware = root.join("pairs/hardware.json").display().to_string();
+    let trace = root
+        .join("traces/gpt2-tiny-generate.trace.json.gz")
+        .display()
+        .to_string();
+    let base = [
+        "analyze",
+        "--model",
+        &model,
+        "--trace",
+        &trace,
+        "--hardware",
+        &hardware,
+        "--set",
+        "device=cpu",
+        "--format",
+        "json",
+    ];
+    let report: Value = serde_json::from_str(&ok(&base)).expect("json");
+    let notes = report["model_notes"].to_string();
+    assert!(
+        notes.contains("20 prompt + 12 generated tokens at batch 2"),
+        "{notes}"
+    );
+    let mut with_prompt = base.to_vec();
+    with_prompt.extend(["--set", "prompt_len=64"]);
+    let output = advisor(&with_prompt);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "config prompt_len = 64 but the trace's prefill attention has 20 query tokens"
+        ),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let notes = report["model_notes"].to_string();
+    assert!(notes.contains("64 prompt + 12 generated tokens"), "{notes}");
+    let text = ok(&["trace", &trace]);
+    assert!(
+        text.contains("generation at batch 2: a 20-token prompt, 12 tokens generated"),
+        "{text}"
+    );
+}

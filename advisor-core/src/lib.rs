@@ -83,6 +83,7 @@ pub use crate::{
         HostBlockCause, HostBlockedByCause, HostBlockedFacts, HostBlockedSite, HostSyncFacts,
         InputWaitFacts, KernelLaunchFacts, KernelPrecision, MemcpyKindFacts, NamedCount,
         OptimizerImplementation, PrecisionShare, StreamIdleBreakdown, StreamQueueLength,
-        TensorCoreFacts, TraceDevice, TraceFacts, TraceMemoryFacts, TraceOptimizer, TraceRunFacts,
+        TensorCoreFacts, TraceDevice, TraceFacts, TraceGeneration, TraceMemoryFacts,
+        TraceOptimizer, TraceRunFacts,
     },
 };

@@ -11,7 +11,7 @@ use crate::{
         Source, quantized_weights,
     },
     formulas,
-    trace::KernelPrecision,
+    trace::{KernelPrecision, TraceGeneration},
 };
 
 /// Generated tokens assumed when only the sequence length is given: half of it, at most
@@ -132,6 +132,7 @@ pub(crate) fn resolve(
         model.as_ref(),
         mode.as_ref().map(|m| m.value),
         traced_tokens,
+        traced.and_then(|run| run.generation.as_ref()),
         &mut warnings,
     );
 
@@ -761,6 +762,56 @@ fn config_or_traced<T: PartialEq + std::fmt::Display>(
 }
 
 fn resolve_tokens(
+    config: &RunConfig,
+    model: Option<&ModelShape>,
+    mode: Option<Mode>,
+    traced: Option<(u64, String)>,
+    generation: Option<&TraceGeneration>,
+    warnings: &mut Vec<String>,
+) -> (Option<Fact<u64>>, Option<Fact<u64>>) {
+    let generates = model.is_some_and(ModelShape::generates) && mode != Some(Mode::Training);
+    let (prompt, generated) = resolve_tokens_from(config, model, mode, traced, warnings);
+    let Some(traced) = generation.filter(|_| generates) else {
+        return (prompt, generated);
+    };
+    // What the config does not say (directly, or as seq_len with the other part), the
+    // trace's prefill and decode shapes measure, in place of a split of the model's context
+    // or an assumption; where the config says otherwise, it is followed and the difference
+    // said.
+    let measured = |what: &str| Source::Measured(format!("trace: {what}: {}", traced.evidence));
+    if let Some(p) = config.prompt_tokens
+        && p != traced.prefill_tokens
+    {
+        warnings.push(format!(
+            "config prompt_len = {p} but the trace's prefill attention has {} query tokens: the analysis follows the config; check that the trace is of this run",
+            traced.prefill_tokens
+        ));
+    }
+    let prompt_set =
+        config.prompt_tokens.is_some() || config.seq_len.is_some() && config.new_tokens.is_some();
+    let generated_set =
+        config.new_tokens.is_some() || config.seq_len.is_some() && config.prompt_tokens.is_some();
+    let prompt = if !prompt_set {
+        Some(Fact::new(
+            traced.prefill_tokens,
+            measured("the prefill's queries"),
+        ))
+    } else {
+        prompt
+    };
+    let generated = if !generated_set {
+        Some(Fact::new(
+            traced.generated_tokens,
+            measured("the prefill's token and one per decode step"),
+        ))
+    } else {
+        generated
+    };
+    (prompt, generated)
+}
+
+/// [`resolve_tokens`] from the config, the model and a non-generating trace's query tokens.
+fn resolve_tokens_from(
     config: &RunConfig,
     model: Option<&ModelShape>,
     mode: Option<Mode>,

@@ -222,6 +222,33 @@ pub struct TraceRunFacts {
     /// Where `batch_size` and `query_tokens` come from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_evidence: Option<String>,
+    /// A generation trace (attention calls with one query token reading a KV cache, and
+    /// longer ones before them): the prompt, prefill and decode as the shapes show them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<TraceGeneration>,
+}
+
+/// Prefill and decode in a generation trace, from the attention's recorded shapes: the
+/// queries `[batch, heads, tokens, head size]` and keys `[batch, heads, context, head size]`
+/// of `scaled_dot_product_attention`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TraceGeneration {
+    /// Query tokens of the prefill calls (the longest queries): the prompt.
+    pub prefill_tokens: u64,
+    /// Attention calls with one query token: one per layer and decode step (an operator
+    /// and the kernel it dispatches to count once).
+    pub decode_calls: u64,
+    /// The longest keys of those calls: the prompt and every token generated before the
+    /// last decode step in the trace.
+    pub context_tokens: u64,
+    /// Tokens the trace shows generated: the prefill's token and one per decode step, so
+    /// `context_tokens − prefill_tokens + 1` (fewer than the run generated when the
+    /// profiler saw only part of it).
+    pub generated_tokens: u64,
+    /// The calls it is read from.
+    pub evidence: String,
 }
 
 /// What a convolutional network's kernels show, from their names: how much GPU time the

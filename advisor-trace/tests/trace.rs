@@ -944,7 +944,41 @@ fn batch_and_query_tokens_from_the_attention_shapes() {
         "{:?}",
         run.shape_evidence
     );
+    // Not a generation: every query has the same 16 tokens.
+    assert_eq!(run.generation, None);
     // No attention with shapes: nothing inferred.
     let v100 = read_trace_file(&v100_trace(), TraceOptions::default()).expect("reads");
     assert_eq!(v100.run.as_ref().and_then(|r| r.batch_size), None);
+}
+
+/// transformers' `generate` on a 2-layer GPT-2, recorded at batch 2 with a 20-token prompt
+/// and 12 new tokens: the prefill's queries give the prompt, the 11 decode steps' one-token
+/// queries and growing keys the tokens generated.
+#[test]
+fn prompt_and_generated_tokens_from_a_generation_trace() {
+    let summary = read_trace_file(
+        &trace("gpt2-tiny-generate.trace.json.gz"),
+        TraceOptions::default(),
+    )
+    .expect("reads");
+    let run = summary.run.as_ref().expect("run facts");
+    assert_eq!(run.mode, Some(advisor_core::Mode::Inference));
+    assert_eq!((run.batch_size, run.query_tokens), (Some(2), Some(1)));
+    let generation = run.generation.as_ref().expect("a generation");
+    assert_eq!(
+        (
+            generation.prefill_tokens,
+            generation.context_tokens,
+            generation.generated_tokens,
+            generation.decode_calls
+        ),
+        (20, 31, 12, 22),
+        "{generation:#?}"
+    );
+    assert!(
+        generation.evidence.contains("[2, 4, 20, 32]")
+            && generation.evidence.contains("[2, 4, 31, 32]"),
+        "{}",
+        generation.evidence
+    );
 }

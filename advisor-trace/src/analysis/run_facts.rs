@@ -6,7 +6,7 @@
 
 use advisor_core::{
     ConvolutionFacts, KernelPrecision, Mode, OptimizerImplementation, PrecisionShare,
-    TraceOptimizer, TraceRunFacts,
+    TraceGeneration, TraceOptimizer, TraceRunFacts,
 };
 
 use crate::accumulate::{Accumulator, FastMap, GpuActivity, Kind};
@@ -372,9 +372,12 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         .filter(|(name, _)| names.name(**name).contains("GraphLaunch"))
         .map(|(_, (count, _))| count)
         .sum();
-    let (batch_size, query_tokens, shape_evidence) = match attention_shapes(accumulator) {
-        Some((batch, tokens, evidence)) => (Some(batch), Some(tokens), Some(evidence)),
-        None => (None, None, None),
+    let shapes = attention_shapes(accumulator);
+    let batch_size = shapes.as_ref().map(|s| s.batch);
+    let query_tokens = shapes.as_ref().map(|s| s.tokens);
+    let (shape_evidence, generation) = match shapes {
+        Some(s) => (Some(s.evidence), s.generation),
+        None => (None, None),
     };
 
     Some(TraceRunFacts {
@@ -392,17 +395,34 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
         batch_size,
         query_tokens,
         shape_evidence,
+        generation,
     })
+}
+
+/// What the attention calls' recorded shapes show.
+struct AttentionShapes {
+    batch: u64,
+    tokens: u64,
+    evidence: String,
+    generation: Option<TraceGeneration>,
 }
 
 /// The batch size and query tokens of the attention calls with recorded shapes: the most
 /// frequent (batch, tokens) of the queries `[batch, heads, tokens, head size]` of
 /// `aten::scaled_dot_product_attention` and its `aten::_scaled_dot_product_*` kernels, the
 /// longer tokens on a tie. (flash-attn's own `[batch, tokens, heads, head size]` layout is
-/// left out.)
-fn attention_shapes(accumulator: &Accumulator) -> Option<(u64, u64, String)> {
+/// left out.) When some calls have one query token and others more, the trace is of
+/// generation with a KV cache: the longer queries are the prefill (the prompt), the
+/// one-token ones the decode steps, whose keys `[batch, heads, context, head size]` grow by
+/// a token a step (as Hugging Face's `generate` and vLLM-style decoders run them).
+fn attention_shapes(accumulator: &Accumulator) -> Option<AttentionShapes> {
     let mut counts: std::collections::BTreeMap<(u64, u64), (u64, String)> =
         std::collections::BTreeMap::new();
+    // Decode calls by operator (the public op and the kernel it dispatches to both show, one
+    // inside the other), the longest keys among them (with an example), the longest prefill.
+    let mut decode_calls: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    let mut context = None::<(u64, String)>;
+    let mut prefill: Option<(u64, String)> = None;
     for cost in &accumulator.op_costs {
         let key = accumulator.names.name(cost.key);
         let (op, shapes) = key.split_once('\u{1f}').unwrap_or((key, ""));
@@ -411,20 +431,8 @@ fn attention_shapes(accumulator: &Accumulator) -> Option<(u64, u64, String)> {
         {
             continue;
         }
-        let Some(query) = shapes
-            .strip_prefix('[')
-            .and_then(|rest| rest.split_once(']'))
-            .map(|(dims, _)| dims)
-        else {
-            continue;
-        };
-        let dims: Vec<u64> = query
-            .split(',')
-            .filter_map(|d| d.trim().parse::<f64>().ok())
-            .filter(|d| d.is_finite() && *d >= 1.0 && d.fract() == 0.0)
-            .map(|d| d as u64)
-            .collect();
-        let [batch, heads, tokens, head] = dims[..] else {
+        let tensors = tensor_dims(shapes);
+        let Some(&[batch, heads, tokens, head]) = tensors.first().map(Vec::as_slice) else {
             continue;
         };
         let entry = counts
@@ -434,19 +442,93 @@ fn attention_shapes(accumulator: &Accumulator) -> Option<(u64, u64, String)> {
         if entry.1.is_empty() {
             entry.1 = format!("{op} queries [{batch}, {heads}, {tokens}, {head}]");
         }
-    }
-    counts
-        .into_iter()
-        .max_by(|((_, a_tokens), (a, _)), ((_, b_tokens), (b, _))| {
-            a.cmp(b).then(a_tokens.cmp(b_tokens))
-        })
-        .map(|((batch, tokens), (calls, example))| {
-            (
-                batch,
+        let keys = match tensors.get(1).map(Vec::as_slice) {
+            Some(&[_, _, keys, _]) => Some(keys),
+            _ => None,
+        };
+        if tokens == 1 {
+            *decode_calls.entry(op).or_default() += 1;
+            if let Some(keys) = keys
+                && context.as_ref().is_none_or(|(longest, _)| keys > *longest)
+            {
+                context = Some((
+                    keys,
+                    format!("{op} keys [{batch}, {heads}, {keys}, {head}]"),
+                ));
+            }
+        } else if prefill
+            .as_ref()
+            .is_none_or(|(longest, _)| tokens > *longest)
+        {
+            prefill = Some((
                 tokens,
-                format!("{example} (batch, heads, tokens, head size) in {calls} call(s)"),
-            )
-        })
+                format!("{op} queries [{batch}, {heads}, {tokens}, {head}]"),
+            ));
+        }
+    }
+    let decode_calls = decode_calls.into_values().max().unwrap_or(0);
+    let generation = match (prefill, context) {
+        (Some((prompt, prefill_example)), Some((context, decode_example)))
+            if decode_calls > 0 && context >= prompt =>
+        {
+            Some(TraceGeneration {
+                prefill_tokens: prompt,
+                decode_calls,
+                context_tokens: context,
+                generated_tokens: context - prompt + 1,
+                evidence: format!(
+                    "prefill {prefill_example}; {decode_calls} one-token decode calls, the longest {decode_example}"
+                ),
+            })
+        }
+        _ => None,
+    };
+    let ((batch, tokens), (calls, example)) =
+        counts
+            .into_iter()
+            .max_by(|((_, a_tokens), (a, _)), ((_, b_tokens), (b, _))| {
+                a.cmp(b).then(a_tokens.cmp(b_tokens))
+            })?;
+    Some(AttentionShapes {
+        batch,
+        tokens,
+        evidence: format!("{example} (batch, heads, tokens, head size) in {calls} call(s)"),
+        generation,
+    })
+}
+
+/// The dims of each input in an operator-and-shapes key's shapes (`[2, 2, 16, 64] - [2, 2,
+/// 16, 64] float`, `-` for an input that is not a tensor), in order: whole positive numbers
+/// only, an input with anything else (or none) left empty.
+fn tensor_dims(shapes: &str) -> Vec<Vec<u64>> {
+    let mut tensors = Vec::new();
+    let mut rest = shapes.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix('[') {
+            let Some((dims, after)) = after.split_once(']') else {
+                break;
+            };
+            let parsed: Option<Vec<u64>> = dims
+                .split(',')
+                .map(|d| {
+                    d.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|d| d.is_finite() && *d >= 1.0 && d.fract() == 0.0)
+                        .map(|d| d as u64)
+                })
+                .collect();
+            tensors.push(parsed.unwrap_or_default());
+            rest = after.trim_start();
+        } else if let Some(after) = rest.strip_prefix('-') {
+            tensors.push(Vec::new());
+            rest = after.trim_start();
+        } else {
+            // The element type ends the shapes.
+            break;
+        }
+    }
+    tensors
 }
 
 /// At most three distinct names, each cut for the evidence.
