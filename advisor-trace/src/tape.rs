@@ -444,4 +444,177 @@ mod tests {
         }
         assert_eq!(events("").map(|e| e.len()), Some(0));
     }
+
+    /// What a field holds in real traces.
+    #[derive(Clone, Copy, Debug)]
+    enum Field {
+        Text,
+        Number,
+        Id,
+        Shapes,
+        Other,
+    }
+
+    /// One value of a field of that kind, as JSON text: mostly what real traces write there,
+    /// now and then what they sometimes do (numbers as strings, nulls, escapes, nesting,
+    /// out-of-range numbers, a number where a name goes).
+    fn value(field: Field) -> proptest::strategy::BoxedStrategy<String> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            Just("\"X\"".to_owned()),
+            Just("\"kernel\"".to_owned()),
+            Just("\"cpu_op\"".to_owned()),
+            Just("\"aten::mm\"".to_owned()),
+            Just("\"record_param_comms\"".to_owned()),
+            Just("\"Float\"".to_owned()),
+            Just("\"allreduce\"".to_owned()),
+            Just("\"a\\\"b\\u00e9\\n\"".to_owned()),
+        ];
+        let number = prop_oneof![
+            (-1e6f64..1e16).prop_map(|x| format!("{x}")),
+            (-5i64..1_000_000).prop_map(|x| x.to_string()),
+            Just("-0.0".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("\" 12.5 \"".to_owned()),
+        ];
+        let odd = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("1e400".to_owned()),
+            Just("7".to_owned()),
+            Just("{\"x\": [1, {\"y\": 2}]}".to_owned()),
+            Just("[[64, 16], [16, 32]]".to_owned()),
+        ];
+        let usual = match field {
+            Field::Text => text.boxed(),
+            Field::Number | Field::Id => number.boxed(),
+            Field::Shapes => prop_oneof![
+                Just("[[64, 16], [16, 32]]".to_owned()),
+                Just("[[2, 4, 1, 32], [2, 4, 31, 32], [2, 4, 31, 32], []]".to_owned()),
+                Just("[\"float\", \"float\"]".to_owned()),
+            ]
+            .boxed(),
+            Field::Other => prop_oneof![text, number].boxed(),
+        };
+        prop_oneof![12 => usual, 1 => odd].boxed()
+    }
+
+    /// An object of some of `keys`, now and then one of them twice, with [`value`]s.
+    fn object(
+        keys: &'static [(&'static str, Field)],
+    ) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let fields = keys
+            .iter()
+            .map(|&(key, field)| (Just(key), value(field)))
+            .collect::<Vec<_>>();
+        (
+            fields,
+            proptest::sample::subsequence((0..keys.len()).collect::<Vec<_>>(), 0..=keys.len())
+                .prop_shuffle(),
+            proptest::bool::weighted(0.1),
+        )
+            .prop_map(|(fields, mut chosen, repeat)| {
+                if repeat && let Some(&first) = chosen.first() {
+                    chosen.push(first);
+                }
+                let body: Vec<String> = chosen
+                    .iter()
+                    .map(|&i| format!("\"{}\": {}", fields[i].0, fields[i].1))
+                    .collect();
+                format!("{{{}}}", body.join(", "))
+            })
+    }
+
+    fn event() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        const EVENT: &[(&str, Field)] = &[
+            ("ph", Field::Text),
+            ("cat", Field::Text),
+            ("name", Field::Text),
+            ("ts", Field::Number),
+            ("dur", Field::Number),
+            ("pid", Field::Id),
+            ("tid", Field::Id),
+            ("id", Field::Other),
+        ];
+        const ARGS: &[(&str, Field)] = &[
+            ("correlation", Field::Number),
+            ("stream", Field::Number),
+            ("bytes", Field::Number),
+            ("Total Allocated", Field::Number),
+            ("Device Type", Field::Number),
+            ("Input Dims", Field::Shapes),
+            ("Input type", Field::Shapes),
+            ("dtype", Field::Text),
+            ("In msg nelems", Field::Number),
+            ("Group size", Field::Number),
+            ("Collective name", Field::Text),
+            ("External id", Field::Other),
+        ];
+        (object(EVENT), proptest::option::of(object(ARGS))).prop_map(|(event, args)| match args {
+            Some(args) if event.len() > 2 => {
+                format!("{}, \"args\": {args}}}", &event[..event.len() - 1])
+            }
+            Some(args) => format!("{{\"args\": {args}}}"),
+            None => event,
+        })
+    }
+
+    /// What the per-element path makes of one element, as the pipeline keeps it; `None`
+    /// when it rejects or repairs it.
+    fn per_element(element: &str) -> Option<String> {
+        use crate::accumulate::{Fields, Parsed, comm_params, parse_element, shape_cost};
+        let mut fixed = Vec::new();
+        match parse_element(element.as_bytes(), None, &mut fixed) {
+            Parsed::Event {
+                event,
+                non_finite_repairs: 0,
+                comma_repairs: 0,
+            } => {
+                let cost = shape_cost(&event);
+                let comm = comm_params(&event);
+                let fields = Fields::of(&event, cost.as_ref(), comm.as_ref());
+                Some(format!(
+                    "{:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {:?}",
+                    fields.ph,
+                    fields.cat,
+                    fields.name,
+                    fields.ts,
+                    fields.dur,
+                    fields.thread,
+                    fields.args,
+                    fields.cost,
+                    fields.comm
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the tape reads, it reads as the per-element path does, every field; and
+        /// it reads a run only when that path reads each element without repair.
+        #[test]
+        fn the_tape_reads_what_serde_reads_or_nothing(
+            elements in proptest::collection::vec(event(), 0..6)
+        ) {
+            let run = elements.join(",\n");
+            let mut got = Vec::new();
+            let read = TapeParser::default().parse(run.as_bytes(), |e| {
+                got.push(format!(
+                    "{:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {:?}",
+                    e.ph, e.cat, e.name, e.ts, e.dur, e.thread, e.args,
+                    e.cost.as_deref(), e.comm.as_deref()
+                ));
+            });
+            if read {
+                let expected: Vec<Option<String>> =
+                    elements.iter().map(|e| per_element(e)).collect();
+                let expected: Vec<String> = expected.into_iter().collect::<Option<_>>()
+                    .unwrap_or_else(|| panic!("the tape read what serde refuses: {run}"));
+                proptest::prop_assert_eq!(got, expected, "{}", run);
+            }
+        }
+    }
 }
