@@ -493,6 +493,23 @@ fn annotate_writes_the_trace_back_for_perfetto() {
     assert!(String::from_utf8_lossy(&two.stderr).contains("one trace"));
 }
 
+/// `advisor analyze` of `model` with `trace` on the recorded CPU `hardware`, as JSON.
+fn analyze_on_the_cpu<'a>(model: &'a str, trace: &'a str, hardware: &'a str) -> Vec<&'a str> {
+    vec![
+        "analyze",
+        "--model",
+        model,
+        "--trace",
+        trace,
+        "--hardware",
+        hardware,
+        "--set",
+        "device=cpu",
+        "--format",
+        "json",
+    ]
+}
+
 /// The batch the trace's attention shapes show (bert-tiny: queries [2, 2, 16, 64]) is the
 /// run's batch when the config is silent, and a config that says otherwise is warned about.
 #[test]
@@ -501,19 +518,7 @@ fn the_traces_batch_is_measured_and_contradictions_warned() {
     let model = pairs.join("bert.config.json").display().to_string();
     let hardware = pairs.join("hardware.json").display().to_string();
     let trace = bert_trace();
-    let base = [
-        "analyze",
-        "--model",
-        &model,
-        "--trace",
-        &trace,
-        "--hardware",
-        &hardware,
-        "--set",
-        "device=cpu",
-        "--format",
-        "json",
-    ];
+    let base = analyze_on_the_cpu(&model, &trace, &hardware);
     let report: Value = serde_json::from_str(&ok(&base)).expect("json");
     let notes = report["model_notes"].to_string();
     // Batch 2 of 16-token sequences: an encoder's sequence length is its queries' tokens.
@@ -551,19 +556,7 @@ fn a_generation_traces_prompt_and_new_tokens_are_measured() {
         .join("traces/gpt2-tiny-generate.trace.json.gz")
         .display()
         .to_string();
-    let base = [
-        "analyze",
-        "--model",
-        &model,
-        "--trace",
-        &trace,
-        "--hardware",
-        &hardware,
-        "--set",
-        "device=cpu",
-        "--format",
-        "json",
-    ];
+    let base = analyze_on_the_cpu(&model, &trace, &hardware);
     let report: Value = serde_json::from_str(&ok(&base)).expect("json");
     let notes = report["model_notes"].to_string();
     assert!(

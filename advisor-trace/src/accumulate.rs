@@ -383,19 +383,8 @@ impl InThread<'_> {
     /// does not read it.
     fn parse(&mut self, run: &[u8]) -> bool {
         let accumulator = &mut *self.accumulator;
-        self.tape.parse(run, |event| {
-            accumulator.add(&Fields {
-                ph: event.ph,
-                cat: event.cat,
-                name: event.name,
-                ts: event.ts,
-                dur: event.dur,
-                thread: event.thread,
-                args: event.args,
-                cost: event.cost.as_deref(),
-                comm: event.comm.as_deref(),
-            });
-        })
+        self.tape
+            .parse(run, |event| accumulator.add(&event.fields()))
     }
 }
 

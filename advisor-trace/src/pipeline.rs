@@ -157,7 +157,21 @@ impl Done {
     fn push_event(&mut self, event: &RawEvent<'_>) {
         let cost = shape_cost(event).map(Box::new);
         let comm = comm_params(event).map(Box::new);
-        let fields = Fields::of(event, None, None);
+        self.push_compact(&Fields::of(event, None, None), cost, comm);
+    }
+
+    fn push_tape_event(&mut self, mut event: TapeEvent<'_>) {
+        let (cost, comm) = (event.cost.take(), event.comm.take());
+        self.push_compact(&event.fields(), cost, comm);
+    }
+
+    /// Keeps an event's fields, its strings in the arena, with its cost and collective.
+    fn push_compact(
+        &mut self,
+        fields: &Fields<'_>,
+        cost: Option<Box<ShapeCost>>,
+        comm: Option<Box<CommParams>>,
+    ) {
         let compact = CompactEvent {
             ph: self.keep(fields.ph),
             cat: self.keep(fields.cat),
@@ -168,21 +182,6 @@ impl Done {
             args: fields.args,
             cost,
             comm,
-        };
-        self.items.push(Item::Event(compact));
-    }
-
-    fn push_tape_event(&mut self, event: TapeEvent<'_>) {
-        let compact = CompactEvent {
-            ph: self.keep(event.ph),
-            cat: self.keep(event.cat),
-            name: self.keep(event.name),
-            ts: event.ts,
-            dur: event.dur,
-            thread: event.thread,
-            args: event.args,
-            cost: event.cost,
-            comm: event.comm,
         };
         self.items.push(Item::Event(compact));
     }
@@ -457,16 +456,17 @@ impl<'scope, 'env> Pipeline<'scope, 'env> {
         let Some(running) = self.running.as_ref() else {
             return;
         };
-        let mut returned = Vec::new();
-        if wait {
-            match running.spent.recv() {
-                Ok(back) => returned.push(back),
+        let waited = if wait {
+            let back = running.spent.recv().ok();
+            if back.is_none() {
                 // Every worker stopped (a panic, which `finish` resumes): nothing more comes.
-                Err(_) => self.outstanding = 0,
+                self.outstanding = 0;
             }
-        }
-        returned.extend(running.spent.try_iter());
-        for back in returned {
+            back
+        } else {
+            None
+        };
+        for back in waited.into_iter().chain(running.spent.try_iter()) {
             match back.batch.speculative {
                 None => self.free.push(back.batch),
                 Some(number) => {

@@ -15,7 +15,7 @@ use simd_json::{Buffers, Node, StaticNode, Tape};
 
 use crate::{
     accumulate::{
-        CommArgs, CommParams, ShapeCost, comm_params_of, is_counted_op, shape_cost_of,
+        CommArgs, CommParams, Fields, ShapeCost, comm_params_of, is_counted_op, shape_cost_of,
         thread_key_of,
     },
     event::{ArgNumbers, IdKey, Num},
@@ -33,6 +33,23 @@ pub(crate) struct TapeEvent<'t> {
     /// Boxed: few events have them, and the events are moved twice.
     pub(crate) cost: Option<Box<ShapeCost>>,
     pub(crate) comm: Option<Box<CommParams>>,
+}
+
+impl TapeEvent<'_> {
+    /// What the accumulator reads of the event.
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        Fields {
+            ph: self.ph,
+            cat: self.cat,
+            name: self.name,
+            ts: self.ts,
+            dur: self.dur,
+            thread: self.thread,
+            args: self.args,
+            cost: self.cost.as_deref(),
+            comm: self.comm.as_deref(),
+        }
+    }
 }
 
 /// A worker's parser, its buffers kept from run to run.
@@ -574,18 +591,9 @@ mod tests {
             } => {
                 let cost = shape_cost(&event);
                 let comm = comm_params(&event);
-                let fields = Fields::of(&event, cost.as_ref(), comm.as_ref());
                 Some(format!(
-                    "{:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {:?}",
-                    fields.ph,
-                    fields.cat,
-                    fields.name,
-                    fields.ts,
-                    fields.dur,
-                    fields.thread,
-                    fields.args,
-                    fields.cost,
-                    fields.comm
+                    "{:?}",
+                    Fields::of(&event, cost.as_ref(), comm.as_ref())
                 ))
             }
             _ => None,
@@ -601,13 +609,8 @@ mod tests {
         ) {
             let run = elements.join(",\n");
             let mut got = Vec::new();
-            let read = TapeParser::default().parse(run.as_bytes(), |e| {
-                got.push(format!(
-                    "{:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {:?}",
-                    e.ph, e.cat, e.name, e.ts, e.dur, e.thread, e.args,
-                    e.cost.as_deref(), e.comm.as_deref()
-                ));
-            });
+            let read = TapeParser::default()
+                .parse(run.as_bytes(), |e| got.push(format!("{:?}", e.fields())));
             if read {
                 let expected: Vec<Option<String>> =
                     elements.iter().map(|e| per_element(e)).collect();
