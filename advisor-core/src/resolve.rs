@@ -733,10 +733,6 @@ fn resolve_cpu(hardware: &crate::HardwareInfo) -> CpuFacts {
     }
 }
 
-/// Splits the sequence into prompt and generated tokens.
-/// `traced`: the query tokens per sequence the trace's attention shapes show, and where from;
-/// the sequence length of a run that does not generate (an encoder, or training), where the
-/// config is silent. (A generating run's queries are one token in decode steps: no length.)
 /// The config's `key` where it gives one, else what the trace shows; a trace that shows
 /// another value than the config's is warned about (`shown` words the trace's value).
 fn config_or_traced<T: PartialEq + std::fmt::Display>(
@@ -761,6 +757,12 @@ fn config_or_traced<T: PartialEq + std::fmt::Display>(
     Some(Fact::new(value, Source::Config(key.to_owned())))
 }
 
+/// Splits the sequence into prompt and generated tokens.
+/// `traced`: the query tokens per sequence the trace's attention shapes show, and where from;
+/// the sequence length of a run that does not generate (an encoder, or training), where the
+/// config is silent. (A generating run's queries are one token in decode steps: no length.)
+/// `generation`: a generation trace's prefill and decode, which give a generating run's
+/// prompt and generated tokens where the config does not.
 fn resolve_tokens(
     config: &RunConfig,
     model: Option<&ModelShape>,

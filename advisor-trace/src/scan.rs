@@ -664,12 +664,17 @@ impl Scanner<std::io::Empty> {
 /// Just past the last `}` in `window` that a comma and then a line break follow (spaces,
 /// tabs and carriage returns allowed around the comma).
 fn speculative_cut(window: &[u8]) -> Option<usize> {
-    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
+    let trim_blanks = |bytes: &[u8]| -> usize {
+        let blanks = bytes
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'));
+        bytes.len() - blanks.count()
+    };
     memchr::memrchr_iter(b'\n', window).find_map(|newline| {
-        let before = &window[..newline];
-        let before = &before[..before.len() - before.iter().rev().take_while(|b| blank(b)).count()];
+        let before = &window[..trim_blanks(&window[..newline])];
         let before = before.strip_suffix(b",")?;
-        let before = &before[..before.len() - before.iter().rev().take_while(|b| blank(b)).count()];
+        let before = &before[..trim_blanks(before)];
         before.ends_with(b"}").then_some(before.len())
     })
 }
@@ -1409,9 +1414,7 @@ mod tests {
             true
         }
         fn try_raw_events(&mut self, run: &[u8], _: u64) -> bool {
-            let body = run.trim_ascii_start();
-            let body = body.strip_prefix(b",").unwrap_or(body);
-            let array = [b"[", body, b"]"].concat();
+            let array = [b"[", crate::tape::strip_leading_separator(run), b"]"].concat();
             match serde_json::from_slice::<Vec<serde_json::Value>>(&array) {
                 Ok(values) if values.iter().all(serde_json::Value::is_object) => {
                     self.events.extend(values.iter().map(|v| v.to_string()));

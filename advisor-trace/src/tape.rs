@@ -111,11 +111,18 @@ impl TapeParser {
 
 /// The run without the whitespace and the one comma that may come before its first element
 /// (the separator after the previous run). A second comma stays, and fails the parse, as the
-/// per-element path counts it as a repair.
-fn strip_leading_separator(run: &[u8]) -> &[u8] {
-    let rest = run.trim_ascii_start();
+/// per-element path counts it as a repair. Whitespace is JSON's (what the scanner skips
+/// between elements): a form feed, which `trim_ascii_start` would drop, stays and fails it.
+pub(crate) fn strip_leading_separator(run: &[u8]) -> &[u8] {
+    let trim = |bytes: &[u8]| -> usize {
+        bytes
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            .count()
+    };
+    let rest = &run[trim(run)..];
     match rest.strip_prefix(b",") {
-        Some(rest) => rest.trim_ascii_start(),
+        Some(rest) => &rest[trim(rest)..],
         None => rest,
     }
 }
@@ -456,6 +463,7 @@ mod tests {
             r#"{"ph":"X"}, 42"#,
             r#"{"ph":"X"} {"ph":"X"}"#,
             r#"{"ts":1e400}"#,
+            "\u{c}{\"ph\":\"X\"}",
         ] {
             assert_eq!(events(run), None, "{run}");
         }
