@@ -6,7 +6,8 @@
 //! and the CPU self times need every interval, sorted, and Kineto writes events out of time
 //! order, so they cannot be folded as they stream by. The records are small and fixed-size,
 //! names interned once per distinct name: 64 bytes per GPU activity (kernel, memcpy, memset),
-//! 32 per runtime or driver call with a correlation id (its map entry, plus one control byte),
+//! 32 per runtime or driver call with a correlation id (its id and times, kept in file order
+//! and sorted by id once at the end),
 //! 32 per CPU operator or user annotation, 40 per runtime call that may block the host
 //! (synchronizations, copies, sets, event waits, calls of 100 µs or more; a few per step),
 //! 24 per distinct runtime-call name, 16 per data-loader call, 24 per step and 40 per call of
@@ -98,6 +99,9 @@ pub(crate) struct GpuActivity {
     pub(crate) name: u32,
     /// `args.stream` (-1 without one).
     pub(crate) stream: i32,
+    /// Where its launch is among the runtime calls ([`RuntimeCalls::link`]; `u32::MAX`
+    /// without one). It sits in what was padding.
+    pub(crate) launch: u32,
     pub(crate) kind: Kind,
     pub(crate) category: GpuCategory,
 }
@@ -108,6 +112,93 @@ pub(crate) struct RuntimeCall {
     pub(crate) ts: f64,
     pub(crate) dur: f64,
     pub(crate) is_launch: bool,
+}
+
+/// The runtime and driver calls that carry a correlation id: appended in file order while
+/// streaming (a map insert per call cost 7 % of the whole read, its table far larger than the
+/// caches), then [`RuntimeCalls::link`] sorts them by id, once, and points each GPU activity at
+/// its launch, so the analyses index instead of looking an id up again and again.
+#[derive(Debug, Default)]
+pub(crate) struct RuntimeCalls {
+    calls: Vec<(i64, RuntimeCall)>,
+    /// Whether every id pushed was larger than the one before (Kineto numbers them so): then
+    /// there is nothing to sort.
+    out_of_order: bool,
+}
+
+impl RuntimeCalls {
+    pub(crate) fn push(&mut self, correlation: i64, call: RuntimeCall) {
+        if self
+            .calls
+            .last()
+            .is_some_and(|&(last, _)| correlation <= last)
+        {
+            self.out_of_order = true;
+        }
+        self.calls.push((correlation, call));
+    }
+
+    /// Sorts the calls by id and keeps, of calls sharing an id, the last one read (as a map
+    /// insert would); then sets each activity's [`GpuActivity::launch`]. Returns how many calls
+    /// repeated an id an earlier call had.
+    pub(crate) fn link(&mut self, activities: &mut [GpuActivity]) -> u64 {
+        let mut repeated = 0;
+        if self.out_of_order {
+            // Stable: of equal ids the one read last stays last.
+            self.calls.sort_by_key(|&(id, _)| id);
+            let before = self.calls.len();
+            // `dedup_by` keeps the first of a run; walking from the back keeps the last.
+            self.calls.reverse();
+            self.calls.dedup_by_key(|&mut (id, _)| id);
+            self.calls.reverse();
+            repeated = (before - self.calls.len()) as u64;
+            self.out_of_order = false;
+        }
+        // Activities come in runs of rising ids: search from the last hit first.
+        let mut hint = 0usize;
+        for activity in activities {
+            activity.launch = self
+                .position(activity.correlation, &mut hint)
+                .and_then(|at| u32::try_from(at).ok())
+                .unwrap_or(u32::MAX);
+        }
+        repeated
+    }
+
+    /// Where `correlation` is among the sorted calls, trying just after `hint` first.
+    fn position(&self, correlation: i64, hint: &mut usize) -> Option<usize> {
+        if correlation < 0 {
+            return None;
+        }
+        let near = self.calls.get(*hint..).and_then(|rest| {
+            let window = &rest[..rest.len().min(8)];
+            window
+                .iter()
+                .position(|&(id, _)| id == correlation)
+                .map(|at| *hint + at)
+        });
+        let at = match near {
+            Some(at) => at,
+            None => self
+                .calls
+                .binary_search_by_key(&correlation, |&(id, _)| id)
+                .ok()?,
+        };
+        *hint = at + 1;
+        Some(at)
+    }
+
+    /// The launch of an activity [`RuntimeCalls::link`] linked.
+    pub(crate) fn of(&self, activity: &GpuActivity) -> Option<&RuntimeCall> {
+        self.calls
+            .get(activity.launch as usize)
+            .map(|(_, call)| call)
+    }
+
+    /// Every call, in id order once linked.
+    pub(crate) fn calls(&self) -> impl Iterator<Item = &RuntimeCall> {
+        self.calls.iter().map(|(_, call)| call)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -200,8 +291,8 @@ impl Interner {
 pub(crate) struct Accumulator {
     pub(crate) names: Interner,
     pub(crate) gpu: Vec<GpuActivity>,
-    /// Runtime and driver calls by correlation id.
-    pub(crate) runtime: FastMap<i64, RuntimeCall>,
+    /// Runtime and driver calls with a correlation id.
+    pub(crate) runtime: RuntimeCalls,
     pub(crate) syncs: Vec<SyncCall>,
     /// Runtime and driver calls by interned name: count and total time, for outliers.
     pub(crate) runtime_by_name: FastMap<u32, (u64, f64)>,
@@ -550,6 +641,7 @@ impl Accumulator {
                     .and_then(|a| a.stream.int())
                     .and_then(|s| i32::try_from(s).ok())
                     .unwrap_or(-1),
+                launch: u32::MAX,
                 kind: Kind::of(category, name),
                 category,
             });
@@ -561,7 +653,7 @@ impl Accumulator {
             || cat.eq_ignore_ascii_case("driver");
         if is_runtime {
             if let Some(correlation) = event.args.as_ref().and_then(|a| a.correlation.int()) {
-                let previous = self.runtime.insert(
+                self.runtime.push(
                     correlation,
                     RuntimeCall {
                         ts,
@@ -570,7 +662,6 @@ impl Accumulator {
                         is_launch: name.contains("Launch") && !name.contains("GraphLaunch"),
                     },
                 );
-                self.repeated_correlations += u64::from(previous.is_some());
             }
             let id = self.names.intern(name);
             let entry = self.runtime_by_name.entry(id).or_default();
@@ -880,5 +971,95 @@ mod tests {
         assert_eq!(size_of::<SyncCall>(), 40);
         assert_eq!(size_of::<(f64, f64)>(), 16);
         assert_eq!(size_of::<Step>(), 24);
+    }
+
+    fn activity(correlation: i64) -> GpuActivity {
+        GpuActivity {
+            start: 0,
+            end: 1,
+            ts: 0.0,
+            dur: 1.0,
+            correlation,
+            bytes: 0.0,
+            name: 0,
+            stream: 7,
+            launch: u32::MAX,
+            kind: Kind::Compute,
+            category: GpuCategory::Kernel,
+        }
+    }
+
+    fn call(ts: f64) -> RuntimeCall {
+        RuntimeCall {
+            ts,
+            dur: 1.0,
+            is_launch: true,
+        }
+    }
+
+    /// Linking finds each activity's launch as a map by id would: in order or not, the last
+    /// call of a repeated id winning, nothing for an id no call has or for none (-1).
+    #[test]
+    fn activities_link_to_their_launch() {
+        let cases: &[(&[(i64, f64)], &[i64], &[Option<f64>], u64)] = &[
+            (
+                &[(1, 10.0), (2, 20.0), (3, 30.0)],
+                &[1, 2, 3],
+                &[Some(10.0), Some(20.0), Some(30.0)],
+                0,
+            ),
+            (
+                &[(3, 30.0), (1, 10.0), (2, 20.0)],
+                &[2, 3, 1],
+                &[Some(20.0), Some(30.0), Some(10.0)],
+                0,
+            ),
+            (
+                &[(5, 1.0), (6, 2.0), (5, 3.0), (5, 4.0)],
+                &[5, 6],
+                &[Some(4.0), Some(2.0)],
+                2,
+            ),
+            (
+                &[(1, 10.0), (4, 40.0)],
+                &[2, -1, 4, 0],
+                &[None, None, Some(40.0), None],
+                0,
+            ),
+            (&[], &[1], &[None], 0),
+            // A long run: hits past the window near the hint fall back to the search.
+            (
+                &[
+                    (1, 1.0),
+                    (2, 2.0),
+                    (3, 3.0),
+                    (4, 4.0),
+                    (5, 5.0),
+                    (6, 6.0),
+                    (7, 7.0),
+                    (8, 8.0),
+                    (9, 9.0),
+                    (10, 10.0),
+                    (11, 11.0),
+                    (12, 12.0),
+                ],
+                &[12, 1, 11, 2, 10],
+                &[Some(12.0), Some(1.0), Some(11.0), Some(2.0), Some(10.0)],
+                0,
+            ),
+        ];
+        for (calls, ids, launched, repeated) in cases {
+            let mut runtime = RuntimeCalls::default();
+            for &(id, ts) in *calls {
+                runtime.push(id, call(ts));
+            }
+            let mut activities: Vec<GpuActivity> = ids.iter().map(|&id| activity(id)).collect();
+            assert_eq!(runtime.link(&mut activities), *repeated, "{calls:?}");
+            let found: Vec<Option<f64>> = activities
+                .iter()
+                .map(|a| runtime.of(a).map(|c| c.ts))
+                .collect();
+            assert_eq!(found, *launched, "{calls:?} {ids:?}");
+        }
     }
 }

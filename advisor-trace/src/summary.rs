@@ -146,6 +146,7 @@ pub(crate) fn build(
     structure: StructureRepairs,
     timeline: bool,
 ) -> (TraceSummary, Option<Timeline>) {
+    accumulator.repeated_correlations = accumulator.runtime.link(&mut accumulator.gpu);
     let mut warnings = repair_warnings(&accumulator, structure);
     accumulator
         .steps

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::accumulate::{CommOp, FastMap, GpuActivity, Interner, Kind, RuntimeCall};
+use crate::accumulate::{CommOp, FastMap, GpuActivity, Interner, Kind, RuntimeCalls};
 
 /// The bandwidth of one kind of collective on one group size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,9 +85,9 @@ impl<'a> CommIndex<'a> {
     pub(crate) fn call_of(
         &self,
         activity: &GpuActivity,
-        runtime: &FastMap<i64, RuntimeCall>,
+        runtime: &RuntimeCalls,
     ) -> Option<(usize, &'a CommOp)> {
-        let launch = runtime.get(&activity.correlation)?.ts;
+        let launch = runtime.of(activity)?.ts;
         let before = self.starts.partition_point(|&s| s <= launch);
         self.order[..before]
             .iter()
@@ -102,7 +102,7 @@ impl<'a> CommIndex<'a> {
 pub(crate) fn collective_bandwidth(
     comms: &[CommOp],
     kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
+    runtime: &RuntimeCalls,
     names: &Interner,
 ) -> Vec<CollectiveBandwidth> {
     if comms.is_empty() {

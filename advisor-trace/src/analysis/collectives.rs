@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::accumulate::{CommOp, FastMap, GpuActivity, Interner, Kind, RuntimeCall};
+use crate::accumulate::{CommOp, GpuActivity, Interner, Kind, RuntimeCalls};
 
 use super::collective_bandwidth::{CommIndex, bus_factor};
 
@@ -31,7 +31,7 @@ pub(crate) fn collectives(
     names: &Interner,
     base_time_ns: Option<u64>,
     comms: &[CommOp],
-    runtime: &FastMap<i64, RuntimeCall>,
+    runtime: &RuntimeCalls,
 ) -> Vec<Collective> {
     let base_us = base_time_ns.map_or(0.0, |ns| ns as f64 / 1000.0);
     let index = CommIndex::new(comms);

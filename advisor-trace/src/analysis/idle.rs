@@ -3,7 +3,7 @@
 
 use advisor_core::StreamIdleBreakdown;
 
-use crate::accumulate::{FastMap, GpuActivity, RuntimeCall};
+use crate::accumulate::{GpuActivity, RuntimeCalls};
 
 /// A gap between two activities already launched is the cost of starting back-to-back
 /// kernels when it is shorter than this (HTA's `consecutive_kernel_delay` default).
@@ -119,15 +119,13 @@ pub(crate) struct StreamGaps {
 
 /// The streams (sorted) and the gaps between consecutive activities on each, classified as
 /// HTA classifies them.
-pub(crate) fn gaps(kept: &[GpuActivity], runtime: &FastMap<i64, RuntimeCall>) -> StreamGaps {
+pub(crate) fn gaps(kept: &[GpuActivity], runtime: &RuntimeCalls) -> StreamGaps {
     // (stream, start, end, when the launching call started), whole microseconds.
     let mut activities: Vec<(i32, i64, i64, Option<i64>)> = kept
         .iter()
         .filter(|a| a.stream >= 0)
         .map(|a| {
-            let launched = runtime
-                .get(&a.correlation)
-                .map(|call| call.ts.ceil() as i64);
+            let launched = runtime.of(a).map(|call| call.ts.ceil() as i64);
             (a.stream, a.start, a.end, launched)
         })
         .collect();

@@ -6,14 +6,14 @@
 
 use advisor_core::InputWaitFacts;
 
-use crate::accumulate::{FastMap, GpuActivity, RuntimeCall, Step};
+use crate::accumulate::{GpuActivity, RuntimeCalls, Step};
 
 use super::pct;
 
 /// `None` without two steps or without GPU work. `steps` must be sorted.
 pub(crate) fn input_wait(
     steps: &[Step],
-    runtime: &FastMap<i64, RuntimeCall>,
+    runtime: &RuntimeCalls,
     kept: &[GpuActivity],
 ) -> Option<InputWaitFacts> {
     // The last step is outside the analyzed window (HTA keeps the work launched before it
@@ -22,7 +22,7 @@ pub(crate) fn input_wait(
     if measured.is_empty() || kept.is_empty() {
         return None;
     }
-    let mut calls: Vec<f64> = runtime.values().map(|call| call.ts).collect();
+    let mut calls: Vec<f64> = runtime.calls().map(|call| call.ts).collect();
     calls.sort_unstable_by(f64::total_cmp);
     let mut busy: Vec<(f64, f64)> = kept.iter().map(|a| (a.ts, a.ts + a.dur)).collect();
     busy.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));

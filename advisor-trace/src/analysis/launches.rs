@@ -5,14 +5,14 @@
 
 use advisor_core::KernelLaunchFacts;
 
-use crate::accumulate::{FastMap, GpuActivity, GpuCategory, RuntimeCall};
+use crate::accumulate::{GpuActivity, GpuCategory, RuntimeCalls};
 
 use super::{SMALL_US, pct, percentile};
 
 /// The launch statistics of the window's kernels; `None` without kernels.
 pub(crate) fn launch_summary(
     kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
+    runtime: &RuntimeCalls,
 ) -> Option<KernelLaunchFacts> {
     let kernels: Vec<&GpuActivity> = kept
         .iter()
@@ -24,7 +24,7 @@ pub(crate) fn launch_summary(
     let mut delays = Vec::new();
     let (mut matched, mut shorter, mut launch_total) = (0u64, 0u64, 0.0);
     for kernel in &kernels {
-        if let Some(call) = runtime.get(&kernel.correlation)
+        if let Some(call) = runtime.of(kernel)
             && call.is_launch
         {
             matched += 1;

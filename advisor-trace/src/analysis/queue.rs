@@ -4,7 +4,7 @@
 
 use advisor_core::StreamQueueLength;
 
-use crate::accumulate::{FastMap, GpuActivity, RuntimeCall};
+use crate::accumulate::{FastMap, GpuActivity, RuntimeCalls};
 
 use super::pct;
 
@@ -51,15 +51,12 @@ pub(crate) fn queue_length(
 
 /// The queue's changes, `(stream, time, +1 on launch or -1 on end)`, sorted by stream, then
 /// time, ends before launches at the same time.
-pub(crate) fn changes(
-    kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
-) -> Vec<(i32, f64, i32)> {
+pub(crate) fn changes(kept: &[GpuActivity], runtime: &RuntimeCalls) -> Vec<(i32, f64, i32)> {
     let mut changes: Vec<(i32, f64, i32)> = Vec::with_capacity(kept.len() * 2);
     for activity in kept.iter().filter(|a| a.stream >= 0) {
         let end = activity.ts + activity.dur;
         let launched = runtime
-            .get(&activity.correlation)
+            .of(activity)
             .map_or(activity.ts, |call| call.ts)
             .min(end);
         changes.push((activity.stream, launched, 1));

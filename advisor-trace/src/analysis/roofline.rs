@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::accumulate::{FastMap, GpuActivity, Interner, RuntimeCall};
+use crate::accumulate::{FastMap, GpuActivity, Interner, RuntimeCalls};
 
 /// Kernel time attributed to one operator and input shape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -261,7 +261,7 @@ pub(crate) fn cost(
 pub(crate) fn op_roofline(
     costs: &mut [OpCost],
     kept: &[GpuActivity],
-    runtime: &FastMap<i64, RuntimeCall>,
+    runtime: &RuntimeCalls,
     names: &Interner,
     limit: usize,
 ) -> (Vec<OpRoofline>, usize) {
@@ -272,7 +272,7 @@ pub(crate) fn op_roofline(
     // Kernel time per operator span (index into `costs`).
     let mut time: Vec<f64> = vec![0.0; costs.len()];
     for activity in kept {
-        let Some(call) = runtime.get(&activity.correlation) else {
+        let Some(call) = runtime.of(activity) else {
             continue;
         };
         if let Some(index) = innermost(costs, call.ts) {

@@ -230,7 +230,7 @@ pub(crate) fn run_facts(accumulator: &Accumulator, kept: &[GpuActivity]) -> Opti
     for activity in kept {
         gpu_total += activity.dur;
         if !optimizer_spans.is_empty()
-            && let Some(call) = accumulator.runtime.get(&activity.correlation)
+            && let Some(call) = accumulator.runtime.of(activity)
             && span_index(&optimizer_spans, call.ts, |&span| span).is_some()
         {
             optimizer_gpu += activity.dur;

@@ -48,7 +48,7 @@ pub(crate) fn analyzed_window(accumulator: &Accumulator) -> Vec<GpuActivity> {
             .filter(|a| {
                 accumulator
                     .runtime
-                    .get(&a.correlation)
+                    .of(a)
                     .is_some_and(|call| (call.ts.ceil() as i64) < end)
             })
             .copied()
