@@ -1001,7 +1001,14 @@ mod tests {
     /// call of a repeated id winning, nothing for an id no call has or for none (-1).
     #[test]
     fn activities_link_to_their_launch() {
-        let cases: &[(&[(i64, f64)], &[i64], &[Option<f64>], u64)] = &[
+        // (calls: id and start, activities' ids, the start each is linked to, repeated ids)
+        type Case = (
+            &'static [(i64, f64)],
+            &'static [i64],
+            &'static [Option<f64>],
+            u64,
+        );
+        let cases: &[Case] = &[
             (
                 &[(1, 10.0), (2, 20.0), (3, 30.0)],
                 &[1, 2, 3],
