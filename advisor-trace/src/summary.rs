@@ -167,13 +167,14 @@ pub(crate) fn build(
             .push("only one ProfilerStep: the GPU breakdown covers the whole trace".to_owned()),
         _ => {}
     }
-    let kept = steps::analyzed_window(&accumulator);
-    let swept = breakdown::sweep(&kept);
+    let kept = steps::analyzed_window_first(&mut accumulator);
+    let kept = &accumulator.gpu[..kept];
+    let swept = breakdown::sweep(kept);
     let mut communication =
-        communication::communication(&kept, swept.as_ref(), accumulator.distributed.as_ref());
+        communication::communication(kept, swept.as_ref(), accumulator.distributed.as_ref());
     let collective_bandwidth = collective_bandwidth::collective_bandwidth(
         &accumulator.comms,
-        &kept,
+        kept,
         &accumulator.runtime,
         &accumulator.names,
     );
@@ -197,8 +198,8 @@ pub(crate) fn build(
     // After `cpu_ops`, which sorts the spans as host-blocked attribution needs them.
     // The gaps, queue changes and blocking calls are worked out once: the summary's tables and
     // the annotations' timeline both read them.
-    let stream_gaps = idle::gaps(&kept, &accumulator.runtime);
-    let queue_changes = queue::changes(&kept, &accumulator.runtime);
+    let stream_gaps = idle::gaps(kept, &accumulator.runtime);
+    let queue_changes = queue::changes(kept, &accumulator.runtime);
     let blocking = host_blocked::blocking_calls(
         &accumulator.steps,
         &accumulator.syncs,
@@ -216,10 +217,10 @@ pub(crate) fn build(
             origin,
         )
     });
-    let run = run_facts::run_facts(&accumulator, &kept);
+    let run = run_facts::run_facts(&accumulator, kept);
     let (op_roofline, roofline_rows) = roofline::op_roofline(
         &mut accumulator.op_costs,
-        &kept,
+        kept,
         &accumulator.runtime,
         &accumulator.names,
         ROOFLINE_ROWS,
@@ -253,20 +254,20 @@ pub(crate) fn build(
         schema_version: SCHEMA_VERSION,
         source: source.to_owned(),
         bytes_read,
-        steps: steps::step_summaries(&accumulator, &kept, &stream_gaps, origin),
+        steps: steps::step_summaries(&accumulator, kept, &stream_gaps, origin),
         breakdown: swept.map(|(b, _)| b),
-        top_kernels: kernels::top_kernels(&kept, names),
+        top_kernels: kernels::top_kernels(kept, names),
         top_cpu_ops: cpu.top,
-        launch: launches::launch_summary(&kept, &accumulator.runtime),
+        launch: launches::launch_summary(kept, &accumulator.runtime),
         idle_breakdown: idle::idle_breakdown(&stream_gaps),
-        queue_length: queue::queue_length(&kept, &queue_changes),
-        memcpy_kinds: memcpy_kinds::memcpy_kinds(&kept, names),
+        queue_length: queue::queue_length(kept, &queue_changes),
+        memcpy_kinds: memcpy_kinds::memcpy_kinds(kept, names),
         host_blocked: host_blocked::host_blocked(&accumulator.steps, &blocking, names),
-        memcpy: memcpy::memcpy_table(&kept, names),
+        memcpy: memcpy::memcpy_table(kept, names),
         communication,
-        tensor_cores: tensor_cores::tensor_cores(&kept, names, &accumulator.devices),
+        tensor_cores: tensor_cores::tensor_cores(kept, names, &accumulator.devices),
         data_loader: data_loader::data_loader(&accumulator.steps, &accumulator.data_loader),
-        input_wait: input_wait::input_wait(&accumulator.steps, &accumulator.runtime, &kept),
+        input_wait: input_wait::input_wait(&accumulator.steps, &accumulator.runtime, kept),
         host_syncs: host_syncs::host_syncs(&accumulator.steps, &accumulator.syncs, names),
         cpu: cpu.facts,
         memory: accumulator.memory.facts(),

@@ -63,8 +63,9 @@ pub(crate) fn changes(kept: &[GpuActivity], runtime: &RuntimeCalls) -> Vec<(i32,
         changes.push((activity.stream, end, -1));
     }
     // Ends before launches at the same time: a queue that empties and refills at one instant
-    // does not count twice.
-    changes.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+    // does not count twice. Equal keys are equal changes, so an unstable sort (which needs no
+    // scratch buffer) gives the same order.
+    changes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
     changes
 }
 

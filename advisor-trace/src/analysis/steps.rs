@@ -32,29 +32,33 @@ pub struct StepSummary {
     pub idle_breakdown: Vec<StreamIdleBreakdown>,
 }
 
-/// The GPU activities of the analyzed window. Holistic Trace Analysis keeps, with two or more
-/// steps, only the GPU work launched by runtime calls that start before the last step starts;
-/// otherwise everything. `steps` must be sorted.
-pub(crate) fn analyzed_window(accumulator: &Accumulator) -> Vec<GpuActivity> {
+/// Puts the GPU activities of the analyzed window first, in their order (those outside it after
+/// them, in theirs), and returns how many there are: the analyses read the window as a slice
+/// of the activities, not a copy (which was the largest thing the summary allocated). Holistic
+/// Trace Analysis keeps, with two or more steps, only the GPU work launched by runtime calls
+/// that start before the last step starts; otherwise everything. `steps` must be sorted and
+/// the launches linked.
+pub(crate) fn analyzed_window_first(accumulator: &mut Accumulator) -> usize {
     let window_end = if accumulator.steps.len() >= 2 {
         accumulator.steps.last().map(|s| s.ts.ceil() as i64)
     } else {
         None
     };
-    match window_end {
-        Some(end) => accumulator
-            .gpu
-            .iter()
-            .filter(|a| {
-                accumulator
-                    .runtime
-                    .of(a)
-                    .is_some_and(|call| (call.ts.ceil() as i64) < end)
-            })
-            .copied()
-            .collect(),
-        None => accumulator.gpu.clone(),
-    }
+    let Some(end) = window_end else {
+        return accumulator.gpu.len();
+    };
+    let runtime = &accumulator.runtime;
+    let outside: Vec<GpuActivity> = accumulator
+        .gpu
+        .extract_if(.., |a| {
+            runtime
+                .of(a)
+                .is_none_or(|call| (call.ts.ceil() as i64) >= end)
+        })
+        .collect();
+    let kept = accumulator.gpu.len();
+    accumulator.gpu.extend(outside);
+    kept
 }
 
 /// The steps in time order, each with the breakdown of its stretch of the analyzed window
